@@ -1,0 +1,1 @@
+//! Benchmarks live in benches/ and the comparison tools in src/bin.

@@ -1,0 +1,11 @@
+//! A virtual My Number card (マイナンバーカード).
+//!
+//! The card is a sans-IO state machine: command APDU bytes go in, response
+//! APDU bytes come out, and time is passed in by the caller. Nothing in the
+//! card model opens a socket, starts a thread or reads the wall clock; the
+//! transports at the edge (the vpcd link to pcscd, the in-process link) move
+//! bytes and nothing else.
+
+pub mod persona;
+pub mod pin;
+pub mod profile;
