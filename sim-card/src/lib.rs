@@ -9,3 +9,4 @@
 pub mod persona;
 pub mod pin;
 pub mod profile;
+pub mod transport;

@@ -1,0 +1,22 @@
+//! Transports: the thin adapters that carry APDUs between a reader and a card.
+//!
+//! A transport knows how bytes travel (a vpcd TCP stream, a function call) and
+//! nothing about what they mean. It talks to whatever implements [`SmartCard`],
+//! so the same link carries a plain card, a traced card, or a test double.
+
+use std::time::Instant;
+
+/// What a reader can do to a card: power it, ask for its ATR, send it a command.
+pub trait SmartCard {
+    /// The answer to reset.
+    fn atr(&self) -> Vec<u8>;
+    /// Contacts powered (or field switched on): the card starts fresh.
+    fn power_on(&mut self);
+    /// Power removed: all volatile state (selection, verified PINs) is lost.
+    fn power_off(&mut self);
+    /// Warm reset: like power off then on.
+    fn reset(&mut self);
+    /// One command APDU in, one response APDU (data and status word) out.
+    /// `now` is the reader's notion of the current time.
+    fn transmit(&mut self, command: &[u8], now: Instant) -> Vec<u8>;
+}
