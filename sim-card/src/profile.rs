@@ -146,8 +146,8 @@ impl Atr {
     pub fn bytes(&self) -> Result<Vec<u8>, ProfileError> {
         match self {
             Atr::Contact => Ok(vec![
-                0x3B, 0xDA, 0x13, 0xFF, 0x81, 0x31, 0xFB, 0x46, 0x80, 0x12, 0x39, 0x2F, 0x31,
-                0xC1, 0x73, 0xC6, 0x01, 0xC0, 0x3B,
+                0x3B, 0xDA, 0x13, 0xFF, 0x81, 0x31, 0xFB, 0x46, 0x80, 0x12, 0x39, 0x2F, 0x31, 0xC1,
+                0x73, 0xC6, 0x01, 0xC0, 0x3B,
             ]),
             Atr::Contactless => Ok(vec![
                 0x3B, 0x88, 0x80, 0x01, 0x00, 0x00, 0x05, 0xE0, 0xB3, 0x81, 0xA1, 0x00, 0x7F,
@@ -209,7 +209,9 @@ impl CardProfile {
         }
         let sign = &self.pins.sign.value;
         if !(6..=16).contains(&sign.len())
-            || !sign.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+            || !sign
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
         {
             return invalid("pins.sign: the sign password has 6-16 of A-Z and 0-9".into());
         }
