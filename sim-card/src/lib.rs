@@ -7,6 +7,8 @@
 //! bytes and nothing else.
 
 pub mod apdu;
+pub mod card;
+pub mod filesystem;
 pub mod persona;
 pub mod pin;
 pub mod profile;

@@ -1,0 +1,435 @@
+//! The card: a state machine from command APDUs to response APDUs.
+//!
+//! Everything a reader can observe lives here: which application and EF are
+//! selected, which PINs are verified, how many tries each PIN has left. The
+//! volatile part (selection and verified PINs) is lost on power-off, reset and
+//! re-selection of an application, exactly where clients expect it to be lost:
+//! OpenSC logs out by selecting the AID again, and pcscd powers an idle card
+//! off after a few seconds.
+
+use crate::apdu::{self, Command, StatusWord};
+use crate::filesystem::{Application, Content, Fid, PinFormat};
+use crate::pin::{Pin, VerifyOutcome};
+
+/// A response APDU: data followed by the status word.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub data: Vec<u8>,
+    pub sw: StatusWord,
+}
+
+impl Response {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(self.data.len() + 2);
+        bytes.extend_from_slice(&self.data);
+        bytes.extend_from_slice(&self.sw.to_bytes());
+        bytes
+    }
+}
+
+impl From<StatusWord> for Response {
+    fn from(sw: StatusWord) -> Self {
+        Response {
+            data: Vec::new(),
+            sw,
+        }
+    }
+}
+
+/// The volatile state of one card session (from power-on to power-off).
+#[derive(Debug, Default, Clone)]
+struct Session {
+    /// Index of the selected application.
+    application: Option<usize>,
+    /// The selected EF inside it.
+    ef: Option<Fid>,
+    /// PINs verified in the selected application since it was selected.
+    verified: Vec<Fid>,
+}
+
+/// A virtual card.
+#[derive(Debug, Clone)]
+pub struct Card {
+    atr: Vec<u8>,
+    applications: Vec<Application>,
+    session: Session,
+}
+
+/// Where a PIN lives: its application's AID and its EF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PinRef {
+    pub aid: &'static [u8],
+    pub fid: Fid,
+}
+
+impl Card {
+    /// A card with this ATR and these applications, freshly powered.
+    pub fn new(atr: Vec<u8>, applications: Vec<Application>) -> Self {
+        Card {
+            atr,
+            applications,
+            session: Session::default(),
+        }
+    }
+
+    pub fn atr(&self) -> &[u8] {
+        &self.atr
+    }
+
+    /// Forgets the session: what power-off, reset and power-on all do.
+    pub fn reset_session(&mut self) {
+        self.session = Session::default();
+    }
+
+    /// Processes one command APDU.
+    pub fn process(&mut self, bytes: &[u8]) -> Response {
+        let command = match apdu::parse(bytes) {
+            Ok(command) => command,
+            Err(sw) => return sw.into(),
+        };
+        match self.execute(&command) {
+            Ok(data) => Response {
+                data,
+                sw: StatusWord::OK,
+            },
+            Err(sw) => sw.into(),
+        }
+    }
+
+    /// The tries left of a PIN (for control APIs and tests; a reader learns
+    /// this only with an empty VERIFY).
+    pub fn pin_tries_left(&self, pin: PinRef) -> Option<u8> {
+        let app = self.applications.iter().find(|a| a.aid == pin.aid)?;
+        match &app.file(pin.fid)?.content {
+            Content::Pin { pin, .. } => Some(pin.tries_left()),
+            _ => None,
+        }
+    }
+
+    /// Sets the tries left of a PIN: 0 locks it, the maximum unlocks it. This
+    /// is what the municipality's reset does, which no reader can.
+    pub fn set_pin_tries_left(&mut self, pin: PinRef, tries_left: u8) -> bool {
+        let Some(app) = self.applications.iter_mut().find(|a| a.aid == pin.aid) else {
+            return false;
+        };
+        match app.pin_mut(pin.fid) {
+            Some((p, _)) => {
+                p.set_tries_left(tries_left);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn execute(&mut self, c: &Command) -> Result<Vec<u8>, StatusWord> {
+        use apdu::*;
+        match (c.class, c.ins) {
+            (Class::Interindustry, INS_SELECT) => self.select(c),
+            (Class::Interindustry, INS_READ_BINARY) => self.read_binary(c),
+            (Class::Interindustry, INS_READ_RECORD) => self.read_record(c),
+            (Class::Interindustry, INS_VERIFY) => self.verify(c),
+            (Class::Interindustry, INS_CHANGE_REFERENCE_DATA) => self.change_reference_data(c),
+            (Class::Proprietary, INS_COMPUTE_DIGITAL_SIGNATURE) => self.sign(c),
+            // A physical card does not know the iPhone's last-command indicator.
+            (Class::Proprietary, INS_LAST_COMMAND) => Err(StatusWord::WRONG_LENGTH),
+            (
+                _,
+                INS_SELECT
+                | INS_READ_BINARY
+                | INS_READ_RECORD
+                | INS_VERIFY
+                | INS_CHANGE_REFERENCE_DATA
+                | INS_COMPUTE_DIGITAL_SIGNATURE
+                | INS_LAST_COMMAND,
+            ) => Err(StatusWord::CLA_NOT_SUPPORTED),
+            _ => Err(StatusWord::INS_NOT_SUPPORTED),
+        }
+    }
+
+    fn application(&self) -> Option<&Application> {
+        self.session.application.map(|i| &self.applications[i])
+    }
+
+    fn application_mut(&mut self) -> Option<&mut Application> {
+        self.session.application.map(|i| &mut self.applications[i])
+    }
+
+    /// The selected EF's content, or the status word for its absence.
+    fn current_content(&self) -> Result<&Content, StatusWord> {
+        let ef = self.session.ef.ok_or(StatusWord::NO_CURRENT_EF)?;
+        self.application()
+            .and_then(|app| app.file(ef))
+            .map(|file| &file.content)
+            .ok_or(StatusWord::NO_CURRENT_EF)
+    }
+
+    fn select(&mut self, c: &Command) -> Result<Vec<u8>, StatusWord> {
+        let wants_fci = match c.p2 {
+            0x0C => false,
+            0x00 | 0x04 => true,
+            _ => return Err(StatusWord::WRONG_P1P2),
+        };
+        let fci = match c.p1 {
+            // By DF name (AID).
+            0x04 => {
+                if c.data.is_empty() {
+                    return Err(StatusWord::WRONG_LENGTH);
+                }
+                let index = self
+                    .applications
+                    .iter()
+                    .position(|a| a.aid == c.data)
+                    .ok_or(StatusWord::FILE_NOT_FOUND)?;
+                // Selecting an application, even the current one, starts a
+                // new security context: OpenSC's logout relies on it.
+                self.session = Session {
+                    application: Some(index),
+                    ..Session::default()
+                };
+                dof(0x6F, &dof(0x84, c.data))
+            }
+            // By EF identifier under the current application.
+            0x02 => {
+                let [hi, lo] = c.data else {
+                    return Err(StatusWord::WRONG_LENGTH);
+                };
+                let fid = u16::from_be_bytes([*hi, *lo]);
+                let file = self
+                    .application()
+                    .and_then(|app| app.file(fid))
+                    .ok_or(StatusWord::FILE_NOT_FOUND)?;
+                let fcp = file_control_parameters(fid, &file.content);
+                self.session.ef = Some(fid);
+                fcp
+            }
+            _ => return Err(StatusWord::WRONG_P1P2),
+        };
+        Ok(if wants_fci {
+            truncate(fci, c.ne.unwrap_or(0))
+        } else {
+            Vec::new()
+        })
+    }
+
+    fn read_binary(&mut self, c: &Command) -> Result<Vec<u8>, StatusWord> {
+        let offset = if c.p1 & 0x80 != 0 {
+            // Short EF identifier in P1, 8-bit offset in P2: selects the EF too.
+            if c.p1 & 0x60 != 0 {
+                return Err(StatusWord::WRONG_P1P2);
+            }
+            self.select_short_ef(c.p1 & 0x1F)?;
+            usize::from(c.p2)
+        } else {
+            usize::from(c.p1p2())
+        };
+        let ne = c.ne.ok_or(StatusWord::WRONG_LENGTH)?;
+        let Content::Binary { data, read } = self.current_content()? else {
+            return Err(StatusWord::INCOMPATIBLE_WITH_FILE_STRUCTURE);
+        };
+        if !read.allows(&self.session.verified) {
+            return Err(StatusWord::SECURITY_STATUS_NOT_SATISFIED);
+        }
+        if offset >= data.len() {
+            return Err(StatusWord::OFFSET_OUTSIDE_EF);
+        }
+        let end = data.len().min(offset + ne);
+        Ok(data[offset..end].to_vec())
+    }
+
+    fn read_record(&mut self, c: &Command) -> Result<Vec<u8>, StatusWord> {
+        // P2: SFI in bits 8–4 (0 = current EF), 100 in bits 3–1 = "record number in P1".
+        if c.p2 & 0x07 != 0x04 || c.p1 == 0 {
+            return Err(StatusWord::WRONG_P1P2);
+        }
+        let sfi = c.p2 >> 3;
+        if sfi != 0 {
+            self.select_short_ef(sfi)?;
+        }
+        let ne = c.ne.ok_or(StatusWord::WRONG_LENGTH)?;
+        let Content::Records { records, read } = self.current_content()? else {
+            return Err(StatusWord::INCOMPATIBLE_WITH_FILE_STRUCTURE);
+        };
+        if !read.allows(&self.session.verified) {
+            return Err(StatusWord::SECURITY_STATUS_NOT_SATISFIED);
+        }
+        let record = records
+            .get(usize::from(c.p1) - 1)
+            .ok_or(StatusWord::RECORD_NOT_FOUND)?;
+        Ok(truncate(record.clone(), ne))
+    }
+
+    /// Selects EF `sfi` of the current application by its short identifier
+    /// (the EF whose file ID is the SFI, as on this card).
+    fn select_short_ef(&mut self, sfi: u8) -> Result<(), StatusWord> {
+        let fid = Fid::from(sfi);
+        if self.application().and_then(|app| app.file(fid)).is_none() {
+            return Err(StatusWord::FILE_NOT_FOUND);
+        }
+        self.session.ef = Some(fid);
+        Ok(())
+    }
+
+    /// The PIN EF the command addresses: P1 00 and P2 80 ("the PIN in the
+    /// currently selected EF"), as every client of this card sends.
+    fn addressed_pin(
+        &mut self,
+        c: &Command,
+        p1: u8,
+    ) -> Result<(Fid, &mut Pin, PinFormat), StatusWord> {
+        if c.p1 != p1 || c.p2 != 0x80 {
+            return Err(StatusWord::WRONG_P1P2);
+        }
+        let fid = self.session.ef.ok_or(StatusWord::NO_CURRENT_EF)?;
+        let (pin, format) = self
+            .application_mut()
+            .ok_or(StatusWord::NO_CURRENT_EF)?
+            .pin_mut(fid)
+            .ok_or(StatusWord::INCOMPATIBLE_WITH_FILE_STRUCTURE)?;
+        Ok((fid, pin, format))
+    }
+
+    fn verify(&mut self, c: &Command) -> Result<Vec<u8>, StatusWord> {
+        let (fid, pin, _) = self.addressed_pin(c, 0x00)?;
+        if c.data.is_empty() {
+            // A status query: always 63Cx, even right after a successful
+            // VERIFY. OpenSC and myna fail on anything else.
+            return Err(StatusWord::tries_left(pin.tries_left()));
+        }
+        let outcome = pin.verify(c.data);
+        let verified = &mut self.session.verified;
+        verified.retain(|v| *v != fid);
+        match outcome {
+            VerifyOutcome::Verified => {
+                verified.push(fid);
+                Ok(Vec::new())
+            }
+            VerifyOutcome::Wrong { tries_left } => Err(StatusWord::tries_left(tries_left)),
+            VerifyOutcome::Blocked => Err(StatusWord::PIN_BLOCKED),
+        }
+    }
+
+    fn change_reference_data(&mut self, c: &Command) -> Result<Vec<u8>, StatusWord> {
+        if c.data.is_empty() {
+            return Err(StatusWord::WRONG_LENGTH);
+        }
+        let verified = self.session.verified.clone();
+        let (fid, pin, format) = self.addressed_pin(c, 0x01)?;
+        if pin.is_blocked() {
+            return Err(StatusWord::PIN_BLOCKED);
+        }
+        if !verified.contains(&fid) {
+            return Err(StatusWord::SECURITY_STATUS_NOT_SATISFIED);
+        }
+        if !format.accepts(c.data) {
+            return Err(StatusWord::WRONG_DATA);
+        }
+        pin.change(c.data);
+        Ok(Vec::new())
+    }
+
+    fn sign(&mut self, c: &Command) -> Result<Vec<u8>, StatusWord> {
+        // P1 00: the card does not hash; P2 80: the key in the selected EF.
+        if c.p1 != 0x00 || c.p2 != 0x80 {
+            return Err(StatusWord::WRONG_P1P2);
+        }
+        if c.data.is_empty() {
+            return Err(StatusWord::WRONG_LENGTH);
+        }
+        let Content::Key { key, pin } = self.current_content()? else {
+            return Err(StatusWord::INCOMPATIBLE_WITH_FILE_STRUCTURE);
+        };
+        if !self.session.verified.contains(pin) {
+            return Err(StatusWord::SECURITY_STATUS_NOT_SATISFIED);
+        }
+        key.sign(c.data)
+    }
+
+    /// A one-line description of what `command` asks of this card in its
+    /// current state, for traces: `VERIFY auth PIN`, `READ BINARY auth
+    /// certificate @0 Le=4`. Never includes PIN values.
+    pub fn describe(&self, bytes: &[u8]) -> String {
+        let c = match apdu::parse(bytes) {
+            Ok(c) => c,
+            Err(sw) => return format!("malformed ({})", sw.meaning()),
+        };
+        let app_named = |aid: &[u8]| {
+            self.applications.iter().find(|a| a.aid == aid).map_or_else(
+                || format!("AID {}", hex::encode_upper(aid)),
+                |a| a.name.to_string(),
+            )
+        };
+        let ef_named = |fid: Fid| match self.application().and_then(|a| a.file(fid)) {
+            Some(f) => format!("EF {fid:04X} ({})", f.name),
+            None => format!("EF {fid:04X}"),
+        };
+        let current = || {
+            self.session
+                .ef
+                .map_or_else(|| "no EF".to_string(), ef_named)
+        };
+        let le = || c.ne.map_or_else(String::new, |n| format!(" Le={n}"));
+        use apdu::*;
+        match c.ins {
+            INS_SELECT if c.p1 == 0x04 => format!("SELECT {}", app_named(c.data)),
+            INS_SELECT if c.data.len() == 2 => {
+                format!(
+                    "SELECT {}",
+                    ef_named(u16::from_be_bytes([c.data[0], c.data[1]]))
+                )
+            }
+            INS_SELECT => "SELECT".into(),
+            INS_READ_BINARY if c.p1 & 0x80 != 0 => format!(
+                "READ BINARY {} @{}{}",
+                ef_named(Fid::from(c.p1 & 0x1F)),
+                c.p2,
+                le()
+            ),
+            INS_READ_BINARY => format!("READ BINARY {} @{}{}", current(), c.p1p2(), le()),
+            INS_READ_RECORD => format!("READ RECORD {} #{}", ef_named(Fid::from(c.p2 >> 3)), c.p1),
+            INS_VERIFY if c.data.is_empty() => format!("VERIFY {} (status query)", current()),
+            INS_VERIFY => format!("VERIFY {} ({} digits)", current(), c.data.len()),
+            INS_CHANGE_REFERENCE_DATA => format!("CHANGE REFERENCE DATA {}", current()),
+            INS_COMPUTE_DIGITAL_SIGNATURE => format!(
+                "COMPUTE DIGITAL SIGNATURE {} ({} bytes)",
+                current(),
+                c.data.len()
+            ),
+            INS_LAST_COMMAND => "LAST COMMAND".into(),
+            ins => format!("INS {ins:02X}"),
+        }
+    }
+}
+
+/// A BER-TLV data object with a one-byte tag (lengths up to 255).
+fn dof(tag: u8, value: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    if value.len() >= 0x80 {
+        out.push(0x81);
+    }
+    out.push(value.len() as u8);
+    out.extend_from_slice(value);
+    out
+}
+
+/// The FCP template answered to SELECT of an EF with P2 00.
+fn file_control_parameters(fid: Fid, content: &Content) -> Vec<u8> {
+    // File descriptor byte: 01 transparent, 02 linear fixed; keys and PINs
+    // are internal EFs (11).
+    let (descriptor, size) = match content {
+        Content::Binary { data, .. } => (0x01, data.len()),
+        Content::Records { records, .. } => (0x02, records.iter().map(Vec::len).sum()),
+        Content::Pin { .. } | Content::Key { .. } => (0x11, 0),
+    };
+    let mut fcp = dof(0x80, &(size as u16).to_be_bytes());
+    fcp.extend(dof(0x82, &[descriptor]));
+    fcp.extend(dof(0x83, &fid.to_be_bytes()));
+    dof(0x62, &fcp)
+}
+
+fn truncate(mut data: Vec<u8>, ne: usize) -> Vec<u8> {
+    data.truncate(ne);
+    data
+}
+
+#[cfg(test)]
+mod tests;

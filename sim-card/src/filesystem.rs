@@ -1,0 +1,169 @@
+//! The card's file system: applications (DFs selected by AID) holding
+//! elementary files, each with the condition under which it can be used.
+//!
+//! A My Number card has no path a client walks: clients select an
+//! application by its AID, then an EF inside it by its two-byte file ID.
+//! PINs and private keys are EFs too, which is how clients address them
+//! (SELECT 0018, then VERIFY; SELECT 0017, then COMPUTE DIGITAL SIGNATURE).
+
+use std::sync::Arc;
+
+use crate::apdu::StatusWord;
+use crate::pin::Pin;
+
+/// A two-byte file identifier.
+pub type Fid = u16;
+
+/// Who may read an EF.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, without a PIN.
+    Always,
+    /// After this PIN (an EF of the same application) was verified.
+    Pin(Fid),
+    /// After any one of these PINs was verified (券面AP: 照合番号A or B).
+    AnyPin(Vec<Fid>),
+}
+
+impl Access {
+    /// Whether `verified` (the PINs verified in the current application)
+    /// satisfies this condition.
+    pub fn allows(&self, verified: &[Fid]) -> bool {
+        match self {
+            Access::Always => true,
+            Access::Pin(pin) => verified.contains(pin),
+            Access::AnyPin(pins) => pins.iter().any(|p| verified.contains(p)),
+        }
+    }
+}
+
+/// The values a PIN may be changed to with CHANGE REFERENCE DATA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinFormat {
+    /// Exactly four digits (auth PIN, text PIN).
+    FourDigits,
+    /// 6 to 16 characters of A–Z and 0–9 (the signature password).
+    SignPassword,
+    /// Derived from the card face (照合番号A/B): cannot be changed.
+    Fixed,
+}
+
+impl PinFormat {
+    /// Whether `value` is a PIN of this format that a holder may set.
+    pub fn accepts(self, value: &[u8]) -> bool {
+        match self {
+            PinFormat::FourDigits => value.len() == 4 && value.iter().all(u8::is_ascii_digit),
+            PinFormat::SignPassword => {
+                (6..=16).contains(&value.len())
+                    && value
+                        .iter()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+            }
+            PinFormat::Fixed => false,
+        }
+    }
+}
+
+/// A private key that never leaves the card: it can only be asked to sign.
+pub trait CardKey: Send + Sync {
+    /// Signs `input` the way the card's COMPUTE DIGITAL SIGNATURE does (for
+    /// RSA: PKCS#1 v1.5 type-1 padding of the given DigestInfo, no hashing).
+    /// An input the key cannot sign answers a status word.
+    fn sign(&self, input: &[u8]) -> Result<Vec<u8>, StatusWord>;
+}
+
+/// What an EF holds.
+#[derive(Clone)]
+pub enum Content {
+    /// A transparent EF, read with READ BINARY.
+    Binary { data: Vec<u8>, read: Access },
+    /// A record EF, read with READ RECORD (records numbered from 1).
+    Records { records: Vec<Vec<u8>>, read: Access },
+    /// A PIN, used with VERIFY and CHANGE REFERENCE DATA.
+    Pin { pin: Pin, format: PinFormat },
+    /// A private key, used with COMPUTE DIGITAL SIGNATURE once `pin` is verified.
+    Key { key: Arc<dyn CardKey>, pin: Fid },
+}
+
+impl std::fmt::Debug for Content {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Content::Binary { data, read } => write!(f, "Binary({} bytes, {read:?})", data.len()),
+            Content::Records { records, read } => {
+                write!(f, "Records({} records, {read:?})", records.len())
+            }
+            Content::Pin { pin, format } => write!(f, "{pin:?} {format:?}"),
+            Content::Key { pin, .. } => write!(f, "Key(needs PIN {pin:04X})"),
+        }
+    }
+}
+
+/// One elementary file.
+#[derive(Debug, Clone)]
+pub struct ElementaryFile {
+    pub fid: Fid,
+    /// A short name for traces, e.g. `auth PIN`.
+    pub name: &'static str,
+    pub content: Content,
+}
+
+impl ElementaryFile {
+    pub fn binary(fid: Fid, name: &'static str, data: Vec<u8>, read: Access) -> Self {
+        Self {
+            fid,
+            name,
+            content: Content::Binary { data, read },
+        }
+    }
+
+    pub fn pin(fid: Fid, name: &'static str, pin: Pin, format: PinFormat) -> Self {
+        Self {
+            fid,
+            name,
+            content: Content::Pin { pin, format },
+        }
+    }
+
+    pub fn key(fid: Fid, name: &'static str, key: Arc<dyn CardKey>, pin: Fid) -> Self {
+        Self {
+            fid,
+            name,
+            content: Content::Key { key, pin },
+        }
+    }
+
+    pub fn records(fid: Fid, name: &'static str, records: Vec<Vec<u8>>, read: Access) -> Self {
+        Self {
+            fid,
+            name,
+            content: Content::Records { records, read },
+        }
+    }
+}
+
+/// An application (DF) selected by its AID.
+#[derive(Debug, Clone)]
+pub struct Application {
+    pub aid: Vec<u8>,
+    /// The name used in traces, e.g. `JPKI-AP`.
+    pub name: &'static str,
+    pub files: Vec<ElementaryFile>,
+}
+
+impl Application {
+    pub fn file(&self, fid: Fid) -> Option<&ElementaryFile> {
+        self.files.iter().find(|f| f.fid == fid)
+    }
+
+    pub fn file_mut(&mut self, fid: Fid) -> Option<&mut ElementaryFile> {
+        self.files.iter_mut().find(|f| f.fid == fid)
+    }
+
+    /// The PIN in EF `fid` and the format it may be changed to, if that EF is a PIN.
+    pub fn pin_mut(&mut self, fid: Fid) -> Option<(&mut Pin, PinFormat)> {
+        match self.file_mut(fid).map(|f| &mut f.content) {
+            Some(Content::Pin { pin, format }) => Some((pin, *format)),
+            _ => None,
+        }
+    }
+}
