@@ -12,4 +12,5 @@ pub mod filesystem;
 pub mod persona;
 pub mod pin;
 pub mod profile;
+pub mod trace;
 pub mod transport;

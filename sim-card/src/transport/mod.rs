@@ -19,4 +19,36 @@ pub trait SmartCard {
     /// One command APDU in, one response APDU (data and status word) out.
     /// `now` is the reader's notion of the current time.
     fn transmit(&mut self, command: &[u8], now: Instant) -> Vec<u8>;
+    /// A one-line description of what `command` would do, for traces.
+    fn describe(&self, command: &[u8]) -> String {
+        crate::apdu::mask_secrets(command)
+    }
+}
+
+pub mod in_process;
+
+impl SmartCard for crate::card::Card {
+    fn atr(&self) -> Vec<u8> {
+        crate::card::Card::atr(self).to_vec()
+    }
+
+    fn power_on(&mut self) {
+        self.reset_session();
+    }
+
+    fn power_off(&mut self) {
+        self.reset_session();
+    }
+
+    fn reset(&mut self) {
+        self.reset_session();
+    }
+
+    fn transmit(&mut self, command: &[u8], _now: Instant) -> Vec<u8> {
+        self.process(command).to_bytes()
+    }
+
+    fn describe(&self, command: &[u8]) -> String {
+        crate::card::Card::describe(self, command)
+    }
 }
