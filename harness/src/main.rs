@@ -1,1 +1,40 @@
-fn main() {}
+//! `kazasu`: virtual My Number cards, the mock eligibility service and the
+//! scenario runner, behind one command.
+
+use clap::{Parser, Subcommand};
+
+mod card_cmd;
+mod doctor;
+mod pki_cmd;
+
+#[derive(Parser)]
+#[command(name = "kazasu", version, about = "A test bench for My Number card eligibility confirmation (マイナ保険証)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a virtual My Number card attached to vpcd (the reader pcscd sees) until Ctrl-C.
+    Card(card_cmd::CardArgs),
+    /// Export the simulated JPKI: CA certificates and keys, and a profile's certificates.
+    Pki(pki_cmd::PkiArgs),
+    /// Check that pcscd, vpcd and OpenSC see a virtual card, step by step.
+    Doctor(doctor::DoctorArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KAZASU_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Card(args) => card_cmd::run(args),
+        Command::Pki(args) => pki_cmd::run(args),
+        Command::Doctor(args) => doctor::run(args),
+    }
+}

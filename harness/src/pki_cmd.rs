@@ -1,0 +1,56 @@
+//! `kazasu pki`: the simulated JPKI's certificates and keys as PEM files, for
+//! a service or a client that must trust them.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+use openssl::x509::X509;
+use sim_card::personalize;
+use sim_card::pki::Purpose;
+use sim_card::profile::CardProfile;
+
+#[derive(Args)]
+pub struct PkiArgs {
+    /// The folder to write into (created if missing).
+    #[arg(long)]
+    out: PathBuf,
+    /// Also write this profile's certificates (auth and sign) and public keys.
+    #[arg(long)]
+    profile: Option<String>,
+}
+
+pub fn run(args: PkiArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let pki = personalize::simulated_jpki()?;
+    for (purpose, stem) in [
+        (Purpose::UserAuthentication, "jpki-auth-ca"),
+        (Purpose::DigitalSignature, "jpki-sign-ca"),
+    ] {
+        write(&args.out, &format!("{stem}.pem"), pki.ca_certificate_pem(purpose))?;
+        write(&args.out, &format!("{stem}.key.pem"), &pki.ca_private_key_pem(purpose)?)?;
+    }
+    if let Some(name) = &args.profile {
+        let profile = CardProfile::load(name)?;
+        let issued = personalize::issue(&profile, &pki)?;
+        let stem = Path::new(name)
+            .file_stem()
+            .map_or_else(|| name.clone(), |s| s.to_string_lossy().into_owned());
+        for (kind, der) in [
+            ("auth", &issued.auth_certificate),
+            ("sign", &issued.sign_certificate),
+        ] {
+            let pem = X509::from_der(der)?.to_pem()?;
+            write(&args.out, &format!("{stem}-{kind}.pem"), &String::from_utf8(pem)?)?;
+        }
+    }
+    Ok(())
+}
+
+fn write(dir: &Path, name: &str, contents: &str) -> anyhow::Result<()> {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).with_context(|| format!("cannot write {}", path.display()))?;
+    println!("{}", path.display());
+    Ok(())
+}
