@@ -6,6 +6,7 @@
 //! transports at the edge (the vpcd link to pcscd, the in-process link) move
 //! bytes and nothing else.
 
+pub mod formats;
 pub mod image;
 pub mod persona;
 pub mod pin;
