@@ -24,14 +24,29 @@
 //! | | `0003` integrity record | [`text_integrity_record`] |
 //! | | `0004` CV certificate | [`text_certificate`] |
 //! | | `0005` AP basic information | [`text_ap_basic_info`] |
+//! | 券面事項確認AP | `0001` age record | [`surface_age_record`] |
+//! | | `0002` card face | [`surface_card_face`] |
+//! | | `0003` AP basic information | [`surface_ap_basic_info`] |
+//! | | `0004` CV certificate | [`surface_certificate`] |
+//! | | `0005` My Number image | [`surface_my_number_image`] |
+//! | | PINs `0011`, `0012`, `0013` | [`surface_birth_date_pin`], [`surface_pin_b`], [`surface_pin_a`] |
+//! | 共通AP | `0001` record 1 | [`common_record`] |
 
+pub mod common;
 pub mod era;
 pub mod jpki;
 pub mod objects;
+pub mod surface;
 pub mod text;
 
+pub use common::{card_serial, common_record};
 pub use era::{Era, JapaneseDate};
 pub use jpki::{TOKEN_INFO_LEN, TokenLabel, certificate_availability, token_info};
+pub use surface::{
+    surface_age_record, surface_ap_basic_info, surface_birth_date_pin, surface_card_face,
+    surface_card_public_key, surface_certificate, surface_my_number_image, surface_pin_a,
+    surface_pin_b,
+};
 pub use text::{
     text_ap_basic_info, text_attributes, text_certificate, text_integrity_record, text_my_number,
 };

@@ -169,6 +169,15 @@ pub fn municipality_key_id(municipality_code: &str) -> [u8; KEY_ID_LEN] {
     key_id(&format!("6{municipality_code}"), "001")
 }
 
+/// The 5-digit municipality code: the 6-digit 全国地方公共団体コード without its
+/// check digit, as the common application's record and the surface
+/// application's `DF34` hold it.
+pub(crate) fn municipality_code_5(municipality_code: &str) -> [u8; 5] {
+    let mut out = [0u8; 5];
+    fit_digits(&mut out, municipality_code);
+    out
+}
+
 fn fit_digits(slot: &mut [u8], digits: &str) {
     let bytes = digits.as_bytes();
     for (i, out) in slot.iter_mut().enumerate() {
