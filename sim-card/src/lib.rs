@@ -9,6 +9,8 @@
 pub mod apdu;
 pub mod card;
 pub mod filesystem;
+pub mod formats;
+pub mod image;
 pub mod persona;
 pub mod pin;
 pub mod profile;
