@@ -6,6 +6,7 @@
 //! transports at the edge (the vpcd link to pcscd, the in-process link) move
 //! bytes and nothing else.
 
+pub mod keys;
 pub mod persona;
 pub mod pin;
 pub mod profile;
