@@ -9,5 +9,6 @@
 pub mod keys;
 pub mod persona;
 pub mod pin;
+pub mod pki;
 pub mod profile;
 pub mod transport;
