@@ -67,7 +67,6 @@ pub struct RsaKey {
 }
 
 struct Inner {
-    seed: String,
     label: String,
     pkey: PKey<Private>,
     /// `RSAPublicKey` (PKCS#1), the contents of the certificate's key BIT STRING.
@@ -77,13 +76,15 @@ struct Inner {
 }
 
 impl fmt::Debug for RsaKey {
-    // Names where the key came from, never what it is: not even the modulus, so
-    // that a log line cannot be matched against a certificate by accident either.
+    // Never the private key, and never the seed either: seed and label are enough to
+    // derive the key again. The label and a fingerprint of the public key say which
+    // key it is.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let fingerprint = openssl::sha::sha256(&self.inner.spki_der);
         f.debug_struct("RsaKey")
-            .field("seed", &self.inner.seed)
             .field("label", &self.inner.label)
             .field("bits", &MODULUS_BITS)
+            .field("spki_sha256", &hex::encode(&fingerprint[..8]))
             .finish_non_exhaustive()
     }
 }
@@ -162,11 +163,6 @@ impl RsaKey {
     pub fn pkey(&self) -> &PKey<Private> {
         &self.inner.pkey
     }
-
-    /// The seed and label the key was derived from.
-    pub fn origin(&self) -> (&str, &str) {
-        (&self.inner.seed, &self.inner.label)
-    }
 }
 
 fn derive_uncached(seed: &str, label: &str) -> Result<RsaKey, ErrorStack> {
@@ -211,7 +207,6 @@ fn derive_uncached(seed: &str, label: &str) -> Result<RsaKey, ErrorStack> {
     let spki_der = pkey.public_key_to_der()?;
     Ok(RsaKey {
         inner: Arc::new(Inner {
-            seed: seed.to_owned(),
             label: label.to_owned(),
             pkey,
             rsa_public_key_der,
@@ -380,7 +375,8 @@ mod tests {
     fn debug_shows_no_key_material() {
         let key = RsaKey::derive("test-seed", "auth");
         let shown = format!("{key:?}");
-        assert!(shown.contains("test-seed") && shown.contains("auth"));
+        assert!(shown.contains("auth"), "{shown}");
+        assert!(!shown.contains("test-seed"), "{shown}");
         let n_hex = key
             .pkey()
             .rsa()
