@@ -217,7 +217,7 @@ fn names(name: &openssl::x509::X509NameRef) -> String {
             format!(
                 "{}={}",
                 e.object().nid().short_name().unwrap_or("?"),
-                e.data().as_utf8().map(|s| s.to_string()).unwrap_or_default()
+                e.data().to_string()
             )
         })
         .collect::<Vec<_>>()

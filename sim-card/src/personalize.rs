@@ -11,7 +11,7 @@ use crate::apdu::StatusWord;
 use crate::card::{Card, PinRef};
 use crate::filesystem::{Access, Application, CardKey, ElementaryFile as Ef, PinFormat};
 use crate::formats::{self, TokenLabel};
-use crate::keys::RsaKey;
+use crate::keys::{self, RsaKey};
 use crate::pin::{self, Pin};
 use crate::pki::{Holder, Jpki, PkiError};
 use crate::profile::{CardProfile, PinSetting, ProfileError};
@@ -43,8 +43,6 @@ pub const TEXT_PIN: PinRef = PinRef {
     fid: 0x0011,
 };
 
-/// The organization of the simulated JPKI: the official test hierarchy's name.
-pub const TEST_ORGANIZATION: &str = "JPKI-TEST";
 /// The seed of the simulated JPKI's CA keys, shared by every card and the service.
 pub const PKI_SEED: &str = "kazasu-jpki";
 
@@ -83,8 +81,8 @@ pub fn issue(profile: &CardProfile, pki: &Jpki) -> Result<IssuedCard, IssueError
     let holder = Holder::from(persona);
     let certs = &profile.certificates;
 
-    let auth_key = RsaKey::derive(&profile.seed, "auth");
-    let sign_key = RsaKey::derive(&profile.seed, "sign");
+    let auth_key = RsaKey::derive(&profile.seed, keys::AUTH_KEY_LABEL);
+    let sign_key = RsaKey::derive(&profile.seed, keys::SIGN_KEY_LABEL);
     let auth_certificate =
         pki.issue_auth_certificate(&holder, &auth_key, certs.auth.not_before, certs.auth.not_after)?;
     let sign_certificate =
@@ -121,9 +119,12 @@ pub fn issue(profile: &CardProfile, pki: &Jpki) -> Result<IssuedCard, IssueError
         aid: TEXT_AID.to_vec(),
         name: "券面事項入力補助AP",
         files: vec![
-            Ef::binary(0x0001, "My Number", formats::text_my_number(persona), Access::Pin(TEXT_PIN.fid)),
-            Ef::binary(0x0002, "basic four attributes", formats::text_attributes(persona), Access::Pin(TEXT_PIN.fid)),
-            Ef::binary(0x0003, "integrity record", formats::text_integrity_record(persona), Access::Pin(TEXT_PIN.fid)),
+            // The PIN opens both; 照合番号A (the number itself) opens the
+            // number, 照合番号B (birth date, expiry, code) the attributes, as
+            // measured on real cards.
+            Ef::binary(0x0001, "My Number", formats::text_my_number(persona), Access::AnyPin(vec![TEXT_PIN.fid, 0x0014])),
+            Ef::binary(0x0002, "basic four attributes", formats::text_attributes(persona), Access::AnyPin(vec![TEXT_PIN.fid, 0x0015])),
+            Ef::binary(0x0003, "integrity record", formats::text_integrity_record(persona), Access::AnyPin(vec![TEXT_PIN.fid, 0x0014, 0x0015])),
             Ef::binary(0x0004, "CV certificate", formats::text_certificate(persona), Access::Always),
             Ef::binary(0x0005, "AP basic info", formats::text_ap_basic_info(persona), Access::Always),
             Ef::pin(TEXT_PIN.fid, "text PIN", pin(&pins.text, pin::TEXT_PIN_TRIES), PinFormat::FourDigits),
@@ -134,18 +135,19 @@ pub fn issue(profile: &CardProfile, pki: &Jpki) -> Result<IssuedCard, IssueError
         ],
     };
 
+    // 照合番号A opens every surface EF, 照合番号B all but the My Number
+    // image, the birth-date PIN only the age record (measured on real cards).
     let either_surface_pin = Access::AnyPin(vec![0x0013, 0x0012]);
     let surface = Application {
         aid: SURFACE_AID.to_vec(),
         name: "券面AP",
         files: vec![
-            Ef::binary(0x0001, "age record", formats::surface_age_record(profile), either_surface_pin.clone()),
-            Ef::binary(0x0002, "card face", formats::surface_card_face(profile), either_surface_pin),
-            Ef::binary(0x0003, "AP basic info", formats::surface_ap_basic_info(persona), Access::Always),
-            Ef::binary(0x0004, "CV certificate", formats::surface_certificate(persona), Access::Always),
-            // The My Number image needs 照合番号A: whoever knows only the
-            // birth date and security code must not learn the number.
+            Ef::binary(0x0001, "age record", formats::surface_age_record(profile), Access::AnyPin(vec![0x0011, 0x0012, 0x0013])),
+            Ef::binary(0x0002, "card face", formats::surface_card_face(profile), either_surface_pin.clone()),
+            Ef::binary(0x0003, "AP basic info", formats::surface_ap_basic_info(persona), either_surface_pin.clone()),
+            Ef::binary(0x0004, "CV certificate", formats::surface_certificate(persona), either_surface_pin),
             Ef::binary(0x0005, "My Number image", formats::surface_my_number_image(profile), Access::Pin(0x0013)),
+            Ef::pin(0x0011, "birth date PIN", surface_pin(&formats::surface_birth_date_pin(persona)), PinFormat::Fixed),
             Ef::pin(0x0012, "照合番号B", surface_pin(&pin_b), PinFormat::Fixed),
             Ef::pin(0x0013, "照合番号A", surface_pin(&pin_a), PinFormat::Fixed),
         ],
@@ -176,5 +178,5 @@ pub fn issue(profile: &CardProfile, pki: &Jpki) -> Result<IssuedCard, IssueError
 
 /// The simulated JPKI every card and the mock service share.
 pub fn simulated_jpki() -> Result<Jpki, PkiError> {
-    Jpki::derive(PKI_SEED, TEST_ORGANIZATION)
+    Jpki::derive(PKI_SEED, crate::pki::DEFAULT_ORGANIZATION)
 }
