@@ -83,13 +83,25 @@ pub fn issue(profile: &CardProfile, pki: &Jpki) -> Result<IssuedCard, IssueError
 
     let auth_key = RsaKey::derive(&profile.seed, keys::AUTH_KEY_LABEL);
     let sign_key = RsaKey::derive(&profile.seed, keys::SIGN_KEY_LABEL);
-    let auth_certificate =
-        pki.issue_auth_certificate(&holder, &auth_key, certs.auth.not_before, certs.auth.not_after)?;
-    let sign_certificate =
-        pki.issue_sign_certificate(&holder, &sign_key, certs.sign.not_before, certs.sign.not_after)?;
+    let auth_certificate = pki.issue_auth_certificate(
+        &holder,
+        &auth_key,
+        certs.auth.not_before,
+        certs.auth.not_after,
+    )?;
+    let sign_certificate = pki.issue_sign_certificate(
+        &holder,
+        &sign_key,
+        certs.sign.not_before,
+        certs.sign.not_after,
+    )?;
 
     let pin = |setting: &PinSetting, max: u8| {
-        Pin::new(setting.value.as_bytes(), max, setting.tries_left.unwrap_or(max))
+        Pin::new(
+            setting.value.as_bytes(),
+            max,
+            setting.tries_left.unwrap_or(max),
+        )
     };
     let pins = &profile.pins;
     use crate::pki::Purpose::{DigitalSignature, UserAuthentication};
@@ -98,22 +110,68 @@ pub fn issue(profile: &CardProfile, pki: &Jpki) -> Result<IssuedCard, IssueError
         aid: JPKI_AID.to_vec(),
         name: "JPKI-AP",
         files: vec![
-            Ef::binary(0x0001, "sign certificate", sign_certificate.clone(), Access::Pin(SIGN_PIN.fid)),
-            Ef::binary(0x0002, "sign CA certificate", pki.ca_certificate_der(DigitalSignature).to_vec(), Access::Always),
-            Ef::binary(0x0006, "token info", formats::token_info(TokenLabel::PhysicalCard), Access::Always),
-            Ef::binary(0x0008, "certificate availability", formats::certificate_availability(), Access::Always),
-            Ef::binary(0x000A, "auth certificate", auth_certificate.clone(), Access::Always),
-            Ef::binary(0x000B, "auth CA certificate", pki.ca_certificate_der(UserAuthentication).to_vec(), Access::Always),
+            Ef::binary(
+                0x0001,
+                "sign certificate",
+                sign_certificate.clone(),
+                Access::Pin(SIGN_PIN.fid),
+            ),
+            Ef::binary(
+                0x0002,
+                "sign CA certificate",
+                pki.ca_certificate_der(DigitalSignature).to_vec(),
+                Access::Always,
+            ),
+            Ef::binary(
+                0x0006,
+                "token info",
+                formats::token_info(TokenLabel::PhysicalCard),
+                Access::Always,
+            ),
+            Ef::binary(
+                0x0008,
+                "certificate availability",
+                formats::certificate_availability(),
+                Access::Always,
+            ),
+            Ef::binary(
+                0x000A,
+                "auth certificate",
+                auth_certificate.clone(),
+                Access::Always,
+            ),
+            Ef::binary(
+                0x000B,
+                "auth CA certificate",
+                pki.ca_certificate_der(UserAuthentication).to_vec(),
+                Access::Always,
+            ),
             Ef::key(0x0017, "auth key", Arc::new(auth_key), AUTH_PIN.fid),
-            Ef::pin(AUTH_PIN.fid, "auth PIN", pin(&pins.auth, pin::AUTH_PIN_TRIES), PinFormat::FourDigits),
+            Ef::pin(
+                AUTH_PIN.fid,
+                "auth PIN",
+                pin(&pins.auth, pin::AUTH_PIN_TRIES),
+                PinFormat::FourDigits,
+            ),
             Ef::key(0x001A, "sign key", Arc::new(sign_key), SIGN_PIN.fid),
-            Ef::pin(SIGN_PIN.fid, "sign password", pin(&pins.sign, pin::SIGN_PIN_TRIES), PinFormat::SignPassword),
+            Ef::pin(
+                SIGN_PIN.fid,
+                "sign password",
+                pin(&pins.sign, pin::SIGN_PIN_TRIES),
+                PinFormat::SignPassword,
+            ),
         ],
     };
 
     let pin_a = formats::surface_pin_a(persona);
     let pin_b = formats::surface_pin_b(persona, &profile.body);
-    let surface_pin = |value: &str| Pin::new(value.as_bytes(), pin::SURFACE_PIN_TRIES, pin::SURFACE_PIN_TRIES);
+    let surface_pin = |value: &str| {
+        Pin::new(
+            value.as_bytes(),
+            pin::SURFACE_PIN_TRIES,
+            pin::SURFACE_PIN_TRIES,
+        )
+    };
 
     let text = Application {
         aid: TEXT_AID.to_vec(),
@@ -122,14 +180,49 @@ pub fn issue(profile: &CardProfile, pki: &Jpki) -> Result<IssuedCard, IssueError
             // The PIN opens both; 照合番号A (the number itself) opens the
             // number, 照合番号B (birth date, expiry, code) the attributes, as
             // measured on real cards.
-            Ef::binary(0x0001, "My Number", formats::text_my_number(persona), Access::AnyPin(vec![TEXT_PIN.fid, 0x0014])),
-            Ef::binary(0x0002, "basic four attributes", formats::text_attributes(persona), Access::AnyPin(vec![TEXT_PIN.fid, 0x0015])),
-            Ef::binary(0x0003, "integrity record", formats::text_integrity_record(persona), Access::AnyPin(vec![TEXT_PIN.fid, 0x0014, 0x0015])),
-            Ef::binary(0x0004, "CV certificate", formats::text_certificate(persona), Access::Always),
-            Ef::binary(0x0005, "AP basic info", formats::text_ap_basic_info(persona), Access::Always),
-            Ef::pin(TEXT_PIN.fid, "text PIN", pin(&pins.text, pin::TEXT_PIN_TRIES), PinFormat::FourDigits),
+            Ef::binary(
+                0x0001,
+                "My Number",
+                formats::text_my_number(persona),
+                Access::AnyPin(vec![TEXT_PIN.fid, 0x0014]),
+            ),
+            Ef::binary(
+                0x0002,
+                "basic four attributes",
+                formats::text_attributes(persona),
+                Access::AnyPin(vec![TEXT_PIN.fid, 0x0015]),
+            ),
+            Ef::binary(
+                0x0003,
+                "integrity record",
+                formats::text_integrity_record(persona),
+                Access::AnyPin(vec![TEXT_PIN.fid, 0x0014, 0x0015]),
+            ),
+            Ef::binary(
+                0x0004,
+                "CV certificate",
+                formats::text_certificate(persona),
+                Access::Always,
+            ),
+            Ef::binary(
+                0x0005,
+                "AP basic info",
+                formats::text_ap_basic_info(persona),
+                Access::Always,
+            ),
+            Ef::pin(
+                TEXT_PIN.fid,
+                "text PIN",
+                pin(&pins.text, pin::TEXT_PIN_TRIES),
+                PinFormat::FourDigits,
+            ),
             // Blocked on every issued card: it answers an empty VERIFY with 63C0.
-            Ef::pin(0x0012, "reserved PIN", Pin::new(Vec::new(), pin::TEXT_PIN_TRIES, 0), PinFormat::Fixed),
+            Ef::pin(
+                0x0012,
+                "reserved PIN",
+                Pin::new(Vec::new(), pin::TEXT_PIN_TRIES, 0),
+                PinFormat::Fixed,
+            ),
             Ef::pin(0x0014, "照合番号A", surface_pin(&pin_a), PinFormat::Fixed),
             Ef::pin(0x0015, "照合番号B", surface_pin(&pin_b), PinFormat::Fixed),
         ],
@@ -142,12 +235,42 @@ pub fn issue(profile: &CardProfile, pki: &Jpki) -> Result<IssuedCard, IssueError
         aid: SURFACE_AID.to_vec(),
         name: "券面AP",
         files: vec![
-            Ef::binary(0x0001, "age record", formats::surface_age_record(profile), Access::AnyPin(vec![0x0011, 0x0012, 0x0013])),
-            Ef::binary(0x0002, "card face", formats::surface_card_face(profile), either_surface_pin.clone()),
-            Ef::binary(0x0003, "AP basic info", formats::surface_ap_basic_info(persona), either_surface_pin.clone()),
-            Ef::binary(0x0004, "CV certificate", formats::surface_certificate(persona), either_surface_pin),
-            Ef::binary(0x0005, "My Number image", formats::surface_my_number_image(profile), Access::Pin(0x0013)),
-            Ef::pin(0x0011, "birth date PIN", surface_pin(&formats::surface_birth_date_pin(persona)), PinFormat::Fixed),
+            Ef::binary(
+                0x0001,
+                "age record",
+                formats::surface_age_record(profile),
+                Access::AnyPin(vec![0x0011, 0x0012, 0x0013]),
+            ),
+            Ef::binary(
+                0x0002,
+                "card face",
+                formats::surface_card_face(profile),
+                either_surface_pin.clone(),
+            ),
+            Ef::binary(
+                0x0003,
+                "AP basic info",
+                formats::surface_ap_basic_info(persona),
+                either_surface_pin.clone(),
+            ),
+            Ef::binary(
+                0x0004,
+                "CV certificate",
+                formats::surface_certificate(persona),
+                either_surface_pin,
+            ),
+            Ef::binary(
+                0x0005,
+                "My Number image",
+                formats::surface_my_number_image(profile),
+                Access::Pin(0x0013),
+            ),
+            Ef::pin(
+                0x0011,
+                "birth date PIN",
+                surface_pin(&formats::surface_birth_date_pin(persona)),
+                PinFormat::Fixed,
+            ),
             Ef::pin(0x0012, "照合番号B", surface_pin(&pin_b), PinFormat::Fixed),
             Ef::pin(0x0013, "照合番号A", surface_pin(&pin_a), PinFormat::Fixed),
         ],
@@ -156,7 +279,12 @@ pub fn issue(profile: &CardProfile, pki: &Jpki) -> Result<IssuedCard, IssueError
     let common = Application {
         aid: COMMON_AID.to_vec(),
         name: "共通AP",
-        files: vec![Ef::records(0x0001, "card information", vec![formats::common_record(profile)], Access::Always)],
+        files: vec![Ef::records(
+            0x0001,
+            "card information",
+            vec![formats::common_record(profile)],
+            Access::Always,
+        )],
     };
 
     let juki = Application {
