@@ -6,6 +6,9 @@
 
 use std::time::Instant;
 
+pub mod trivial;
+pub mod vpcd;
+
 /// What a reader can do to a card: power it, ask for its ATR, send it a command.
 pub trait SmartCard {
     /// The answer to reset.

@@ -1,0 +1,1121 @@
+//! The vpcd link: how the virtual card reaches pcscd.
+//!
+//! vsmartcard's `vpcd` is a pcsc-lite reader driver that listens on TCP, one
+//! port per slot; a card "is inserted" by connecting to that port and "is
+//! removed" by closing the connection. Both directions carry frames of a
+//! two-byte big-endian length and a payload. From vpcd to the card, a one-byte
+//! payload is a control byte (power off, power on, reset, get ATR) and a longer
+//! one is a command APDU. From the card to vpcd, every frame is an answer: the
+//! ATR, or a response APDU.
+//!
+//! The file has two halves. The framing ([`VpcdDecoder`], [`encode_reply`],
+//! [`respond`]) is sans-IO: it turns bytes into messages and card answers into
+//! bytes, and can be tested without a socket. The link ([`run_vpcd`]) is the
+//! thin tokio loop that moves those bytes over TCP, reconnects when vpcd goes
+//! away, and obeys a [`VpcdControl`] that can remove, re-insert or stop the card.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{broadcast, watch};
+
+use super::SmartCard;
+
+/// Where Debian's vpcd listens for slot 0 (`CHANNELID 0x8C7B` in
+/// `/etc/reader.conf.d/vpcd`); slot n listens on this port + n.
+pub const VPCD_PORT: u16 = 0x8C7B;
+
+/// The address used when none is given: slot 0 of a vpcd on this machine.
+pub const DEFAULT_VPCD_ADDR: &str = "127.0.0.1:35963";
+
+/// The longest payload a two-byte length can announce.
+pub const MAX_PAYLOAD: usize = 0xFFFF;
+
+/// What the card sends when it has no proper answer to give: "no precise
+/// diagnosis". An empty frame is not an option, because vpcd reads it as the
+/// card having been removed.
+pub const ERROR_REPLY: [u8; 2] = [0x6F, 0x00];
+
+// ---------------------------------------------------------------------------
+// Framing (sans-IO)
+// ---------------------------------------------------------------------------
+
+/// One message from vpcd to the card.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VpcdMessage {
+    /// Control byte `00`. No answer is expected.
+    PowerOff,
+    /// Control byte `01`. No answer is expected.
+    PowerOn,
+    /// Control byte `02`. No answer is expected.
+    Reset,
+    /// Control byte `04`: answer with the ATR.
+    GetAtr,
+    /// Any payload of two bytes or more: answer with the response APDU.
+    Apdu(Vec<u8>),
+}
+
+/// A frame from vpcd that carries no message the card understands. The stream
+/// stays in step (the frame's length was valid), so the link logs it and reads on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("unknown vpcd control byte {0:#04x}")]
+    UnknownControl(u8),
+    #[error("empty frame from vpcd")]
+    EmptyFrame,
+}
+
+/// A message that cannot be put into a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeError {
+    /// A one-byte payload would be read as a control byte, an empty one as nothing.
+    #[error("a command APDU of {0} bytes would not be read as an APDU")]
+    ApduTooShort(usize),
+    #[error("a payload of {0} bytes does not fit a two-byte length")]
+    TooLong(usize),
+}
+
+impl VpcdMessage {
+    /// Appends the message as vpcd would send it. The card never sends these;
+    /// this is for fake vpcds in tests and for tools that drive a card directly.
+    pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let control = match self {
+            VpcdMessage::PowerOff => 0x00,
+            VpcdMessage::PowerOn => 0x01,
+            VpcdMessage::Reset => 0x02,
+            VpcdMessage::GetAtr => 0x04,
+            VpcdMessage::Apdu(apdu) => {
+                if apdu.len() < 2 {
+                    return Err(EncodeError::ApduTooShort(apdu.len()));
+                }
+                return push_frame(apdu, out);
+            }
+        };
+        push_frame(&[control], out)
+    }
+}
+
+fn push_frame(payload: &[u8], out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    let len = u16::try_from(payload.len()).map_err(|_| EncodeError::TooLong(payload.len()))?;
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(payload);
+    Ok(())
+}
+
+/// Splits the byte stream from vpcd into messages.
+///
+/// TCP keeps no message boundaries: vpcd 0.8 writes a frame's length and its
+/// payload separately, so they may arrive in different reads, and pcscd's
+/// "power on, then get ATR" often arrives in one. Feed the decoder whatever
+/// each read returned, then take messages until it has none.
+#[derive(Debug, Default)]
+pub struct VpcdDecoder {
+    buf: Vec<u8>,
+    /// Where the first byte not yet decoded is in `buf`.
+    pos: usize,
+}
+
+impl VpcdDecoder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds bytes read from the stream.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        // Decoded bytes are dropped here rather than in `next_message`, so that
+        // draining several messages moves the leftover only once.
+        if self.pos > 0 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The next complete message, if the bytes fed so far hold one.
+    pub fn next_message(&mut self) -> Option<Result<VpcdMessage, DecodeError>> {
+        let pending = &self.buf[self.pos..];
+        let [hi, lo, rest @ ..] = pending else {
+            return None;
+        };
+        let len = usize::from(u16::from_be_bytes([*hi, *lo]));
+        let payload = rest.get(..len)?;
+        let message = match payload {
+            [] => Err(DecodeError::EmptyFrame),
+            [0x00] => Ok(VpcdMessage::PowerOff),
+            [0x01] => Ok(VpcdMessage::PowerOn),
+            [0x02] => Ok(VpcdMessage::Reset),
+            [0x04] => Ok(VpcdMessage::GetAtr),
+            [other] => Err(DecodeError::UnknownControl(*other)),
+            apdu => Ok(VpcdMessage::Apdu(apdu.to_vec())),
+        };
+        self.pos += 2 + len;
+        Some(message)
+    }
+
+    /// Bytes received but not yet returned as a message (an incomplete frame).
+    pub fn pending(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+}
+
+/// Why an answer could not be sent as it was, and [`ERROR_REPLY`] went instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ReplyProblem {
+    #[error("the card gave an empty answer, which vpcd would read as a removal")]
+    Empty,
+    #[error("the card's answer of {0} bytes does not fit a vpcd frame")]
+    TooLong(usize),
+}
+
+/// Appends the frame that carries `payload` to vpcd.
+///
+/// A payload that cannot be sent faithfully is never cut or sent empty: the
+/// frame carries `6F 00` instead, and the returned problem says why, so the
+/// caller can log it.
+#[must_use = "a substituted answer should be logged"]
+pub fn encode_reply(payload: &[u8], out: &mut Vec<u8>) -> Option<ReplyProblem> {
+    let problem = if payload.is_empty() {
+        ReplyProblem::Empty
+    } else {
+        match push_frame(payload, out) {
+            Ok(()) => return None,
+            Err(_) => ReplyProblem::TooLong(payload.len()),
+        }
+    };
+    // Cannot fail: two bytes always fit.
+    let _ = push_frame(&ERROR_REPLY, out);
+    Some(problem)
+}
+
+/// Hands one message to the card; returns the payload to send back, if any.
+/// Power events and resets have no answer.
+pub fn respond<C: SmartCard + ?Sized>(
+    card: &mut C,
+    message: &VpcdMessage,
+    now: Instant,
+) -> Option<Vec<u8>> {
+    match message {
+        VpcdMessage::PowerOff => {
+            card.power_off();
+            None
+        }
+        VpcdMessage::PowerOn => {
+            card.power_on();
+            None
+        }
+        VpcdMessage::Reset => {
+            card.reset();
+            None
+        }
+        VpcdMessage::GetAtr => Some(card.atr()),
+        VpcdMessage::Apdu(apdu) => Some(card.transmit(apdu, now)),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The link (tokio)
+// ---------------------------------------------------------------------------
+
+/// How the link reaches vpcd.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VpcdOptions {
+    /// `host:port` of the vpcd slot, resolved again at every connection.
+    pub addr: String,
+    /// Re-arm `TCP_QUICKACK` around every read (Linux only; elsewhere a no-op).
+    ///
+    /// vpcd 0.8 writes a frame's length and its payload in two writes and does
+    /// not disable Nagle's algorithm, so the payload waits until the length is
+    /// acknowledged. Linux delays that acknowledgement by up to 40 ms unless the
+    /// receiving socket is in quick-ack mode, which the kernel leaves on its own
+    /// after a while: each APDU then costs a delayed ACK (about 21 APDU/s
+    /// instead of over 10,000). Only turn this off to measure that difference.
+    pub quickack: bool,
+    /// The first wait before reconnecting after vpcd went away or refused us.
+    pub reconnect_min: Duration,
+    /// Waits double after each failed attempt, up to this.
+    pub reconnect_max: Duration,
+}
+
+impl Default for VpcdOptions {
+    fn default() -> Self {
+        VpcdOptions {
+            addr: DEFAULT_VPCD_ADDR.to_owned(),
+            quickack: true,
+            reconnect_min: Duration::from_millis(100),
+            reconnect_max: Duration::from_secs(2),
+        }
+    }
+}
+
+impl VpcdOptions {
+    /// Slot `slot` of the vpcd on this machine (Debian's ports).
+    pub fn for_slot(slot: u8) -> Self {
+        VpcdOptions {
+            addr: format!("127.0.0.1:{}", VPCD_PORT + u16::from(slot)),
+            ..Self::default()
+        }
+    }
+}
+
+/// What happened on the link, for a CLI or a control API to report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VpcdEvent {
+    /// The TCP connection to vpcd is up: for pcscd, the card is in the reader.
+    Inserted { vpcd: SocketAddr },
+    /// The connection is gone: the card is out of the reader and has lost power.
+    Removed { cause: RemovalCause },
+    /// vpcd could not be reached; the link tries again after `after`.
+    Retrying { after: Duration, error: String },
+    /// The link was stopped and [`run_vpcd`] is returning.
+    Stopped,
+}
+
+/// Why the card left the reader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemovalCause {
+    /// [`VpcdControl::remove`], [`VpcdControl::reinsert`] or [`VpcdControl::stop`].
+    Control,
+    /// vpcd closed the connection (pcscd stopped or restarted).
+    VpcdClosed,
+    /// Reading or writing failed.
+    Io(String),
+}
+
+impl fmt::Display for VpcdEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VpcdEvent::Inserted { vpcd } => write!(f, "card inserted into vpcd at {vpcd}"),
+            VpcdEvent::Removed { cause } => match cause {
+                RemovalCause::Control => write!(f, "card removed from vpcd"),
+                RemovalCause::VpcdClosed => write!(f, "vpcd closed the connection"),
+                RemovalCause::Io(error) => write!(f, "connection to vpcd failed: {error}"),
+            },
+            VpcdEvent::Retrying { after, error } => {
+                write!(f, "vpcd not reachable ({error}); retrying in {after:?}")
+            }
+            VpcdEvent::Stopped => write!(f, "vpcd link stopped"),
+        }
+    }
+}
+
+/// Errors that end the link for good (everything else is retried).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VpcdError {
+    #[error("not a host:port address for vpcd: {0:?}")]
+    BadAddress(String),
+}
+
+/// What the controller wants the link to do. `generation` lets a re-insertion
+/// be seen even when remove and insert land between two looks at the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Wish {
+    inserted: bool,
+    stopped: bool,
+    generation: u64,
+}
+
+/// The handle that removes, re-inserts and stops a running link, and tells
+/// what it does. Cheap to clone; every clone steers the same link.
+///
+/// If every handle is dropped, the link keeps its last instructions and runs
+/// until its task is dropped.
+#[derive(Debug, Clone)]
+pub struct VpcdControl {
+    wish: Arc<watch::Sender<Wish>>,
+    events: broadcast::Sender<VpcdEvent>,
+}
+
+impl Default for VpcdControl {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl VpcdControl {
+    /// A handle whose link starts with the card inserted.
+    pub fn new() -> Self {
+        let (wish, _) = watch::channel(Wish {
+            inserted: true,
+            stopped: false,
+            generation: 0,
+        });
+        // Events are rare (insertions, removals, retries); a subscriber that
+        // falls this far behind is told it lagged rather than blocking the link.
+        let (events, _) = broadcast::channel(64);
+        VpcdControl {
+            wish: Arc::new(wish),
+            events,
+        }
+    }
+
+    /// Takes the card out of the reader (closes the connection) until [`insert`](Self::insert).
+    pub fn remove(&self) {
+        self.wish.send_modify(|w| w.inserted = false);
+    }
+
+    /// Puts the card back (connects again); does nothing if it is already in.
+    pub fn insert(&self) {
+        self.wish.send_modify(|w| w.inserted = true);
+    }
+
+    /// Takes the card out and puts it straight back: pcscd sees a new card.
+    pub fn reinsert(&self) {
+        self.wish.send_modify(|w| {
+            w.inserted = true;
+            w.generation = w.generation.wrapping_add(1);
+        });
+    }
+
+    /// Ends the link: the card leaves the reader and [`run_vpcd`] returns.
+    pub fn stop(&self) {
+        self.wish.send_modify(|w| w.stopped = true);
+    }
+
+    /// Events from now on. Subscribe before starting the link to see its first insertion.
+    pub fn subscribe(&self) -> broadcast::Receiver<VpcdEvent> {
+        self.events.subscribe()
+    }
+}
+
+/// Runs the card behind vpcd until `control` stops it.
+///
+/// The card is shared, not owned: the link locks it for one synchronous call
+/// per message (a `std::sync::Mutex`, never held across an `.await`), so a
+/// control API can lock the same card between two commands to change PINs or
+/// swap a profile without stopping the link. When the connection ends for any
+/// reason the card is powered off, as a card pulled out of a reader would be.
+///
+/// Connections are retried with a doubling wait when vpcd is unreachable or
+/// closes the connection; only an address that is not `host:port` is an error.
+pub async fn run_vpcd<C>(
+    card: Arc<Mutex<C>>,
+    options: VpcdOptions,
+    control: VpcdControl,
+) -> Result<(), VpcdError>
+where
+    C: SmartCard + ?Sized,
+{
+    check_addr(&options.addr)?;
+    let mut wishes = control.wish.subscribe();
+    let events = control.events.clone();
+    // Only the receiver is kept: the link must not keep its own controller alive.
+    drop(control);
+    let emit = |event: VpcdEvent| {
+        // No subscriber is fine: nobody asked to be told.
+        let _ = events.send(event);
+    };
+    let mut delay = options.reconnect_min;
+    let mut failures_in_a_row = 0u32;
+    loop {
+        let wish = *wishes.borrow_and_update();
+        if wish.stopped {
+            tracing::info!("vpcd link stopped");
+            emit(VpcdEvent::Stopped);
+            return Ok(());
+        }
+        if !wish.inserted {
+            wish_changed(&mut wishes).await;
+            continue;
+        }
+        let connected = tokio::select! {
+            connected = TcpStream::connect(options.addr.as_str()) => connected,
+            _ = wish_changed(&mut wishes) => continue,
+        };
+        let (stream, peer) = match connected.and_then(|s| s.peer_addr().map(|peer| (s, peer))) {
+            Ok(ok) => ok,
+            Err(error) => {
+                failures_in_a_row += 1;
+                // The first failure is news; the following ones are the same news.
+                if failures_in_a_row == 1 {
+                    tracing::warn!(addr = %options.addr, %error, "vpcd not reachable; retrying every {:?} or less", options.reconnect_max);
+                } else {
+                    tracing::debug!(addr = %options.addr, %error, ?delay, "vpcd still not reachable");
+                }
+                emit(VpcdEvent::Retrying {
+                    after: delay,
+                    error: error.to_string(),
+                });
+                if !sleep_unless_wish_changes(delay, &mut wishes).await {
+                    delay = (delay * 2).min(options.reconnect_max);
+                }
+                continue;
+            }
+        };
+        failures_in_a_row = 0;
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::warn!(%error, "cannot set TCP_NODELAY; answers may be delayed");
+        }
+        tracing::info!("card inserted into vpcd at {peer}");
+        emit(VpcdEvent::Inserted { vpcd: peer });
+
+        let (end, carried) = serve(stream, &card, &options, &mut wishes, wish.generation).await;
+        lock(&card).power_off();
+        let cause = match end {
+            End::Wish => {
+                tracing::info!("card removed from vpcd at {peer}");
+                emit(VpcdEvent::Removed {
+                    cause: RemovalCause::Control,
+                });
+                delay = options.reconnect_min;
+                continue;
+            }
+            End::Closed => RemovalCause::VpcdClosed,
+            End::Failed(error) => RemovalCause::Io(error),
+        };
+        // A connection that carried messages was a good one: start the waits
+        // over. One that vpcd dropped at once keeps backing off.
+        if carried {
+            delay = options.reconnect_min;
+        }
+        tracing::warn!(?cause, "lost vpcd at {peer}; reconnecting in {delay:?}");
+        emit(VpcdEvent::Removed { cause });
+        if !sleep_unless_wish_changes(delay, &mut wishes).await && !carried {
+            delay = (delay * 2).min(options.reconnect_max);
+        }
+    }
+}
+
+/// How a connection ended.
+enum End {
+    /// The controller asked for it.
+    Wish,
+    /// vpcd closed it.
+    Closed,
+    Failed(String),
+}
+
+/// Answers vpcd on one connection until it ends. Also says whether any
+/// message arrived.
+async fn serve<C: SmartCard + ?Sized>(
+    mut stream: TcpStream,
+    card: &Mutex<C>,
+    options: &VpcdOptions,
+    wishes: &mut watch::Receiver<Wish>,
+    generation: u64,
+) -> (End, bool) {
+    let mut decoder = VpcdDecoder::new();
+    // A command APDU is at most 64 KiB plus its length; one read can take it whole.
+    let mut input = vec![0u8; MAX_PAYLOAD + 2];
+    let mut output = Vec::with_capacity(512);
+    let mut carried = false;
+    loop {
+        if options.quickack {
+            arm_quickack(&stream);
+        }
+        let read = tokio::select! {
+            read = stream.read(&mut input) => read,
+            wish = wish_changed(wishes) => {
+                if wish.stopped || !wish.inserted || wish.generation != generation {
+                    return (End::Wish, carried);
+                }
+                continue;
+            }
+        };
+        let n = match read {
+            Ok(0) => return (End::Closed, carried),
+            Ok(n) => n,
+            Err(error) => return (End::Failed(error.to_string()), carried),
+        };
+        // Re-armed after the read too: the kernel may have left quick-ack
+        // mode while delivering this segment, and the next one (the payload
+        // behind a length) must be acknowledged at once.
+        if options.quickack {
+            arm_quickack(&stream);
+        }
+        decoder.feed(&input[..n]);
+        while let Some(message) = decoder.next_message() {
+            carried = true;
+            let message = match message {
+                Ok(message) => message,
+                Err(error) => {
+                    // Answering could put a frame where vpcd expects none and
+                    // shift every later answer; silence is the safer guess.
+                    tracing::warn!(%error, "ignoring a frame from vpcd");
+                    continue;
+                }
+            };
+            tracing::trace!(?message, "from vpcd");
+            let reply = respond(&mut *lock(card), &message, Instant::now());
+            if let Some(reply) = reply {
+                tracing::trace!(reply = %hex::encode(&reply), "to vpcd");
+                if let Some(problem) = encode_reply(&reply, &mut output) {
+                    tracing::warn!(%problem, "answered 6F00 instead");
+                }
+            }
+        }
+        if !output.is_empty() {
+            // One write for everything answered in this read, length and
+            // payload together, so vpcd never waits on half a frame.
+            if let Err(error) = stream.write_all(&output).await {
+                return (End::Failed(error.to_string()), carried);
+            }
+            output.clear();
+        }
+    }
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn arm_quickack(stream: &TcpStream) {
+    // Setting an option on a connected TCP socket does not fail in practice;
+    // if it did, the link would only be slower, and the next read tries again.
+    let _ = stream.set_quickack(true);
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn arm_quickack(_stream: &TcpStream) {}
+
+/// The card, even if a panic elsewhere poisoned the lock: a card's state is
+/// plain data, and refusing to talk to it again helps no one.
+fn lock<C: ?Sized>(card: &Mutex<C>) -> MutexGuard<'_, C> {
+    card.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The next wish. Never returns once every controller is gone: the last
+/// wish then stands.
+async fn wish_changed(wishes: &mut watch::Receiver<Wish>) -> Wish {
+    if wishes.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+    *wishes.borrow_and_update()
+}
+
+/// Sleeps for `delay`; returns early, with `true`, if the controller changed
+/// its wish meanwhile (a stop should not wait out a backoff).
+async fn sleep_unless_wish_changes(delay: Duration, wishes: &mut watch::Receiver<Wish>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(delay) => false,
+        _ = wish_changed(wishes) => true,
+    }
+}
+
+fn check_addr(addr: &str) -> Result<(), VpcdError> {
+    let bad = || VpcdError::BadAddress(addr.to_owned());
+    let (host, port) = addr.rsplit_once(':').ok_or_else(bad)?;
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::trivial::{TRIVIAL_ATR, TrivialCard};
+    use proptest::prelude::*;
+    use tokio::net::TcpListener;
+    use tokio::time::timeout;
+
+    fn frame(message: &VpcdMessage) -> Vec<u8> {
+        let mut out = Vec::new();
+        message.encode(&mut out).unwrap();
+        out
+    }
+
+    fn decode_all(decoder: &mut VpcdDecoder) -> Vec<Result<VpcdMessage, DecodeError>> {
+        std::iter::from_fn(|| decoder.next_message()).collect()
+    }
+
+    #[test]
+    fn control_bytes_and_apdus() {
+        let mut decoder = VpcdDecoder::new();
+        decoder.feed(&[
+            0, 1, 0, 0, 1, 1, 0, 1, 2, 0, 1, 4, 0, 1, 3, 0, 0, 0, 2, 0xAA, 0xBB,
+        ]);
+        assert_eq!(
+            decode_all(&mut decoder),
+            vec![
+                Ok(VpcdMessage::PowerOff),
+                Ok(VpcdMessage::PowerOn),
+                Ok(VpcdMessage::Reset),
+                Ok(VpcdMessage::GetAtr),
+                Err(DecodeError::UnknownControl(3)),
+                Err(DecodeError::EmptyFrame),
+                Ok(VpcdMessage::Apdu(vec![0xAA, 0xBB])),
+            ]
+        );
+        assert_eq!(decoder.pending(), 0);
+    }
+
+    #[test]
+    fn a_frame_split_after_its_length_waits_for_the_payload() {
+        let mut decoder = VpcdDecoder::new();
+        decoder.feed(&[0, 4]);
+        assert_eq!(decoder.next_message(), None);
+        decoder.feed(&[0, 0xA4, 4]);
+        assert_eq!(decoder.next_message(), None);
+        assert_eq!(decoder.pending(), 5);
+        decoder.feed(&[0x0C, 0, 1]);
+        assert_eq!(
+            decoder.next_message(),
+            Some(Ok(VpcdMessage::Apdu(vec![0, 0xA4, 4, 0x0C])))
+        );
+        assert_eq!(decoder.next_message(), None);
+        decoder.feed(&[4]);
+        assert_eq!(decoder.next_message(), Some(Ok(VpcdMessage::GetAtr)));
+    }
+
+    #[test]
+    fn replies_are_never_empty_nor_cut() {
+        let mut out = Vec::new();
+        assert_eq!(encode_reply(&[0x90, 0x00], &mut out), None);
+        assert_eq!(out, [0, 2, 0x90, 0]);
+
+        out.clear();
+        assert_eq!(encode_reply(&[], &mut out), Some(ReplyProblem::Empty));
+        assert_eq!(out, [0, 2, 0x6F, 0]);
+
+        out.clear();
+        let longest = vec![0x55; MAX_PAYLOAD];
+        assert_eq!(encode_reply(&longest, &mut out), None);
+        assert_eq!(out.len(), MAX_PAYLOAD + 2);
+        assert_eq!(out[..2], [0xFF, 0xFF]);
+
+        out.clear();
+        let too_long = vec![0x55; MAX_PAYLOAD + 1];
+        assert_eq!(
+            encode_reply(&too_long, &mut out),
+            Some(ReplyProblem::TooLong(MAX_PAYLOAD + 1))
+        );
+        assert_eq!(out, [0, 2, 0x6F, 0]);
+    }
+
+    #[test]
+    fn apdus_too_short_to_frame_are_refused() {
+        let mut out = Vec::new();
+        assert_eq!(
+            VpcdMessage::Apdu(vec![0x00]).encode(&mut out),
+            Err(EncodeError::ApduTooShort(1))
+        );
+        assert_eq!(
+            VpcdMessage::Apdu(vec![0; 70_000]).encode(&mut out),
+            Err(EncodeError::TooLong(70_000))
+        );
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn respond_answers_only_atr_and_apdus() {
+        let mut card = TrivialCard::new();
+        let now = Instant::now();
+        assert_eq!(respond(&mut card, &VpcdMessage::PowerOn, now), None);
+        assert_eq!(respond(&mut card, &VpcdMessage::Reset, now), None);
+        assert_eq!(respond(&mut card, &VpcdMessage::PowerOff, now), None);
+        assert_eq!(
+            respond(&mut card, &VpcdMessage::GetAtr, now),
+            Some(TRIVIAL_ATR.to_vec())
+        );
+        assert_eq!(
+            respond(&mut card, &VpcdMessage::Apdu(vec![0, 0xA4, 4, 0x0C]), now),
+            Some(vec![0x90, 0])
+        );
+        assert_eq!(
+            (card.power_ons, card.resets, card.power_offs, card.commands),
+            (1, 1, 1, 1)
+        );
+    }
+
+    #[test]
+    fn addresses_must_be_host_and_port() {
+        assert!(check_addr("127.0.0.1:35963").is_ok());
+        assert!(check_addr("[::1]:35963").is_ok());
+        assert!(check_addr("vpcd.example:1").is_ok());
+        for bad in ["", "127.0.0.1", ":35963", "host:", "host:99999"] {
+            assert_eq!(check_addr(bad), Err(VpcdError::BadAddress(bad.into())));
+        }
+    }
+
+    fn any_message() -> impl Strategy<Value = VpcdMessage> {
+        prop_oneof![
+            Just(VpcdMessage::PowerOff),
+            Just(VpcdMessage::PowerOn),
+            Just(VpcdMessage::Reset),
+            Just(VpcdMessage::GetAtr),
+            proptest::collection::vec(any::<u8>(), 2..400).prop_map(VpcdMessage::Apdu),
+        ]
+    }
+
+    /// Cuts `bytes` at the given points (taken modulo its length).
+    fn chunks(bytes: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+        let mut points: Vec<usize> = cuts
+            .iter()
+            .map(|c| if bytes.is_empty() { 0 } else { c % bytes.len() })
+            .collect();
+        points.push(0);
+        points.push(bytes.len());
+        points.sort_unstable();
+        points
+            .windows(2)
+            .map(|w| bytes[w[0]..w[1]].to_vec())
+            .collect()
+    }
+
+    proptest! {
+        /// Whatever vpcd (or anyone who connects) sends, decoding never
+        /// panics, and every byte is either decoded or waiting.
+        #[test]
+        fn any_byte_stream_is_safe(
+            bytes in proptest::collection::vec(any::<u8>(), 0..3000),
+            cuts in proptest::collection::vec(any::<usize>(), 0..20),
+        ) {
+            let mut decoder = VpcdDecoder::new();
+            let mut consumed = 0;
+            for chunk in chunks(&bytes, &cuts) {
+                decoder.feed(&chunk);
+                while let Some(message) = decoder.next_message() {
+                    consumed += 2 + match message {
+                        Ok(VpcdMessage::Apdu(apdu)) => apdu.len(),
+                        Ok(_) | Err(DecodeError::UnknownControl(_)) => 1,
+                        Err(DecodeError::EmptyFrame) => 0,
+                    };
+                }
+            }
+            prop_assert_eq!(consumed + decoder.pending(), bytes.len());
+        }
+
+        /// Framed, concatenated and cut anywhere, messages come back the same.
+        #[test]
+        fn framing_round_trips_through_any_chunking(
+            messages in proptest::collection::vec(any_message(), 0..30),
+            cuts in proptest::collection::vec(any::<usize>(), 0..40),
+        ) {
+            let stream: Vec<u8> = messages.iter().flat_map(frame).collect();
+            let mut decoder = VpcdDecoder::new();
+            let mut decoded = Vec::new();
+            for chunk in chunks(&stream, &cuts) {
+                decoder.feed(&chunk);
+                decoded.extend(decode_all(&mut decoder));
+            }
+            let expected: Vec<_> = messages.into_iter().map(Ok).collect();
+            prop_assert_eq!(decoded, expected);
+            prop_assert_eq!(decoder.pending(), 0);
+        }
+
+        /// Every reply frame is non-empty and announces its own length.
+        #[test]
+        fn reply_frames_are_well_formed(payload in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let mut out = Vec::new();
+            let problem = encode_reply(&payload, &mut out);
+            let len = usize::from(u16::from_be_bytes([out[0], out[1]]));
+            prop_assert!(len > 0);
+            prop_assert_eq!(len + 2, out.len());
+            prop_assert_eq!(problem.is_some(), payload.is_empty());
+        }
+    }
+
+    // --- the link, against a fake vpcd --------------------------------------
+
+    /// Long enough for anything on loopback, short enough that a hang fails fast.
+    const PATIENCE: Duration = Duration::from_secs(5);
+
+    async fn fake_vpcd() -> (TcpListener, VpcdOptions) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let options = VpcdOptions {
+            addr: listener.local_addr().unwrap().to_string(),
+            reconnect_min: Duration::from_millis(20),
+            reconnect_max: Duration::from_millis(100),
+            ..VpcdOptions::default()
+        };
+        (listener, options)
+    }
+
+    async fn accept(listener: &TcpListener) -> TcpStream {
+        let (stream, _) = timeout(PATIENCE, listener.accept()).await.unwrap().unwrap();
+        stream.set_nodelay(true).unwrap();
+        stream
+    }
+
+    /// Reads one reply frame, checking that it is not empty.
+    async fn read_reply(stream: &mut TcpStream) -> Vec<u8> {
+        let mut len = [0u8; 2];
+        timeout(PATIENCE, stream.read_exact(&mut len))
+            .await
+            .unwrap()
+            .unwrap();
+        let len = usize::from(u16::from_be_bytes(len));
+        assert!(len > 0, "vpcd would read an empty frame as a removal");
+        let mut payload = vec![0u8; len];
+        timeout(PATIENCE, stream.read_exact(&mut payload))
+            .await
+            .unwrap()
+            .unwrap();
+        payload
+    }
+
+    async fn next_event(events: &mut broadcast::Receiver<VpcdEvent>) -> VpcdEvent {
+        timeout(PATIENCE, events.recv()).await.unwrap().unwrap()
+    }
+
+    /// Reads until the link closes its end; fails on any data.
+    async fn expect_eof(stream: &mut TcpStream) {
+        let mut byte = [0u8; 1];
+        let n = timeout(PATIENCE, stream.read(&mut byte))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(n, 0, "expected the card to leave, got data");
+    }
+
+    /// A small pause so that two writes leave as two TCP segments, as vpcd's do.
+    async fn pause() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    #[tokio::test]
+    async fn answers_vpcd_however_the_frames_are_cut() {
+        let (listener, options) = fake_vpcd().await;
+        let card = Arc::new(Mutex::new(TrivialCard::new()));
+        let control = VpcdControl::new();
+        let mut events = control.subscribe();
+        let link = tokio::spawn(run_vpcd(card.clone(), options, control.clone()));
+
+        let mut vpcd = accept(&listener).await;
+        assert!(matches!(
+            next_event(&mut events).await,
+            VpcdEvent::Inserted { .. }
+        ));
+
+        // Power on, as vpcd 0.8 sends it: length, then payload, separately.
+        vpcd.write_all(&[0, 1]).await.unwrap();
+        pause().await;
+        vpcd.write_all(&[1]).await.unwrap();
+        pause().await;
+        vpcd.write_all(&frame(&VpcdMessage::GetAtr)).await.unwrap();
+        assert_eq!(read_reply(&mut vpcd).await, TRIVIAL_ATR);
+
+        // A command APDU split after its length, then inside its payload.
+        let select = frame(&VpcdMessage::Apdu(vec![0, 0xA4, 4, 0x0C, 2, 0xAB, 0xCD]));
+        vpcd.write_all(&select[..2]).await.unwrap();
+        pause().await;
+        vpcd.write_all(&select[2..5]).await.unwrap();
+        pause().await;
+        vpcd.write_all(&select[5..]).await.unwrap();
+        assert_eq!(read_reply(&mut vpcd).await, [0x90, 0]);
+
+        // Several frames in one write, silent ones among them: only the
+        // ATR and the APDUs are answered, in order.
+        let mut burst = Vec::new();
+        for message in [
+            VpcdMessage::PowerOff,
+            VpcdMessage::PowerOn,
+            VpcdMessage::Reset,
+            VpcdMessage::GetAtr,
+            VpcdMessage::Apdu(vec![0, 0xB0, 0, 0, 3]),
+            VpcdMessage::Apdu(vec![0, 0xA4, 2, 0x0C]),
+        ] {
+            message.encode(&mut burst).unwrap();
+        }
+        burst.extend_from_slice(&[0, 1, 0x7F]); // an unknown control byte: ignored
+        vpcd.write_all(&burst).await.unwrap();
+        assert_eq!(read_reply(&mut vpcd).await, TRIVIAL_ATR);
+        assert_eq!(read_reply(&mut vpcd).await, [0, 1, 2, 0x90, 0]);
+        assert_eq!(read_reply(&mut vpcd).await, [0x90, 0]);
+
+        // Nothing more is owed: the next answer is to the next question.
+        vpcd.write_all(&frame(&VpcdMessage::GetAtr)).await.unwrap();
+        assert_eq!(read_reply(&mut vpcd).await, TRIVIAL_ATR);
+
+        {
+            let card = card.lock().unwrap();
+            assert_eq!((card.power_ons, card.power_offs, card.resets), (2, 1, 1));
+            assert_eq!(card.commands, 3);
+        }
+
+        control.stop();
+        expect_eof(&mut vpcd).await;
+        assert_eq!(timeout(PATIENCE, link).await.unwrap().unwrap(), Ok(()));
+        assert_eq!(
+            next_event(&mut events).await,
+            VpcdEvent::Removed {
+                cause: RemovalCause::Control
+            }
+        );
+        assert_eq!(next_event(&mut events).await, VpcdEvent::Stopped);
+        // Leaving the reader cost the card its power.
+        assert_eq!(card.lock().unwrap().power_offs, 2);
+    }
+
+    /// Answers that vpcd must never see as they are.
+    struct BadCard {
+        answer: Vec<u8>,
+    }
+
+    impl SmartCard for BadCard {
+        fn atr(&self) -> Vec<u8> {
+            Vec::new()
+        }
+        fn power_on(&mut self) {}
+        fn power_off(&mut self) {}
+        fn reset(&mut self) {}
+        fn transmit(&mut self, _: &[u8], _: Instant) -> Vec<u8> {
+            self.answer.clone()
+        }
+    }
+
+    #[tokio::test]
+    async fn empty_or_oversized_answers_become_6f00() {
+        let (listener, options) = fake_vpcd().await;
+        let card = Arc::new(Mutex::new(BadCard { answer: Vec::new() }));
+        let control = VpcdControl::new();
+        let link = tokio::spawn(run_vpcd(card.clone(), options, control.clone()));
+        let mut vpcd = accept(&listener).await;
+
+        let apdu = frame(&VpcdMessage::Apdu(vec![0, 0xB0, 0, 0, 0]));
+        vpcd.write_all(&apdu).await.unwrap();
+        assert_eq!(read_reply(&mut vpcd).await, ERROR_REPLY);
+        vpcd.write_all(&frame(&VpcdMessage::GetAtr)).await.unwrap();
+        assert_eq!(read_reply(&mut vpcd).await, ERROR_REPLY);
+
+        card.lock().unwrap().answer = vec![0x11; MAX_PAYLOAD + 1];
+        vpcd.write_all(&apdu).await.unwrap();
+        assert_eq!(read_reply(&mut vpcd).await, ERROR_REPLY);
+
+        card.lock().unwrap().answer = vec![0x22; MAX_PAYLOAD];
+        vpcd.write_all(&apdu).await.unwrap();
+        assert_eq!(read_reply(&mut vpcd).await, vec![0x22; MAX_PAYLOAD]);
+
+        control.stop();
+        assert_eq!(timeout(PATIENCE, link).await.unwrap().unwrap(), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn reconnects_when_vpcd_goes_away() {
+        let (listener, options) = fake_vpcd().await;
+        let card = Arc::new(Mutex::new(TrivialCard::new()));
+        let control = VpcdControl::new();
+        let mut events = control.subscribe();
+        let link = tokio::spawn(run_vpcd(card.clone(), options, control.clone()));
+
+        let mut vpcd = accept(&listener).await;
+        assert!(matches!(
+            next_event(&mut events).await,
+            VpcdEvent::Inserted { .. }
+        ));
+        vpcd.write_all(&frame(&VpcdMessage::PowerOn)).await.unwrap();
+        vpcd.write_all(&frame(&VpcdMessage::GetAtr)).await.unwrap();
+        assert_eq!(read_reply(&mut vpcd).await, TRIVIAL_ATR);
+        drop(vpcd);
+
+        assert_eq!(
+            next_event(&mut events).await,
+            VpcdEvent::Removed {
+                cause: RemovalCause::VpcdClosed
+            }
+        );
+        let mut vpcd = accept(&listener).await;
+        assert!(matches!(
+            next_event(&mut events).await,
+            VpcdEvent::Inserted { .. }
+        ));
+        assert_eq!(card.lock().unwrap().power_offs, 1);
+        vpcd.write_all(&frame(&VpcdMessage::GetAtr)).await.unwrap();
+        assert_eq!(read_reply(&mut vpcd).await, TRIVIAL_ATR);
+
+        control.stop();
+        assert_eq!(timeout(PATIENCE, link).await.unwrap().unwrap(), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn waits_for_a_vpcd_that_is_not_there_yet() {
+        let (listener, options) = fake_vpcd().await;
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let control = VpcdControl::new();
+        let mut events = control.subscribe();
+        let card = Arc::new(Mutex::new(TrivialCard::new()));
+        let link = tokio::spawn(run_vpcd(card, options, control.clone()));
+
+        assert!(matches!(
+            next_event(&mut events).await,
+            VpcdEvent::Retrying { .. }
+        ));
+        let listener = TcpListener::bind(addr).await.unwrap();
+        let _vpcd = accept(&listener).await;
+        loop {
+            match next_event(&mut events).await {
+                VpcdEvent::Retrying { .. } => continue,
+                event => {
+                    assert_eq!(event, VpcdEvent::Inserted { vpcd: addr });
+                    break;
+                }
+            }
+        }
+        control.stop();
+        assert_eq!(timeout(PATIENCE, link).await.unwrap().unwrap(), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn remove_insert_and_reinsert() {
+        let (listener, options) = fake_vpcd().await;
+        let card = Arc::new(Mutex::new(TrivialCard::new()));
+        let control = VpcdControl::new();
+        let mut events = control.subscribe();
+        let link = tokio::spawn(run_vpcd(card.clone(), options, control.clone()));
+        let mut vpcd = accept(&listener).await;
+        assert!(matches!(
+            next_event(&mut events).await,
+            VpcdEvent::Inserted { .. }
+        ));
+
+        control.remove();
+        expect_eof(&mut vpcd).await;
+        assert_eq!(
+            next_event(&mut events).await,
+            VpcdEvent::Removed {
+                cause: RemovalCause::Control
+            }
+        );
+        // Out means out: no new connection while removed.
+        assert!(
+            timeout(Duration::from_millis(200), listener.accept())
+                .await
+                .is_err()
+        );
+
+        control.insert();
+        let mut vpcd = accept(&listener).await;
+        assert!(matches!(
+            next_event(&mut events).await,
+            VpcdEvent::Inserted { .. }
+        ));
+
+        control.reinsert();
+        expect_eof(&mut vpcd).await;
+        let mut vpcd = accept(&listener).await;
+        vpcd.write_all(&frame(&VpcdMessage::GetAtr)).await.unwrap();
+        assert_eq!(read_reply(&mut vpcd).await, TRIVIAL_ATR);
+        assert_eq!(card.lock().unwrap().power_offs, 2);
+
+        control.stop();
+        assert_eq!(timeout(PATIENCE, link).await.unwrap().unwrap(), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn a_bad_address_is_an_error_not_a_retry_loop() {
+        let card = Arc::new(Mutex::new(TrivialCard::new()));
+        let options = VpcdOptions {
+            addr: "no-port-here".into(),
+            ..VpcdOptions::default()
+        };
+        assert_eq!(
+            run_vpcd(card, options, VpcdControl::new()).await,
+            Err(VpcdError::BadAddress("no-port-here".into()))
+        );
+    }
+
+    #[test]
+    fn slots_map_to_debian_ports() {
+        assert_eq!(VpcdOptions::default().addr, "127.0.0.1:35963");
+        assert_eq!(VpcdOptions::for_slot(1).addr, "127.0.0.1:35964");
+        let inserted = VpcdEvent::Inserted {
+            vpcd: "127.0.0.1:35963".parse().unwrap(),
+        };
+        assert_eq!(
+            inserted.to_string(),
+            "card inserted into vpcd at 127.0.0.1:35963"
+        );
+    }
+}
