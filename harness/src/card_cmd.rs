@@ -44,15 +44,17 @@ pub fn run(args: CardArgs) -> anyhow::Result<()> {
     let profile = CardProfile::load(&args.profile)?;
     let pki = personalize::simulated_jpki()?;
     let issued = personalize::issue(&profile, &pki)?;
-    let card: Box<dyn SmartCard + Send> = match &args.trace {
+    let card: Arc<Mutex<dyn SmartCard + Send>> = match &args.trace {
         Some(path) => {
             let file = File::create(path)
                 .with_context(|| format!("cannot create the trace {}", path.display()))?;
-            Box::new(Traced::new(issued.card, JsonLines(BufWriter::new(file))))
+            Arc::new(Mutex::new(Traced::new(
+                issued.card,
+                JsonLines(BufWriter::new(file)),
+            )))
         }
-        None => Box::new(issued.card),
+        None => Arc::new(Mutex::new(issued.card)),
     };
-    let card = Arc::new(Mutex::new(card));
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

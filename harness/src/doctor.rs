@@ -41,7 +41,10 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<()> {
             "pcscd has no reader {reader:?} (it has {readers:?}): install vsmartcard-vpcd and restart pcscd"
         );
     }
-    ok(format!("pcscd answers with {} readers, {reader:?} among them", readers.len()));
+    ok(format!(
+        "pcscd answers with {} readers, {reader:?} among them",
+        readers.len()
+    ));
 
     let profile = CardProfile::load(&args.profile)?;
     let pki = personalize::simulated_jpki()?;
@@ -50,7 +53,10 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<()> {
     let card: Arc<Mutex<dyn SmartCard + Send>> = Arc::new(Mutex::new(issued.card));
     let control = VpcdControl::new();
     let link = start_link(card, VpcdOptions::for_slot(args.slot), control.clone())?;
-    ok(format!("card {:?} inserted into vpcd at {link}", args.profile));
+    ok(format!(
+        "card {:?} inserted into vpcd at {link}",
+        args.profile
+    ));
 
     let result = check_clients(&context, &reader, &pin, &issued.auth_certificate);
     control.stop();
@@ -106,7 +112,10 @@ fn check_clients(
     auth_certificate: &[u8],
 ) -> anyhow::Result<()> {
     let atr = wait_for_card(context, reader)?;
-    ok(format!("pcscd sees the card in {reader:?}, ATR {}", hex::encode_upper(atr)));
+    ok(format!(
+        "pcscd sees the card in {reader:?}, ATR {}",
+        hex::encode_upper(atr)
+    ));
 
     let pins = opensc(&["pkcs15-tool", "--reader", reader, "--list-pins"])?;
     let tries: Vec<&str> = pins
@@ -114,10 +123,14 @@ fn check_clients(
         .filter_map(|l| l.trim().strip_prefix("Tries left"))
         .map(|t| t.trim_start_matches([' ', ':']))
         .collect();
-    ok(format!("OpenSC's jpki driver binds and lists {} PINs, tries left {tries:?}", tries.len()));
+    ok(format!(
+        "OpenSC's jpki driver binds and lists {} PINs, tries left {tries:?}",
+        tries.len()
+    ));
 
     let pem = opensc(&["pkcs15-tool", "--reader", reader, "--read-certificate", "1"])?;
-    let certificate = X509::from_pem(pem.as_bytes()).context("OpenSC's certificate does not parse")?;
+    let certificate =
+        X509::from_pem(pem.as_bytes()).context("OpenSC's certificate does not parse")?;
     if certificate.to_der()? != auth_certificate {
         bail!("OpenSC read a certificate other than the card's");
     }
@@ -169,7 +182,9 @@ fn wait_for_card(context: &pcsc::Context, reader: &str) -> anyhow::Result<Vec<u8
     let mut states = [pcsc::ReaderState::new(name, pcsc::State::UNAWARE)];
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        context.get_status_change(Duration::from_millis(500), &mut states).ok();
+        context
+            .get_status_change(Duration::from_millis(500), &mut states)
+            .ok();
         if states[0].event_state().contains(pcsc::State::PRESENT) {
             return Ok(states[0].atr().to_vec());
         }
@@ -200,15 +215,20 @@ fn opensc(argv: &[&str]) -> anyhow::Result<String> {
 }
 
 fn opensc_pkcs11_module() -> anyhow::Result<String> {
-    ["/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so", "/usr/lib/aarch64-linux-gnu/opensc-pkcs11.so", "/usr/lib/opensc-pkcs11.so"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .map(str::to_string)
-        .ok_or_else(|| anyhow!("opensc-pkcs11.so not found (install opensc)"))
+    [
+        "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so",
+        "/usr/lib/aarch64-linux-gnu/opensc-pkcs11.so",
+        "/usr/lib/opensc-pkcs11.so",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).exists())
+    .map(str::to_string)
+    .ok_or_else(|| anyhow!("opensc-pkcs11.so not found (install opensc)"))
 }
 
 fn path(p: &std::path::Path) -> anyhow::Result<&str> {
-    p.to_str().ok_or_else(|| anyhow!("non-UTF-8 path {}", p.display()))
+    p.to_str()
+        .ok_or_else(|| anyhow!("non-UTF-8 path {}", p.display()))
 }
 
 fn names(name: &openssl::x509::X509NameRef) -> String {
@@ -217,7 +237,7 @@ fn names(name: &openssl::x509::X509NameRef) -> String {
             format!(
                 "{}={}",
                 e.object().nid().short_name().unwrap_or("?"),
-                e.data().to_string()
+                e.data().to_string().unwrap_or_default()
             )
         })
         .collect::<Vec<_>>()

@@ -8,7 +8,11 @@ mod doctor;
 mod pki_cmd;
 
 #[derive(Parser)]
-#[command(name = "kazasu", version, about = "A test bench for My Number card eligibility confirmation (マイナ保険証)")]
+#[command(
+    name = "kazasu",
+    version,
+    about = "A test bench for My Number card eligibility confirmation (マイナ保険証)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -28,8 +28,16 @@ pub fn run(args: PkiArgs) -> anyhow::Result<()> {
         (Purpose::UserAuthentication, "jpki-auth-ca"),
         (Purpose::DigitalSignature, "jpki-sign-ca"),
     ] {
-        write(&args.out, &format!("{stem}.pem"), pki.ca_certificate_pem(purpose))?;
-        write(&args.out, &format!("{stem}.key.pem"), &pki.ca_private_key_pem(purpose)?)?;
+        write(
+            &args.out,
+            &format!("{stem}.pem"),
+            pki.ca_certificate_pem(purpose),
+        )?;
+        write(
+            &args.out,
+            &format!("{stem}.key.pem"),
+            &pki.ca_private_key_pem(purpose)?,
+        )?;
     }
     if let Some(name) = &args.profile {
         let profile = CardProfile::load(name)?;
@@ -42,7 +50,11 @@ pub fn run(args: PkiArgs) -> anyhow::Result<()> {
             ("sign", &issued.sign_certificate),
         ] {
             let pem = X509::from_der(der)?.to_pem()?;
-            write(&args.out, &format!("{stem}-{kind}.pem"), &String::from_utf8(pem)?)?;
+            write(
+                &args.out,
+                &format!("{stem}-{kind}.pem"),
+                &String::from_utf8(pem)?,
+            )?;
         }
     }
     Ok(())

@@ -64,7 +64,10 @@ impl VirtualCard {
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        assert!(line.contains("inserted into vpcd"), "kazasu card said {line:?}");
+        assert!(
+            line.contains("inserted into vpcd"),
+            "kazasu card said {line:?}"
+        );
         let card = VirtualCard {
             child,
             _slot: slot,
@@ -82,7 +85,10 @@ impl VirtualCard {
                 .output()
                 .unwrap();
             let text = String::from_utf8_lossy(&out.stdout);
-            if text.lines().any(|l| l.contains(READER) && l.contains("Yes")) {
+            if text
+                .lines()
+                .any(|l| l.contains(READER) && l.contains("Yes"))
+            {
                 return;
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -136,10 +142,13 @@ fn tries_left() -> Vec<u8> {
 }
 
 fn pkcs11_module() -> &'static str {
-    ["/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so", "/usr/lib/aarch64-linux-gnu/opensc-pkcs11.so"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("opensc-pkcs11.so is installed")
+    [
+        "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so",
+        "/usr/lib/aarch64-linux-gnu/opensc-pkcs11.so",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).exists())
+    .expect("opensc-pkcs11.so is installed")
 }
 
 fn sign_with_pkcs11(card: &VirtualCard, pin: &str, message: &[u8]) -> (bool, String, Vec<u8>) {
@@ -225,12 +234,21 @@ fn pkcs11_tool_signs_and_openssl_verifies() {
     let key = certificate.public_key().unwrap();
     let mut verifier = Verifier::new(MessageDigest::sha256(), &key).unwrap();
     verifier.update(message).unwrap();
-    assert!(verifier.verify(&signature).unwrap(), "the signature verifies with the certificate's key");
+    assert!(
+        verifier.verify(&signature).unwrap(),
+        "the signature verifies with the certificate's key"
+    );
     // The card signed (not the host): a COMPUTE DIGITAL SIGNATURE went through,
     // and the PIN never reached the trace.
     let trace = card.trace();
-    assert!(trace.contains("COMPUTE DIGITAL SIGNATURE EF 0017 (auth key)"), "{trace}");
-    assert!(!trace.contains("31323334"), "the PIN is masked in the trace");
+    assert!(
+        trace.contains("COMPUTE DIGITAL SIGNATURE EF 0017 (auth key)"),
+        "{trace}"
+    );
+    assert!(
+        !trace.contains("31323334"),
+        "the PIN is masked in the trace"
+    );
 }
 
 #[test]
@@ -242,15 +260,25 @@ fn wrong_pins_count_down_and_three_lock_the_card() {
     for expected in [2, 1, 0] {
         let (ok, text, _) = sign_with_pkcs11(&card, "9999", b"x");
         assert!(!ok, "a wrong PIN must not sign:\n{text}");
-        assert_eq!(tries_left()[0], expected, "auth PIN tries after a wrong PIN");
+        assert_eq!(
+            tries_left()[0],
+            expected,
+            "auth PIN tries after a wrong PIN"
+        );
     }
     // Locked: OpenSC reports it, and even the right PIN is refused.
     let (ok, text) = opensc(&["pkcs15-tool", "--reader", READER, "--list-pins"]);
     assert!(ok, "{text}");
     let auth = text.split("PIN [").nth(1).expect("an auth PIN entry");
-    assert!(auth.contains("Tries left") && auth.contains(": 0"), "{text}");
+    assert!(
+        auth.contains("Tries left") && auth.contains(": 0"),
+        "{text}"
+    );
     let (ok, text, _) = sign_with_pkcs11(&card, "1234", b"x");
-    assert!(!ok, "a locked PIN must not sign even with the right value:\n{text}");
+    assert!(
+        !ok,
+        "a locked PIN must not sign even with the right value:\n{text}"
+    );
     assert!(
         text.contains("CKR_PIN_LOCKED") || text.contains("locked") || text.contains("blocked"),
         "OpenSC says the PIN is locked:\n{text}"
