@@ -80,8 +80,8 @@ impl VirtualCard {
     fn wait_until_pcscd_sees_it(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            let out = Command::new("pkcs15-tool")
-                .args(["--reader", READER, "--list-readers"])
+            let out = Command::new("opensc-tool")
+                .arg("--list-readers")
                 .output()
                 .unwrap();
             let text = String::from_utf8_lossy(&out.stdout);
@@ -178,8 +178,8 @@ fn sign_with_pkcs11(card: &VirtualCard, pin: &str, message: &[u8]) -> (bool, Str
 }
 
 fn auth_certificate_via_opensc() -> X509 {
-    let (ok, pem) = opensc(&["pkcs15-tool", "--reader", READER, "-r", "1"]);
-    assert!(ok, "pkcs15-tool -r 1 failed:\n{pem}");
+    let (ok, pem) = opensc(&["pkcs15-tool", "--reader", READER, "--read-certificate", "1"]);
+    assert!(ok, "pkcs15-tool --read-certificate 1 failed:\n{pem}");
     let begin = pem.find("-----BEGIN").expect("a PEM certificate");
     X509::from_pem(pem[begin..].as_bytes()).expect("OpenSC's output parses as X.509")
 }
@@ -267,21 +267,19 @@ fn wrong_pins_count_down_and_three_lock_the_card() {
         );
     }
     // Locked: OpenSC reports it, and even the right PIN is refused.
-    let (ok, text) = opensc(&["pkcs15-tool", "--reader", READER, "--list-pins"]);
+    let (ok, text) = opensc(&["pkcs11-tool", "--module", pkcs11_module(), "--list-slots"]);
     assert!(ok, "{text}");
-    let auth = text.split("PIN [").nth(1).expect("an auth PIN entry");
-    assert!(
-        auth.contains("Tries left") && auth.contains(": 0"),
-        "{text}"
-    );
+    let auth_token = text
+        .split("Slot ")
+        .find(|slot| slot.contains("JPKI (User Authentication PIN)"))
+        .expect("the auth token is listed");
+    assert!(auth_token.contains("user PIN locked"), "{text}");
     let (ok, text, _) = sign_with_pkcs11(&card, "1234", b"x");
     assert!(
         !ok,
         "a locked PIN must not sign even with the right value:\n{text}"
     );
-    assert!(
-        text.contains("CKR_PIN_LOCKED") || text.contains("locked") || text.contains("blocked"),
-        "OpenSC says the PIN is locked:\n{text}"
-    );
+    assert!(text.contains("C_Login failed"), "{text}");
     assert!(card.trace().contains("→ 6984 (PIN blocked)"));
+    assert_eq!(tries_left()[0], 0, "still locked");
 }
