@@ -181,7 +181,7 @@ fn auth_certificate_via_opensc() -> X509 {
     let (ok, pem) = opensc(&["pkcs15-tool", "--reader", READER, "--read-certificate", "1"]);
     assert!(ok, "pkcs15-tool --read-certificate 1 failed:\n{pem}");
     let begin = pem.find("-----BEGIN").expect("a PEM certificate");
-    X509::from_pem(pem[begin..].as_bytes()).expect("OpenSC's output parses as X.509")
+    X509::from_pem(&pem.as_bytes()[begin..]).expect("OpenSC's output parses as X.509")
 }
 
 #[test]
