@@ -12,7 +12,15 @@ use time::Date;
 use crate::persona::Persona;
 
 /// The built-in profiles, by name. `default` is the one used when none is named.
-pub const BUILT_IN: &[(&str, &str)] = &[("default", include_str!("profiles/default.toml"))];
+pub const BUILT_IN: &[(&str, &str)] = &[
+    ("default", include_str!("profiles/default.toml")),
+    ("no-photo", include_str!("profiles/no-photo.toml")),
+    (
+        "auth-pin-locked",
+        include_str!("profiles/auth-pin-locked.toml"),
+    ),
+    ("contactless", include_str!("profiles/contactless.toml")),
+];
 
 /// Errors while loading a profile.
 #[derive(Debug, thiserror::Error)]
@@ -270,5 +278,55 @@ pub(crate) mod toml_date {
             Either::Text(t) => t,
         };
         Date::parse(&text, FORMAT).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_built_in_profile_loads_and_is_valid() {
+        for (name, _) in BUILT_IN {
+            let profile = CardProfile::built_in(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            profile.validate().unwrap();
+        }
+    }
+
+    #[test]
+    fn profile_round_trips_through_toml() {
+        let profile = CardProfile::built_in("no-photo").unwrap();
+        let text = toml::to_string(&profile).unwrap();
+        assert_eq!(CardProfile::from_toml(&text).unwrap(), profile);
+        assert!(!profile.body.photo);
+    }
+
+    #[test]
+    fn impossible_cards_are_refused_with_the_field_named() {
+        let base = CardProfile::built_in("default").unwrap();
+        let cases: [(&str, fn(&mut CardProfile)); 6] = [
+            ("pins.auth", |p| p.pins.auth.value = "12345".into()),
+            ("pins.sign", |p| p.pins.sign.value = "abc123".into()),
+            ("pins.auth.tries_left", |p| p.pins.auth.tries_left = Some(4)),
+            ("persona.my_number", |p| {
+                p.persona.my_number = "123456789010".into()
+            }),
+            ("certificates.auth", |p| {
+                p.certificates.auth.not_after = p.certificates.auth.not_before
+            }),
+            ("atr", |p| p.body.atr = Atr::Custom("zz".into())),
+        ];
+        for (field, break_it) in cases {
+            let mut profile = base.clone();
+            break_it(&mut profile);
+            let error = profile.validate().unwrap_err().to_string();
+            assert!(error.contains(field), "{field}: {error}");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_errors_not_silently_ignored() {
+        let text = include_str!("profiles/default.toml").replace("[body]", "[body]\nfoto = false");
+        assert!(CardProfile::from_toml(&text).is_err());
     }
 }

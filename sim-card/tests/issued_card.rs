@@ -279,3 +279,17 @@ fn profile_tries_left_and_certificate_dates_reach_the_card() {
     let leaf = X509::from_der(&auth_certificate).unwrap();
     assert_eq!(leaf.not_after().to_string(), "Feb 10 14:59:59 2026 GMT");
 }
+
+#[test]
+fn every_built_in_profile_issues_a_working_card() {
+    for (name, _) in sim_card::profile::BUILT_IN {
+        let profile = CardProfile::built_in(name).unwrap();
+        let IssuedCard { mut card, .. } = issue(&profile);
+        ok(&mut card, SELECT_JPKI);
+        select_ef(&mut card, AUTH_PIN.fid);
+        let expected = 0x63C0 | u16::from(profile.pins.auth.tries_left.unwrap_or(3));
+        assert_eq!(sw(&mut card, "00 20 00 80"), expected, "{name}");
+    }
+    let contactless = issue(&CardProfile::built_in("contactless").unwrap());
+    assert_eq!(contactless.card.atr()[..2], [0x3B, 0x88]);
+}
