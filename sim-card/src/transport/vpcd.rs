@@ -503,6 +503,12 @@ async fn serve<C: SmartCard + ?Sized>(
     let mut output = Vec::with_capacity(512);
     let mut carried = false;
     loop {
+        // Armed before every read, which in this loop is also right after the
+        // previous read and right after each reply: sending a reply puts the
+        // kernel back into delayed-ACK ("ping-pong") mode, and setting the
+        // option also sends at once an ACK the kernel was holding back, such
+        // as the one for a length that arrived without its payload. A second
+        // call after the read measured no faster, so there is only this one.
         if options.quickack {
             arm_quickack(&stream);
         }
@@ -520,12 +526,6 @@ async fn serve<C: SmartCard + ?Sized>(
             Ok(n) => n,
             Err(error) => return (End::Failed(error.to_string()), carried),
         };
-        // Re-armed after the read too: the kernel may have left quick-ack
-        // mode while delivering this segment, and the next one (the payload
-        // behind a length) must be acknowledged at once.
-        if options.quickack {
-            arm_quickack(&stream);
-        }
         decoder.feed(&input[..n]);
         while let Some(message) = decoder.next_message() {
             carried = true;

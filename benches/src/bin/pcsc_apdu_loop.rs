@@ -1,0 +1,189 @@
+//! Measures APDU throughput through PC/SC: connects to a reader, sends a list
+//! of command APDUs round and round for a time or a number of rounds, and
+//! prints APDU/s, latency percentiles, and the same figures as one JSON line.
+//!
+//! It is an ordinary PC/SC client, so it measures the whole path a real client
+//! sees: libpcsclite, pcscd, the reader driver (vpcd) and the card behind it.
+//!
+//! ```text
+//! pcsc_apdu_loop [--reader "Virtual PCD 00 00"] [--seconds 5 | --iterations N] [--apdu HEX]...
+//! ```
+
+use std::ffi::CString;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, anyhow, bail};
+use clap::Parser;
+use pcsc::{Card, Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State};
+
+/// The default loop: what a JPKI client does before reading a certificate.
+const DEFAULT_APDUS: &[&str] = &[
+    "00A4040C0AD392F000260100000001", // SELECT the JPKI application
+    "00A4020C02000A",                 // SELECT the auth certificate EF
+    "00B0000004",                     // READ BINARY its first 4 bytes
+];
+
+#[derive(Parser, Debug)]
+#[command(about = "Measure APDU/s through PC/SC against one reader")]
+struct Args {
+    /// Reader name, exactly as PC/SC lists it.
+    #[arg(long, default_value = "Virtual PCD 00 00")]
+    reader: String,
+    /// Run for this many seconds (ignored when --iterations is given).
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    /// Run this many rounds of the APDU list instead of a fixed time.
+    #[arg(long)]
+    iterations: Option<u64>,
+    /// A command APDU in hex; repeat for a list. Default: SELECT AP, SELECT EF, READ BINARY.
+    #[arg(long = "apdu")]
+    apdus: Vec<String>,
+    /// How long to wait for a card to be in the reader.
+    #[arg(long, default_value_t = 10.0)]
+    wait: f64,
+    /// A free-form label copied into the JSON line (e.g. "quickack on").
+    #[arg(long, default_value = "")]
+    label: String,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let apdus: Vec<Vec<u8>> = if args.apdus.is_empty() {
+        DEFAULT_APDUS
+            .iter()
+            .map(hex::decode)
+            .collect::<Result<_, _>>()?
+    } else {
+        args.apdus
+            .iter()
+            .map(|a| {
+                hex::decode(a.replace([' ', ':'], ""))
+                    .with_context(|| format!("bad APDU hex {a:?}"))
+            })
+            .collect::<anyhow::Result<_>>()?
+    };
+    if apdus.iter().any(|a| a.len() < 4) {
+        bail!("a command APDU has at least 4 bytes");
+    }
+    if !(args.seconds.is_finite()
+        && args.seconds > 0.0
+        && args.wait.is_finite()
+        && args.wait >= 0.0)
+    {
+        bail!("--seconds must be positive and --wait not negative");
+    }
+    let reader = CString::new(args.reader.clone()).context("reader name contains NUL")?;
+
+    let ctx = Context::establish(Scope::User).context("cannot reach pcscd")?;
+    wait_for_card(&ctx, &reader, Duration::from_secs_f64(args.wait))?;
+    let mut card = ctx
+        .connect(&reader, ShareMode::Shared, Protocols::ANY)
+        .with_context(|| format!("cannot connect to the card in {:?}", args.reader))?;
+
+    let mut response = [0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
+    let mut latencies_ns: Vec<u64> = Vec::with_capacity(1 << 16);
+    let mut not_9000 = 0u64;
+    let mut resets = 0u64;
+    let deadline = Duration::from_secs_f64(args.seconds);
+    let start = Instant::now();
+    let mut rounds = 0u64;
+    'run: loop {
+        match args.iterations {
+            Some(n) if rounds >= n => break,
+            None if start.elapsed() >= deadline => break,
+            _ => {}
+        }
+        for apdu in &apdus {
+            let sent = Instant::now();
+            let answer = match card.transmit(apdu, &mut response) {
+                Ok(answer) => answer,
+                Err(pcsc::Error::ResetCard) => {
+                    // pcscd powers a freshly inserted card off and on again
+                    // shortly after insertion; a client that connected in
+                    // between is told so once. Not the link's fault: retry.
+                    resets += 1;
+                    if resets > 10 {
+                        bail!("the card keeps being reset");
+                    }
+                    reconnect(&mut card)?;
+                    continue;
+                }
+                Err(error) => {
+                    return Err(error)
+                        .with_context(|| format!("transmit {} failed", hex::encode_upper(apdu)));
+                }
+            };
+            latencies_ns.push(sent.elapsed().as_nanos().try_into().unwrap_or(u64::MAX));
+            if !answer.ends_with(&[0x90, 0x00]) {
+                not_9000 += 1;
+            }
+            if args.iterations.is_none() && start.elapsed() >= deadline {
+                break 'run;
+            }
+        }
+        rounds += 1;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let count = latencies_ns.len() as u64;
+    if count == 0 {
+        return Err(anyhow!("no APDU was sent"));
+    }
+    latencies_ns.sort_unstable();
+    let percentile = |p: f64| {
+        let i = ((latencies_ns.len() - 1) as f64 * p).round() as usize;
+        latencies_ns[i] as f64 / 1000.0
+    };
+    let per_second = count as f64 / elapsed;
+    let (p50, p99, max) = (percentile(0.5), percentile(0.99), percentile(1.0));
+    println!(
+        "{count} APDUs in {elapsed:.2} s = {per_second:.0} APDU/s on {:?} \
+         (latency p50 {p50:.0} us, p99 {p99:.0} us, max {max:.0} us; {not_9000} not 9000, \
+         {resets} resets)",
+        args.reader
+    );
+    let json = serde_json::json!({
+        "bench": "pcsc_apdu_loop",
+        "label": args.label,
+        "reader": args.reader,
+        "apdus": count,
+        "seconds": elapsed,
+        "apdu_per_s": per_second,
+        "p50_us": p50,
+        "p99_us": p99,
+        "max_us": max,
+        "not_9000": not_9000,
+        "resets": resets,
+    });
+    println!("{json}");
+    Ok(())
+}
+
+fn reconnect(card: &mut Card) -> anyhow::Result<()> {
+    card.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::LeaveCard)
+        .context("reconnecting after a card reset")?;
+    Ok(())
+}
+
+/// Waits until pcscd reports a card in `reader`, so that a bench started
+/// together with the card does not fail on the first connect.
+fn wait_for_card(ctx: &Context, reader: &CString, patience: Duration) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let mut states = [ReaderState::new(reader.clone(), State::UNAWARE)];
+    loop {
+        let left = patience.saturating_sub(start.elapsed());
+        match ctx.get_status_change(left, &mut states) {
+            Ok(()) => {}
+            Err(pcsc::Error::Timeout) => bail!("no card in {reader:?} after {patience:?}"),
+            Err(pcsc::Error::UnknownReader) => bail!("pcscd has no reader named {reader:?}"),
+            Err(error) => return Err(error).context("waiting for a card"),
+        }
+        let state = states[0].event_state();
+        if state.contains(State::PRESENT) && !state.contains(State::MUTE) {
+            return Ok(());
+        }
+        if start.elapsed() >= patience {
+            bail!("no card in {reader:?} after {patience:?}");
+        }
+        states[0].sync_current_state();
+    }
+}
