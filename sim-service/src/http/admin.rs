@@ -1,0 +1,196 @@
+//! The admin API: what a test (or a tester) changes about the service — its
+//! clock, its faults, its fixtures, its state. Separate from the client API
+//! under `/admin/v1`, and behind a bearer token whenever the service listens
+//! beyond loopback.
+
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router, routing};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::AppState;
+use super::error::ApiError;
+use super::faults::FaultSet;
+use super::json::ApiJson;
+use crate::clock::ClockMode;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/admin/v1/clock",
+            routing::get(get_clock).put(set_clock).delete(reset_clock),
+        )
+        .route("/admin/v1/clock/advance", routing::post(advance_clock))
+        .route(
+            "/admin/v1/faults",
+            routing::get(get_faults).put(set_faults).delete(clear_faults),
+        )
+        .route(
+            "/admin/v1/fixtures",
+            routing::get(list_fixtures).put(load_fixtures),
+        )
+        .route("/admin/v1/reset", routing::post(reset_state))
+}
+
+/// Middleware: the admin token, when one is configured.
+pub async fn require_token(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(expected) = state.config.admin_token.as_deref() else {
+        return next.run(request).await;
+    };
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if given.is_some_and(|g| constant_time_eq(g.as_bytes(), expected.as_bytes())) {
+        next.run(request).await
+    } else {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "admin_token_required",
+            "the admin API needs `Authorization: Bearer <token>` (printed when the service started)",
+        )
+        .into_response()
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[derive(Serialize)]
+struct ClockView {
+    now: String,
+    now_jst: String,
+    mode: &'static str,
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+fn clock_view(state: &AppState) -> Json<ClockView> {
+    let clock = &state.clock;
+    Json(ClockView {
+        now: rfc3339(clock.now()),
+        now_jst: rfc3339(clock.now_jst()),
+        mode: match clock.mode() {
+            ClockMode::Wall => "wall",
+            ClockMode::Offset(_) => "ticking",
+            ClockMode::Frozen(_) => "frozen",
+        },
+    })
+}
+
+async fn get_clock(State(state): State<AppState>) -> Json<ClockView> {
+    clock_view(&state)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetClock {
+    /// RFC 3339, e.g. `2026-12-01T09:00:00+09:00`.
+    now: String,
+    /// Stand still at `now` (default) or keep ticking from it.
+    #[serde(default = "yes")]
+    frozen: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+async fn set_clock(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<SetClock>,
+) -> Result<Json<ClockView>, ApiError> {
+    let at = OffsetDateTime::parse(&body.now, &Rfc3339).map_err(|e| {
+        ApiError::unprocessable("invalid_time", format!("now: not an RFC 3339 time: {e}"))
+    })?;
+    if body.frozen {
+        state.clock.freeze(at);
+    } else {
+        state.clock.set(at);
+    }
+    Ok(clock_view(&state))
+}
+
+async fn reset_clock(State(state): State<AppState>) -> Json<ClockView> {
+    state.clock.reset();
+    clock_view(&state)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Advance {
+    seconds: i64,
+}
+
+async fn advance_clock(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<Advance>,
+) -> Result<Json<ClockView>, ApiError> {
+    state
+        .clock
+        .advance(time::Duration::seconds(body.seconds))
+        .map_err(|e| ApiError::unprocessable("invalid_time", e.to_string()))?;
+    Ok(clock_view(&state))
+}
+
+async fn get_faults(State(state): State<AppState>) -> Json<FaultSet> {
+    Json(state.faults.get())
+}
+
+async fn set_faults(
+    State(state): State<AppState>,
+    ApiJson(faults): ApiJson<FaultSet>,
+) -> Result<Json<FaultSet>, ApiError> {
+    faults
+        .validate()
+        .map_err(|e| ApiError::unprocessable("invalid_fault", e))?;
+    state.faults.set(faults);
+    Ok(Json(state.faults.get()))
+}
+
+async fn clear_faults(State(state): State<AppState>) -> Json<FaultSet> {
+    state.faults.set(FaultSet::default());
+    Json(state.faults.get())
+}
+
+#[derive(Serialize)]
+struct FixtureSummary {
+    persons: Vec<String>,
+}
+
+async fn list_fixtures(State(state): State<AppState>) -> Result<Json<FixtureSummary>, ApiError> {
+    let persons = state.store.persons()?.into_iter().map(|p| p.id).collect();
+    Ok(Json(FixtureSummary { persons }))
+}
+
+/// Replaces the fixtures with the TOML document in the body.
+async fn load_fixtures(
+    State(state): State<AppState>,
+    body: String,
+) -> Result<Json<FixtureSummary>, ApiError> {
+    let fixtures = crate::fixtures::FixtureSet::from_toml(&body)
+        .map_err(|e| ApiError::unprocessable("invalid_fixtures", e.to_string()))?;
+    let state2 = state.clone();
+    tokio::task::spawn_blocking(move || super::install_fixtures(&state2, &fixtures))
+        .await
+        .map_err(ApiError::internal)??;
+    list_fixtures(State(state)).await
+}
+
+/// Forgets challenges, history and registrations; keeps fixtures, clock and faults.
+async fn reset_state(State(state): State<AppState>) -> Result<StatusCode, ApiError> {
+    state.store.reset_state()?;
+    Ok(StatusCode::NO_CONTENT)
+}
