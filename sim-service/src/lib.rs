@@ -1,5 +1,7 @@
 //! The mock online eligibility confirmation service (オンライン資格確認等システム).
 //!
-//! This crate will hold the service's rules as pure functions over a clock and a
-//! store, with an HTTP edge. It is empty until that work lands; the crate exists
-//! now so that the workspace layout is the one the project keeps.
+//! Every rule of the service reads a settable [`clock::ServiceClock`], so tests can
+//! stand the service on any date edge. The result model, the store and the HTTP
+//! edge build on it.
+
+pub mod clock;
