@@ -8,7 +8,14 @@
 
 pub mod certificate;
 pub mod challenge;
+pub mod expiry;
+pub mod maintenance;
+pub mod preschool;
+pub mod registration;
+pub mod retention;
 pub mod signature;
+
+mod calendar;
 
 /// What the patient holds to the reader. The rules differ by carrier: only the
 /// physical card has a grace period after its certificate expires, and only the
@@ -69,6 +76,7 @@ impl IdentityCheck {
 mod tests {
     use super::*;
     use signature::SignatureScheme;
+    use time::macros::{date, datetime};
 
     #[test]
     fn methods_map_to_carriers_and_schemes() {
@@ -91,5 +99,95 @@ mod tests {
         );
         assert!(!Carrier::PhysicalCard.is_smartphone());
         assert!(Carrier::Android.is_smartphone() && Carrier::Iphone.is_smartphone());
+    }
+
+    /// The rules composed the way a confirmation uses them: certificate, then
+    /// standing, then the challenge, then its signature. One card, one iPhone.
+    #[test]
+    fn a_confirmation_through_the_rules() {
+        use certificate::TrustAnchors;
+        use challenge::{Challenge, ChallengeId};
+        use expiry::CertificateStanding;
+        use sim_card::keys::{EcKey, RsaKey};
+        use sim_card::persona::Sex;
+        use sim_card::pki::{Holder, Jpki, Purpose};
+
+        let pki = Jpki::derive("kazasu-service-flow-test", "JPKI-TEST").unwrap();
+        let anchors =
+            TrustAnchors::from_ders([pki.ca_certificate_der(Purpose::UserAuthentication)]).unwrap();
+        let holder = Holder {
+            name: "資格　花子".into(),
+            address: "東京都千代田区".into(),
+            birth_date: date!(1990 - 06 - 15),
+            sex: Sex::Female,
+            municipality_code: "131016".into(),
+            city: None,
+        };
+        let card_key = RsaKey::derive("kazasu-service-flow-card", "jpki-auth");
+        let phone_key = EcKey::derive("kazasu-service-flow-phone", "jpki-auth-iphone");
+        let expiry = date!(2026 - 02 - 10);
+        let card_der = pki
+            .issue_auth_certificate(&holder, &card_key, date!(2021 - 02 - 11), expiry)
+            .unwrap();
+        let phone_der = pki
+            .issue_auth_certificate(&holder, &phone_key, date!(2025 - 06 - 24), expiry)
+            .unwrap();
+
+        // A month after expiry: the card is in its grace period, the phone is not.
+        let now = datetime!(2026-03-10 10:00 +09:00);
+        let card = anchors.verify(&card_der).unwrap();
+        let phone = anchors.verify(&phone_der).unwrap();
+        assert!(matches!(
+            expiry::standing(IdentityCheck::Pin.carrier(), &card.validity, now),
+            CertificateStanding::InGracePeriod { .. }
+        ));
+        assert!(
+            !expiry::standing(IdentityCheck::Iphone.carrier(), &phone.validity, now)
+                .allows_confirmation()
+        );
+
+        // The card signs a challenge the way a client drives it.
+        let mut challenge = Challenge::with_parts(
+            ChallengeId::new("flow"),
+            [0x42; challenge::NONCE_LEN],
+            now,
+            challenge::DEFAULT_LIFETIME,
+        );
+        challenge::redeem(Some(&mut challenge), now).unwrap();
+        let digest = openssl::sha::sha256(&challenge.nonce);
+        let digest_info = [
+            &[
+                0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                0x01, 0x05, 0x00, 0x04, 0x20,
+            ][..],
+            &digest,
+        ]
+        .concat();
+        let card_signature = card_key.sign_digest_info(&digest_info).unwrap();
+        assert_eq!(
+            signature::verify_for_method(
+                IdentityCheck::Pin,
+                &card.spki_der,
+                &challenge.nonce,
+                &card_signature
+            ),
+            Ok(())
+        );
+        // The phone's signature is good too; only its certificate's age stops it.
+        let phone_signature = phone_key.sign_digest(&digest).unwrap();
+        assert_eq!(
+            signature::verify_for_method(
+                IdentityCheck::Iphone,
+                &phone.spki_der,
+                &challenge.nonce,
+                &phone_signature
+            ),
+            Ok(())
+        );
+        // The challenge is spent.
+        assert_eq!(
+            challenge::redeem(Some(&mut challenge), now),
+            Err(challenge::ChallengeError::AlreadyUsed)
+        );
     }
 }
