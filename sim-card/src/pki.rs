@@ -34,7 +34,7 @@ use time::{Date, OffsetDateTime, PrimitiveDateTime, UtcOffset};
 use yasna::models::{GeneralizedTime, ObjectIdentifier, UTCTime};
 use yasna::{DERWriter, Tag};
 
-use crate::keys::{KeyError, RsaKey};
+use crate::keys::{EcKey, KeyError, RsaKey};
 use crate::persona::{Persona, Sex};
 
 /// The organisation in the CA names of the official test hierarchy; the production
@@ -103,6 +103,37 @@ pub enum PkiError {
     Holder(String),
     #[error("validity: {0}")]
     Validity(String),
+}
+
+/// A key a certificate can be issued for: what the certificate needs of it is its
+/// public half. The card's keys are RSA-2048 ([`RsaKey`]); the iPhone's is P-256
+/// ([`EcKey`], card spec §7). Whatever the subject's key, the CAs sign with RSA.
+pub trait SubjectKey {
+    /// The DER `SubjectPublicKeyInfo`, written into the certificate as it is.
+    fn spki_der(&self) -> &[u8];
+    /// The contents of the SPKI's subjectPublicKey BIT STRING (`RSAPublicKey` DER,
+    /// or the uncompressed EC point): what the key identifier is a hash of.
+    fn subject_public_key(&self) -> &[u8];
+}
+
+impl SubjectKey for RsaKey {
+    fn spki_der(&self) -> &[u8] {
+        self.public_key_der()
+    }
+
+    fn subject_public_key(&self) -> &[u8] {
+        self.rsa_public_key_der()
+    }
+}
+
+impl SubjectKey for EcKey {
+    fn spki_der(&self) -> &[u8] {
+        self.public_key_der()
+    }
+
+    fn subject_public_key(&self) -> &[u8] {
+        self.public_point()
+    }
 }
 
 /// The two JPKI hierarchies, and so the two kinds of end-entity certificate.
@@ -402,7 +433,7 @@ impl Jpki {
     pub fn issue_auth_certificate(
         &self,
         holder: &Holder,
-        key: &RsaKey,
+        key: &(impl SubjectKey + ?Sized),
         not_before: Date,
         not_after: Date,
     ) -> Result<Vec<u8>, PkiError> {
@@ -421,7 +452,7 @@ impl Jpki {
     pub fn issue_sign_certificate(
         &self,
         holder: &Holder,
-        key: &RsaKey,
+        key: &(impl SubjectKey + ?Sized),
         not_before: Date,
         not_after: Date,
     ) -> Result<Vec<u8>, PkiError> {
@@ -434,12 +465,12 @@ impl Jpki {
         )
     }
 
-    /// Issues either kind of end-entity certificate.
+    /// Issues either kind of end-entity certificate, for an RSA or a P-256 key.
     pub fn issue(
         &self,
         purpose: Purpose,
         holder: &Holder,
-        key: &RsaKey,
+        key: &(impl SubjectKey + ?Sized),
         not_before: Date,
         not_after: Date,
     ) -> Result<Vec<u8>, PkiError> {
@@ -470,7 +501,7 @@ impl Jpki {
             b"kazasu jpki end-entity serial",
             purpose.tag().as_bytes(),
             ca.key.public_key_der(),
-            key.public_key_der(),
+            key.spki_der(),
             common_name.as_bytes(),
             not_before.to_string().as_bytes(),
             not_after.to_string().as_bytes(),
@@ -503,7 +534,7 @@ impl Jpki {
             not_before: jst_start_of_day(not_before),
             not_after: jst_end_of_day(not_after),
             subject: &Name(subject),
-            subject_key: key,
+            subject_spki: key.spki_der(),
             extensions: &extensions,
         };
         Ok(tbs.sign(&ca.key)?)
@@ -523,14 +554,14 @@ impl Jpki {
     pub fn common_name(
         purpose: Purpose,
         holder: &Holder,
-        key: &RsaKey,
+        key: &(impl SubjectKey + ?Sized),
     ) -> Result<String, PkiError> {
         holder.prefecture()?; // checks the code's shape
         let hash = hash(&[
             b"kazasu jpki common name",
             purpose.tag().as_bytes(),
             holder.municipality_code.as_bytes(),
-            key.public_key_der(),
+            key.spki_der(),
         ])?;
         const ALPHABET: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
         let mut cn: String = hash[..14]
@@ -566,7 +597,7 @@ impl Authority {
             not_before: jst_start_of_day(CA_NOT_BEFORE),
             not_after: jst_end_of_day(CA_NOT_AFTER),
             subject: &name,
-            subject_key: &key,
+            subject_spki: key.public_key_der(),
             extensions: &extensions,
         }
         .sign(&key)?;
@@ -589,7 +620,8 @@ struct Tbs<'a> {
     not_before: OffsetDateTime,
     not_after: OffsetDateTime,
     subject: &'a Name,
-    subject_key: &'a RsaKey,
+    /// The subject's `SubjectPublicKeyInfo`, RSA or EC alike.
+    subject_spki: &'a [u8],
     extensions: &'a [Extension],
 }
 
@@ -608,7 +640,7 @@ impl Tbs<'_> {
                     write_time(w.next(), self.not_after);
                 });
                 self.subject.write(w.next());
-                w.next().write_der(self.subject_key.public_key_der());
+                w.next().write_der(self.subject_spki);
                 w.next().write_tagged(Tag::context(3), |w| {
                     w.write_sequence(|w| {
                         for extension in self.extensions {
@@ -709,8 +741,8 @@ fn serial(parts: &[&[u8]]) -> Result<Vec<u8>, ErrorStack> {
 
 /// RFC 5280 method 1: SHA-1 of the subjectPublicKey BIT STRING's contents, which
 /// is what OpenSSL computes for `subjectKeyIdentifier = hash`.
-fn key_identifier(key: &RsaKey) -> Vec<u8> {
-    openssl::sha::sha1(key.rsa_public_key_der()).to_vec()
+fn key_identifier(key: &(impl SubjectKey + ?Sized)) -> Vec<u8> {
+    openssl::sha::sha1(key.subject_public_key()).to_vec()
 }
 
 /// One certificate extension: `SEQUENCE { extnID, critical DEFAULT FALSE,
@@ -1314,6 +1346,49 @@ mod tests {
         let mut verifier = openssl::sign::Verifier::new(MessageDigest::sha256(), &public).unwrap();
         verifier.update(message).unwrap();
         assert!(verifier.verify(&signature).unwrap());
+    }
+
+    #[test]
+    fn ec_leaf_chains_to_the_auth_ca_and_carries_the_phone_key() {
+        let pki = jpki();
+        let key = EcKey::derive("kazasu-test-iphone", "jpki-auth-iphone");
+        let der = pki
+            .issue_auth_certificate(&holder(), &key, FROM, UNTIL)
+            .unwrap();
+        let cert = X509::from_der(&der).unwrap();
+        let ca = X509::from_der(pki.ca_certificate_der(Purpose::UserAuthentication)).unwrap();
+
+        // The CA still signs with RSA; the certified key is the phone's P-256 key.
+        assert_eq!(
+            cert.signature_algorithm().object().nid(),
+            openssl::nid::Nid::SHA256WITHRSAENCRYPTION
+        );
+        assert!(cert.verify(&ca.public_key().unwrap()).unwrap());
+        let public = cert.public_key().unwrap();
+        assert_eq!(public.public_key_to_der().unwrap(), key.public_key_der());
+        assert_eq!(
+            public.ec_key().unwrap().group().curve_name(),
+            Some(openssl::nid::Nid::X9_62_PRIME256V1)
+        );
+        // SKI = SHA-1 of the point, as OpenSSL's `hash` method computes it.
+        assert_eq!(
+            cert.subject_key_id().unwrap().as_slice(),
+            openssl::sha::sha1(key.public_point())
+        );
+
+        // A signature from the phone key verifies with the certificate's key.
+        let message = b"service challenge";
+        let signature = key.sign_digest(&openssl::sha::sha256(message)).unwrap();
+        let mut verifier = openssl::sign::Verifier::new(MessageDigest::sha256(), &public).unwrap();
+        verifier.update(message).unwrap();
+        assert!(verifier.verify(&signature).unwrap());
+
+        // The profile is the card's: same extensions, same JST end of validity.
+        assert_eq!(extensions(&der), extensions(&auth_cert(&pki)));
+        assert_eq!(cert.not_after().to_string(), "Apr 12 14:59:59 2030 GMT");
+        let cn = Jpki::common_name(Purpose::UserAuthentication, &holder(), &key).unwrap();
+        assert_eq!(cn.len(), 23);
+        assert!(format!("{:?}", cert.subject_name()).contains(&cn));
     }
 
     #[test]

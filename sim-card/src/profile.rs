@@ -304,7 +304,8 @@ mod tests {
     #[test]
     fn impossible_cards_are_refused_with_the_field_named() {
         let base = CardProfile::built_in("default").unwrap();
-        let cases: [(&str, fn(&mut CardProfile)); 6] = [
+        type Spoil = fn(&mut CardProfile);
+        let cases: [(&str, Spoil); 6] = [
             ("pins.auth", |p| p.pins.auth.value = "12345".into()),
             ("pins.sign", |p| p.pins.sign.value = "abc123".into()),
             ("pins.auth.tries_left", |p| p.pins.auth.tries_left = Some(4)),
