@@ -83,12 +83,7 @@ pub fn issue(profile: &CardProfile, pki: &Jpki) -> Result<IssuedCard, IssueError
 
     let auth_key = RsaKey::derive(&profile.seed, keys::AUTH_KEY_LABEL);
     let sign_key = RsaKey::derive(&profile.seed, keys::SIGN_KEY_LABEL);
-    let auth_certificate = pki.issue_auth_certificate(
-        &holder,
-        &auth_key,
-        certs.auth.not_before,
-        certs.auth.not_after,
-    )?;
+    let auth_certificate = auth_certificate(profile, pki)?;
     let sign_certificate = pki.issue_sign_certificate(
         &holder,
         &sign_key,
@@ -307,4 +302,15 @@ pub fn issue(profile: &CardProfile, pki: &Jpki) -> Result<IssuedCard, IssueError
 /// The simulated JPKI every card and the mock service share.
 pub fn simulated_jpki() -> Result<Jpki, PkiError> {
     Jpki::derive(PKI_SEED, crate::pki::DEFAULT_ORGANIZATION)
+}
+
+/// The user-authentication certificate the card `profile` describes would
+/// carry, without issuing the rest of the card: what a service needs to
+/// recognise the card (one key derivation instead of two).
+pub fn auth_certificate(profile: &CardProfile, pki: &Jpki) -> Result<Vec<u8>, IssueError> {
+    profile.validate()?;
+    let holder = Holder::from(&profile.persona);
+    let key = RsaKey::derive(&profile.seed, keys::AUTH_KEY_LABEL);
+    let dates = &profile.certificates.auth;
+    Ok(pki.issue_auth_certificate(&holder, &key, dates.not_before, dates.not_after)?)
 }

@@ -8,7 +8,7 @@
 //! afford. Every write that a client is told about is one transaction.
 //!
 //! The store knows rows, not rules: results are kept as the JSON the client
-//! was sent, persons as the JSON of their fixture, and times as UTC
+//! was sent, persons as the TOML of their fixture, and times as UTC
 //! milliseconds. What the rows mean is for the rules and the model.
 
 use std::path::Path;
@@ -74,8 +74,8 @@ pub struct Confirmation {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredPerson {
     pub id: String,
-    /// The fixture as JSON.
-    pub fixture: serde_json::Value,
+    /// The fixture as TOML, the format it was written in.
+    pub fixture: String,
 }
 
 /// A certificate the service knows: whose it is and on what kind of device.
@@ -204,7 +204,7 @@ impl Store {
         for p in persons {
             tx.execute(
                 "INSERT INTO persons (id, fixture) VALUES (?1, ?2)",
-                params![p.id, p.fixture.to_string()],
+                params![p.id, p.fixture],
             )?;
         }
         for c in certificates {
@@ -224,10 +224,7 @@ impl Store {
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
         rows.map(|row| {
             let (id, fixture) = row?;
-            Ok(StoredPerson {
-                id,
-                fixture: json(fixture)?,
-            })
+            Ok(StoredPerson { id, fixture })
         })
         .collect()
     }
@@ -262,7 +259,7 @@ impl Store {
                 },
                 StoredPerson {
                     id: person,
-                    fixture: json(fixture)?,
+                    fixture,
                 },
             ))
         })
@@ -551,7 +548,7 @@ mod tests {
         let store = Store::in_memory().unwrap();
         let person = StoredPerson {
             id: "unregistered".into(),
-            fixture: serde_json::json!({"id": "unregistered"}),
+            fixture: "id = \"unregistered\"".into(),
         };
         let cert = CertificateEntry {
             fingerprint: "ab".into(),

@@ -1,0 +1,463 @@
+//! The client API: challenges, confirmations, registrations for
+//! health-insurance use, and the facility's result search.
+//!
+//! Every answer is JSON, except a confirmation asked for with
+//! `Accept: application/xml`, which comes as the official XmlMsg in the
+//! facility's encoding. Business outcomes (a revoked certificate, an
+//! unregistered card, no qualification) are 200 with the outcome saying so,
+//! as the real service answers; requests that cannot be a card's answer
+//! (bad base64, a certificate from another CA, a wrong signature, a replayed
+//! challenge) are 4xx with an error code.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router, routing};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+use time::{Date, OffsetDateTime, PrimitiveDateTime};
+
+use super::AppState;
+use super::error::ApiError;
+use super::json::ApiJson;
+use crate::clock::{JST, jst_date};
+use crate::confirmation::{self, Holder, Presented, Rejection};
+use crate::fixtures::InsuredPerson;
+use crate::model::{
+    CharacterCodeIdentifier, ConfirmationOutcome, MedicalInstitutionCode, ReferenceClassification,
+    ResponseContext,
+};
+use crate::rules::certificate::CertificateError;
+use crate::rules::challenge::{self, Challenge, ChallengeError, ChallengeId};
+use crate::rules::registration::{self, TimeFactor};
+use crate::rules::{IdentityCheck, maintenance, retention};
+use crate::store::{NewConfirmation, Registration, StoredChallenge};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/challenges", routing::post(issue_challenge))
+        .route("/v1/confirmations", routing::post(confirm))
+        .route("/v1/registrations", routing::post(register))
+        .route("/v1/registrations/{id}", routing::get(registration_status))
+        .route("/v1/history", routing::get(history))
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+#[derive(Serialize)]
+struct ChallengeIssued {
+    challenge_id: String,
+    /// The bytes to sign, base64.
+    challenge: String,
+    expires_at: String,
+}
+
+async fn issue_challenge(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let now = state.clock.now();
+    let challenge = Challenge::issue(now, state.config.challenge_lifetime).map_err(ApiError::internal)?;
+    state.store.insert_challenge(&StoredChallenge {
+        id: challenge.id.to_string(),
+        nonce: challenge.nonce.to_vec(),
+        issued_at: challenge.issued_at,
+        expires_at: challenge.expires_at,
+        used: false,
+    })?;
+    let body = ChallengeIssued {
+        challenge_id: challenge.id.to_string(),
+        challenge: BASE64.encode(challenge.nonce),
+        expires_at: rfc3339(challenge.expires_at),
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// The identity check, as the API names it.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Method {
+    Visual,
+    Pin,
+    Iphone,
+    Android,
+}
+
+impl From<Method> for IdentityCheck {
+    fn from(m: Method) -> Self {
+        match m {
+            Method::Visual => IdentityCheck::Visual,
+            Method::Pin => IdentityCheck::Pin,
+            Method::Iphone => IdentityCheck::Iphone,
+            Method::Android => IdentityCheck::Android,
+        }
+    }
+}
+
+/// What a client presents: the same for a confirmation and a registration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Presentation {
+    /// 医療機関等コード of the facility (10 digits).
+    medical_institution_code: String,
+    /// The confirming device, as the facility names it.
+    #[serde(default)]
+    device: String,
+    method: Method,
+    /// The user-authentication certificate read from the card, base64 DER.
+    certificate: String,
+    /// From POST /v1/challenges (PIN, iPhone and Android methods).
+    #[serde(default)]
+    challenge_id: Option<String>,
+    /// The card's signature over the challenge, base64.
+    #[serde(default)]
+    signature: Option<String>,
+    /// Confirmations: 0 UTF-8, 1 Shift_JIS (the facility's setting).
+    #[serde(default)]
+    character_code_identifier: Option<CharacterCodeIdentifier>,
+    /// Confirmations: echoed in the response header.
+    #[serde(default)]
+    arbitrary_file_identifier: Option<String>,
+    /// Registrations: the patient agreed to register the card for
+    /// health-insurance use.
+    #[serde(default)]
+    consent: Option<bool>,
+}
+
+fn decode_base64(field: &str, text: &str) -> Result<Vec<u8>, ApiError> {
+    BASE64
+        .decode(text.trim())
+        .map_err(|e| ApiError::bad_request("invalid_base64", format!("{field}: not base64: {e}")))
+}
+
+fn rejection(r: Rejection) -> ApiError {
+    let code = match &r {
+        Rejection::Certificate(CertificateError::UnknownIssuer | CertificateError::BadSignature) => {
+            "certificate_untrusted"
+        }
+        Rejection::Certificate(_) => "certificate_malformed",
+        Rejection::Signature(_) => "signature_invalid",
+        Rejection::MissingSignature { .. } => "signature_required",
+        Rejection::MethodMismatch { .. } => "method_mismatch",
+    };
+    ApiError::unprocessable(code, r.to_string())
+}
+
+/// Redeems a challenge: once, and only within its lifetime.
+fn redeem(state: &AppState, id: &str, now: OffsetDateTime) -> Result<Vec<u8>, ApiError> {
+    let stored = state.store.take_challenge(id)?;
+    let mut challenge = match stored {
+        Some(s) => Some(Challenge {
+            id: ChallengeId::new(s.id),
+            nonce: s
+                .nonce
+                .as_slice()
+                .try_into()
+                .map_err(|_| ApiError::internal("a stored challenge has the wrong length"))?,
+            issued_at: s.issued_at,
+            expires_at: s.expires_at,
+            used: s.used,
+        }),
+        None => None,
+    };
+    challenge::redeem(challenge.as_mut(), now).map_err(|e| match e {
+        ChallengeError::Unknown => ApiError::not_found("challenge_unknown", "no such challenge; ask POST /v1/challenges for one"),
+        ChallengeError::AlreadyUsed => ApiError::new(StatusCode::CONFLICT, "challenge_used", "the challenge was already used; each is good for one confirmation"),
+        ChallengeError::Expired => ApiError::new(StatusCode::GONE, "challenge_expired", "the challenge expired; ask for a new one"),
+    })?;
+    Ok(challenge.map(|c| c.nonce.to_vec()).unwrap_or_default())
+}
+
+/// A presentation checked: the certificate trusted, the signature verified,
+/// the holder looked up.
+struct Authenticated {
+    facility: MedicalInstitutionCode,
+    device: String,
+    method: IdentityCheck,
+    certificate: Vec<u8>,
+    summary: crate::rules::certificate::CertificateSummary,
+    holder: Option<Holder>,
+}
+
+fn authenticate(
+    state: &AppState,
+    p: &Presentation,
+    now: OffsetDateTime,
+) -> Result<Authenticated, ApiError> {
+    let facility = MedicalInstitutionCode::new(&p.medical_institution_code)
+        .map_err(|e| ApiError::unprocessable("invalid_field", format!("medical_institution_code: {e}")))?;
+    let method = IdentityCheck::from(p.method);
+    let certificate = decode_base64("certificate", &p.certificate)?;
+    let signature = p.signature.as_deref().map(|s| decode_base64("signature", s)).transpose()?;
+    let challenge = match (&p.challenge_id, method.signature_scheme()) {
+        (Some(id), Some(_)) => Some(redeem(state, id, now)?),
+        (None, Some(_)) => {
+            return Err(ApiError::unprocessable(
+                "challenge_required",
+                "this method signs a challenge: send challenge_id and signature",
+            ));
+        }
+        (_, None) => None,
+    };
+    let presented = Presented {
+        method,
+        certificate: &certificate,
+        signature: signature.as_deref(),
+        challenge: challenge.as_deref(),
+    };
+    let summary = confirmation::authenticate(&presented, &state.anchors).map_err(rejection)?;
+    let holder = match state.store.certificate(&confirmation::fingerprint(&certificate))? {
+        Some((entry, stored)) => {
+            let person: InsuredPerson = toml::from_str(&stored.fixture)
+                .map_err(|e| ApiError::internal(format!("stored fixture {}: {e}", stored.id)))?;
+            let registered = person.registered || state.store.is_registered_by(&person.id, now)?;
+            Some(Holder {
+                person,
+                revoked: entry.revoked,
+                registered,
+            })
+        }
+        None => None,
+    };
+    Ok(Authenticated {
+        facility,
+        device: p.device.clone(),
+        method,
+        certificate,
+        summary,
+        holder,
+    })
+}
+
+fn method_name(method: IdentityCheck) -> &'static str {
+    match method {
+        IdentityCheck::Visual => "visual",
+        IdentityCheck::Pin => "pin",
+        IdentityCheck::Iphone => "iphone",
+        IdentityCheck::Android => "android",
+    }
+}
+
+fn wants_xml(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("xml"))
+}
+
+async fn confirm(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<Presentation>,
+) -> Result<Response, ApiError> {
+    let now = state.clock.now();
+    let state2 = state.clone();
+    // Certificate and signature checks and SQLite: blocking work, off the
+    // async threads.
+    let (confirmation_id, outcome) = tokio::task::spawn_blocking(move || {
+        let state = state2;
+        let a = authenticate(&state, &request, now)?;
+        let jst = now.to_offset(JST);
+        let context = ResponseContext {
+            process_execution_time: PrimitiveDateTime::new(jst.date(), jst.time()),
+            qualification_confirmation_date: jst_date(now),
+            medical_institution_code: a.facility.clone(),
+            arbitrary_file_identifier: request.arbitrary_file_identifier.clone(),
+            reference_classification: ReferenceClassification::Card,
+            character_code_identifier: request
+                .character_code_identifier
+                .unwrap_or(state.config.default_character_code),
+        };
+        let presented = Presented {
+            method: a.method,
+            certificate: &a.certificate,
+            signature: None,
+            challenge: None,
+        };
+        let decision = confirmation::decide(&presented, &a.summary, a.holder.as_ref(), &context, now)
+            .map_err(rejection)?;
+        let result = serde_json::to_value(&decision.outcome).map_err(ApiError::internal)?;
+        let id = state.store.record_confirmation(&NewConfirmation {
+            confirmed_at: now,
+            facility: a.facility.as_str().to_string(),
+            device: a.device,
+            method: method_name(a.method).to_string(),
+            person: decision.person,
+            shows_qualification: decision.shows_qualification,
+            result,
+        })?;
+        Ok::<_, ApiError>((id, decision.outcome))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let mut response = render(&outcome, wants_xml(&headers))?;
+    if let Ok(value) = HeaderValue::from_str(&confirmation_id.to_string()) {
+        response.headers_mut().insert("x-kazasu-confirmation-id", value);
+    }
+    Ok(response)
+}
+
+/// The outcome as JSON, or as XmlMsg in the facility's encoding.
+fn render(outcome: &ConfirmationOutcome, xml: bool) -> Result<Response, ApiError> {
+    if !xml {
+        return Ok(Json(outcome).into_response());
+    }
+    let identifier = outcome.message_header.character_code_identifier;
+    let bytes = crate::xml::render(outcome).map_err(ApiError::internal)?;
+    let content_type = format!("application/xml; charset={}", identifier.xml_encoding_name());
+    Ok(([(header::CONTENT_TYPE, content_type)], bytes).into_response())
+}
+
+#[derive(Serialize)]
+struct RegistrationView {
+    registration_id: String,
+    /// `registered` (in effect) or `accepted` (completes in the background).
+    status: &'static str,
+    completes_at: String,
+}
+
+async fn register(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<Presentation>,
+) -> Result<Response, ApiError> {
+    if request.consent != Some(true) {
+        return Err(ApiError::unprocessable(
+            "consent_required",
+            "registration for health-insurance use needs the patient's consent",
+        ));
+    }
+    let now = state.clock.now();
+    if !maintenance::registration_available(now) {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "registration_unavailable",
+            "registration for health-insurance use is unavailable 03:00-06:00 (maintenance); try again later",
+        ));
+    }
+    let state2 = state.clone();
+    let a = tokio::task::spawn_blocking(move || authenticate(&state2, &request, now))
+        .await
+        .map_err(ApiError::internal)??;
+    let Some(holder) = a.holder else {
+        return Err(ApiError::unprocessable(
+            "unknown_card",
+            "the service has no record of this card's holder",
+        ));
+    };
+    let factor = TimeFactor::new(state.config.time_factor)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let outcome = registration::decide(state.config.registration_processing, factor);
+    let id = ChallengeId::random().map_err(ApiError::internal)?.to_string();
+    let completes_at = now + outcome.completes_after();
+    state.store.insert_registration(&Registration {
+        id: id.clone(),
+        person: holder.person.id.clone(),
+        requested_at: now,
+        completes_at,
+    })?;
+    let wait = std::time::Duration::try_from(outcome.respond_after()).unwrap_or_default();
+    tokio::time::sleep(wait).await;
+    let (status, code) = if outcome.is_background() {
+        ("accepted", StatusCode::ACCEPTED)
+    } else {
+        ("registered", StatusCode::OK)
+    };
+    let view = RegistrationView {
+        registration_id: id,
+        status,
+        completes_at: rfc3339(completes_at),
+    };
+    Ok((code, Json(view)).into_response())
+}
+
+async fn registration_status(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<RegistrationView>, ApiError> {
+    let registration = state
+        .store
+        .registration(&id)?
+        .ok_or_else(|| ApiError::not_found("registration_unknown", "no such registration"))?;
+    let status = if registration.completes_at <= state.clock.now() {
+        "registered"
+    } else {
+        "accepted"
+    };
+    Ok(Json(RegistrationView {
+        registration_id: registration.id,
+        status,
+        completes_at: rfc3339(registration.completes_at),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HistoryQuery {
+    medical_institution_code: String,
+    /// First day (JST, `YYYY-MM-DD`), inclusive.
+    #[serde(default)]
+    from: Option<String>,
+    /// Last day (JST, `YYYY-MM-DD`), inclusive.
+    #[serde(default)]
+    to: Option<String>,
+    /// Only this device's confirmations.
+    #[serde(default)]
+    device: Option<String>,
+}
+
+#[derive(Serialize)]
+struct HistoryEntry {
+    confirmation_id: i64,
+    confirmed_at: String,
+    device: String,
+    method: String,
+    outcome: serde_json::Value,
+}
+
+#[derive(Serialize)]
+struct HistoryView {
+    confirmations: Vec<HistoryEntry>,
+}
+
+fn parse_day(field: &str, text: &str) -> Result<Date, ApiError> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(text, format)
+        .map_err(|e| ApiError::bad_request("invalid_query", format!("{field}: not YYYY-MM-DD: {e}")))
+}
+
+fn start_of_day_jst(day: Date) -> OffsetDateTime {
+    PrimitiveDateTime::new(day, time::Time::MIDNIGHT).assume_offset(JST)
+}
+
+async fn history(
+    State(state): State<AppState>,
+    query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<HistoryView>, ApiError> {
+    let Query(q) = query?;
+    let facility = MedicalInstitutionCode::new(&q.medical_institution_code)
+        .map_err(|e| ApiError::bad_request("invalid_query", format!("medical_institution_code: {e}")))?;
+    let now = state.clock.now();
+    let today = jst_date(now);
+    let from = q.from.as_deref().map(|d| parse_day("from", d)).transpose()?;
+    let to = q.to.as_deref().map(|d| parse_day("to", d)).transpose()?.unwrap_or(today);
+    let from = from.unwrap_or(Date::MIN);
+    let rows = state.store.confirmations(
+        facility.as_str(),
+        start_of_day_jst(from),
+        start_of_day_jst(to.next_day().unwrap_or(Date::MAX)),
+        q.device.as_deref(),
+    )?;
+    let confirmations = rows
+        .into_iter()
+        .filter(|r| r.shows_qualification && retention::is_visible_at(r.confirmed_at, now))
+        .map(|r| HistoryEntry {
+            confirmation_id: r.id,
+            confirmed_at: rfc3339(r.confirmed_at),
+            device: r.device,
+            method: r.method,
+            outcome: r.result,
+        })
+        .collect();
+    Ok(Json(HistoryView { confirmations }))
+}

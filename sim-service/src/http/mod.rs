@@ -1,0 +1,140 @@
+//! The HTTP edge: axum routes that decode a request, call the store and the
+//! rules, and encode the answer. No rule lives here.
+//!
+//! - `/v1/…`: the client API (what an app like マイナ資格確認アプリ calls).
+//! - `/admin/v1/…`: the admin API (clock, faults, fixtures, state).
+//! - `/openapi.json`: the OpenAPI document of both.
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::{Router, middleware};
+
+use crate::clock::ServiceClock;
+use crate::fixtures::InsuredPerson;
+use crate::model::CharacterCodeIdentifier;
+use crate::rules::certificate::TrustAnchors;
+use crate::store::{CertificateEntry, Store, StoredPerson};
+
+mod admin;
+mod api;
+pub mod error;
+pub mod faults;
+mod json;
+
+pub use error::ApiError;
+pub use faults::{Fault, FaultSet, Faults};
+
+/// Requests larger than this are refused with 413 before they are parsed: a
+/// certificate and a signature fit in a few kilobytes.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// How the service behaves, fixed at start.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// The admin API's bearer token; `None` leaves the admin API open, which
+    /// is only allowed on loopback.
+    pub admin_token: Option<String>,
+    /// How long a challenge may be redeemed after it is issued.
+    pub challenge_lifetime: time::Duration,
+    /// Scales registration times (1.0 real time; 0.001 turns 15 s into 15 ms).
+    pub time_factor: f64,
+    /// The simulated processing time of a registration (typically ~15 s).
+    pub registration_processing: time::Duration,
+    /// The encoding and character rules of responses when a request does not say.
+    pub default_character_code: CharacterCodeIdentifier,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            admin_token: None,
+            challenge_lifetime: crate::rules::challenge::DEFAULT_LIFETIME,
+            time_factor: 1.0,
+            registration_processing: time::Duration::seconds(15),
+            default_character_code: CharacterCodeIdentifier::Utf8,
+        }
+    }
+}
+
+/// Everything a handler needs. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub clock: ServiceClock,
+    pub faults: Faults,
+    pub anchors: Arc<TrustAnchors>,
+    pub config: Arc<ServiceConfig>,
+}
+
+impl AppState {
+    /// A service trusting the simulated JPKI's user-authentication CA.
+    pub fn new(store: Store, clock: ServiceClock, config: ServiceConfig) -> Result<Self, String> {
+        let pki = sim_card::personalize::simulated_jpki().map_err(|e| e.to_string())?;
+        let mut anchors = TrustAnchors::new();
+        anchors
+            .add_der(pki.ca_certificate_der(sim_card::pki::Purpose::UserAuthentication))
+            .map_err(|e| e.to_string())?;
+        Ok(AppState {
+            store: Arc::new(store),
+            clock,
+            faults: Faults::default(),
+            anchors: Arc::new(anchors),
+            config: Arc::new(config),
+        })
+    }
+}
+
+/// The whole service as one router.
+pub fn router(state: AppState) -> Router {
+    let client = api::routes().layer(middleware::from_fn_with_state(
+        state.faults.clone(),
+        faults::apply,
+    ));
+    let admin = admin::routes().layer(middleware::from_fn_with_state(
+        state.clone(),
+        admin::require_token,
+    ));
+    Router::new()
+        .merge(client)
+        .merge(admin)
+        .route("/openapi.json", get(openapi))
+        .route("/health", get(|| async { "ok" }))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+async fn openapi() -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
+}
+
+/// Issues every person's card (deterministically, as `kazasu card` would)
+/// and stores the persons with their certificates' fingerprints, replacing
+/// what was there. Slow-ish (a key derivation per new card): call it off the
+/// async threads.
+pub fn install_fixtures(state: &AppState, persons: &[InsuredPerson]) -> Result<(), ApiError> {
+    let pki = sim_card::personalize::simulated_jpki().map_err(ApiError::internal)?;
+    let mut stored = Vec::with_capacity(persons.len());
+    let mut certificates = Vec::with_capacity(persons.len());
+    for person in persons {
+        let profile = &person.card.profile;
+        let certificate = sim_card::personalize::auth_certificate(profile, &pki)
+            .map_err(|e| ApiError::unprocessable("invalid_fixtures", format!("{}: {e}", person.id)))?;
+        certificates.push(CertificateEntry {
+            fingerprint: crate::confirmation::fingerprint(&certificate),
+            person: person.id.clone(),
+            kind: format!("{:?}", person.kind).to_lowercase(),
+            revoked: profile.certificates.auth.revoked,
+        });
+        stored.push(StoredPerson {
+            id: person.id.clone(),
+            fixture: toml::to_string(person).map_err(ApiError::internal)?,
+        });
+    }
+    state.store.replace_fixtures(&stored, &certificates)?;
+    Ok(())
+}
