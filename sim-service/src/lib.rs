@@ -19,5 +19,7 @@
 
 pub mod charset;
 pub mod codes;
+pub mod fixtures;
 pub mod kana;
+pub mod lookup;
 pub mod model;
