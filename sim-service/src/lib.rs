@@ -23,3 +23,4 @@ pub mod fixtures;
 pub mod kana;
 pub mod lookup;
 pub mod model;
+pub mod xml;
