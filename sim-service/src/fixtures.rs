@@ -422,7 +422,7 @@ impl InsuredPerson {
     /// Checks what a real insurer's data obeys. Errors name the field.
     pub fn validate(&self) -> Result<(), FixtureError> {
         self.check().map_err(|e| FixtureError::Invalid {
-            source_name: String::new(),
+            source_name: "(not from a file)".into(),
             person: self.id.clone(),
             field: e.field,
             message: e.message,
