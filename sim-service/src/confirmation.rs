@@ -47,7 +47,10 @@ pub enum Rejection {
     #[error("the {method:?} method needs a signature over a challenge")]
     MissingSignature { method: IdentityCheck },
     #[error("the certificate belongs to a {held:?} but the method is {method:?}")]
-    MethodMismatch { method: IdentityCheck, held: Carrier },
+    MethodMismatch {
+        method: IdentityCheck,
+        held: Carrier,
+    },
 }
 
 /// The outcome and what the history keeps of it.
@@ -146,8 +149,11 @@ pub fn decide(
         facility: Some(&context.medical_institution_code),
         ..LookupOptions::default()
     };
-    let (validity, results) =
-        qualification_result(&holder.person, context.qualification_confirmation_date, &options);
+    let (validity, results) = qualification_result(
+        &holder.person,
+        context.qualification_confirmation_date,
+        &options,
+    );
     let shows_qualification = !results.is_empty();
     let mut outcome = ConfirmationOutcome::confirmed(context, validity, results, None);
     if let Some(notice) = notice {

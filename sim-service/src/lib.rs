@@ -1,10 +1,41 @@
 //! The mock online eligibility confirmation service (オンライン資格確認等システム).
 //!
-//! The service's rules are pure functions over an instant ([`rules`]); the
-//! instant comes from a settable [`clock::ServiceClock`], so tests can stand
-//! the service on any date edge. The store keeps state in SQLite; the HTTP
-//! edge (axum) only decodes requests, calls the rules and encodes answers.
+//! The service's data and rules are pure functions over an instant; the
+//! instant comes from a settable clock, the state from a store, and the HTTP
+//! edge only decodes requests, calls the rules and encodes the answers. The
+//! parts:
+//!
+//! - [`model`]: the domain under the official XML element names: a
+//!   qualification result (ResultOfQualificationConfirmation), its code lists,
+//!   and the confirmation outcome rendered as JSON or XmlMsg;
+//! - [`codes`]: the simulator's own table of error and notice codes (the real
+//!   ones are not public);
+//! - [`fixtures`]: insured persons as TOML, with a built-in set covering every
+//!   case the result screens distinguish;
+//! - [`lookup`]: which of a person's qualifications a confirmation shows on a
+//!   given date;
+//! - [`rules`]: certificate chain, expiry and grace period, signatures,
+//!   challenges, preschool, retention, maintenance, registration timing;
+//! - [`confirmation`]: the rules applied in order to one presented card;
+//! - [`kana`], [`charset`]: half-width フリガナ, and the JIS level rules that
+//!   decide what a Shift_JIS or UTF-8 facility receives;
+//! - [`xml`]: the XmlMsg response in UTF-8 or Shift_JIS, and a guarded reader
+//!   of requests;
+//! - [`clock`]: the service's settable notion of now;
+//! - [`store`]: SQLite (WAL) for fixtures, challenges, history, registrations;
+//! - [`http`]: the axum edge: client API, admin API, faults, OpenAPI;
+//! - [`tls`]: a local CA and server certificate for HTTPS.
 
+pub mod charset;
 pub mod clock;
+pub mod codes;
+pub mod confirmation;
+pub mod fixtures;
+pub mod http;
+pub mod kana;
+pub mod lookup;
+pub mod model;
 pub mod rules;
 pub mod store;
+pub mod tls;
+pub mod xml;

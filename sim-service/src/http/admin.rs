@@ -27,7 +27,9 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/v1/clock/advance", routing::post(advance_clock))
         .route(
             "/admin/v1/faults",
-            routing::get(get_faults).put(set_faults).delete(clear_faults),
+            routing::get(get_faults)
+                .put(set_faults)
+                .delete(clear_faults),
         )
         .route(
             "/admin/v1/fixtures",
@@ -180,7 +182,7 @@ async fn load_fixtures(
     State(state): State<AppState>,
     body: String,
 ) -> Result<Json<FixtureSummary>, ApiError> {
-    let fixtures = crate::fixtures::FixtureSet::from_toml(&body)
+    let fixtures = crate::fixtures::parse(&body, "request body")
         .map_err(|e| ApiError::unprocessable("invalid_fixtures", e.to_string()))?;
     let state2 = state.clone();
     tokio::task::spawn_blocking(move || super::install_fixtures(&state2, &fixtures))

@@ -58,7 +58,8 @@ struct ChallengeIssued {
 
 async fn issue_challenge(State(state): State<AppState>) -> Result<Response, ApiError> {
     let now = state.clock.now();
-    let challenge = Challenge::issue(now, state.config.challenge_lifetime).map_err(ApiError::internal)?;
+    let challenge =
+        Challenge::issue(now, state.config.challenge_lifetime).map_err(ApiError::internal)?;
     state.store.insert_challenge(&StoredChallenge {
         id: challenge.id.to_string(),
         nonce: challenge.nonce.to_vec(),
@@ -133,9 +134,9 @@ fn decode_base64(field: &str, text: &str) -> Result<Vec<u8>, ApiError> {
 
 fn rejection(r: Rejection) -> ApiError {
     let code = match &r {
-        Rejection::Certificate(CertificateError::UnknownIssuer | CertificateError::BadSignature) => {
-            "certificate_untrusted"
-        }
+        Rejection::Certificate(
+            CertificateError::UnknownIssuer | CertificateError::BadSignature,
+        ) => "certificate_untrusted",
         Rejection::Certificate(_) => "certificate_malformed",
         Rejection::Signature(_) => "signature_invalid",
         Rejection::MissingSignature { .. } => "signature_required",
@@ -162,9 +163,20 @@ fn redeem(state: &AppState, id: &str, now: OffsetDateTime) -> Result<Vec<u8>, Ap
         None => None,
     };
     challenge::redeem(challenge.as_mut(), now).map_err(|e| match e {
-        ChallengeError::Unknown => ApiError::not_found("challenge_unknown", "no such challenge; ask POST /v1/challenges for one"),
-        ChallengeError::AlreadyUsed => ApiError::new(StatusCode::CONFLICT, "challenge_used", "the challenge was already used; each is good for one confirmation"),
-        ChallengeError::Expired => ApiError::new(StatusCode::GONE, "challenge_expired", "the challenge expired; ask for a new one"),
+        ChallengeError::Unknown => ApiError::not_found(
+            "challenge_unknown",
+            "no such challenge; ask POST /v1/challenges for one",
+        ),
+        ChallengeError::AlreadyUsed => ApiError::new(
+            StatusCode::CONFLICT,
+            "challenge_used",
+            "the challenge was already used; each is good for one confirmation",
+        ),
+        ChallengeError::Expired => ApiError::new(
+            StatusCode::GONE,
+            "challenge_expired",
+            "the challenge expired; ask for a new one",
+        ),
     })?;
     Ok(challenge.map(|c| c.nonce.to_vec()).unwrap_or_default())
 }
@@ -185,11 +197,16 @@ fn authenticate(
     p: &Presentation,
     now: OffsetDateTime,
 ) -> Result<Authenticated, ApiError> {
-    let facility = MedicalInstitutionCode::new(&p.medical_institution_code)
-        .map_err(|e| ApiError::unprocessable("invalid_field", format!("medical_institution_code: {e}")))?;
+    let facility = MedicalInstitutionCode::new(&p.medical_institution_code).map_err(|e| {
+        ApiError::unprocessable("invalid_field", format!("medical_institution_code: {e}"))
+    })?;
     let method = IdentityCheck::from(p.method);
     let certificate = decode_base64("certificate", &p.certificate)?;
-    let signature = p.signature.as_deref().map(|s| decode_base64("signature", s)).transpose()?;
+    let signature = p
+        .signature
+        .as_deref()
+        .map(|s| decode_base64("signature", s))
+        .transpose()?;
     let challenge = match (&p.challenge_id, method.signature_scheme()) {
         (Some(id), Some(_)) => Some(redeem(state, id, now)?),
         (None, Some(_)) => {
@@ -207,7 +224,10 @@ fn authenticate(
         challenge: challenge.as_deref(),
     };
     let summary = confirmation::authenticate(&presented, &state.anchors).map_err(rejection)?;
-    let holder = match state.store.certificate(&confirmation::fingerprint(&certificate))? {
+    let holder = match state
+        .store
+        .certificate(&confirmation::fingerprint(&certificate))?
+    {
         Some((entry, stored)) => {
             let person: InsuredPerson = toml::from_str(&stored.fixture)
                 .map_err(|e| ApiError::internal(format!("stored fixture {}: {e}", stored.id)))?;
@@ -264,7 +284,7 @@ async fn confirm(
             qualification_confirmation_date: jst_date(now),
             medical_institution_code: a.facility.clone(),
             arbitrary_file_identifier: request.arbitrary_file_identifier.clone(),
-            reference_classification: ReferenceClassification::Card,
+            reference_classification: ReferenceClassification::MyNumberCard,
             character_code_identifier: request
                 .character_code_identifier
                 .unwrap_or(state.config.default_character_code),
@@ -275,8 +295,9 @@ async fn confirm(
             signature: None,
             challenge: None,
         };
-        let decision = confirmation::decide(&presented, &a.summary, a.holder.as_ref(), &context, now)
-            .map_err(rejection)?;
+        let decision =
+            confirmation::decide(&presented, &a.summary, a.holder.as_ref(), &context, now)
+                .map_err(rejection)?;
         let result = serde_json::to_value(&decision.outcome).map_err(ApiError::internal)?;
         let id = state.store.record_confirmation(&NewConfirmation {
             confirmed_at: now,
@@ -293,7 +314,9 @@ async fn confirm(
     .map_err(ApiError::internal)??;
     let mut response = render(&outcome, wants_xml(&headers))?;
     if let Ok(value) = HeaderValue::from_str(&confirmation_id.to_string()) {
-        response.headers_mut().insert("x-kazasu-confirmation-id", value);
+        response
+            .headers_mut()
+            .insert("x-kazasu-confirmation-id", value);
     }
     Ok(response)
 }
@@ -305,7 +328,10 @@ fn render(outcome: &ConfirmationOutcome, xml: bool) -> Result<Response, ApiError
     }
     let identifier = outcome.message_header.character_code_identifier;
     let bytes = crate::xml::render(outcome).map_err(ApiError::internal)?;
-    let content_type = format!("application/xml; charset={}", identifier.xml_encoding_name());
+    let content_type = format!(
+        "application/xml; charset={}",
+        identifier.xml_encoding_name()
+    );
     Ok(([(header::CONTENT_TYPE, content_type)], bytes).into_response())
 }
 
@@ -345,10 +371,12 @@ async fn register(
             "the service has no record of this card's holder",
         ));
     };
-    let factor = TimeFactor::new(state.config.time_factor)
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let factor =
+        TimeFactor::new(state.config.time_factor).map_err(|e| ApiError::internal(e.to_string()))?;
     let outcome = registration::decide(state.config.registration_processing, factor);
-    let id = ChallengeId::random().map_err(ApiError::internal)?.to_string();
+    let id = ChallengeId::random()
+        .map_err(ApiError::internal)?
+        .to_string();
     let completes_at = now + outcome.completes_after();
     state.store.insert_registration(&Registration {
         id: id.clone(),
@@ -422,8 +450,9 @@ struct HistoryView {
 
 fn parse_day(field: &str, text: &str) -> Result<Date, ApiError> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
-    Date::parse(text, format)
-        .map_err(|e| ApiError::bad_request("invalid_query", format!("{field}: not YYYY-MM-DD: {e}")))
+    Date::parse(text, format).map_err(|e| {
+        ApiError::bad_request("invalid_query", format!("{field}: not YYYY-MM-DD: {e}"))
+    })
 }
 
 fn start_of_day_jst(day: Date) -> OffsetDateTime {
@@ -435,12 +464,21 @@ async fn history(
     query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<HistoryView>, ApiError> {
     let Query(q) = query?;
-    let facility = MedicalInstitutionCode::new(&q.medical_institution_code)
-        .map_err(|e| ApiError::bad_request("invalid_query", format!("medical_institution_code: {e}")))?;
+    let facility = MedicalInstitutionCode::new(&q.medical_institution_code).map_err(|e| {
+        ApiError::bad_request("invalid_query", format!("medical_institution_code: {e}"))
+    })?;
     let now = state.clock.now();
     let today = jst_date(now);
-    let from = q.from.as_deref().map(|d| parse_day("from", d)).transpose()?;
-    let to = q.to.as_deref().map(|d| parse_day("to", d)).transpose()?.unwrap_or(today);
+    let from = q
+        .from
+        .as_deref()
+        .map(|d| parse_day("from", d))
+        .transpose()?;
+    let to =
+        q.to.as_deref()
+            .map(|d| parse_day("to", d))
+            .transpose()?
+            .unwrap_or(today);
     let from = from.unwrap_or(Date::MIN);
     let rows = state.store.confirmations(
         facility.as_str(),

@@ -55,12 +55,16 @@ impl FaultSet {
     pub fn validate(&self) -> Result<(), String> {
         for (name, fault) in &self.endpoints {
             if name != "*" && !ENDPOINTS.contains(&name.as_str()) {
-                return Err(format!("unknown endpoint {name:?}; one of {ENDPOINTS:?} or \"*\""));
+                return Err(format!(
+                    "unknown endpoint {name:?}; one of {ENDPOINTS:?} or \"*\""
+                ));
             }
             if let Some(status) = fault.status
                 && !(400..=599).contains(&status)
             {
-                return Err(format!("{name}: status {status} is not an error status (400-599)"));
+                return Err(format!(
+                    "{name}: status {status} is not an error status (400-599)"
+                ));
             }
             if fault.latency_ms > 600_000 {
                 return Err(format!("{name}: latency_ms over 10 minutes"));
@@ -96,10 +100,10 @@ fn endpoint_of(path: &str) -> Option<&str> {
 
 /// Middleware applying the faults to the client API.
 pub async fn apply(State(faults): State<Faults>, request: Request, next: Next) -> Response {
-    let path = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| request.uri().path().to_string(), |p| p.as_str().to_string());
+    let path = request.extensions().get::<MatchedPath>().map_or_else(
+        || request.uri().path().to_string(),
+        |p| p.as_str().to_string(),
+    );
     let set = faults.get();
     if set.maintenance {
         return ApiError::new(
@@ -109,7 +113,10 @@ pub async fn apply(State(faults): State<Faults>, request: Request, next: Next) -
         )
         .into_response();
     }
-    let Some(fault) = endpoint_of(&path).and_then(|name| set.for_endpoint(name)).cloned() else {
+    let Some(fault) = endpoint_of(&path)
+        .and_then(|name| set.for_endpoint(name))
+        .cloned()
+    else {
         return next.run(request).await;
     };
     if fault.latency_ms > 0 {
@@ -117,8 +124,12 @@ pub async fn apply(State(faults): State<Faults>, request: Request, next: Next) -
     }
     if let Some(status) = fault.status {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return ApiError::new(status, "injected_fault", format!("injected fault: {status}"))
-            .into_response();
+        return ApiError::new(
+            status,
+            "injected_fault",
+            format!("injected fault: {status}"),
+        )
+        .into_response();
     }
     if fault.drop_connection {
         // Headers go out, then the body stream fails: the client sees the
@@ -154,18 +165,37 @@ mod tests {
     #[test]
     fn validation_names_the_problem() {
         let mut set = FaultSet::default();
-        set.endpoints.insert("confirmation".into(), Fault::default());
+        set.endpoints
+            .insert("confirmation".into(), Fault::default());
         assert!(set.validate().unwrap_err().contains("unknown endpoint"));
         let mut set = FaultSet::default();
-        set.endpoints.insert("*".into(), Fault { status: Some(200), ..Fault::default() });
+        set.endpoints.insert(
+            "*".into(),
+            Fault {
+                status: Some(200),
+                ..Fault::default()
+            },
+        );
         assert!(set.validate().unwrap_err().contains("not an error status"));
     }
 
     #[test]
     fn star_applies_where_no_endpoint_fault_is_set() {
         let mut set = FaultSet::default();
-        set.endpoints.insert("*".into(), Fault { latency_ms: 5, ..Fault::default() });
-        set.endpoints.insert("history".into(), Fault { status: Some(500), ..Fault::default() });
+        set.endpoints.insert(
+            "*".into(),
+            Fault {
+                latency_ms: 5,
+                ..Fault::default()
+            },
+        );
+        set.endpoints.insert(
+            "history".into(),
+            Fault {
+                status: Some(500),
+                ..Fault::default()
+            },
+        );
         assert_eq!(set.for_endpoint("challenges").unwrap().latency_ms, 5);
         assert_eq!(set.for_endpoint("history").unwrap().status, Some(500));
     }

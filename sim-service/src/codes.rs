@@ -1,0 +1,217 @@
+//! The simulator's table of error and notice codes: the one place they live.
+//!
+//! The real service's codes (別紙6-1 of the interface specification) are not
+//! public, so kazasu defines its own. Every code has the prefix `KZ` so that
+//! nobody mistakes it for a real one, a level that says where it goes in the
+//! response, and the Japanese message a facility sees. Messages are in JIS X
+//! 0208 so that a Shift_JIS facility receives them unchanged. The one message
+//! quoted from the manuals is the expiry warning; the others are the
+//! simulator's wording of what the manuals describe.
+
+use serde::Serialize;
+
+/// Where a code goes in a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CodeLevel {
+    /// The qualification is returned, with the code as ProcessingResultCode
+    /// and ProcessingResultStatus 1 (正常終了): the expiry warning, grace period.
+    Notice,
+    /// No qualification is returned: ProcessingResultStatus 2 (エラー) with
+    /// the code as ProcessingResultCode. The request itself was processed.
+    Refusal,
+    /// The request could not be processed: SegmentOfResult 9 (異常終了) with
+    /// the code as the header's ErrorCode.
+    Failure,
+}
+
+/// One code of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ResultCode {
+    /// The machine-readable code, e.g. `KZN001`.
+    pub code: &'static str,
+    pub level: CodeLevel,
+    /// The Japanese message, as ProcessingResultMessage or ErrorMessage.
+    pub message: &'static str,
+    /// What the code means, in English, for logs and documentation.
+    pub meaning: &'static str,
+}
+
+/// The auth certificate expires within three months (manual wording).
+pub const EXPIRY_WARNING: ResultCode = ResultCode {
+    code: "KZN001",
+    level: CodeLevel::Notice,
+    message: "証明書の有効期限が3か月以内となっています。市区町村の窓口で更新手続きをお願いします。",
+    meaning: "the user-authentication certificate expires within three months",
+};
+
+/// A physical card's certificate has expired but is in its grace period.
+pub const GRACE_PERIOD_ONLY: ResultCode = ResultCode {
+    code: "KZN002",
+    level: CodeLevel::Notice,
+    message: "電子証明書の有効期限が切れています。有効期限から3か月後の月末までは資格情報のみ確認できます。市区町村の窓口で更新手続きをお願いします。",
+    meaning: "expired physical-card certificate in its grace period: eligibility only",
+};
+
+/// The certificate has been revoked (lost card, moved, died).
+pub const CERTIFICATE_REVOKED: ResultCode = ResultCode {
+    code: "KZE101",
+    level: CodeLevel::Refusal,
+    message: "電子証明書が失効しているため資格確認できません。資格確認書等で資格を確認してください。",
+    meaning: "the user-authentication certificate is revoked",
+};
+
+/// A physical card's certificate expired and its grace period has ended.
+pub const CERTIFICATE_EXPIRED: ResultCode = ResultCode {
+    code: "KZE102",
+    level: CodeLevel::Refusal,
+    message: "電子証明書の有効期限が切れており、猶予期間も過ぎているため資格確認できません。市区町村の窓口で更新手続きをお願いします。",
+    meaning: "physical-card certificate expired and its grace period is over",
+};
+
+/// A smartphone certificate has expired (there is no grace period).
+pub const PHONE_CERTIFICATE_EXPIRED: ResultCode = ResultCode {
+    code: "KZE103",
+    level: CodeLevel::Refusal,
+    message: "スマートフォン用電子証明書の有効期限が切れています。マイナンバーカードで資格確認を行ってください。",
+    meaning: "smartphone certificate expired (no grace period)",
+};
+
+/// The certificate does not chain to the user-authentication CA.
+pub const CERTIFICATE_UNTRUSTED: ResultCode = ResultCode {
+    code: "KZE104",
+    level: CodeLevel::Refusal,
+    message: "電子証明書を確認できませんでした。",
+    meaning: "the certificate does not chain to the JPKI user-authentication CA",
+};
+
+/// The signature over the challenge does not verify.
+pub const SIGNATURE_INVALID: ResultCode = ResultCode {
+    code: "KZE105",
+    level: CodeLevel::Refusal,
+    message: "電子署名を確認できませんでした。もう一度読み取ってください。",
+    meaning: "the signature over the challenge does not verify with the certificate's key",
+};
+
+/// The challenge is unknown, already used or too old.
+pub const CHALLENGE_INVALID: ResultCode = ResultCode {
+    code: "KZE106",
+    level: CodeLevel::Refusal,
+    message: "読み取りの有効時間を過ぎました。もう一度読み取ってください。",
+    meaning: "the challenge is unknown, used, or expired",
+};
+
+/// The card is not registered for health-insurance use.
+pub const NOT_REGISTERED: ResultCode = ResultCode {
+    code: "KZE110",
+    level: CodeLevel::Refusal,
+    message: "マイナンバーカードの健康保険証利用登録がされていません。",
+    meaning: "the card is not registered for health-insurance use (健康保険証利用登録)",
+};
+
+/// Registration for health-insurance use is closed (03:00 to 06:00).
+pub const REGISTRATION_UNAVAILABLE: ResultCode = ResultCode {
+    code: "KZE111",
+    level: CodeLevel::Refusal,
+    message: "健康保険証利用登録は毎日午前3時から午前6時までご利用いただけません。",
+    meaning: "health-insurance-use registration is unavailable 03:00-06:00",
+};
+
+/// The service knows nobody with this card or insurance card number.
+pub const NO_QUALIFICATION: ResultCode = ResultCode {
+    code: "KZN003",
+    level: CodeLevel::Notice,
+    message: "該当する資格情報がありません。",
+    meaning: "no qualification found (QualificationValidity 4)",
+};
+
+/// The request file cannot be read.
+pub const MALFORMED_REQUEST: ResultCode = ResultCode {
+    code: "KZF901",
+    level: CodeLevel::Failure,
+    message: "要求ファイルの形式に誤りがあります。",
+    meaning: "the request is not a well-formed, acceptable request",
+};
+
+/// The facility code is not known to the service.
+pub const UNKNOWN_FACILITY: ResultCode = ResultCode {
+    code: "KZF902",
+    level: CodeLevel::Failure,
+    message: "医療機関等コードが登録されていません。",
+    meaning: "the medical institution code is not registered",
+};
+
+/// The service is down for maintenance.
+pub const SERVICE_UNAVAILABLE: ResultCode = ResultCode {
+    code: "KZF903",
+    level: CodeLevel::Failure,
+    message: "システムメンテナンス中のため処理できません。",
+    meaning: "the service is unavailable (maintenance)",
+};
+
+/// Every code, in table order.
+pub const ALL: &[&ResultCode] = &[
+    &EXPIRY_WARNING,
+    &GRACE_PERIOD_ONLY,
+    &NO_QUALIFICATION,
+    &CERTIFICATE_REVOKED,
+    &CERTIFICATE_EXPIRED,
+    &PHONE_CERTIFICATE_EXPIRED,
+    &CERTIFICATE_UNTRUSTED,
+    &SIGNATURE_INVALID,
+    &CHALLENGE_INVALID,
+    &NOT_REGISTERED,
+    &REGISTRATION_UNAVAILABLE,
+    &MALFORMED_REQUEST,
+    &UNKNOWN_FACILITY,
+    &SERVICE_UNAVAILABLE,
+];
+
+/// A code by its value.
+pub fn by_code(code: &str) -> Option<&'static ResultCode> {
+    ALL.iter().copied().find(|c| c.code == code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_carry_their_level_in_the_name() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ALL {
+            assert!(seen.insert(code.code), "duplicate {}", code.code);
+            let letter = match code.level {
+                CodeLevel::Notice => 'N',
+                CodeLevel::Refusal => 'E',
+                CodeLevel::Failure => 'F',
+            };
+            assert!(code.code.starts_with("KZ"), "{}", code.code);
+            assert_eq!(code.code.chars().nth(2), Some(letter), "{}", code.code);
+            assert_eq!(by_code(code.code), Some(*code));
+        }
+    }
+
+    #[test]
+    fn the_expiry_warning_is_the_manuals_wording() {
+        assert_eq!(
+            EXPIRY_WARNING.message,
+            "証明書の有効期限が3か月以内となっています。市区町村の窓口で更新手続きをお願いします。"
+        );
+    }
+
+    #[test]
+    fn every_message_survives_a_shift_jis_facility_unchanged() {
+        for code in ALL {
+            assert_eq!(
+                crate::charset::for_facility(
+                    code.message,
+                    crate::model::CharacterCodeIdentifier::ShiftJis
+                ),
+                code.message,
+                "{}",
+                code.code
+            );
+        }
+    }
+}
