@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 mod card_cmd;
 mod doctor;
 mod pki_cmd;
+mod service_cmd;
 
 #[derive(Parser)]
 #[command(
@@ -26,6 +27,8 @@ enum Command {
     Pki(pki_cmd::PkiArgs),
     /// Check that pcscd, vpcd and OpenSC see a virtual card, step by step.
     Doctor(doctor::DoctorArgs),
+    /// Run the mock eligibility confirmation service until Ctrl-C.
+    Service(service_cmd::ServiceArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -40,5 +43,6 @@ fn main() -> anyhow::Result<()> {
         Command::Card(args) => card_cmd::run(args),
         Command::Pki(args) => pki_cmd::run(args),
         Command::Doctor(args) => doctor::run(args),
+        Command::Service(args) => service_cmd::run(args),
     }
 }

@@ -557,7 +557,7 @@ mod tests {
             revoked: false,
         };
         store
-            .replace_fixtures(&[person.clone()], &[cert.clone()])
+            .replace_fixtures(std::slice::from_ref(&person), std::slice::from_ref(&cert))
             .unwrap();
         assert_eq!(store.certificate("ab").unwrap(), Some((cert, person)));
         assert_eq!(store.certificate("cd").unwrap(), None);

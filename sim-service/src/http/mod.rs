@@ -139,3 +139,40 @@ pub fn install_fixtures(state: &AppState, persons: &[InsuredPerson]) -> Result<(
     state.store.replace_fixtures(&stored, &certificates)?;
     Ok(())
 }
+
+/// Serves `app` on `listener` until `shutdown` completes: plain HTTP, or
+/// HTTPS with `tls`.
+pub async fn serve(
+    listener: std::net::TcpListener,
+    app: Router,
+    tls: Option<&crate::tls::ServerTls>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    listener.set_nonblocking(true)?;
+    match tls {
+        None => {
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        Some(tls) => {
+            let config = axum_server::tls_openssl::OpenSSLConfig::from_pem(
+                tls.certificate_pem.as_bytes(),
+                tls.private_key_pem.as_bytes(),
+            )
+            .map_err(std::io::Error::other)?;
+            let handle = axum_server::Handle::new();
+            let stopper = handle.clone();
+            tokio::spawn(async move {
+                shutdown.await;
+                stopper.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+            });
+            axum_server::from_tcp(listener)?
+                .acceptor(axum_server::tls_openssl::OpenSSLAcceptor::new(config))
+                .handle(handle)
+                .serve(app.into_make_service())
+                .await
+        }
+    }
+}

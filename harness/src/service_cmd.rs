@@ -1,0 +1,112 @@
+//! `kazasu service`: the mock eligibility service on HTTP(S).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use sim_service::clock::ServiceClock;
+use sim_service::fixtures;
+use sim_service::http::{self, AppState, ServiceConfig};
+use sim_service::store::Store;
+
+#[derive(Args)]
+pub struct ServiceArgs {
+    /// Address to listen on. Beyond loopback the admin API needs a token.
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    listen: SocketAddr,
+    /// The SQLite database (created if missing); history survives restarts.
+    #[arg(long, default_value = "kazasu-service.db")]
+    db: PathBuf,
+    /// Fixture TOML file or folder of them (default: the built-in set).
+    #[arg(long)]
+    fixtures: Option<PathBuf>,
+    /// Serve HTTPS with a locally generated CA and server certificate.
+    #[arg(long)]
+    tls: bool,
+    /// Where `--tls` writes the CA certificate a client should trust.
+    #[arg(long, default_value = "kazasu-service-ca.pem")]
+    tls_ca_out: PathBuf,
+    /// The admin API's bearer token (generated and printed when listening
+    /// beyond loopback without one).
+    #[arg(long, env = "KAZASU_ADMIN_TOKEN")]
+    admin_token: Option<String>,
+    /// Scales simulated waits such as the ~15 s registration (0.001 = 15 ms).
+    #[arg(long, default_value_t = 1.0)]
+    time_factor: f64,
+    /// Start with the service clock frozen at this RFC 3339 time.
+    #[arg(long)]
+    clock: Option<String>,
+}
+
+pub fn run(args: ServiceArgs) -> anyhow::Result<()> {
+    if !(args.time_factor > 0.0 && args.time_factor.is_finite()) {
+        bail!("--time-factor must be a positive number");
+    }
+    let admin_token = match (&args.admin_token, args.listen.ip().is_loopback()) {
+        (Some(token), _) => Some(token.clone()),
+        (None, true) => None,
+        (None, false) => {
+            let mut bytes = [0u8; 16];
+            openssl::rand::rand_bytes(&mut bytes)?;
+            let token = hex::encode(bytes);
+            println!("admin token (Authorization: Bearer …): {token}");
+            Some(token)
+        }
+    };
+    let clock = ServiceClock::wall();
+    if let Some(at) = &args.clock {
+        let at = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+            .context("--clock: an RFC 3339 time, e.g. 2026-12-01T09:00:00+09:00")?;
+        clock.freeze(at);
+    }
+    let persons = match &args.fixtures {
+        None => fixtures::built_in()?,
+        Some(path) if path.is_dir() => fixtures::load_dir(path)?,
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            fixtures::parse(&text, &path.display().to_string())?
+        }
+    };
+    let store = Store::open(&args.db)
+        .with_context(|| format!("cannot open the database {}", args.db.display()))?;
+    let config = ServiceConfig {
+        admin_token,
+        time_factor: args.time_factor,
+        ..ServiceConfig::default()
+    };
+    let state = AppState::new(store, clock, config).map_err(anyhow::Error::msg)?;
+    http::install_fixtures(&state, &persons).map_err(|e| anyhow::anyhow!(e.message))?;
+
+    let tls = if args.tls {
+        let names = vec!["localhost".to_string(), args.listen.ip().to_string()];
+        let tls = sim_service::tls::server_tls("kazasu-service", &names)?;
+        std::fs::write(&args.tls_ca_out, &tls.ca_certificate_pem)
+            .with_context(|| format!("cannot write {}", args.tls_ca_out.display()))?;
+        Some(tls)
+    } else {
+        None
+    };
+    let listener = std::net::TcpListener::bind(args.listen)
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!(
+        "kazasu service listening on {scheme}://{} ({} persons, database {})",
+        listener.local_addr()?,
+        persons.len(),
+        args.db.display()
+    );
+    if tls.is_some() {
+        println!("CA certificate for clients: {}", args.tls_ca_out.display());
+    }
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let app = http::router(state);
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        http::serve(listener, app, tls.as_ref(), shutdown).await
+    })?;
+    Ok(())
+}
