@@ -47,6 +47,9 @@ use openssl::rsa::{Padding, Rsa};
 pub const AUTH_KEY_LABEL: &str = "jpki-auth";
 /// Label of the signature key (EF 001A) under a card profile's seed.
 pub const SIGN_KEY_LABEL: &str = "jpki-sign";
+/// The label of the user-authentication key of the card added to an iPhone
+/// (ECDSA P-256: the Secure Enclave's only curve).
+pub const IPHONE_AUTH_KEY_LABEL: &str = "jpki-auth-iphone";
 
 /// Bits of the modulus: the card's keys are RSA-2048.
 pub const MODULUS_BITS: usize = 2048;

@@ -11,7 +11,7 @@ use crate::apdu::StatusWord;
 use crate::card::{Card, PinRef};
 use crate::filesystem::{Access, Application, CardKey, ElementaryFile as Ef, PinFormat};
 use crate::formats::{self, TokenLabel};
-use crate::keys::{self, RsaKey};
+use crate::keys::{self, EcKey, RsaKey};
 use crate::pin::{self, Pin};
 use crate::pki::{Holder, Jpki, PkiError};
 use crate::profile::{CardProfile, PinSetting, ProfileError};
@@ -313,4 +313,24 @@ pub fn auth_certificate(profile: &CardProfile, pki: &Jpki) -> Result<Vec<u8>, Is
     let key = RsaKey::derive(&profile.seed, keys::AUTH_KEY_LABEL);
     let dates = &profile.certificates.auth;
     Ok(pki.issue_auth_certificate(&holder, &key, dates.not_before, dates.not_after)?)
+}
+
+/// The user-authentication key of the card `profile` describes, as added to
+/// an iPhone: ECDSA P-256, derived from the profile's seed.
+pub fn iphone_auth_key(profile: &CardProfile) -> EcKey {
+    EcKey::derive(&profile.seed, keys::IPHONE_AUTH_KEY_LABEL)
+}
+
+/// The user-authentication certificate of the card `profile` describes, as
+/// added to an iPhone: the same holder and dates, a P-256 key.
+pub fn iphone_auth_certificate(profile: &CardProfile, pki: &Jpki) -> Result<Vec<u8>, IssueError> {
+    profile.validate()?;
+    let holder = Holder::from(&profile.persona);
+    let dates = &profile.certificates.auth;
+    Ok(pki.issue_auth_certificate(
+        &holder,
+        &iphone_auth_key(profile),
+        dates.not_before,
+        dates.not_after,
+    )?)
 }

@@ -12,7 +12,7 @@ use axum::routing::get;
 use axum::{Router, middleware};
 
 use crate::clock::ServiceClock;
-use crate::fixtures::InsuredPerson;
+use crate::fixtures::{CardKind, InsuredPerson};
 use crate::model::CharacterCodeIdentifier;
 use crate::rules::certificate::TrustAnchors;
 use crate::store::{CertificateEntry, Store, StoredPerson};
