@@ -122,9 +122,13 @@ pub fn install_fixtures(state: &AppState, persons: &[InsuredPerson]) -> Result<(
     let mut certificates = Vec::with_capacity(persons.len());
     for person in persons {
         let profile = &person.card.profile;
-        let certificate = sim_card::personalize::auth_certificate(profile, &pki).map_err(|e| {
-            ApiError::unprocessable("invalid_fixtures", format!("{}: {e}", person.id))
-        })?;
+        let certificate = match person.kind {
+            CardKind::Iphone => sim_card::personalize::iphone_auth_certificate(profile, &pki),
+            CardKind::Physical | CardKind::Android => {
+                sim_card::personalize::auth_certificate(profile, &pki)
+            }
+        }
+        .map_err(|e| ApiError::unprocessable("invalid_fixtures", format!("{}: {e}", person.id)))?;
         certificates.push(CertificateEntry {
             fingerprint: crate::confirmation::fingerprint(&certificate),
             person: person.id.clone(),
