@@ -225,7 +225,7 @@ pub fn respond<C: SmartCard + ?Sized>(
 pub struct VpcdOptions {
     /// `host:port` of the vpcd slot, resolved again at every connection.
     pub addr: String,
-    /// Re-arm `TCP_QUICKACK` around every read (Linux only; elsewhere a no-op).
+    /// Re-arm `TCP_QUICKACK` before every read (Linux only; elsewhere a no-op).
     ///
     /// vpcd 0.8 writes a frame's length and its payload in two writes and does
     /// not disable Nagle's algorithm, so the payload waits until the length is
@@ -417,14 +417,14 @@ where
     let events = control.events.clone();
     // Only the receiver is kept: the link must not keep its own controller alive.
     drop(control);
-    let emit = |event: VpcdEvent| emit(&events, event);
+    let tell = |event: VpcdEvent| emit(&events, event);
     let mut delay = options.reconnect_min;
     let mut failures_in_a_row = 0u32;
     loop {
         let wish = *wishes.borrow_and_update();
         if wish.stopped {
             tracing::info!("vpcd link stopped");
-            emit(VpcdEvent::Stopped);
+            tell(VpcdEvent::Stopped);
             return Ok(());
         }
         if !wish.inserted {
@@ -445,7 +445,7 @@ where
                 } else {
                     tracing::debug!(addr = %options.addr, %error, ?delay, "vpcd still not reachable");
                 }
-                emit(VpcdEvent::Retrying {
+                tell(VpcdEvent::Retrying {
                     after: delay,
                     error: error.to_string(),
                 });
@@ -460,7 +460,7 @@ where
             tracing::warn!(%error, "cannot set TCP_NODELAY; answers may be delayed");
         }
         tracing::debug!("connected to vpcd at {peer}");
-        emit(VpcdEvent::Connected { vpcd: peer });
+        tell(VpcdEvent::Connected { vpcd: peer });
 
         let connection = Connection {
             peer,
@@ -472,7 +472,7 @@ where
         let cause = match end {
             End::Wish => {
                 tracing::info!("card removed from vpcd at {peer}");
-                emit(VpcdEvent::Removed {
+                tell(VpcdEvent::Removed {
                     cause: RemovalCause::Control,
                 });
                 delay = options.reconnect_min;
@@ -487,7 +487,7 @@ where
             delay = options.reconnect_min;
         }
         tracing::warn!(?cause, "lost vpcd at {peer}; reconnecting in {delay:?}");
-        emit(VpcdEvent::Removed { cause });
+        tell(VpcdEvent::Removed { cause });
         if !sleep_unless_wish_changes(delay, &mut wishes).await && !carried {
             delay = (delay * 2).min(options.reconnect_max);
         }
@@ -1189,13 +1189,15 @@ mod tests {
 
     #[tokio::test]
     async fn a_bad_address_is_an_error_not_a_retry_loop() {
-        let card = Arc::new(Mutex::new(TrivialCard::new()));
+        // Also shows that a card behind `dyn` can be spawned on a runtime.
+        let card: Arc<Mutex<dyn SmartCard + Send>> = Arc::new(Mutex::new(TrivialCard::new()));
         let options = VpcdOptions {
             addr: "no-port-here".into(),
             ..VpcdOptions::default()
         };
+        let link = tokio::spawn(run_vpcd(card, options, VpcdControl::new()));
         assert_eq!(
-            run_vpcd(card, options, VpcdControl::new()).await,
+            link.await.unwrap(),
             Err(VpcdError::BadAddress("no-port-here".into()))
         );
     }
