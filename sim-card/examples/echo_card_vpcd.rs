@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use sim_card::transport::trivial::TrivialCard;
 use sim_card::transport::vpcd::{VpcdControl, VpcdOptions, run_vpcd};
+use tokio::sync::broadcast::error::RecvError;
 
 const USAGE: &str = "usage: echo_card_vpcd [--slot N | --addr HOST:PORT] [--no-quickack]";
 
@@ -57,9 +58,13 @@ async fn main() -> ExitCode {
     let card = Arc::new(Mutex::new(TrivialCard::new()));
     let control = VpcdControl::new();
     let mut events = control.subscribe();
-    tokio::spawn(async move {
-        while let Ok(event) = events.recv().await {
-            println!("{event}");
+    let printer = tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(event) => println!("{event}"),
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => break,
+            }
         }
     });
     let link = tokio::spawn(run_vpcd(card.clone(), options, control.clone()));
@@ -77,6 +82,9 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     };
+    // The printer ends when the last sender is gone; let it finish its lines.
+    drop(control);
+    let _ = printer.await;
     let card = card.lock().unwrap_or_else(|e| e.into_inner());
     println!(
         "answered {} commands; {} power-ons, {} power-offs",

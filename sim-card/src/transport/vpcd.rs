@@ -225,7 +225,7 @@ pub fn respond<C: SmartCard + ?Sized>(
 pub struct VpcdOptions {
     /// `host:port` of the vpcd slot, resolved again at every connection.
     pub addr: String,
-    /// Re-arm `TCP_QUICKACK` around every read (Linux only; elsewhere a no-op).
+    /// Re-arm `TCP_QUICKACK` before every read (Linux only; elsewhere a no-op).
     ///
     /// vpcd 0.8 writes a frame's length and its payload in two writes and does
     /// not disable Nagle's algorithm, so the payload waits until the length is
@@ -264,7 +264,14 @@ impl VpcdOptions {
 /// What happened on the link, for a CLI or a control API to report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VpcdEvent {
-    /// The TCP connection to vpcd is up: for pcscd, the card is in the reader.
+    /// The TCP connection to vpcd is up, but vpcd has not spoken yet. It
+    /// polls a card it has taken within half a second; a connection it stays
+    /// silent on is queued behind another card in the same slot (the kernel
+    /// accepts it, vpcd does not), and becomes [`Inserted`](Self::Inserted)
+    /// when that card leaves.
+    Connected { vpcd: SocketAddr },
+    /// vpcd has taken the connection and talks to the card: for pcscd, the
+    /// card is in the reader.
     Inserted { vpcd: SocketAddr },
     /// The connection is gone: the card is out of the reader and has lost power.
     Removed { cause: RemovalCause },
@@ -288,6 +295,12 @@ pub enum RemovalCause {
 impl fmt::Display for VpcdEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            VpcdEvent::Connected { vpcd } => {
+                write!(
+                    f,
+                    "connected to vpcd at {vpcd}, waiting for it to poll the card"
+                )
+            }
             VpcdEvent::Inserted { vpcd } => write!(f, "card inserted into vpcd at {vpcd}"),
             VpcdEvent::Removed { cause } => match cause {
                 RemovalCause::Control => write!(f, "card removed from vpcd"),
@@ -404,17 +417,14 @@ where
     let events = control.events.clone();
     // Only the receiver is kept: the link must not keep its own controller alive.
     drop(control);
-    let emit = |event: VpcdEvent| {
-        // No subscriber is fine: nobody asked to be told.
-        let _ = events.send(event);
-    };
+    let tell = |event: VpcdEvent| emit(&events, event);
     let mut delay = options.reconnect_min;
     let mut failures_in_a_row = 0u32;
     loop {
         let wish = *wishes.borrow_and_update();
         if wish.stopped {
             tracing::info!("vpcd link stopped");
-            emit(VpcdEvent::Stopped);
+            tell(VpcdEvent::Stopped);
             return Ok(());
         }
         if !wish.inserted {
@@ -435,7 +445,7 @@ where
                 } else {
                     tracing::debug!(addr = %options.addr, %error, ?delay, "vpcd still not reachable");
                 }
-                emit(VpcdEvent::Retrying {
+                tell(VpcdEvent::Retrying {
                     after: delay,
                     error: error.to_string(),
                 });
@@ -449,15 +459,20 @@ where
         if let Err(error) = stream.set_nodelay(true) {
             tracing::warn!(%error, "cannot set TCP_NODELAY; answers may be delayed");
         }
-        tracing::info!("card inserted into vpcd at {peer}");
-        emit(VpcdEvent::Inserted { vpcd: peer });
+        tracing::debug!("connected to vpcd at {peer}");
+        tell(VpcdEvent::Connected { vpcd: peer });
 
-        let (end, carried) = serve(stream, &card, &options, &mut wishes, wish.generation).await;
+        let connection = Connection {
+            peer,
+            generation: wish.generation,
+            events: &events,
+        };
+        let (end, carried) = serve(stream, &card, &options, &mut wishes, connection).await;
         lock(&card).power_off();
         let cause = match end {
             End::Wish => {
                 tracing::info!("card removed from vpcd at {peer}");
-                emit(VpcdEvent::Removed {
+                tell(VpcdEvent::Removed {
                     cause: RemovalCause::Control,
                 });
                 delay = options.reconnect_min;
@@ -472,7 +487,7 @@ where
             delay = options.reconnect_min;
         }
         tracing::warn!(?cause, "lost vpcd at {peer}; reconnecting in {delay:?}");
-        emit(VpcdEvent::Removed { cause });
+        tell(VpcdEvent::Removed { cause });
         if !sleep_unless_wish_changes(delay, &mut wishes).await && !carried {
             delay = (delay * 2).min(options.reconnect_max);
         }
@@ -488,6 +503,18 @@ enum End {
     Failed(String),
 }
 
+/// What [`serve`] needs to know about the connection it serves.
+struct Connection<'a> {
+    peer: SocketAddr,
+    /// The controller's generation when it was opened: a newer one means "re-insert".
+    generation: u64,
+    events: &'a broadcast::Sender<VpcdEvent>,
+}
+
+/// How long vpcd may stay silent on a new connection before the link says
+/// that something else probably holds the slot (vpcd polls every 400 ms).
+const SILENCE_WARNING: Duration = Duration::from_secs(2);
+
 /// Answers vpcd on one connection until it ends. Also says whether any
 /// message arrived.
 async fn serve<C: SmartCard + ?Sized>(
@@ -495,13 +522,22 @@ async fn serve<C: SmartCard + ?Sized>(
     card: &Mutex<C>,
     options: &VpcdOptions,
     wishes: &mut watch::Receiver<Wish>,
-    generation: u64,
+    connection: Connection<'_>,
 ) -> (End, bool) {
+    let Connection {
+        peer,
+        generation,
+        events,
+    } = connection;
     let mut decoder = VpcdDecoder::new();
     // A command APDU is at most 64 KiB plus its length; one read can take it whole.
     let mut input = vec![0u8; MAX_PAYLOAD + 2];
     let mut output = Vec::with_capacity(512);
     let mut carried = false;
+    let mut heard = false;
+    let silence = tokio::time::sleep(SILENCE_WARNING);
+    tokio::pin!(silence);
+    let mut warned = false;
     loop {
         // Armed before every read, which in this loop is also right after the
         // previous read and right after each reply: sending a reply puts the
@@ -520,12 +556,25 @@ async fn serve<C: SmartCard + ?Sized>(
                 }
                 continue;
             }
+            () = &mut silence, if !heard && !warned => {
+                warned = true;
+                tracing::warn!(
+                    "connected to vpcd at {peer}, but it has not polled the card in {SILENCE_WARNING:?}: \
+                     is another card in this slot? vpcd takes this one when that one leaves"
+                );
+                continue;
+            }
         };
         let n = match read {
             Ok(0) => return (End::Closed, carried),
             Ok(n) => n,
             Err(error) => return (End::Failed(error.to_string()), carried),
         };
+        if !heard {
+            heard = true;
+            tracing::info!("card inserted into vpcd at {peer}");
+            emit(events, VpcdEvent::Inserted { vpcd: peer });
+        }
         decoder.feed(&input[..n]);
         while let Some(message) = decoder.next_message() {
             carried = true;
@@ -556,6 +605,11 @@ async fn serve<C: SmartCard + ?Sized>(
             output.clear();
         }
     }
+}
+
+fn emit(events: &broadcast::Sender<VpcdEvent>, event: VpcdEvent) {
+    // No subscriber is fine: nobody asked to be told.
+    let _ = events.send(event);
 }
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -875,7 +929,7 @@ mod tests {
         let mut vpcd = accept(&listener).await;
         assert!(matches!(
             next_event(&mut events).await,
-            VpcdEvent::Inserted { .. }
+            VpcdEvent::Connected { .. }
         ));
 
         // Power on, as vpcd 0.8 sends it: length, then payload, separately.
@@ -885,6 +939,10 @@ mod tests {
         pause().await;
         vpcd.write_all(&frame(&VpcdMessage::GetAtr)).await.unwrap();
         assert_eq!(read_reply(&mut vpcd).await, TRIVIAL_ATR);
+        assert!(matches!(
+            next_event(&mut events).await,
+            VpcdEvent::Inserted { .. }
+        ));
 
         // A command APDU split after its length, then inside its payload.
         let select = frame(&VpcdMessage::Apdu(vec![0, 0xA4, 4, 0x0C, 2, 0xAB, 0xCD]));
@@ -992,11 +1050,15 @@ mod tests {
         let mut vpcd = accept(&listener).await;
         assert!(matches!(
             next_event(&mut events).await,
-            VpcdEvent::Inserted { .. }
+            VpcdEvent::Connected { .. }
         ));
         vpcd.write_all(&frame(&VpcdMessage::PowerOn)).await.unwrap();
         vpcd.write_all(&frame(&VpcdMessage::GetAtr)).await.unwrap();
         assert_eq!(read_reply(&mut vpcd).await, TRIVIAL_ATR);
+        assert!(matches!(
+            next_event(&mut events).await,
+            VpcdEvent::Inserted { .. }
+        ));
         drop(vpcd);
 
         assert_eq!(
@@ -1008,7 +1070,7 @@ mod tests {
         let mut vpcd = accept(&listener).await;
         assert!(matches!(
             next_event(&mut events).await,
-            VpcdEvent::Inserted { .. }
+            VpcdEvent::Connected { .. }
         ));
         assert_eq!(card.lock().unwrap().power_offs, 1);
         vpcd.write_all(&frame(&VpcdMessage::GetAtr)).await.unwrap();
@@ -1038,7 +1100,7 @@ mod tests {
             match next_event(&mut events).await {
                 VpcdEvent::Retrying { .. } => continue,
                 event => {
-                    assert_eq!(event, VpcdEvent::Inserted { vpcd: addr });
+                    assert_eq!(event, VpcdEvent::Connected { vpcd: addr });
                     break;
                 }
             }
@@ -1057,7 +1119,7 @@ mod tests {
         let mut vpcd = accept(&listener).await;
         assert!(matches!(
             next_event(&mut events).await,
-            VpcdEvent::Inserted { .. }
+            VpcdEvent::Connected { .. }
         ));
 
         control.remove();
@@ -1079,7 +1141,7 @@ mod tests {
         let mut vpcd = accept(&listener).await;
         assert!(matches!(
             next_event(&mut events).await,
-            VpcdEvent::Inserted { .. }
+            VpcdEvent::Connected { .. }
         ));
 
         control.reinsert();
@@ -1093,15 +1155,49 @@ mod tests {
         assert_eq!(timeout(PATIENCE, link).await.unwrap().unwrap(), Ok(()));
     }
 
+    /// A connection vpcd has not taken (another card holds the slot) is
+    /// not reported as an insertion until vpcd speaks on it.
+    #[tokio::test]
+    async fn inserted_only_once_vpcd_speaks() {
+        let (listener, options) = fake_vpcd().await;
+        let control = VpcdControl::new();
+        let mut events = control.subscribe();
+        let card = Arc::new(Mutex::new(TrivialCard::new()));
+        let link = tokio::spawn(run_vpcd(card, options, control.clone()));
+
+        let mut vpcd = accept(&listener).await;
+        let addr = listener.local_addr().unwrap();
+        assert_eq!(
+            next_event(&mut events).await,
+            VpcdEvent::Connected { vpcd: addr }
+        );
+        assert!(
+            timeout(Duration::from_millis(200), events.recv())
+                .await
+                .is_err(),
+            "nothing happens while vpcd is silent"
+        );
+        vpcd.write_all(&frame(&VpcdMessage::GetAtr)).await.unwrap();
+        assert_eq!(read_reply(&mut vpcd).await, TRIVIAL_ATR);
+        assert_eq!(
+            next_event(&mut events).await,
+            VpcdEvent::Inserted { vpcd: addr }
+        );
+        control.stop();
+        assert_eq!(timeout(PATIENCE, link).await.unwrap().unwrap(), Ok(()));
+    }
+
     #[tokio::test]
     async fn a_bad_address_is_an_error_not_a_retry_loop() {
-        let card = Arc::new(Mutex::new(TrivialCard::new()));
+        // Also shows that a card behind `dyn` can be spawned on a runtime.
+        let card: Arc<Mutex<dyn SmartCard + Send>> = Arc::new(Mutex::new(TrivialCard::new()));
         let options = VpcdOptions {
             addr: "no-port-here".into(),
             ..VpcdOptions::default()
         };
+        let link = tokio::spawn(run_vpcd(card, options, VpcdControl::new()));
         assert_eq!(
-            run_vpcd(card, options, VpcdControl::new()).await,
+            link.await.unwrap(),
             Err(VpcdError::BadAddress("no-port-here".into()))
         );
     }
