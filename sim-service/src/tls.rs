@@ -2,7 +2,9 @@
 //! with rcgen, so a client can test HTTPS against the mock by trusting one
 //! CA file.
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyUsagePurpose, SerialNumber,
+};
 use sim_card::keys::RsaKey;
 
 /// PEM texts of the CA and of the server's certificate and key.
@@ -32,6 +34,7 @@ pub fn server_tls(seed: &str, names: &[String]) -> Result<ServerTls, TlsError> {
         .push(DnType::CommonName, "kazasu mock service CA");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    ca_params.serial_number = Some(serial(seed, "ca"));
     let ca_certificate = ca_params.self_signed(&ca_key)?;
 
     let server_key = RsaKey::derive(seed, "service-tls-server");
@@ -39,6 +42,7 @@ pub fn server_tls(seed: &str, names: &[String]) -> Result<ServerTls, TlsError> {
     params
         .distinguished_name
         .push(DnType::CommonName, "kazasu mock service");
+    params.serial_number = Some(serial(seed, "server"));
     let issuer = Issuer::new(ca_params, &ca_key);
     let certificate = params.signed_by(&server_key, &issuer)?;
     Ok(ServerTls {
@@ -46,6 +50,14 @@ pub fn server_tls(seed: &str, names: &[String]) -> Result<ServerTls, TlsError> {
         certificate_pem: certificate.pem(),
         private_key_pem: server_key.private_key_pem()?,
     })
+}
+
+/// A positive 16-byte serial derived from the seed: reproducible, and
+/// distinct for the CA and the server.
+fn serial(seed: &str, which: &str) -> SerialNumber {
+    let mut bytes = openssl::sha::sha256(format!("{seed}\0{which}").as_bytes())[..16].to_vec();
+    bytes[0] &= 0x7F;
+    SerialNumber::from_slice(&bytes)
 }
 
 #[cfg(test)]

@@ -1,0 +1,945 @@
+//! The running service over HTTP: every built-in fixture case through a
+//! client that reads the certificate and signs the challenge with the
+//! in-process virtual card, in JSON and in XML; the grace-period edges; and
+//! every kind of bad input answered with a 4xx and a code.
+
+use std::net::TcpListener;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use openssl::sha::sha256;
+use serde_json::{Value, json};
+use sim_card::card::Card;
+use sim_card::personalize;
+use sim_service::clock::ServiceClock;
+use sim_service::fixtures::{self, CardKind, InsuredPerson};
+use sim_service::http::{self, AppState, ServiceConfig};
+use sim_service::store::Store;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+const FACILITY: &str = "0110000001";
+const REFERENCE_TIME: &str = "2026-12-01T10:00:00+09:00";
+
+/// A service on a loopback port, with its own in-memory store.
+struct Service {
+    base: String,
+    client: reqwest::Client,
+    state: AppState,
+    persons: Vec<InsuredPerson>,
+}
+
+fn at(text: &str) -> OffsetDateTime {
+    OffsetDateTime::parse(text, &Rfc3339).unwrap()
+}
+
+async fn start_with(persons: Vec<InsuredPerson>, config: ServiceConfig) -> Service {
+    let clock = ServiceClock::frozen_at(at(REFERENCE_TIME));
+    let state = AppState::new(Store::in_memory().unwrap(), clock, config).unwrap();
+    let installing = state.clone();
+    let to_install = persons.clone();
+    tokio::task::spawn_blocking(move || http::install_fixtures(&installing, &to_install))
+        .await
+        .unwrap()
+        .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = http::router(state.clone());
+    tokio::spawn(http::serve(listener, app, None, std::future::pending()));
+    Service {
+        base,
+        client: reqwest::Client::new(),
+        state,
+        persons,
+    }
+}
+
+async fn start() -> Service {
+    start_with(fixtures::built_in().unwrap(), fast_config()).await
+}
+
+fn fast_config() -> ServiceConfig {
+    ServiceConfig {
+        time_factor: 0.001,
+        ..ServiceConfig::default()
+    }
+}
+
+/// The patient's card, in process, driven by APDUs as a client would.
+struct Patient {
+    card: Card,
+    person: InsuredPerson,
+}
+
+fn apdu(card: &mut Card, bytes: &[u8]) -> Vec<u8> {
+    let response = card.process(bytes);
+    assert_eq!(
+        response.sw.0,
+        0x9000,
+        "{} answered {}",
+        hex::encode(bytes),
+        response.sw
+    );
+    response.data
+}
+
+const SELECT_JPKI: [u8; 15] = [
+    0x00, 0xA4, 0x04, 0x0C, 0x0A, 0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01,
+];
+
+impl Patient {
+    fn new(service: &Service, id: &str) -> Patient {
+        let person = fixtures::find(&service.persons, id)
+            .unwrap_or_else(|| panic!("no fixture {id}"))
+            .clone();
+        let pki = personalize::simulated_jpki().unwrap();
+        let card = personalize::issue(&person.card.profile, &pki).unwrap().card;
+        Patient { card, person }
+    }
+
+    /// SELECT the JPKI-AP and EF 000A, then read it as OpenSC does.
+    fn read_auth_certificate(&mut self) -> Vec<u8> {
+        if self.person.kind == CardKind::Iphone {
+            let pki = personalize::simulated_jpki().unwrap();
+            return personalize::iphone_auth_certificate(&self.person.card.profile, &pki).unwrap();
+        }
+        let card = &mut self.card;
+        apdu(card, &SELECT_JPKI);
+        apdu(card, &[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x0A]);
+        let head = apdu(card, &[0x00, 0xB0, 0x00, 0x00, 0x04]);
+        let len = usize::from(u16::from_be_bytes([head[2], head[3]])) + 4;
+        let mut der = Vec::new();
+        while der.len() < len {
+            let [hi, lo] = (der.len() as u16).to_be_bytes();
+            let want = (len - der.len()).min(256) as u8;
+            der.extend(apdu(card, &[0x00, 0xB0, hi, lo, want]));
+        }
+        der
+    }
+
+    /// VERIFY the auth PIN, then COMPUTE DIGITAL SIGNATURE over the
+    /// challenge's SHA-256 DigestInfo (an iPhone signs with its P-256 key).
+    fn sign(&mut self, challenge: &[u8]) -> Vec<u8> {
+        if self.person.kind == CardKind::Iphone {
+            let key = personalize::iphone_auth_key(&self.person.card.profile);
+            return key.sign_digest(&sha256(challenge)).unwrap();
+        }
+        let pin = self.person.card.profile.pins.auth.value.clone();
+        let card = &mut self.card;
+        apdu(card, &SELECT_JPKI);
+        apdu(card, &[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x18]);
+        let mut verify = vec![0x00, 0x20, 0x00, 0x80, pin.len() as u8];
+        verify.extend(pin.as_bytes());
+        apdu(card, &verify);
+        apdu(card, &[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x17]);
+        let mut digest_info = hex::decode("3031300d060960864801650304020105000420").unwrap();
+        digest_info.extend(sha256(challenge));
+        let mut sign = vec![0x80, 0x2A, 0x00, 0x80, digest_info.len() as u8];
+        sign.extend(&digest_info);
+        sign.push(0x00);
+        apdu(card, &sign)
+    }
+
+    fn method(&self) -> &'static str {
+        match self.person.kind {
+            CardKind::Physical => "pin",
+            CardKind::Android => "android",
+            CardKind::Iphone => "iphone",
+        }
+    }
+}
+
+impl Service {
+    async fn challenge(&self) -> (String, Vec<u8>) {
+        let r: Value = self
+            .client
+            .post(format!("{}/v1/challenges", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let nonce = BASE64.decode(r["challenge"].as_str().unwrap()).unwrap();
+        (r["challenge_id"].as_str().unwrap().to_string(), nonce)
+    }
+
+    /// A signed presentation of the patient's card, as the client sends it.
+    async fn presentation(&self, patient: &mut Patient) -> Value {
+        let (id, nonce) = self.challenge().await;
+        let certificate = patient.read_auth_certificate();
+        let signature = patient.sign(&nonce);
+        json!({
+            "medical_institution_code": FACILITY,
+            "device": "reception-1",
+            "method": patient.method(),
+            "certificate": BASE64.encode(certificate),
+            "challenge_id": id,
+            "signature": BASE64.encode(signature),
+        })
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn confirm(&self, id: &str) -> Value {
+        let mut patient = Patient::new(self, id);
+        let body = self.presentation(&mut patient).await;
+        let (status, outcome) = self.post("/v1/confirmations", &body).await;
+        assert_eq!(status, 200, "{id}: {outcome}");
+        outcome
+    }
+
+    async fn set_clock(&self, now: &str) {
+        let r = self
+            .client
+            .put(format!("{}/admin/v1/clock", self.base))
+            .json(&json!({ "now": now }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+}
+
+fn validity(outcome: &Value) -> &str {
+    outcome["MessageBody"]["QualificationValidity"]
+        .as_str()
+        .unwrap_or("")
+}
+
+fn code(outcome: &Value) -> &str {
+    outcome["MessageBody"]["ProcessingResultCode"]
+        .as_str()
+        .unwrap_or("")
+}
+
+fn results(outcome: &Value) -> &Vec<Value> {
+    static EMPTY: Vec<Value> = Vec::new();
+    outcome["MessageBody"]["ResultList"]
+        .as_array()
+        .unwrap_or(&EMPTY)
+}
+
+#[tokio::test]
+async fn every_result_case_through_the_virtual_card() {
+    let service = start().await;
+    // (person, QualificationValidity or "" for a refusal, ProcessingResultCode or "")
+    let cases = [
+        ("valid", "1", ""),
+        ("preschool", "1", ""),
+        ("expiring-soon", "1", "KZN001"),
+        ("back-side", "1", ""),
+        ("elderly-recipient", "1", ""),
+        ("late-elderly", "1", ""),
+        ("invalid-job-change", "2", ""),
+        ("invalid-newer", "3", ""),
+        ("no-qualification", "4", ""),
+        ("several", "5", ""),
+        ("disclosure-restricted", "1", ""),
+        ("medical-assistance", "6", ""),
+        ("medical-assistance-and-insurance", "1", ""),
+        ("self-defense-forces", "1", ""),
+        ("special-medical-expenses", "1", ""),
+        ("not-registered", "", "KZE110"),
+        ("certificate-revoked", "", "KZE101"),
+        ("expired-in-grace", "1", "KZN002"),
+        ("expired-beyond-grace", "", "KZE102"),
+        ("phone-expired", "", "KZE103"),
+        ("national-health-insurance", "1", ""),
+        ("jis-level-3", "1", ""),
+        ("iphone", "1", ""),
+    ];
+    for (id, expected_validity, expected_code) in cases {
+        let outcome = service.confirm(id).await;
+        assert_eq!(validity(&outcome), expected_validity, "{id}: {outcome}");
+        assert_eq!(code(&outcome), expected_code, "{id}: {outcome}");
+        let status = outcome["MessageBody"]["ProcessingResultStatus"]
+            .as_str()
+            .unwrap();
+        assert_eq!(
+            status,
+            if expected_validity.is_empty() {
+                "2"
+            } else {
+                "1"
+            },
+            "{id}"
+        );
+        assert_eq!(outcome["MessageHeader"]["SegmentOfResult"], "1", "{id}");
+        assert_eq!(outcome["MessageHeader"]["MedicalInstitutionCode"], FACILITY);
+        assert_eq!(
+            outcome["MessageHeader"]["QualificationConfirmationDate"],
+            "20261201"
+        );
+        assert_eq!(outcome["MessageHeader"]["ReferenceClassification"], "1");
+    }
+}
+
+#[tokio::test]
+async fn result_fields_carry_the_official_codes() {
+    let service = start().await;
+    let valid = service.confirm("valid").await;
+    let r = &results(&valid)[0];
+    assert_eq!(r["InsuredCardClassification"], "01");
+    assert_eq!(r["Sex1"], "1");
+    assert_eq!(r["InsuredBranchNumber"].as_str().unwrap().len(), 2);
+    assert!(
+        r["NameKana"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .all(|c| !('ァ'..='ヶ').contains(&c)),
+        "half-width kana: {r}"
+    );
+    assert_eq!(r["ReferenceNumber"], "K0001", "the facility's 照会番号");
+
+    let preschool = service.confirm("preschool").await;
+    assert_eq!(results(&preschool)[0]["PreschoolClassification"], "1");
+    assert!(results(&valid)[0].get("PreschoolClassification").is_none());
+
+    let elderly = service.confirm("elderly-recipient").await;
+    let info = &results(&elderly)[0]["ElderlyRecipientCertificateInfo"];
+    assert_eq!(info["ElderlyRecipientContributionRatio"], "020");
+
+    let late = service.confirm("late-elderly").await;
+    assert_eq!(results(&late)[0]["InsuredPartialContributionRatio"], "010");
+    assert!(results(&late)[0].get("InsuredBranchNumber").is_none());
+
+    let nhi = service.confirm("national-health-insurance").await;
+    let insurer = results(&nhi)[0]["InsurerNumber"].as_str().unwrap();
+    assert_eq!((insurer.len(), &insurer[..2]), (8, "  "));
+
+    let sdf = service.confirm("self-defense-forces").await;
+    assert_eq!(results(&sdf)[0]["InsuredCardClassification"], "07");
+    let special = service.confirm("special-medical-expenses").await;
+    assert_eq!(results(&special)[0]["InsuredCardClassification"], "05");
+
+    let hidden = service.confirm("disclosure-restricted").await;
+    assert!(results(&hidden)[0].get("InsuredName").is_none());
+
+    let back = service.confirm("back-side").await;
+    assert!(results(&back)[0].get("NameOfOther").is_some());
+    assert!(results(&back)[0].get("Sex2").is_some());
+
+    let welfare = service.confirm("medical-assistance").await;
+    let w = &results(&welfare)[0];
+    assert_eq!(w["InsuredCardClassification"], "A1");
+    assert!(
+        w.get("InsuredIdentificationNumber").is_none(),
+        "welfare shows six fields: {w}"
+    );
+
+    let both = service.confirm("medical-assistance-and-insurance").await;
+    let classes: Vec<&str> = results(&both)
+        .iter()
+        .map(|r| r["InsuredCardClassification"].as_str().unwrap())
+        .collect();
+    assert!(classes.contains(&"A1") && classes.len() == 2, "{classes:?}");
+
+    let several = service.confirm("several").await;
+    assert!(results(&several).len() >= 2);
+}
+
+#[tokio::test]
+async fn xml_matches_json_in_utf8_and_shift_jis() {
+    let service = start().await;
+    for (id, character_code) in [
+        ("valid", "0"),
+        ("jis-level-3", "1"),
+        ("elderly-recipient", "1"),
+    ] {
+        let mut patient = Patient::new(&service, id);
+        let mut body = service.presentation(&mut patient).await;
+        body["character_code_identifier"] = json!(character_code);
+        let response = service
+            .client
+            .post(format!("{}/v1/confirmations", service.base))
+            .header("accept", "application/xml")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let bytes = response.bytes().await.unwrap();
+        let (encoding, declared) = if character_code == "1" {
+            (encoding_rs::SHIFT_JIS, "Shift_JIS")
+        } else {
+            (encoding_rs::UTF_8, "UTF-8")
+        };
+        assert!(
+            content_type
+                .to_lowercase()
+                .contains(&declared.to_lowercase()),
+            "{content_type}"
+        );
+        let (text, _, malformed) = encoding.decode(&bytes);
+        assert!(!malformed, "{id}: the XML is valid {declared}");
+        assert!(
+            text.starts_with(&format!(
+                "<?xml version=\"1.0\" encoding=\"{declared}\" standalone=\"no\"?>"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains("<QualificationValidity>1</QualificationValidity>"),
+            "{text}"
+        );
+        let outcome = sim_service::xml::parse_response(&bytes).unwrap();
+        assert_eq!(
+            outcome.message_header.character_code_identifier.code(),
+            character_code
+        );
+        if id == "jis-level-3" {
+            assert!(
+                text.contains("高崎"),
+                "level-3 kanji become level-1/2 for Shift_JIS: {text}"
+            );
+            assert!(!text.contains('髙'));
+        }
+    }
+}
+
+#[tokio::test]
+async fn registration_with_consent_then_confirmation() {
+    let service = start().await;
+    let outcome = service.confirm("not-registered").await;
+    assert_eq!(code(&outcome), "KZE110");
+
+    let mut patient = Patient::new(&service, "not-registered");
+    let body = service.presentation(&mut patient).await;
+    let (status, error) = service.post("/v1/registrations", &body).await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (422, Some("consent_required"))
+    );
+
+    // 03:00-06:00 JST: maintenance.
+    service.set_clock("2026-12-01T03:30:00+09:00").await;
+    let mut body = service.presentation(&mut patient).await;
+    body["consent"] = json!(true);
+    let (status, error) = service.post("/v1/registrations", &body).await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (503, Some("registration_unavailable"))
+    );
+
+    service.set_clock("2026-12-01T06:00:00+09:00").await;
+    let mut body = service.presentation(&mut patient).await;
+    body["consent"] = json!(true);
+    let (status, registration) = service.post("/v1/registrations", &body).await;
+    assert_eq!(
+        (status, registration["status"].as_str()),
+        (200, Some("registered")),
+        "{registration}"
+    );
+    let id = registration["registration_id"].as_str().unwrap();
+    // The clock is frozen: advance past the (scaled) processing time.
+    service
+        .state
+        .clock
+        .advance(time::Duration::seconds(1))
+        .unwrap();
+    let status: Value = service
+        .client
+        .get(format!("{}/v1/registrations/{id}", service.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["status"], "registered");
+    let outcome = service.confirm("not-registered").await;
+    assert_eq!(validity(&outcome), "1", "{outcome}");
+}
+
+#[tokio::test]
+async fn registration_over_25_seconds_completes_in_the_background() {
+    let config = ServiceConfig {
+        registration_processing: time::Duration::seconds(40),
+        ..fast_config()
+    };
+    let service = start_with(fixtures::built_in().unwrap(), config).await;
+    let mut patient = Patient::new(&service, "not-registered");
+    let mut body = service.presentation(&mut patient).await;
+    body["consent"] = json!(true);
+    let (status, registration) = service.post("/v1/registrations", &body).await;
+    assert_eq!(
+        (status, registration["status"].as_str()),
+        (202, Some("accepted"))
+    );
+    let outcome = service.confirm("not-registered").await;
+    assert_eq!(code(&outcome), "KZE110", "not yet in effect");
+    service
+        .state
+        .clock
+        .advance(time::Duration::seconds(1))
+        .unwrap();
+    let outcome = service.confirm("not-registered").await;
+    assert_eq!(validity(&outcome), "1", "in effect after the (scaled) 40 s");
+}
+
+/// A physical card whose certificate expired 2026-02-10 and a phone whose
+/// certificate expires 2026-02-10, as one fixture file.
+fn expiry_fixtures() -> Vec<InsuredPerson> {
+    let mut persons = fixtures::built_in().unwrap();
+    let template = fixtures::find(&persons, "valid").unwrap().clone();
+    for (id, kind) in [
+        ("card-expiring-0210", CardKind::Physical),
+        ("phone-expiring-0210", CardKind::Android),
+    ] {
+        let mut p = template.clone();
+        p.id = id.into();
+        p.kind = kind;
+        p.card.built_in = None;
+        p.card.profile.seed = format!("kazasu-test-{id}");
+        p.card.profile.certificates.auth.not_before = time::macros::date!(2021 - 02 - 10);
+        p.card.profile.certificates.auth.not_after = time::macros::date!(2026 - 02 - 10);
+        p.reference_numbers.clear();
+        persons.push(p);
+    }
+    persons
+}
+
+#[tokio::test]
+async fn grace_period_edges() {
+    let service = start_with(expiry_fixtures(), fast_config()).await;
+    // Physical card: usable through the last day of the third month after expiry.
+    service.set_clock("2026-05-31T23:59:59+09:00").await;
+    let outcome = service.confirm("card-expiring-0210").await;
+    assert_eq!(
+        (validity(&outcome), code(&outcome)),
+        ("1", "KZN002"),
+        "{outcome}"
+    );
+    service.set_clock("2026-06-01T00:00:00+09:00").await;
+    let outcome = service.confirm("card-expiring-0210").await;
+    assert_eq!(
+        (validity(&outcome), code(&outcome)),
+        ("", "KZE102"),
+        "{outcome}"
+    );
+    // Smartphone: no grace. The expiry day still works, the next day fails.
+    service.set_clock("2026-02-10T23:59:59+09:00").await;
+    let outcome = service.confirm("phone-expiring-0210").await;
+    assert_eq!(validity(&outcome), "1", "{outcome}");
+    assert_eq!(
+        code(&outcome),
+        "KZN001",
+        "the expiry warning on its last day"
+    );
+    service.set_clock("2026-02-11T00:00:00+09:00").await;
+    let outcome = service.confirm("phone-expiring-0210").await;
+    assert_eq!(
+        (validity(&outcome), code(&outcome)),
+        ("", "KZE103"),
+        "{outcome}"
+    );
+}
+
+#[tokio::test]
+async fn tampered_signatures_and_certificates_are_refused() {
+    let service = start().await;
+    let mut patient = Patient::new(&service, "valid");
+
+    let mut body = service.presentation(&mut patient).await;
+    let mut signature = BASE64.decode(body["signature"].as_str().unwrap()).unwrap();
+    signature[10] ^= 0x01;
+    body["signature"] = json!(BASE64.encode(&signature));
+    let (status, error) = service.post("/v1/confirmations", &body).await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (422, Some("signature_invalid"))
+    );
+
+    let mut body = service.presentation(&mut patient).await;
+    let mut certificate = BASE64
+        .decode(body["certificate"].as_str().unwrap())
+        .unwrap();
+    let last = certificate.len() - 1;
+    certificate[last] ^= 0x01; // inside the CA's signature
+    body["certificate"] = json!(BASE64.encode(&certificate));
+    let (status, error) = service.post("/v1/confirmations", &body).await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (422, Some("certificate_untrusted"))
+    );
+
+    // A certificate from another CA with the very same name.
+    let other = sim_card::pki::Jpki::derive("not-the-jpki", "JPKI-TEST").unwrap();
+    let forged = personalize::auth_certificate(&patient.person.card.profile, &other).unwrap();
+    let mut body = service.presentation(&mut patient).await;
+    body["certificate"] = json!(BASE64.encode(&forged));
+    let (status, error) = service.post("/v1/confirmations", &body).await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (422, Some("certificate_untrusted"))
+    );
+
+    // Someone else's certificate with this card's signature.
+    let mut other_patient = Patient::new(&service, "preschool");
+    let mut body = service.presentation(&mut patient).await;
+    body["certificate"] = json!(BASE64.encode(other_patient.read_auth_certificate()));
+    let (status, error) = service.post("/v1/confirmations", &body).await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (422, Some("signature_invalid"))
+    );
+
+    // Not DER at all.
+    let mut body = service.presentation(&mut patient).await;
+    body["certificate"] = json!(BASE64.encode(b"not a certificate"));
+    let (status, error) = service.post("/v1/confirmations", &body).await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (422, Some("certificate_malformed"))
+    );
+}
+
+#[tokio::test]
+async fn challenges_are_single_use_and_short_lived() {
+    let service = start().await;
+    let mut patient = Patient::new(&service, "valid");
+    let body = service.presentation(&mut patient).await;
+    assert_eq!(service.post("/v1/confirmations", &body).await.0, 200);
+    let (status, error) = service.post("/v1/confirmations", &body).await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (409, Some("challenge_used"))
+    );
+
+    let body = service.presentation(&mut patient).await;
+    service
+        .state
+        .clock
+        .advance(time::Duration::minutes(3))
+        .unwrap();
+    let (status, error) = service.post("/v1/confirmations", &body).await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (410, Some("challenge_expired"))
+    );
+
+    let mut body = service.presentation(&mut patient).await;
+    body["challenge_id"] = json!("0000");
+    let (status, error) = service.post("/v1/confirmations", &body).await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (404, Some("challenge_unknown"))
+    );
+
+    let mut body = service.presentation(&mut patient).await;
+    body.as_object_mut().unwrap().remove("challenge_id");
+    let (status, error) = service.post("/v1/confirmations", &body).await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (422, Some("challenge_required"))
+    );
+}
+
+#[tokio::test]
+async fn malformed_requests_get_a_4xx_with_a_reason() {
+    let service = start().await;
+    let url = format!("{}/v1/confirmations", service.base);
+    let send = |body: Vec<u8>, content_type: &'static str| {
+        let request = service
+            .client
+            .post(&url)
+            .header("content-type", content_type)
+            .body(body);
+        async move {
+            let r = request.send().await.unwrap();
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.unwrap();
+            (
+                status,
+                body["error"]["code"].as_str().unwrap_or("").to_string(),
+                body["error"]["message"].as_str().unwrap_or("").to_string(),
+            )
+        }
+    };
+    let (status, code, message) = send(b"{\"medical".to_vec(), "application/json").await;
+    assert_eq!((status, code.as_str()), (400, "malformed_json"));
+    assert!(!message.is_empty());
+    let (status, code, _) = send(
+        br#"{"medical_institution_code": 1, "method": "pin", "certificate": ""}"#.to_vec(),
+        "application/json",
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (422, "invalid_field"));
+    let (status, code, _) = send(
+        br#"{"medical_institution_code": "0110000001", "method": "telepathy", "certificate": ""}"#
+            .to_vec(),
+        "application/json",
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (422, "invalid_field"));
+    let (status, code, _) = send(br#"{"medical_institution_code": "0110000001", "method": "visual", "certificate": "AAAA", "extra": 1}"#.to_vec(), "application/json").await;
+    assert_eq!(
+        (status, code.as_str()),
+        (422, "invalid_field"),
+        "unknown fields are errors"
+    );
+    let (status, code, _) = send(b"{}".to_vec(), "text/plain").await;
+    assert_eq!((status, code.as_str()), (415, "not_json"));
+    let (status, code, _) = send(vec![b' '; 100 * 1024], "application/json").await;
+    assert_eq!((status, code.as_str()), (413, "body_too_large"));
+    let (status, code, _) = send(
+        br#"{"medical_institution_code": "0110000001", "method": "visual", "certificate": "%%%"}"#
+            .to_vec(),
+        "application/json",
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (400, "invalid_base64"));
+    let (status, code, _) = send(
+        br#"{"medical_institution_code": "12", "method": "visual", "certificate": "AAAA"}"#
+            .to_vec(),
+        "application/json",
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (422, "invalid_field"));
+    // None of it reached the history, and the service still works.
+    assert_eq!(service.state.store.confirmation_count().unwrap(), 0);
+    assert_eq!(validity(&service.confirm("valid").await), "1");
+}
+
+#[tokio::test]
+async fn visual_confirmation_needs_no_signature_but_the_method_must_fit_the_card() {
+    let service = start().await;
+    let mut patient = Patient::new(&service, "valid");
+    let body = json!({
+        "medical_institution_code": FACILITY,
+        "method": "visual",
+        "certificate": BASE64.encode(patient.read_auth_certificate()),
+    });
+    let (status, outcome) = service.post("/v1/confirmations", &body).await;
+    assert_eq!((status, validity(&outcome)), (200, "1"));
+    let mut body = service.presentation(&mut patient).await;
+    body["method"] = json!("android");
+    let (status, error) = service.post("/v1/confirmations", &body).await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (422, Some("method_mismatch"))
+    );
+}
+
+#[tokio::test]
+async fn history_keeps_results_to_the_end_of_the_following_month() {
+    let service = start().await;
+    service.set_clock("2026-11-05T10:00:00+09:00").await;
+    service.confirm("valid").await;
+    service.confirm("not-registered").await; // no qualification shown: not listed
+    let history = |service: &Service| {
+        let url = format!(
+            "{}/v1/history?medical_institution_code={FACILITY}",
+            service.base
+        );
+        let client = service.client.clone();
+        async move {
+            let v: Value = client.get(url).send().await.unwrap().json().await.unwrap();
+            v["confirmations"].as_array().unwrap().len()
+        }
+    };
+    assert_eq!(history(&service).await, 1);
+    service.set_clock("2026-12-31T23:59:59+09:00").await;
+    assert_eq!(history(&service).await, 1);
+    service.set_clock("2027-01-01T00:00:00+09:00").await;
+    assert_eq!(history(&service).await, 0);
+    let url = format!("{}/v1/history?medical_institution_code=x", service.base);
+    assert_eq!(service.client.get(url).send().await.unwrap().status(), 400);
+}
+
+#[tokio::test]
+async fn faults_slow_fail_drop_and_maintenance() {
+    let service = start().await;
+    let faults = |body: Value| {
+        let request = service
+            .client
+            .put(format!("{}/admin/v1/faults", service.base))
+            .json(&body);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(
+        faults(json!({"endpoints": {"challenges": {"status": 503}}})).await,
+        200
+    );
+    let r = service
+        .client
+        .post(format!("{}/v1/challenges", service.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "injected_fault");
+
+    assert_eq!(
+        faults(json!({"endpoints": {"*": {"drop_connection": true}}})).await,
+        200
+    );
+    let r = service
+        .client
+        .post(format!("{}/v1/challenges", service.base))
+        .send()
+        .await;
+    let broken = match r {
+        Err(_) => true,
+        Ok(r) => r.bytes().await.is_err(),
+    };
+    assert!(broken, "the connection breaks mid-response");
+
+    assert_eq!(faults(json!({"maintenance": true})).await, 200);
+    let r = service
+        .client
+        .post(format!("{}/v1/challenges", service.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    // The admin API is never faulted.
+    let r = service
+        .client
+        .get(format!("{}/admin/v1/faults", service.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    assert_eq!(faults(json!({"endpoints": {"nope": {}}})).await, 422);
+    assert_eq!(
+        service
+            .client
+            .delete(format!("{}/admin/v1/faults", service.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(validity(&service.confirm("valid").await), "1");
+}
+
+#[tokio::test]
+async fn admin_token_guards_the_admin_api_only() {
+    let config = ServiceConfig {
+        admin_token: Some("s3cret".into()),
+        ..fast_config()
+    };
+    let service = start_with(fixtures::built_in().unwrap(), config).await;
+    let url = format!("{}/admin/v1/clock", service.base);
+    assert_eq!(service.client.get(&url).send().await.unwrap().status(), 401);
+    let r = service
+        .client
+        .get(&url)
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = service
+        .client
+        .get(&url)
+        .bearer_auth("s3cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        validity(&service.confirm("valid").await),
+        "1",
+        "the client API needs no token"
+    );
+}
+
+#[tokio::test]
+async fn fixtures_can_be_replaced_through_the_admin_api() {
+    let service = start().await;
+    let text = include_str!("../fixtures/valid.toml");
+    let r = service
+        .client
+        .put(format!("{}/admin/v1/fixtures", service.base))
+        .body(text)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let summary: Value = r.json().await.unwrap();
+    assert!(
+        summary["persons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "valid")
+    );
+    let r = service
+        .client
+        .put(format!("{}/admin/v1/fixtures", service.base))
+        .body("[[person]]\nid = 3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let openapi: Value = service
+        .client
+        .get(format!("{}/openapi.json", service.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(openapi["paths"]["/v1/confirmations"]["post"].is_object());
+}
+
+#[tokio::test]
+async fn https_with_the_generated_ca() {
+    let tls = sim_service::tls::server_tls("kazasu-test", &["localhost".to_string()]).unwrap();
+    let state = AppState::new(
+        Store::in_memory().unwrap(),
+        ServiceClock::wall(),
+        fast_config(),
+    )
+    .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let ca = reqwest::Certificate::from_pem(tls.ca_certificate_pem.as_bytes()).unwrap();
+    let app = http::router(state);
+    tokio::spawn(
+        async move { http::serve(listener, app, Some(&tls), std::future::pending()).await },
+    );
+    let client = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .build()
+        .unwrap();
+    let body = client
+        .get(format!("https://localhost:{port}/health"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "ok");
+    let untrusting = reqwest::Client::new();
+    assert!(
+        untrusting
+            .get(format!("https://localhost:{port}/health"))
+            .send()
+            .await
+            .is_err()
+    );
+}
