@@ -23,7 +23,10 @@ const PATIENCE: Duration = Duration::from_secs(10);
 fn card_reaches_pcsc_clients_through_vpcd() {
     if let Some(why) = why_not_runnable() {
         // In CI pcscd is always there (.ci/setup starts it): a skip would hide a failure.
-        assert!(std::env::var_os("CI").is_none(), "CI must run this test: {why}");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run this test: {why}"
+        );
         println!("skipped: {why}");
         return;
     }
