@@ -167,3 +167,38 @@ pub fn decide(
         shows_qualification,
     })
 }
+
+/// A confirmation by insurance card number (OQSsiquc01req, ReferenceClassification
+/// 2): no card, so no certificate rules; the qualifications matching the number
+/// and birth date decide. Nobody matching gives validity 4 (該当資格なし).
+pub fn by_insurance_card(
+    persons: &[InsuredPerson],
+    search: &crate::model::QualificationConfirmSearchInfo,
+    context: &ResponseContext,
+) -> Decision {
+    let holder = persons.iter().find(|p| {
+        p.qualifications
+            .iter()
+            .any(|r| crate::lookup::matches_search(p, r, search))
+    });
+    let (validity, results) = match holder {
+        Some(person) => {
+            let options = LookupOptions {
+                search: Some(search),
+                facility: Some(&context.medical_institution_code),
+                ..LookupOptions::default()
+            };
+            qualification_result(person, context.qualification_confirmation_date, &options)
+        }
+        None => (
+            crate::model::QualificationValidity::NoQualification,
+            Vec::new(),
+        ),
+    };
+    let shows_qualification = !results.is_empty();
+    Decision {
+        outcome: ConfirmationOutcome::confirmed(context, validity, results, Some(search.clone())),
+        person: holder.map(|p| p.id.clone()),
+        shows_qualification,
+    }
+}

@@ -943,3 +943,96 @@ async fn https_with_the_generated_ca() {
             .is_err()
     );
 }
+
+fn insurance_card_request(person: &InsuredPerson, record: usize) -> String {
+    let q = &person.qualifications[record];
+    let birth = q.birth_date.unwrap_or(person.persona().birth_date);
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8" standalone="no"?>
+<XmlMsg><MessageHeader><QualificationConfirmationDate>20261201</QualificationConfirmationDate>
+<MedicalInstitutionCode>{FACILITY}</MedicalInstitutionCode><ArbitraryFileIdentifier>REQ-1</ArbitraryFileIdentifier></MessageHeader>
+<MessageBody><QualificationConfirmSearchInfo><InsurerNumber>{}</InsurerNumber>{}<InsuredIdentificationNumber>{}</InsuredIdentificationNumber>{}
+<Birthdate>{}</Birthdate><LimitApplicationCertificateRelatedConsFlg>0</LimitApplicationCertificateRelatedConsFlg></QualificationConfirmSearchInfo></MessageBody></XmlMsg>"#,
+        q.insurer_number.digits(),
+        q.symbol
+            .as_ref()
+            .map(|s| format!("<InsuredCardSymbol>{s}</InsuredCardSymbol>"))
+            .unwrap_or_default(),
+        q.number,
+        q.branch
+            .as_ref()
+            .map(|b| format!("<InsuredBranchNumber>{b}</InsuredBranchNumber>"))
+            .unwrap_or_default(),
+        sim_service::model::dates::format_yyyymmdd(birth),
+    )
+}
+
+#[tokio::test]
+async fn confirmation_by_insurance_card_number_in_xml() {
+    let service = start().await;
+    let post = |xml: String| {
+        let request = service
+            .client
+            .post(format!("{}/v1/insurance-card-confirmations", service.base))
+            .header("content-type", "application/xml")
+            .body(xml);
+        async move {
+            let r = request.send().await.unwrap();
+            (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+        }
+    };
+    let valid = fixtures::find(&service.persons, "valid").unwrap();
+    let (status, bytes) = post(insurance_card_request(valid, 0)).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
+    let outcome = sim_service::xml::parse_response(&bytes).unwrap();
+    assert_eq!(
+        outcome.message_body.qualification_validity.unwrap().code(),
+        "1"
+    );
+    assert_eq!(outcome.message_header.reference_classification.code(), "2");
+    assert_eq!(
+        outcome.message_header.arbitrary_file_identifier.as_deref(),
+        Some("REQ-1")
+    );
+    assert!(
+        outcome
+            .message_body
+            .qualification_confirm_search_info
+            .is_some(),
+        "the search is echoed"
+    );
+
+    // The old card of someone who has moved on to a new insurer.
+    let moved = fixtures::find(&service.persons, "invalid-newer").unwrap();
+    let old = moved
+        .qualifications
+        .iter()
+        .position(|q| q.lost_on.is_some())
+        .unwrap();
+    let (_, bytes) = post(insurance_card_request(moved, old)).await;
+    let outcome = sim_service::xml::parse_response(&bytes).unwrap();
+    assert_eq!(
+        outcome.message_body.qualification_validity.unwrap().code(),
+        "3"
+    );
+
+    let mut nobody = valid.clone();
+    nobody.qualifications[0].number = "99999999".into();
+    let (_, bytes) = post(insurance_card_request(&nobody, 0)).await;
+    let outcome = sim_service::xml::parse_response(&bytes).unwrap();
+    assert_eq!(
+        outcome.message_body.qualification_validity.unwrap().code(),
+        "4"
+    );
+
+    let bomb = r#"<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]><XmlMsg>&b;</XmlMsg>"#;
+    let (status, body) = post(bomb.to_string()).await;
+    let error: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (400, Some("malformed_xml"))
+    );
+    let external = r#"<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><XmlMsg>&e;</XmlMsg>"#;
+    assert_eq!(post(external.to_string()).await.0, 400);
+    assert_eq!(post("<XmlMsg><MessageHeader>".to_string()).await.0, 400);
+}

@@ -39,6 +39,10 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/challenges", routing::post(issue_challenge))
         .route("/v1/confirmations", routing::post(confirm))
+        .route(
+            "/v1/insurance-card-confirmations",
+            routing::post(confirm_by_insurance_card),
+        )
         .route("/v1/registrations", routing::post(register))
         .route("/v1/registrations/{id}", routing::get(registration_status))
         .route("/v1/history", routing::get(history))
@@ -498,4 +502,73 @@ async fn history(
         })
         .collect();
     Ok(Json(HistoryView { confirmations }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct XmlQuery {
+    /// 0 UTF-8 (default), 1 Shift_JIS: the facility's setting.
+    #[serde(default)]
+    character_code_identifier: Option<CharacterCodeIdentifier>,
+}
+
+/// A request by insurance card number as the XML interface carries it
+/// (OQSsiquc01req), answered with XmlMsg. The XML is read by a guarded
+/// parser: no DTD, no entities beyond the predefined ones, bounded size.
+async fn confirm_by_insurance_card(
+    State(state): State<AppState>,
+    query: Result<Query<XmlQuery>, axum::extract::rejection::QueryRejection>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let Query(query) = query?;
+    let request = crate::xml::parse_request(&body)
+        .map_err(|e| ApiError::bad_request("malformed_xml", e.to_string()))?;
+    let now = state.clock.now();
+    let state2 = state.clone();
+    let (id, outcome) = tokio::task::spawn_blocking(move || {
+        let state = state2;
+        let persons = state
+            .store
+            .persons()?
+            .into_iter()
+            .map(|p| toml::from_str::<InsuredPerson>(&p.fixture))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(ApiError::internal)?;
+        let header = &request.message_header;
+        let jst = now.to_offset(JST);
+        let context = ResponseContext {
+            process_execution_time: PrimitiveDateTime::new(jst.date(), jst.time()),
+            qualification_confirmation_date: header.qualification_confirmation_date,
+            medical_institution_code: header.medical_institution_code.clone(),
+            arbitrary_file_identifier: header.arbitrary_file_identifier.clone(),
+            reference_classification: ReferenceClassification::InsuredCardInfo,
+            character_code_identifier: query
+                .character_code_identifier
+                .unwrap_or(state.config.default_character_code),
+        };
+        let decision = confirmation::by_insurance_card(
+            &persons,
+            &request.qualification_confirm_search_info,
+            &context,
+        );
+        let id = state.store.record_confirmation(&NewConfirmation {
+            confirmed_at: now,
+            facility: context.medical_institution_code.as_str().to_string(),
+            device: String::new(),
+            method: "insurance-card-number".into(),
+            person: decision.person,
+            shows_qualification: decision.shows_qualification,
+            result: serde_json::to_value(&decision.outcome).map_err(ApiError::internal)?,
+        })?;
+        Ok::<_, ApiError>((id, decision.outcome))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let mut response = render(&outcome, true)?;
+    if let Ok(value) = HeaderValue::from_str(&id.to_string()) {
+        response
+            .headers_mut()
+            .insert("x-kazasu-confirmation-id", value);
+    }
+    Ok(response)
 }

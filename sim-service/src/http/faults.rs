@@ -48,7 +48,13 @@ pub struct FaultSet {
 }
 
 /// The endpoints faults can name.
-pub const ENDPOINTS: &[&str] = &["challenges", "confirmations", "registrations", "history"];
+pub const ENDPOINTS: &[&str] = &[
+    "challenges",
+    "confirmations",
+    "insurance-card-confirmations",
+    "registrations",
+    "history",
+];
 
 impl FaultSet {
     /// Checks that every endpoint named exists and every status is an error status.
