@@ -1,0 +1,139 @@
+//! The scenario format: one TOML file per rule or case of the manuals.
+//!
+//! A scenario says which card is inserted (a fixture person's card, with
+//! overrides), how the service is set up (fixtures, clock, faults), what the
+//! staff and patient do (the client's inputs), and what must come of it: the
+//! outcome, result fields, banners, the card's state afterwards, the
+//! service's history, and conformance rules over the APDU trace.
+//!
+//! ```toml
+//! name = "PIN entered right: a valid qualification"
+//! rule = "service.md §3 B; manual 000 p.15 (暗証番号で本人確認)"
+//! tags = ["pin", "result"]
+//!
+//! [card]
+//! person = "valid"
+//!
+//! [client]
+//! method = "pin"
+//! pin = "1234"
+//!
+//! [expect]
+//! outcome = "confirmed"
+//! validity = "1"
+//! fields = { InsuredCardClassification = "01" }
+//! conformance = ["never_reads_my_number"]
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::client::{CheckInputs, OutcomeKind};
+
+/// One scenario file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// What the scenario shows, in one line.
+    pub name: String,
+    /// The rule or manual section it checks (spec section, manual page).
+    pub rule: String,
+    /// Free-form tags for `--filter` (e.g. `pin`, `grace`, `conformance`).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub card: CardSetup,
+    #[serde(default)]
+    pub service: ServiceSetup,
+    pub client: CheckInputs,
+    pub expect: Expectations,
+}
+
+/// The card in the reader.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CardSetup {
+    /// The fixture person whose card is inserted (see sim-service/fixtures).
+    pub person: String,
+    /// Start with this many auth PIN tries left (0 = locked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_tries_left: Option<u8>,
+    /// Take the card out of the reader when the client sends its Nth APDU
+    /// (1-based): that APDU and all later ones fail as a removed card.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed_at_apdu: Option<usize>,
+    /// No card in the reader at all.
+    #[serde(default)]
+    pub absent: bool,
+}
+
+/// How the service is set up before the client runs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSetup {
+    /// The service clock, RFC 3339, frozen (default: the fixtures' reference
+    /// time, 2026-12-01T10:00:00+09:00).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<String>,
+    /// Faults injected into the client API (as the admin API takes them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<serde_json::Value>,
+    /// Simulated processing time of a registration, in seconds (default 15;
+    /// 25 or more completes in the background).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_seconds: Option<u32>,
+    /// The service is not reachable at all (nothing listens).
+    #[serde(default)]
+    pub unreachable: bool,
+}
+
+/// What must come of the scenario. Every field is optional: only what is
+/// given is checked.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Expectations {
+    /// How the check ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<OutcomeKind>,
+    /// QualificationValidity of the result (`1` … `6`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validity: Option<String>,
+    /// ProcessingResultCode (e.g. `KZN001`, `KZE101`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processing_result_code: Option<String>,
+    /// Banners that must be shown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub banners: Vec<String>,
+    /// PIN tries left the client reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tries_left: Option<u8>,
+    /// Fields of the first result, by official element name, e.g.
+    /// `{ InsurerNumber = "06139990", PreschoolClassification = "1" }`. A
+    /// value of `""` means the field must be absent.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
+    /// Number of results in the result list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_count: Option<usize>,
+    /// The card afterwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<CardAfter>,
+    /// Confirmations in the service's history afterwards (those that showed
+    /// qualification information).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history_count: Option<usize>,
+    /// Conformance rules the APDU trace and the service's request log must
+    /// satisfy (see [`super::conformance::Rule`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conformance: Vec<super::conformance::Rule>,
+}
+
+/// The card's state after the client ran.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CardAfter {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_tries_left: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_locked: Option<bool>,
+}
