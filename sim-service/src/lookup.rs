@@ -24,9 +24,9 @@
 //!
 //! Each shown result gets the person's name (half-width kana), the insurer's
 //! hidden fields removed, 未就学区分 from the birth date (see
-//! [`school_entry_date`]), and the facility's 照会番号.
+//! [`crate::rules::preschool`]), and the facility's 照会番号.
 
-use time::{Date, Duration, Month};
+use time::{Date, Duration};
 
 use crate::fixtures::{InsuredPerson, QualificationRecord, WelfareRecord};
 use crate::kana;
@@ -72,24 +72,6 @@ pub fn record_status(record: &QualificationRecord, date: Date) -> RecordStatus {
 
 fn welfare_valid(record: &WelfareRecord, date: Date) -> bool {
     record.started_on <= date && record.ended_on.is_none_or(|end| date < end)
-}
-
-/// The April 1 on which a child born on `birth` enters school (就学): born
-/// April 2 of year Y through April 1 of Y+1 → April 1 of Y+7. (Someone born
-/// on April 1 reaches the age of six the day before, on March 31, and so
-/// belongs to the earlier school year.)
-pub fn school_entry_date(birth: Date) -> Date {
-    let school_year = if (birth.month(), birth.day()) >= (Month::April, 2) {
-        birth.year()
-    } else {
-        birth.year() - 1
-    };
-    Date::from_calendar_date(school_year + 7, Month::April, 1).unwrap_or(Date::MAX)
-}
-
-/// Whether a child born on `birth` is 義務教育就学前 on `date`.
-pub fn is_preschool(birth: Date, date: Date) -> bool {
-    birth <= date && date < school_entry_date(birth)
 }
 
 /// Whether a qualification matches an insurance-card-number search for this
@@ -247,7 +229,7 @@ fn insurance_result(
         } else {
             None
         },
-        preschool_classification: is_preschool(birthdate, date)
+        preschool_classification: crate::rules::preschool::is_preschool(birthdate, date)
             .then_some(PreschoolClassification::Preschool),
         reason_of_loss: record.reason_of_loss,
         elderly_recipient_certificate_info: record.elderly_recipient.as_ref().map(|e| {
@@ -313,47 +295,6 @@ fn welfare_result(
 mod tests {
     use super::*;
     use time::macros::date;
-
-    #[test]
-    fn school_entry_follows_the_april_2_boundary() {
-        assert_eq!(
-            school_entry_date(date!(2020 - 04 - 01)),
-            date!(2026 - 04 - 01)
-        );
-        assert_eq!(
-            school_entry_date(date!(2020 - 04 - 02)),
-            date!(2027 - 04 - 01)
-        );
-        assert_eq!(
-            school_entry_date(date!(2021 - 03 - 31)),
-            date!(2027 - 04 - 01)
-        );
-        assert_eq!(
-            school_entry_date(date!(2021 - 01 - 01)),
-            date!(2027 - 04 - 01)
-        );
-        assert_eq!(
-            school_entry_date(date!(2020 - 12 - 31)),
-            date!(2027 - 04 - 01)
-        );
-        assert_eq!(
-            school_entry_date(date!(2021 - 06 - 01)),
-            date!(2028 - 04 - 01)
-        );
-    }
-
-    #[test]
-    fn preschool_ends_the_day_school_starts() {
-        let born = date!(2020 - 04 - 01);
-        assert!(is_preschool(born, date!(2026 - 03 - 31)));
-        assert!(!is_preschool(born, date!(2026 - 04 - 01)));
-        let born = date!(2020 - 04 - 02);
-        assert!(is_preschool(born, date!(2026 - 04 - 01)));
-        assert!(is_preschool(born, date!(2027 - 03 - 31)));
-        assert!(!is_preschool(born, date!(2027 - 04 - 01)));
-        // Not yet born: not a preschool child either.
-        assert!(!is_preschool(date!(2027 - 01 - 01), date!(2026 - 12 - 01)));
-    }
 
     use crate::fixtures::{self, REFERENCE_DATE};
     use crate::model::{
