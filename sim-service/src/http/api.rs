@@ -381,7 +381,15 @@ async fn register(
     let id = ChallengeId::random()
         .map_err(ApiError::internal)?
         .to_string();
-    let completes_at = now + outcome.completes_after();
+    // A registration the app waited for is in effect when it is answered,
+    // whatever the service clock says (a frozen clock must not leave it
+    // pending); one that went to the background takes effect after the
+    // scaled processing time on the service clock.
+    let completes_at = if outcome.is_background() {
+        now + outcome.completes_after()
+    } else {
+        now
+    };
     state.store.insert_registration(&Registration {
         id: id.clone(),
         person: holder.person.id.clone(),
