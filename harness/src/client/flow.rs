@@ -315,9 +315,21 @@ impl Session<'_> {
                 let presentation = self.present_again(certificate, None)?;
                 let result = self.confirm(&presentation)?;
                 let mut after = self.interpret(result, certificate, false)?;
-                if after.outcome == OutcomeKind::Confirmed {
-                    after.outcome = OutcomeKind::Registered;
-                    after.message = format!("健康保険証利用登録が完了しました。{}", after.message);
+                match after.outcome {
+                    OutcomeKind::Confirmed => {
+                        after.outcome = OutcomeKind::Registered;
+                        after.message =
+                            format!("健康保険証利用登録が完了しました。{}", after.message);
+                    }
+                    // Registered, but the service does not show it yet: say
+                    // so rather than "not registered", and do not loop.
+                    OutcomeKind::Refused
+                        if after.processing_result_code.as_deref() == Some(NOT_REGISTERED) =>
+                    {
+                        after.outcome = OutcomeKind::RegistrationPending;
+                        after.message = "健康保険証利用登録は完了しましたが、まだ反映されていません。しばらくしてからもう一度かざしてください。".into();
+                    }
+                    _ => {}
                 }
                 Ok(after)
             }

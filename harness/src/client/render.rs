@@ -30,6 +30,9 @@ pub fn screen(outcome: &ClientOutcome) -> String {
     let Some(result) = &outcome.result else {
         return out;
     };
+    if results(result).is_empty() {
+        return out;
+    }
     if let Some(day) = result["MessageHeader"]["QualificationConfirmationDate"].as_str() {
         let _ = writeln!(out, "資格情報 確認日：{}", date(day));
     }
