@@ -35,18 +35,24 @@ struct Service {
 }
 
 fn start() -> Service {
+    start_with(ServiceConfig {
+        time_factor: 0.001,
+        ..ServiceConfig::default()
+    })
+}
+
+fn start_with(config: ServiceConfig) -> Service {
+    start_with_persons(fixtures::built_in().unwrap(), config)
+}
+
+fn start_with_persons(persons: Vec<InsuredPerson>, config: ServiceConfig) -> Service {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
     let clock = ServiceClock::frozen_at(OffsetDateTime::parse(REFERENCE_TIME, &Rfc3339).unwrap());
-    let config = ServiceConfig {
-        time_factor: 0.001,
-        ..ServiceConfig::default()
-    };
     let state = AppState::new(Store::in_memory().unwrap(), clock, config).unwrap();
-    let persons = fixtures::built_in().unwrap();
     http::install_fixtures(&state, &persons).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -356,6 +362,52 @@ fn a_registration_not_yet_in_effect_is_pending() {
         OutcomeKind::RegistrationPending,
         "{outcome:?}"
     );
+}
+
+#[test]
+fn a_slow_registration_completes_in_the_background() {
+    // 30 s of processing: past the 25 s the service waits, so 202.
+    let service = start_with(ServiceConfig {
+        time_factor: 0.001,
+        registration_processing: time::Duration::seconds(30),
+        ..ServiceConfig::default()
+    });
+    let person = service.person("not-registered");
+    let pin = auth_pin(&person);
+    let (mut card, _) = card_of(&person);
+    let mut consenting = inputs(Method::Pin, Some(&pin));
+    consenting.consent_to_register = true;
+    let outcome = check(&mut card, &service.client(), &consenting);
+    assert_eq!(
+        outcome.outcome,
+        OutcomeKind::RegistrationPending,
+        "{outcome:?}"
+    );
+    assert!(outcome.message.contains("数分"), "{}", outcome.message);
+}
+
+#[test]
+fn a_phone_is_sent_to_mynaportal_to_register() {
+    let mut persons = fixtures::built_in().unwrap();
+    let mut phone = fixtures::find(&persons, "not-registered").unwrap().clone();
+    phone.id = "not-registered-android".into();
+    phone.kind = fixtures::CardKind::Android;
+    phone.card.built_in = None;
+    phone.card.profile.seed = format!("{}-android", phone.card.profile.seed);
+    persons.push(phone.clone());
+    let service = start_with_persons(persons, ServiceConfig::default());
+    let pin = auth_pin(&phone);
+    let (mut card, trace) = card_of(&phone);
+    let mut consenting = inputs(Method::Android, Some(&pin));
+    consenting.consent_to_register = true;
+    let outcome = check(&mut card, &service.client(), &consenting);
+    assert_eq!(outcome.outcome, OutcomeKind::NotRegistered, "{outcome:?}");
+    assert!(
+        outcome.message.contains("マイナポータル"),
+        "{}",
+        outcome.message
+    );
+    assert_eq!(signatures(&trace), 1, "no registration signature");
 }
 
 #[test]
