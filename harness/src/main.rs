@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 
 mod card_cmd;
+mod check_cmd;
 mod doctor;
 mod pki_cmd;
 mod service_cmd;
@@ -29,6 +30,8 @@ enum Command {
     Doctor(doctor::DoctorArgs),
     /// Run the mock eligibility confirmation service until Ctrl-C.
     Service(service_cmd::ServiceArgs),
+    /// Check one patient's eligibility as the app does: read the card, ask the service, show the result.
+    Check(check_cmd::CheckArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -44,5 +47,6 @@ fn main() -> anyhow::Result<()> {
         Command::Pki(args) => pki_cmd::run(args),
         Command::Doctor(args) => doctor::run(args),
         Command::Service(args) => service_cmd::run(args),
+        Command::Check(args) => check_cmd::run(args),
     }
 }

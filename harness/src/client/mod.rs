@@ -10,6 +10,19 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod card;
+pub mod flow;
+pub mod in_process;
+pub mod misbehave;
+pub mod pcsc;
+pub mod render;
+pub mod service;
+
+pub use flow::check;
+pub use in_process::InProcessChannel;
+pub use pcsc::PcscChannel;
+pub use service::{ServiceClient, ServiceFailure};
+
 /// How the patient's identity is checked (本人確認の方法).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
