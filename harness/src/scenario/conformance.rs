@@ -180,7 +180,7 @@ mod tests {
         );
         assert!(
             Rule::NoVerifyOnBlockedPin
-                .check(&[verify.clone()], Method::Pin)
+                .check(std::slice::from_ref(&verify), Method::Pin)
                 .is_ok()
         );
         let wrong = apdu(
