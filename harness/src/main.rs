@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 mod card_cmd;
 mod doctor;
 mod pki_cmd;
+mod run_cmd;
 mod service_cmd;
 
 #[derive(Parser)]
@@ -29,6 +30,8 @@ enum Command {
     Doctor(doctor::DoctorArgs),
     /// Run the mock eligibility confirmation service until Ctrl-C.
     Service(service_cmd::ServiceArgs),
+    /// Run scenarios against a client and report (JUnit, JSON, HTML).
+    Run(run_cmd::RunArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -44,5 +47,12 @@ fn main() -> anyhow::Result<()> {
         Command::Pki(args) => pki_cmd::run(args),
         Command::Doctor(args) => doctor::run(args),
         Command::Service(args) => service_cmd::run(args),
+        Command::Run(args) => {
+            if !run_cmd::run(args)? {
+                // The summary line is printed; the exit code tells CI.
+                std::process::exit(1);
+            }
+            Ok(())
+        }
     }
 }
