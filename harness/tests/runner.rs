@@ -15,7 +15,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use kazasu::client::{CardChannel, CardError, ClientOutcome, Method, OutcomeKind};
 use kazasu::scenario::load::{self, LoadedScenario, Shard};
-use kazasu::scenario::report::{RunReport, ScenarioReport};
+use kazasu::scenario::report::{Certification, RunReport, ScenarioReport};
 use kazasu::scenario::runner::{
     ClientRun, ClientUnderTest, Reader, RunOptions, RunSetup, Runner, Transport,
 };
@@ -598,6 +598,8 @@ fn junit_json_and_html_reports() {
     let scenarios = load::load(std::slice::from_ref(&dir)).unwrap();
     let runner = runner(Misbehaviour::None, true);
     let reports = runner.run_all(&scenarios, |_| {});
+    let certification = Certification::of(&runner.client_identity(), "2026-12-01", &reports);
+    assert_eq!(certification.failed_scenarios, ["group0/s00", "group0/s03"]);
     let report = RunReport::new(
         runner.client_identity(),
         "in-process",
@@ -605,7 +607,7 @@ fn junit_json_and_html_reports() {
         "2026-12-01T01:00:00Z".into(),
         Duration::from_secs(1),
         reports,
-        None,
+        Some(certification),
     );
     assert_eq!((report.passed, report.failed), (4, 2));
     assert_eq!(report.summary_line(), "4 passed, 2 failed");
@@ -652,6 +654,7 @@ fn junit_json_and_html_reports() {
     assert!(html.contains("READ BINARY EF 000A (auth certificate)"));
     assert!(html.contains("<td class=\"sw\">9000</td>"));
     assert!(html.contains("history_count"));
+    assert!(html.contains("Conformance profile") && html.contains("DOES NOT CONFORM"));
     assert!(!html.contains("<link") && !html.contains("<script src"));
     // Failures come first.
     let first_failed = html.find("scenario failed").unwrap();
@@ -668,14 +671,11 @@ fn the_certification_summary_counts_rules() {
     );
     let good = runner(Misbehaviour::None, true).run_one(&s);
     let bad = runner(Misbehaviour::VerifiesInVisualMode, true).run_one(&s);
-    let cert = kazasu::scenario::report::Certification::of(
-        "double",
-        "2026-12-01",
-        std::slice::from_ref(&good),
-    );
+    let cert = Certification::of("double", "2026-12-01", std::slice::from_ref(&good));
     assert!(cert.conforms, "{}", cert.text());
-    let cert = kazasu::scenario::report::Certification::of("double", "2026-12-01", &[good, bad]);
+    let cert = Certification::of("double", "2026-12-01", &[good, bad]);
     assert!(!cert.conforms);
+    assert_eq!(cert.failed_scenarios, ["v"]);
     let text = cert.text();
     assert!(
         text.contains("no_verify_in_visual_mode") && text.contains("1 failed (in v)"),

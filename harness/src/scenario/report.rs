@@ -212,6 +212,9 @@ pub struct Certification {
     pub date: String,
     pub tool: String,
     pub rules: Vec<RuleResult>,
+    /// Scenarios that failed, for any expectation: a client that breaks no
+    /// rule but gets the outcome wrong does not conform either.
+    pub failed_scenarios: Vec<String>,
     /// Every rule held in every scenario, and every scenario passed.
     pub conforms: bool,
 }
@@ -241,13 +244,19 @@ impl Certification {
                 result
             })
             .collect();
-        let conforms = rules.iter().all(|r| r.failed == 0 && r.passed > 0)
-            && scenarios.iter().all(|s| s.passed || s.skipped.is_some());
+        let failed_scenarios: Vec<String> = scenarios
+            .iter()
+            .filter(|s| !s.passed && s.skipped.is_none())
+            .map(|s| s.id.clone())
+            .collect();
+        let conforms =
+            rules.iter().all(|r| r.failed == 0 && r.passed > 0) && failed_scenarios.is_empty();
         Certification {
             client: client.to_string(),
             date: date.to_string(),
             tool: tool(),
             rules,
+            failed_scenarios,
             conforms,
         }
     }
@@ -271,6 +280,12 @@ impl Certification {
                 text.push_str(&format!(" (in {})", r.violated_in.join(", ")));
             }
             text.push('\n');
+        }
+        if !self.failed_scenarios.is_empty() {
+            text.push_str(&format!(
+                "  scenarios failed: {}\n",
+                self.failed_scenarios.join(", ")
+            ));
         }
         text.push_str(if self.conforms {
             "  verdict: CONFORMS\n"
