@@ -85,7 +85,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
     };
 
     let all = load::load(&args.paths)?;
+    let found = all.len();
     let selected = load::select(all, args.filter.as_deref(), args.shard);
+    if selected.is_empty() {
+        eprintln!("no scenario to run: {found} found, none selected by --filter/--shard");
+    }
     let options = RunOptions {
         jobs: args.jobs.unwrap_or(RunOptions::default().jobs),
         transport,

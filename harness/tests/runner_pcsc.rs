@@ -83,6 +83,12 @@ fn an_external_client_reaches_the_card_through_pcscd() {
     std::fs::write(dir.join("suite/pcsc/tries.toml"), TRIES).unwrap();
     std::fs::write(dir.join("suite/pcsc/tries-again.toml"), TRIES).unwrap();
     std::fs::write(dir.join("suite/pcsc/absent.toml"), ABSENT).unwrap();
+    // Pulled out at the 3rd APDU: pcscd reports the card gone mid-probe.
+    std::fs::write(
+        dir.join("suite/pcsc/removed.toml"),
+        ABSENT.replace("absent = true", "removed_at_apdu = 3"),
+    )
+    .unwrap();
     std::fs::write(dir.join("adapter.sh"), ADAPTER).unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_kazasu"))
         .arg("run")
@@ -101,7 +107,7 @@ fn an_external_client_reaches_the_card_through_pcscd() {
     assert!(output.status.success(), "{stdout}\n{stderr}");
     assert_eq!(
         stdout.lines().last(),
-        Some("3 passed, 0 failed"),
+        Some("4 passed, 0 failed"),
         "{stdout}"
     );
 
