@@ -7,6 +7,7 @@ mod card_cmd;
 mod check_cmd;
 mod doctor;
 mod pki_cmd;
+mod run_cmd;
 mod service_cmd;
 
 #[derive(Parser)]
@@ -32,6 +33,8 @@ enum Command {
     Service(service_cmd::ServiceArgs),
     /// Check one patient's eligibility as the app does: read the card, ask the service, show the result.
     Check(check_cmd::CheckArgs),
+    /// Run scenarios against a client and report (JUnit, JSON, HTML).
+    Run(run_cmd::RunArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -48,5 +51,12 @@ fn main() -> anyhow::Result<()> {
         Command::Doctor(args) => doctor::run(args),
         Command::Service(args) => service_cmd::run(args),
         Command::Check(args) => check_cmd::run(args),
+        Command::Run(args) => {
+            if !run_cmd::run(args)? {
+                // The summary line is printed; the exit code tells CI.
+                std::process::exit(1);
+            }
+            Ok(())
+        }
     }
 }

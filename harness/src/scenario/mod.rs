@@ -1,5 +1,10 @@
-//! Scenarios: the format, the conformance rules, and (to come) the runner
-//! and its reports.
+//! Scenarios: the format, the conformance rules, loading a suite, running it
+//! against a client, and reporting.
 
 pub mod conformance;
+pub mod external;
 pub mod format;
+pub mod load;
+pub mod pcsc_slot;
+pub mod report;
+pub mod runner;

@@ -1,0 +1,204 @@
+//! `kazasu run`: runs a scenario suite against a client and reports.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use kazasu::scenario::external::ExternalCommand;
+use kazasu::scenario::load::{self, Shard};
+use kazasu::scenario::report::{Certification, RunReport, ScenarioReport};
+use kazasu::scenario::runner::{ClientUnderTest, RunOptions, Runner, Transport};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Scenario folders (searched recursively for *.toml) or files.
+    #[arg(default_value = "scenarios")]
+    paths: Vec<PathBuf>,
+    /// Only scenarios whose id, name or a tag contains this (case-insensitive).
+    #[arg(long)]
+    filter: Option<String>,
+    /// Run only shard I of N (1-based), by sorted id: `--shard 2/4`.
+    #[arg(long)]
+    shard: Option<Shard>,
+    /// Scenarios run at once (default: the machine's parallelism; over
+    /// PC/SC at most one per vpcd slot).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// How the client reaches the card (default: in-process, or pcsc with --client).
+    #[arg(long, value_enum)]
+    transport: Option<TransportArg>,
+    /// The client under test, run per scenario with `sh -c` (adapter
+    /// contract: KAZASU_* variables in, one outcome JSON out). Needs
+    /// --transport pcsc. Default: the reference client.
+    #[arg(long, value_name = "CMD")]
+    client: Option<String>,
+    /// `conformance`: check every conformance rule in every scenario and
+    /// print a certification summary.
+    #[arg(long, value_enum)]
+    profile: Option<Profile>,
+    /// Write a JUnit XML report here.
+    #[arg(long, value_name = "PATH")]
+    junit: Option<PathBuf>,
+    /// Write a JSON report here.
+    #[arg(long, value_name = "PATH")]
+    json: Option<PathBuf>,
+    /// Write a self-contained HTML report here.
+    #[arg(long, value_name = "PATH")]
+    html: Option<PathBuf>,
+    /// vpcd slots available to --transport pcsc (Debian's vpcd has 2).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=10))]
+    pcsc_slots: u8,
+    /// Print the JSON Schema of scenario files and exit.
+    #[arg(long)]
+    schema: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TransportArg {
+    InProcess,
+    Pcsc,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Profile {
+    Conformance,
+}
+
+/// Runs the suite; `Ok(false)` when any scenario failed.
+pub fn run(args: RunArgs) -> anyhow::Result<bool> {
+    if args.schema {
+        print!("{}", load::schema());
+        return Ok(true);
+    }
+    let transport = match (args.transport, &args.client) {
+        (Some(TransportArg::Pcsc), _) | (None, Some(_)) => Transport::Pcsc,
+        (Some(TransportArg::InProcess), _) | (None, None) => Transport::InProcess,
+    };
+    let client: Arc<dyn ClientUnderTest> = match &args.client {
+        Some(command) => Arc::new(ExternalCommand::new(command.clone())),
+        None => reference_client()?,
+    };
+
+    let all = load::load(&args.paths)?;
+    let found = all.len();
+    let selected = load::select(all, args.filter.as_deref(), args.shard);
+    if selected.is_empty() {
+        eprintln!("no scenario to run: {found} found, none selected by --filter/--shard");
+    }
+    let options = RunOptions {
+        jobs: args.jobs.unwrap_or(RunOptions::default().jobs),
+        transport,
+        pcsc_slots: args.pcsc_slots,
+        conformance_profile: args.profile == Some(Profile::Conformance),
+    };
+    let runner = Runner::new(client, options).map_err(anyhow::Error::msg)?;
+
+    let started_at = OffsetDateTime::now_utc();
+    let started = Instant::now();
+    let progress = Progress::new(selected.len());
+    let reports = runner.run_all(&selected, |report| progress.done(report));
+    progress.finish();
+
+    let certification = (args.profile == Some(Profile::Conformance)).then(|| {
+        Certification::of(
+            &runner.client_identity(),
+            &started_at.date().to_string(),
+            &reports,
+        )
+    });
+    let report = RunReport::new(
+        runner.client_identity(),
+        transport.name(),
+        args.profile.map(|_| "conformance".to_string()),
+        started_at.format(&Rfc3339).unwrap_or_default(),
+        started.elapsed(),
+        reports,
+        certification,
+    );
+    if let Some(path) = &args.junit {
+        let xml = report.junit().map_err(anyhow::Error::msg)?;
+        write(path, &xml)?;
+    }
+    if let Some(path) = &args.json {
+        write(path, &report.json())?;
+    }
+    if let Some(path) = &args.html {
+        let html = report.html().map_err(anyhow::Error::msg)?;
+        write(path, &html)?;
+    }
+    if let Some(certification) = &report.certification {
+        print!("{}", certification.text());
+    }
+    println!("{}", report.summary_line());
+    Ok(report.failed == 0)
+}
+
+/// The reference client, when this build has it.
+fn reference_client() -> anyhow::Result<Arc<dyn ClientUnderTest>> {
+    bail!(
+        "this build has no reference client yet: pass --client CMD --transport pcsc to run a \
+         client through its adapter"
+    )
+}
+
+fn write(path: &PathBuf, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// A bar on a terminal; a line per scenario otherwise (CI logs). Failures
+/// print with their diffs either way, as they happen.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    fn new(total: usize) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(total as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Progress { bar }
+    }
+
+    fn done(&self, report: &ScenarioReport) {
+        let line = if let Some(reason) = &report.skipped {
+            format!("skip {} ({reason})", report.id)
+        } else if report.passed {
+            format!(
+                "ok   {} ({:.0} ms)",
+                report.id,
+                report.duration.as_secs_f64() * 1e3
+            )
+        } else {
+            report.failure_text().trim_end().to_string()
+        };
+        match &self.bar {
+            Some(bar) => {
+                if !report.passed {
+                    bar.println(line);
+                }
+                bar.set_message(report.id.clone());
+                bar.inc(1);
+            }
+            None => println!("{line}"),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

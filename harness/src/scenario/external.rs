@@ -1,0 +1,287 @@
+//! A vendor's client as the client under test: a command run once per
+//! scenario, told what to do through environment variables, answering with
+//! one [`ClientOutcome`] as JSON on stdout.
+//!
+//! This is the adapter contract: whatever the vendor's client is (a desktop
+//! app with a test entry point, a script around its library), a small
+//! adapter turns the variables below into one check and prints the outcome.
+//! The card is reached through PC/SC only, since an external process cannot
+//! see a card living inside the runner.
+//!
+//! | variable | value |
+//! |---|---|
+//! | `KAZASU_READER` | the PC/SC reader holding the card (`Virtual PCD 00 00`) |
+//! | `KAZASU_SERVICE_URL` | the service's base URL |
+//! | `KAZASU_FACILITY` | 医療機関等コード |
+//! | `KAZASU_DEVICE` | the confirming device's name |
+//! | `KAZASU_METHOD` | `visual`, `pin`, `iphone` or `android` |
+//! | `KAZASU_PIN` | the PIN the patient types (absent when none) |
+//! | `KAZASU_CONSENT` | `1` if the patient consents to register, else `0` |
+//! | `KAZASU_CARD_HAS_PHOTO` | `1` or `0` |
+//! | `KAZASU_TIMEOUT_MS` | how long to wait for the service |
+
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::runner::{ClientRun, ClientUnderTest, Reader, RunSetup, Transport};
+use crate::client::{ClientOutcome, Method};
+
+/// On top of the scenario's service time-out: time for the client to start,
+/// talk to the card and exit, before the runner gives up on it.
+const GRACE: Duration = Duration::from_secs(30);
+
+/// Output kept per stream: an adapter that floods stdout must not exhaust
+/// the runner's memory.
+const OUTPUT_LIMIT: usize = 1 << 20;
+
+/// A client run as `sh -c COMMAND`.
+#[derive(Debug, Clone)]
+pub struct ExternalCommand {
+    pub command: String,
+}
+
+impl ExternalCommand {
+    pub fn new(command: impl Into<String>) -> Self {
+        ExternalCommand {
+            command: command.into(),
+        }
+    }
+}
+
+impl ClientUnderTest for ExternalCommand {
+    fn identity(&self) -> String {
+        format!("external command `{}`", self.command)
+    }
+
+    fn supports(&self, transport: Transport) -> Result<(), String> {
+        match transport {
+            Transport::Pcsc => Ok(()),
+            Transport::InProcess => Err(
+                "--client runs the client as its own process, which cannot reach a card inside \
+                 the runner: use --transport pcsc (the card is then put into vpcd, and the \
+                 client opens it through pcscd)"
+                    .into(),
+            ),
+        }
+    }
+
+    fn run(&self, setup: RunSetup<'_>) -> ClientRun {
+        let reader = match &setup.reader {
+            Reader::Pcsc { name } => name.clone(),
+            Reader::InProcess(_) => {
+                return ClientRun::of(Err(self
+                    .supports(Transport::InProcess)
+                    .err()
+                    .unwrap_or_default()));
+            }
+        };
+        let inputs = setup.inputs;
+        let flag = |b: bool| if b { "1" } else { "0" };
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(&self.command)
+            .env("KAZASU_READER", reader)
+            .env("KAZASU_SERVICE_URL", setup.service_url)
+            .env("KAZASU_FACILITY", &inputs.facility)
+            .env("KAZASU_DEVICE", &inputs.device)
+            .env("KAZASU_METHOD", method_name(inputs.method))
+            .env("KAZASU_CONSENT", flag(inputs.consent_to_register))
+            .env("KAZASU_CARD_HAS_PHOTO", flag(inputs.card_has_photo))
+            .env("KAZASU_TIMEOUT_MS", inputs.timeout_ms.to_string())
+            .env("KAZASU_SCENARIO", setup.id)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Its own process group, so that a client that overstays is
+            // stopped with everything it started.
+            .process_group(0);
+        match &inputs.pin {
+            Some(pin) => command.env("KAZASU_PIN", pin),
+            None => command.env_remove("KAZASU_PIN"),
+        };
+        let deadline = Duration::from_millis(inputs.timeout_ms) + GRACE;
+        run_with_deadline(command, deadline)
+    }
+}
+
+fn method_name(method: Method) -> String {
+    match serde_json::to_value(method) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => format!("{method:?}").to_lowercase(),
+    }
+}
+
+/// Runs the command, reading both streams, and stops its process group at
+/// the deadline.
+fn run_with_deadline(mut command: Command, deadline: Duration) -> ClientRun {
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(e) => return ClientRun::of(Err(format!("cannot start the client: {e}"))),
+    };
+    let reader = |stream: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut kept = Vec::new();
+            if let Some(stream) = stream {
+                let _ = stream.take(OUTPUT_LIMIT as u64).read_to_end(&mut kept);
+            }
+            String::from_utf8_lossy(&kept).into_owned()
+        })
+    };
+    let stdout = reader(
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    );
+    let stderr = reader(
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    );
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Ok(status),
+            Ok(None) if started.elapsed() > deadline => {
+                stop_group(child.id());
+                let _ = child.wait();
+                break Err(format!("the client did not finish within {deadline:?}"));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => break Err(format!("cannot wait for the client: {e}")),
+        }
+    };
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    let outcome = status.and_then(|status| {
+        parse_outcome(&stdout).map_err(|e| {
+            if status.success() {
+                e
+            } else {
+                format!("the client exited with {status} and {e}")
+            }
+        })
+    });
+    ClientRun { outcome, stderr }
+}
+
+/// Stops the client's process group (the group the runner made for it).
+fn stop_group(pid: u32) {
+    let _ = Command::new("kill")
+        .arg("-KILL")
+        .arg("--")
+        .arg(format!("-{pid}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// The outcome on stdout: the whole output as one JSON object, or else its
+/// last line that is one (an adapter may log before it answers).
+pub fn parse_outcome(stdout: &str) -> Result<ClientOutcome, String> {
+    let whole = serde_json::from_str::<ClientOutcome>(stdout.trim());
+    if let Ok(outcome) = whole {
+        return Ok(outcome);
+    }
+    let last = stdout
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('{'));
+    match last {
+        Some(line) => serde_json::from_str(line)
+            .map_err(|e| format!("printed no outcome JSON: {e} in {}", excerpt(line))),
+        None if stdout.trim().is_empty() => Err("printed nothing on stdout".into()),
+        None => Err(format!(
+            "printed no outcome JSON on stdout: {}",
+            excerpt(stdout.trim())
+        )),
+    }
+}
+
+fn excerpt(text: &str) -> String {
+    const MAX: usize = 200;
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{:?}…", &text[..cut]),
+        None => format!("{text:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::{CheckInputs, OutcomeKind};
+
+    fn inputs() -> CheckInputs {
+        CheckInputs {
+            method: Method::Pin,
+            pin: Some("1234".into()),
+            consent_to_register: false,
+            card_has_photo: true,
+            facility: "0110000001".into(),
+            device: "reception-1".into(),
+            timeout_ms: 1000,
+        }
+    }
+
+    fn run(command: &str) -> ClientRun {
+        let inputs = inputs();
+        ExternalCommand::new(command).run(RunSetup {
+            id: "t",
+            inputs: &inputs,
+            service_url: "http://127.0.0.1:9",
+            reader: Reader::Pcsc {
+                name: "Virtual PCD 00 01".into(),
+            },
+        })
+    }
+
+    #[test]
+    fn the_adapter_gets_its_variables_and_its_json_is_read() {
+        let run = run(
+            r#"echo "starting $KAZASU_READER" >&2; echo "log line"; printf '{"outcome":"wrong-pin","message":"%s %s %s %s","tries_left":2}\n' "$KAZASU_METHOD" "$KAZASU_PIN" "$KAZASU_CONSENT" "$KAZASU_SERVICE_URL""#,
+        );
+        let outcome = run.outcome.unwrap();
+        assert_eq!(outcome.outcome, OutcomeKind::WrongPin);
+        assert_eq!(outcome.message, "pin 1234 0 http://127.0.0.1:9");
+        assert_eq!(outcome.tries_left, Some(2));
+        assert_eq!(run.stderr, "starting Virtual PCD 00 01\n");
+    }
+
+    #[test]
+    fn bad_output_and_failures_are_explained() {
+        let e = run("echo hello").outcome.unwrap_err();
+        assert!(e.contains("no outcome JSON") && e.contains("hello"), "{e}");
+        let e = run("exit 3").outcome.unwrap_err();
+        assert!(e.contains("exit status: 3") && e.contains("nothing"), "{e}");
+        let e = run("echo '{\"outcome\": \"bogus\"}'").outcome.unwrap_err();
+        assert!(e.contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn in_process_is_refused_with_a_reason() {
+        let e = ExternalCommand::new("true")
+            .supports(Transport::InProcess)
+            .unwrap_err();
+        assert!(e.contains("--transport pcsc"));
+    }
+
+    #[test]
+    fn a_client_past_its_deadline_is_stopped() {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg("sleep 30")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let started = Instant::now();
+        let run = run_with_deadline(command, Duration::from_millis(200));
+        assert!(run.outcome.unwrap_err().contains("did not finish"));
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+}

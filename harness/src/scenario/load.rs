@@ -1,0 +1,408 @@
+//! Loading scenario files: every `*.toml` under a folder, each with an id
+//! taken from its path, checked before anything runs.
+//!
+//! A scenario suite is written by hand, so a mistake in it must be found
+//! before a run of many minutes and said in terms of the file: its path, the
+//! line and column, and what is wrong. Everything that can be checked
+//! without running (TOML, fields, the clock, the faults, the fixture person)
+//! is checked here; every broken file is reported, not just the first.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+use sim_service::fixtures::{self, InsuredPerson};
+use sim_service::http::FaultSet;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::format::Scenario;
+
+/// A scenario read from a file, with its id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadedScenario {
+    /// The path relative to the folder given, without `.toml`, with `/`
+    /// separators on every system (e.g. `pin/wrong-once`): stable across
+    /// machines, so that `--shard` and reports agree.
+    pub id: String,
+    pub path: PathBuf,
+    pub scenario: Scenario,
+}
+
+impl LoadedScenario {
+    /// The folder part of the id (`pin` for `pin/wrong-once`; empty at the top).
+    pub fn folder(&self) -> &str {
+        self.id.rsplit_once('/').map_or("", |(folder, _)| folder)
+    }
+}
+
+/// What is wrong with one file (or with a path given to load).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    pub path: PathBuf,
+    /// 1-based line and column, when the problem has a place in the file.
+    pub at: Option<(usize, usize)>,
+    pub message: String,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some((line, column)) = self.at {
+            write!(f, ":{line}:{column}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Every problem found while loading, one per line when displayed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct LoadErrors(pub Vec<LoadError>);
+
+impl fmt::Display for LoadErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let noun = if self.0.len() == 1 {
+            "problem"
+        } else {
+            "problems"
+        };
+        write!(f, "{} {noun} in the scenarios:", self.0.len())?;
+        for e in &self.0 {
+            write!(f, "\n  {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The built-in fixture persons, parsed once per process: both loading
+/// (to check `card.person`) and the runner need them.
+pub fn built_in_persons() -> Result<&'static [InsuredPerson], String> {
+    static PERSONS: OnceLock<Result<Vec<InsuredPerson>, String>> = OnceLock::new();
+    PERSONS
+        .get_or_init(|| fixtures::built_in().map_err(|e| e.to_string()))
+        .as_ref()
+        .map(Vec::as_slice)
+        .map_err(Clone::clone)
+}
+
+/// Loads every scenario under each path (a folder, searched recursively, or
+/// one file), sorted by id. Ids must be unique across all paths.
+pub fn load(paths: &[PathBuf]) -> Result<Vec<LoadedScenario>, LoadErrors> {
+    let mut errors = Vec::new();
+    let mut loaded = Vec::new();
+    for root in paths {
+        if root.is_file() {
+            let id = root
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            match load_file(root, id) {
+                Ok(s) => loaded.push(s),
+                Err(e) => errors.push(e),
+            }
+            continue;
+        }
+        let mut files = Vec::new();
+        if let Err(e) = collect_toml(root, &mut files) {
+            errors.push(e);
+            continue;
+        }
+        files.sort();
+        for file in files {
+            match load_file(&file, id_of(root, &file)) {
+                Ok(s) => loaded.push(s),
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+    loaded.sort_by(|a, b| a.id.cmp(&b.id));
+    for pair in loaded.windows(2) {
+        if pair[0].id == pair[1].id {
+            errors.push(LoadError {
+                path: pair[1].path.clone(),
+                at: None,
+                message: format!(
+                    "id {:?} is also the id of {}",
+                    pair[1].id,
+                    pair[0].path.display()
+                ),
+            });
+        }
+    }
+    if errors.is_empty() {
+        Ok(loaded)
+    } else {
+        Err(LoadErrors(errors))
+    }
+}
+
+/// Parses one scenario's text; `path` only names it in errors.
+pub fn parse(text: &str, path: &Path) -> Result<Scenario, LoadError> {
+    let scenario: Scenario = toml::from_str(text).map_err(|e| LoadError {
+        path: path.to_path_buf(),
+        at: e.span().map(|span| line_column(text, span.start)),
+        message: e.message().trim().to_string(),
+    })?;
+    check(&scenario).map_err(|message| LoadError {
+        path: path.to_path_buf(),
+        at: None,
+        message,
+    })?;
+    Ok(scenario)
+}
+
+fn load_file(path: &Path, id: String) -> Result<LoadedScenario, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|e| LoadError {
+        path: path.to_path_buf(),
+        at: None,
+        message: format!("cannot read: {e}"),
+    })?;
+    Ok(LoadedScenario {
+        id,
+        path: path.to_path_buf(),
+        scenario: parse(&text, path)?,
+    })
+}
+
+/// What serde cannot see: values that parse but cannot be set up.
+fn check(s: &Scenario) -> Result<(), String> {
+    if let Some(clock) = &s.service.clock {
+        OffsetDateTime::parse(clock, &Rfc3339)
+            .map_err(|e| format!("service.clock: {clock:?} is not an RFC 3339 time: {e}"))?;
+    }
+    if let Some(faults) = &s.service.faults {
+        let set: FaultSet =
+            serde_json::from_value(faults.clone()).map_err(|e| format!("service.faults: {e}"))?;
+        set.validate().map_err(|e| format!("service.faults: {e}"))?;
+    }
+    if s.card.removed_at_apdu == Some(0) {
+        return Err("card.removed_at_apdu: APDUs count from 1".into());
+    }
+    if s.card.auth_tries_left.is_some_and(|t| t > 3) {
+        return Err("card.auth_tries_left: at most 3".into());
+    }
+    let persons = built_in_persons()?;
+    if fixtures::find(persons, &s.card.person).is_none() {
+        let mut known: Vec<&str> = persons.iter().map(|p| p.id.as_str()).collect();
+        known.sort_unstable();
+        return Err(format!(
+            "card.person: no fixture person {:?}; one of {}",
+            s.card.person,
+            known.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// Every `*.toml` file under `dir`, recursively.
+fn collect_toml(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| LoadError {
+        path: dir.to_path_buf(),
+        at: None,
+        message: format!("cannot read the folder: {e}"),
+    })?;
+    for entry in entries {
+        let path = entry
+            .map_err(|e| LoadError {
+                path: dir.to_path_buf(),
+                at: None,
+                message: format!("cannot list the folder: {e}"),
+            })?
+            .path();
+        if path.is_dir() {
+            collect_toml(&path, out)?;
+        } else if path.extension().is_some_and(|ext| ext == "toml") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// `root/pin/wrong-once.toml` → `pin/wrong-once`.
+fn id_of(root: &Path, file: &Path) -> String {
+    let relative = file.strip_prefix(root).unwrap_or(file).with_extension("");
+    relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit_once('\n')
+        .map_or(before, |(_, last)| last)
+        .chars()
+        .count()
+        + 1;
+    (line, column)
+}
+
+/// The JSON Schema of a scenario file, generated from the types: editors
+/// use it to complete and check scenarios (`kazasu run --schema`).
+pub fn schema() -> String {
+    let schema = schemars::schema_for!(Scenario);
+    // A schema of plain data always serialises.
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// `I/N`: shard I (1-based) of N.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("{s:?} is not I/N with 1 <= I <= N (e.g. 2/4)");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let index: usize = i.trim().parse().map_err(|_| bad())?;
+        let count: usize = n.trim().parse().map_err(|_| bad())?;
+        if index == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// The scenarios `--filter` and `--shard` leave, in id order. Shards deal
+/// the filtered list round-robin by sorted id, so they never overlap, cover
+/// everything together, and stay stable as long as the ids do.
+pub fn select(
+    scenarios: Vec<LoadedScenario>,
+    filter: Option<&str>,
+    shard: Option<Shard>,
+) -> Vec<LoadedScenario> {
+    let needle = filter.map(str::to_lowercase);
+    let mut kept: Vec<LoadedScenario> = scenarios
+        .into_iter()
+        .filter(|s| match &needle {
+            None => true,
+            Some(n) => {
+                s.id.to_lowercase().contains(n)
+                    || s.scenario.name.to_lowercase().contains(n)
+                    || s.scenario.tags.iter().any(|t| t.to_lowercase().contains(n))
+            }
+        })
+        .collect();
+    kept.sort_by(|a, b| a.id.cmp(&b.id));
+    match shard {
+        None => kept,
+        Some(Shard { index, count }) => kept
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| i % count == index - 1)
+            .map(|(_, s)| s)
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "PIN entered right"
+rule = "manual 000 p.15"
+tags = ["pin"]
+
+[card]
+person = "valid"
+
+[client]
+method = "pin"
+pin = "1234"
+
+[expect]
+outcome = "confirmed"
+"#;
+
+    fn dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("kazasu-load-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn ids_come_from_paths_and_are_sorted() {
+        let root = dir("ids");
+        std::fs::create_dir_all(root.join("pin")).unwrap();
+        std::fs::write(root.join("pin/wrong-once.toml"), GOOD).unwrap();
+        std::fs::write(root.join("a.toml"), GOOD).unwrap();
+        std::fs::write(root.join("notes.md"), "not a scenario").unwrap();
+        let loaded = load(std::slice::from_ref(&root)).unwrap();
+        let ids: Vec<&str> = loaded.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["a", "pin/wrong-once"]);
+        assert_eq!(loaded[1].folder(), "pin");
+        assert_eq!(loaded[0].folder(), "");
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn errors_name_the_file_and_line() {
+        let root = dir("errors");
+        std::fs::write(
+            root.join("typo.toml"),
+            GOOD.replace("[expect]", "[expect]\noutcom = \"confirmed\""),
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("person.toml"),
+            GOOD.replace("\"valid\"", "\"nobody\""),
+        )
+        .unwrap();
+        std::fs::write(root.join("ok.toml"), GOOD).unwrap();
+        let errors = load(std::slice::from_ref(&root)).unwrap_err();
+        assert_eq!(errors.0.len(), 2, "{errors}");
+        let text = errors.to_string();
+        assert!(text.contains("typo.toml:14:"), "{text}");
+        assert!(text.contains("outcom"), "{text}");
+        assert!(text.contains("no fixture person \"nobody\""), "{text}");
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn bad_clock_and_faults_are_refused() {
+        let p = Path::new("x.toml");
+        let clock = GOOD.replace("[card]", "[service]\nclock = \"tomorrow\"\n\n[card]");
+        assert!(
+            parse(&clock, p)
+                .unwrap_err()
+                .message
+                .contains("service.clock")
+        );
+        let faults = GOOD.replace(
+            "[card]",
+            "[service.faults.endpoints.nowhere]\nstatus = 500\n\n[card]",
+        );
+        let e = parse(&faults, p).unwrap_err();
+        assert!(e.message.contains("unknown endpoint"), "{e}");
+    }
+
+    #[test]
+    fn shards_parse() {
+        assert_eq!("2/4".parse(), Ok(Shard { index: 2, count: 4 }));
+        assert!("0/4".parse::<Shard>().is_err());
+        assert!("5/4".parse::<Shard>().is_err());
+        assert!("x".parse::<Shard>().is_err());
+    }
+
+    #[test]
+    fn the_committed_schema_is_up_to_date() {
+        let committed = include_str!("../../../scenarios/schema.json");
+        assert!(
+            committed == schema(),
+            "scenarios/schema.json is stale: run `cargo run -p kazasu -- run --schema > scenarios/schema.json`"
+        );
+    }
+}

@@ -1,0 +1,205 @@
+//! A scenario's card in the real pcscd: attached to one vpcd slot for the
+//! length of one scenario.
+//!
+//! A vendor's client runs as its own process and can only reach a card the
+//! way it reaches a real one, through PC/SC. The runner puts the scenario's
+//! card into vpcd's slot N (the reader pcscd calls `Virtual PCD 00 0N`),
+//! waits until pcscd reports it present, lets the client run, and takes it
+//! out again, waiting until pcscd reports the reader empty, so that the next
+//! scenario in that slot starts with a reader pcscd has seen empty.
+
+use std::ffi::CString;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sim_card::personalize::AUTH_PIN;
+use sim_card::transport::SmartCard;
+use sim_card::transport::vpcd::{self, ERROR_REPLY, VpcdControl, VpcdEvent, VpcdOptions};
+
+use super::runner::ScenarioCard;
+
+/// How long vpcd and pcscd may take to see a card come or go.
+const SETTLE: Duration = Duration::from_secs(10);
+
+/// The name pcscd gives vpcd's slot `slot` on Debian.
+pub fn reader_name(slot: u8) -> String {
+    format!("Virtual PCD 00 {slot:02}")
+}
+
+/// The card as the vpcd link holds it: traced, and pulled out at the
+/// scenario's Nth APDU.
+struct LinkedCard {
+    card: ScenarioCard,
+    control: VpcdControl,
+    removed_at_apdu: Option<usize>,
+    sent: usize,
+}
+
+impl SmartCard for LinkedCard {
+    fn atr(&self) -> Vec<u8> {
+        self.card.atr()
+    }
+
+    fn power_on(&mut self) {
+        self.card.power_on();
+    }
+
+    fn power_off(&mut self) {
+        self.card.power_off();
+    }
+
+    fn reset(&mut self) {
+        self.card.reset();
+    }
+
+    fn transmit(&mut self, command: &[u8], now: Instant) -> Vec<u8> {
+        self.sent += 1;
+        if self.removed_at_apdu.is_some_and(|n| self.sent >= n) {
+            // The link closes the connection as soon as it sees the wish;
+            // vpcd then reports the card gone. This command's answer is the
+            // transport error a reader gives for a card leaving mid-command.
+            self.control.remove();
+            return ERROR_REPLY.to_vec();
+        }
+        self.card.transmit(command, now)
+    }
+
+    fn describe(&self, command: &[u8]) -> String {
+        self.card.describe(command)
+    }
+}
+
+/// A card inserted into one slot for one scenario (or an empty slot).
+pub struct PcscSlot {
+    slot: u8,
+    card: Option<Arc<Mutex<LinkedCard>>>,
+    control: VpcdControl,
+    link: Option<tokio::task::JoinHandle<Result<(), vpcd::VpcdError>>>,
+}
+
+impl PcscSlot {
+    /// Inserts `card` into `slot` (or makes sure the slot is empty) and waits
+    /// until pcscd agrees.
+    pub fn insert(
+        runtime: &tokio::runtime::Runtime,
+        slot: u8,
+        card: Option<ScenarioCard>,
+        removed_at_apdu: Option<usize>,
+    ) -> Result<PcscSlot, String> {
+        let context = pcsc::Context::establish(pcsc::Scope::User)
+            .map_err(|e| format!("pcscd is not reachable: {e}"))?;
+        let control = VpcdControl::new();
+        let Some(card) = card else {
+            wait_for_reader(&context, slot, false)?;
+            return Ok(PcscSlot {
+                slot,
+                card: None,
+                control,
+                link: None,
+            });
+        };
+        let shared = Arc::new(Mutex::new(LinkedCard {
+            card,
+            control: control.clone(),
+            removed_at_apdu,
+            sent: 0,
+        }));
+        let mut events = control.subscribe();
+        let link = runtime.spawn(vpcd::run_vpcd(
+            shared.clone(),
+            VpcdOptions::for_slot(slot),
+            control.clone(),
+        ));
+        let mut attached = PcscSlot {
+            slot,
+            card: Some(shared),
+            control,
+            link: Some(link),
+        };
+        let inserted = runtime.block_on(async {
+            tokio::time::timeout(SETTLE, async {
+                loop {
+                    match events.recv().await {
+                        Ok(VpcdEvent::Inserted { .. }) => return true,
+                        Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(_) => return false,
+                    }
+                }
+            })
+            .await
+            .unwrap_or(false)
+        });
+        if !inserted {
+            attached.remove(runtime);
+            return Err(format!(
+                "vpcd slot {slot} did not take the card within {SETTLE:?}: is pcscd running with vpcd (`kazasu doctor`)?"
+            ));
+        }
+        if let Err(e) = wait_for_reader(&context, slot, true) {
+            attached.remove(runtime);
+            return Err(e);
+        }
+        Ok(attached)
+    }
+
+    pub fn reader_name(&self) -> String {
+        reader_name(self.slot)
+    }
+
+    /// Takes the card out, waits until pcscd sees the reader empty, and
+    /// returns the card's auth PIN tries left.
+    pub fn remove(&mut self, runtime: &tokio::runtime::Runtime) -> Option<u8> {
+        self.control.stop();
+        if let Some(link) = self.link.take() {
+            let _ = runtime.block_on(async { tokio::time::timeout(SETTLE, link).await });
+        }
+        if let Ok(context) = pcsc::Context::establish(pcsc::Scope::User)
+            && let Err(e) = wait_for_reader(&context, self.slot, false)
+        {
+            tracing::warn!("{e}");
+        }
+        let card = self.card.as_ref()?;
+        let card = card.lock().unwrap_or_else(|e| e.into_inner());
+        card.card.card().pin_tries_left(AUTH_PIN)
+    }
+}
+
+impl Drop for PcscSlot {
+    fn drop(&mut self) {
+        // Whatever happens, the card does not stay in the reader.
+        self.control.stop();
+    }
+}
+
+/// Waits until pcscd reports the slot's reader with a card (`present`) or without.
+fn wait_for_reader(context: &pcsc::Context, slot: u8, present: bool) -> Result<(), String> {
+    let name = reader_name(slot);
+    let c_name = CString::new(name.clone()).map_err(|e| e.to_string())?;
+    let mut states = [pcsc::ReaderState::new(c_name, pcsc::State::UNAWARE)];
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        match context.get_status_change(Duration::from_millis(250), &mut states) {
+            Ok(()) | Err(pcsc::Error::Timeout) => {}
+            Err(pcsc::Error::UnknownReader) => {
+                return Err(format!(
+                    "pcscd has no reader {name:?}: vpcd has fewer slots than --jobs asks for?"
+                ));
+            }
+            Err(e) => return Err(format!("pcscd: {e}")),
+        }
+        let state = states[0].event_state();
+        let is_present = state.contains(pcsc::State::PRESENT);
+        if is_present == present && !state.contains(pcsc::State::UNKNOWN) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            let wanted = if present {
+                "the card"
+            } else {
+                "an empty reader"
+            };
+            return Err(format!("pcscd does not see {wanted} in {name:?}"));
+        }
+        states[0].sync_current_state();
+    }
+}
