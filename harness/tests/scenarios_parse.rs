@@ -75,7 +75,11 @@ fn every_scenario_parses_and_names_a_fixture_person() {
 
     let mut failures = Vec::new();
     for file in &files {
-        let name = file.strip_prefix(&dir).unwrap_or(file).display().to_string();
+        let name = file
+            .strip_prefix(&dir)
+            .unwrap_or(file)
+            .display()
+            .to_string();
         let text = match std::fs::read_to_string(file) {
             Ok(text) => text,
             Err(e) => {

@@ -6,5 +6,6 @@ pub mod external;
 pub mod format;
 pub mod load;
 pub mod pcsc_slot;
+pub mod reference;
 pub mod report;
 pub mod runner;
