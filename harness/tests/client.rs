@@ -349,19 +349,16 @@ fn an_unregistered_card_without_consent_is_offered_registration() {
 }
 
 #[test]
-fn a_registration_not_yet_in_effect_is_pending() {
-    // A frozen clock: the registration never takes effect.
+fn a_registration_answered_in_time_is_in_effect_even_on_a_frozen_clock() {
+    // The app waited for it: the service puts it in effect when it answers.
     let service = start();
     let person = service.person("not-registered");
     let (mut card, _) = card_of(&person);
     let mut consenting = inputs(Method::Visual, None);
     consenting.consent_to_register = true;
     let outcome = check(&mut card, &service.client(), &consenting);
-    assert_eq!(
-        outcome.outcome,
-        OutcomeKind::RegistrationPending,
-        "{outcome:?}"
-    );
+    assert_eq!(outcome.outcome, OutcomeKind::Registered, "{outcome:?}");
+    assert_eq!(outcome.validity.as_deref(), Some("1"));
 }
 
 #[test]
