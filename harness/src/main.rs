@@ -9,6 +9,7 @@ mod doctor;
 mod pki_cmd;
 mod run_cmd;
 mod service_cmd;
+mod up_cmd;
 
 #[derive(Parser)]
 #[command(
@@ -35,6 +36,8 @@ enum Command {
     Check(check_cmd::CheckArgs),
     /// Run scenarios against a client and report (JUnit, JSON, HTML).
     Run(run_cmd::RunArgs),
+    /// The interactive lab: the mock service, a virtual card in pcscd and a control API, until Ctrl-C.
+    Up(up_cmd::UpArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -51,6 +54,7 @@ fn main() -> anyhow::Result<()> {
         Command::Doctor(args) => doctor::run(args),
         Command::Service(args) => service_cmd::run(args),
         Command::Check(args) => check_cmd::run(args),
+        Command::Up(args) => up_cmd::run(args),
         Command::Run(args) => {
             if !run_cmd::run(args)? {
                 // The summary line is printed; the exit code tells CI.

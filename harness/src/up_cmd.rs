@@ -1,0 +1,531 @@
+//! `kazasu up`: the interactive lab for app developers.
+//!
+//! One process holds everything an app under development talks to: the mock
+//! service (built-in fixtures), a virtual card in the real pcscd through
+//! vpcd, and a small control API to do to the card what a tester's hands
+//! would (pull it out, put it back, hand over another person's card) and what
+//! only a municipality can (lock or reset a PIN). The service's clock and
+//! faults stay with the service's own admin API; the control API only
+//! forwards to the same in-process state, so that a tester needs one URL.
+//!
+//! Nothing here authenticates: both listeners are refused beyond loopback.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use anyhow::{Context, bail};
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::{Json, Router, routing};
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use sim_card::card::{Card, PinRef};
+use sim_card::personalize::{self, AUTH_PIN, SIGN_PIN, TEXT_PIN};
+use sim_card::transport::vpcd::{self, VPCD_PORT, VpcdControl, VpcdEvent, VpcdOptions};
+use sim_service::clock::{ClockMode, ServiceClock};
+use sim_service::fixtures::{self, CardKind, InsuredPerson};
+use sim_service::http::{self, ApiError, AppState, FaultSet, ServiceConfig};
+use sim_service::store::Store;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+#[derive(Args)]
+pub struct UpArgs {
+    /// Where the mock service listens (loopback only; port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    service_listen: SocketAddr,
+    /// Where the lab's control API listens (loopback only; port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8788")]
+    control_listen: SocketAddr,
+    /// The vpcd slot the card goes into, as host:port (slot 0 is 35963, slot 1 35964).
+    #[arg(long, default_value = vpcd::DEFAULT_VPCD_ADDR)]
+    vpcd: String,
+    /// The fixture person whose card is in the reader at start.
+    #[arg(long, default_value = "valid")]
+    person: String,
+    /// The service's SQLite database; without it the lab starts empty and
+    /// forgets its history when it stops.
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// Start with the service clock frozen at this RFC 3339 time.
+    #[arg(long)]
+    clock: Option<String>,
+    /// Scales simulated waits such as the ~15 s registration (0.001 = 15 ms).
+    #[arg(long, default_value_t = 1.0)]
+    time_factor: f64,
+}
+
+/// The lab's state, shared by the control API's handlers.
+#[derive(Clone)]
+struct Lab {
+    /// The card vpcd serves. The link locks it per message only, so the
+    /// control API can change PINs or replace the whole card between two
+    /// commands without stopping the link.
+    card: Arc<Mutex<Card>>,
+    control: VpcdControl,
+    persons: Arc<Vec<InsuredPerson>>,
+    service: AppState,
+    status: Arc<Mutex<Status>>,
+    info: Arc<Info>,
+}
+
+/// What changes while the lab runs, besides the card itself.
+struct Status {
+    person: String,
+    /// What the tester asked for: the card in the reader or out of it.
+    inserted: bool,
+    /// What the link last reported (vpcd may be missing or busy).
+    link: String,
+}
+
+/// What is fixed at start.
+struct Info {
+    reader: Option<String>,
+    vpcd: String,
+    service_url: String,
+    control_url: String,
+}
+
+/// Locks a mutex even if a handler panicked while holding it: the data are
+/// plain values that stay consistent, and the lab must keep answering.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The reader name pcscd gives a slot of Debian's vpcd driver, when the
+/// address is one of those slots on this machine.
+fn reader_name(vpcd_addr: &str) -> Option<String> {
+    let (host, port) = vpcd_addr.rsplit_once(':')?;
+    if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+        return None;
+    }
+    let slot = port.parse::<u16>().ok()?.checked_sub(VPCD_PORT)?;
+    (slot < 16).then(|| format!("Virtual PCD 00 {slot:02X}"))
+}
+
+/// Issues a person's card as the reader will hold it. The iPhone's card is a
+/// certificate on the phone, not a card a reader can hold, so it is refused.
+fn issue_card(person: &InsuredPerson) -> Result<Card, ApiError> {
+    if person.kind == CardKind::Iphone {
+        return Err(ApiError::unprocessable(
+            "not_a_card",
+            format!(
+                "{} holds the card on an iPhone; a reader cannot hold it",
+                person.id
+            ),
+        ));
+    }
+    let pki = personalize::simulated_jpki().map_err(ApiError::internal)?;
+    let issued = personalize::issue(&person.card.profile, &pki).map_err(|e| {
+        ApiError::unprocessable("invalid_card", format!("{}'s card: {e}", person.id))
+    })?;
+    Ok(issued.card)
+}
+
+pub fn run(args: UpArgs) -> anyhow::Result<()> {
+    if !(args.time_factor > 0.0 && args.time_factor.is_finite()) {
+        bail!("--time-factor must be a positive number");
+    }
+    for (flag, addr) in [
+        ("--service-listen", args.service_listen),
+        ("--control-listen", args.control_listen),
+    ] {
+        if !addr.ip().is_loopback() {
+            bail!("{flag} {addr}: the lab has no authentication, so it listens on loopback only");
+        }
+    }
+    let clock = ServiceClock::wall();
+    if let Some(at) = &args.clock {
+        let at = OffsetDateTime::parse(at, &Rfc3339)
+            .context("--clock: an RFC 3339 time, e.g. 2026-12-01T09:00:00+09:00")?;
+        clock.freeze(at);
+    }
+    let persons = fixtures::built_in()?;
+    let Some(first) = fixtures::find(&persons, &args.person) else {
+        let ids: Vec<_> = persons.iter().map(|p| p.id.as_str()).collect();
+        bail!(
+            "--person {:?}: no such fixture person; one of {ids:?}",
+            args.person
+        );
+    };
+    let card = issue_card(first).map_err(|e| anyhow::anyhow!(e.message))?;
+    let store = match &args.db {
+        Some(path) => Store::open(path)
+            .with_context(|| format!("cannot open the database {}", path.display()))?,
+        None => Store::in_memory()?,
+    };
+    let config = ServiceConfig {
+        time_factor: args.time_factor,
+        ..ServiceConfig::default()
+    };
+    let service = AppState::new(store, clock, config).map_err(anyhow::Error::msg)?;
+    http::install_fixtures(&service, &persons).map_err(|e| anyhow::anyhow!(e.message))?;
+
+    let service_listener = std::net::TcpListener::bind(args.service_listen)
+        .with_context(|| format!("cannot listen on {}", args.service_listen))?;
+    let control_listener = std::net::TcpListener::bind(args.control_listen)
+        .with_context(|| format!("cannot listen on {}", args.control_listen))?;
+    let info = Info {
+        reader: reader_name(&args.vpcd),
+        vpcd: args.vpcd.clone(),
+        service_url: format!("http://{}", service_listener.local_addr()?),
+        control_url: format!("http://{}", control_listener.local_addr()?),
+    };
+    print_banner(&info, &args.person);
+
+    let lab = Lab {
+        card: Arc::new(Mutex::new(card)),
+        control: VpcdControl::new(),
+        persons: Arc::new(persons),
+        service: service.clone(),
+        status: Arc::new(Mutex::new(Status {
+            person: args.person.clone(),
+            inserted: true,
+            link: "connecting to vpcd".into(),
+        })),
+        info: Arc::new(info),
+    };
+
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        };
+        let events = lab.control.subscribe();
+        tokio::spawn(follow_link(events, lab.status.clone()));
+        let options = VpcdOptions {
+            addr: args.vpcd.clone(),
+            ..VpcdOptions::default()
+        };
+        let link = tokio::spawn(vpcd::run_vpcd(
+            lab.card.clone(),
+            options,
+            lab.control.clone(),
+        ));
+        let service_task = tokio::spawn(http::serve(
+            service_listener,
+            http::router(service),
+            None,
+            until_stopped(stopped.clone()),
+        ));
+        let control_task = tokio::spawn(http::serve(
+            control_listener,
+            control_router(lab.clone()),
+            None,
+            until_stopped(stopped.clone()),
+        ));
+        let _ = tokio::signal::ctrl_c().await;
+        println!("stopping: the card leaves the reader");
+        lab.control.stop();
+        let _ = stop.send(true);
+        link.await??;
+        service_task.await??;
+        control_task.await??;
+        anyhow::Ok(())
+    })
+}
+
+fn print_banner(info: &Info, person: &str) {
+    let reader = info
+        .reader
+        .as_deref()
+        .map(|r| format!("{r:?}"))
+        .unwrap_or_else(|| "(not a vpcd slot of this machine)".into());
+    let c = &info.control_url;
+    let s = &info.service_url;
+    println!("kazasu lab is up");
+    println!(
+        "  reader   {reader} via vpcd {} ({person:?}'s card)",
+        info.vpcd
+    );
+    println!("  service  {s}");
+    println!("  admin    {s}/admin/v1 (clock, faults, fixtures)");
+    println!("  control  {c}/lab");
+    println!("try:");
+    println!("  curl {c}/lab");
+    println!(
+        "  curl -X PUT {c}/lab/card/pin -H 'content-type: application/json' -d '{{\"pin\":\"auth\",\"tries_left\":0}}'"
+    );
+    println!(
+        "  curl -X PUT {c}/lab/card -H 'content-type: application/json' -d '{{\"person\":\"preschool\"}}'"
+    );
+    println!("  curl -X POST {c}/lab/card/remove");
+    println!(
+        "  curl -X PUT {s}/admin/v1/clock -H 'content-type: application/json' -d '{{\"now\":\"2027-02-01T09:00:00+09:00\"}}'"
+    );
+    println!(
+        "  curl -X PUT {s}/admin/v1/faults -H 'content-type: application/json' -d '{{\"endpoints\":{{\"confirmations\":{{\"status\":503}}}}}}'"
+    );
+    println!("Ctrl-C stops the lab.");
+}
+
+/// Keeps the link's last report, so `GET /lab` can tell a card pcscd holds
+/// from one still waiting for vpcd.
+async fn follow_link(
+    mut events: tokio::sync::broadcast::Receiver<VpcdEvent>,
+    status: Arc<Mutex<Status>>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let event = match events.recv().await {
+            Ok(event) => event,
+            Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => return,
+        };
+        let link = match &event {
+            VpcdEvent::Connected { .. } => {
+                "connected; waiting for vpcd to poll (another card in this slot?)".to_string()
+            }
+            VpcdEvent::Inserted { .. } => "in the reader".to_string(),
+            // The link retries every few seconds and logs the first failure
+            // itself; printing each retry would bury the banner.
+            VpcdEvent::Retrying { error, .. } => {
+                lock(&status).link = format!("vpcd not reachable ({error}); retrying");
+                continue;
+            }
+            VpcdEvent::Removed { .. } | VpcdEvent::Stopped => event.to_string(),
+        };
+        println!("card: {event}");
+        lock(&status).link = link;
+    }
+}
+
+fn control_router(lab: Lab) -> Router {
+    Router::new()
+        .route("/lab", routing::get(get_lab))
+        .route("/lab/card", routing::put(swap_card))
+        .route("/lab/card/remove", routing::post(remove_card))
+        .route("/lab/card/insert", routing::post(insert_card))
+        .route("/lab/card/pin", routing::put(set_pin))
+        .route("/lab/clock", routing::put(set_clock))
+        .route("/lab/faults", routing::put(set_faults))
+        .with_state(lab)
+}
+
+#[derive(Serialize)]
+struct LabView {
+    person: String,
+    description: String,
+    /// Whether the tester wants the card in the reader.
+    inserted: bool,
+    /// What the vpcd link last reported.
+    link: String,
+    reader: Option<String>,
+    vpcd: String,
+    pins: PinsView,
+    service: String,
+    admin: String,
+    clock: ClockView,
+    faults: FaultSet,
+}
+
+#[derive(Serialize)]
+struct PinsView {
+    auth: Option<u8>,
+    sign: Option<u8>,
+    text: Option<u8>,
+}
+
+#[derive(Serialize)]
+struct ClockView {
+    now: String,
+    now_jst: String,
+    mode: &'static str,
+}
+
+fn clock_view(clock: &ServiceClock) -> ClockView {
+    let format = |t: OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
+    ClockView {
+        now: format(clock.now()),
+        now_jst: format(clock.now_jst()),
+        mode: match clock.mode() {
+            ClockMode::Wall => "wall",
+            ClockMode::Offset(_) => "ticking",
+            ClockMode::Frozen(_) => "frozen",
+        },
+    }
+}
+
+fn view(lab: &Lab) -> LabView {
+    let pins = {
+        let card = lock(&lab.card);
+        PinsView {
+            auth: card.pin_tries_left(AUTH_PIN),
+            sign: card.pin_tries_left(SIGN_PIN),
+            text: card.pin_tries_left(TEXT_PIN),
+        }
+    };
+    let status = lock(&lab.status);
+    let description = fixtures::find(&lab.persons, &status.person)
+        .map(|p| p.description.clone())
+        .unwrap_or_default();
+    LabView {
+        person: status.person.clone(),
+        description,
+        inserted: status.inserted,
+        link: status.link.clone(),
+        reader: lab.info.reader.clone(),
+        vpcd: lab.info.vpcd.clone(),
+        pins,
+        service: lab.info.service_url.clone(),
+        admin: format!("{}/admin/v1", lab.info.service_url),
+        clock: clock_view(&lab.service.clock),
+        faults: lab.service.faults.get(),
+    }
+}
+
+async fn get_lab(State(lab): State<Lab>) -> Json<LabView> {
+    Json(view(&lab))
+}
+
+async fn remove_card(State(lab): State<Lab>) -> Json<LabView> {
+    lock(&lab.status).inserted = false;
+    lab.control.remove();
+    Json(view(&lab))
+}
+
+async fn insert_card(State(lab): State<Lab>) -> Json<LabView> {
+    lock(&lab.status).inserted = true;
+    lab.control.insert();
+    Json(view(&lab))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SwapCard {
+    person: String,
+}
+
+/// Hands the reader another person's card: the card is issued afresh (PINs
+/// at their profile's tries), replaces the shared card's contents, and is
+/// re-inserted so pcscd and the app see a new card rather than a card whose
+/// files changed under them.
+async fn swap_card(
+    State(lab): State<Lab>,
+    body: Result<Json<SwapCard>, JsonRejection>,
+) -> Result<Json<LabView>, ApiError> {
+    let Json(body) = body?;
+    let Some(person) = fixtures::find(&lab.persons, &body.person).cloned() else {
+        let ids: Vec<_> = lab.persons.iter().map(|p| p.id.as_str()).collect();
+        return Err(ApiError::not_found(
+            "unknown_person",
+            format!("no fixture person {:?}; one of {ids:?}", body.person),
+        ));
+    };
+    // Issuing derives keys: off the async threads.
+    let card = tokio::task::spawn_blocking(move || issue_card(&person))
+        .await
+        .map_err(ApiError::internal)??;
+    *lock(&lab.card) = card;
+    {
+        let mut status = lock(&lab.status);
+        status.person = body.person;
+        status.inserted = true;
+    }
+    lab.control.reinsert();
+    Ok(Json(view(&lab)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetPin {
+    /// `auth`, `sign` or `text`.
+    pin: String,
+    /// 0 locks the PIN; its maximum (or more) resets it.
+    tries_left: u8,
+}
+
+/// Sets a PIN's tries left, as the municipality's counter can and no reader
+/// can: lock it to see the app's lock guidance, reset it to go on.
+async fn set_pin(
+    State(lab): State<Lab>,
+    body: Result<Json<SetPin>, JsonRejection>,
+) -> Result<Json<LabView>, ApiError> {
+    let Json(body) = body?;
+    let pin: PinRef = match body.pin.as_str() {
+        "auth" => AUTH_PIN,
+        "sign" => SIGN_PIN,
+        "text" => TEXT_PIN,
+        other => {
+            return Err(ApiError::unprocessable(
+                "unknown_pin",
+                format!("pin {other:?}: one of \"auth\", \"sign\", \"text\""),
+            ));
+        }
+    };
+    if !lock(&lab.card).set_pin_tries_left(pin, body.tries_left) {
+        return Err(ApiError::internal(format!(
+            "the card has no {} PIN",
+            body.pin
+        )));
+    }
+    Ok(Json(view(&lab)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetClock {
+    /// RFC 3339, e.g. `2027-02-01T09:00:00+09:00`.
+    now: String,
+    /// Stand still at `now` (default) or keep ticking from it.
+    #[serde(default = "yes")]
+    frozen: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The same as the service's `PUT /admin/v1/clock`, for one-URL convenience.
+async fn set_clock(
+    State(lab): State<Lab>,
+    body: Result<Json<SetClock>, JsonRejection>,
+) -> Result<Json<LabView>, ApiError> {
+    let Json(body) = body?;
+    let at = OffsetDateTime::parse(&body.now, &Rfc3339).map_err(|e| {
+        ApiError::unprocessable("invalid_time", format!("now: not an RFC 3339 time: {e}"))
+    })?;
+    if body.frozen {
+        lab.service.clock.freeze(at);
+    } else {
+        lab.service.clock.set(at);
+    }
+    Ok(Json(view(&lab)))
+}
+
+/// The same as the service's `PUT /admin/v1/faults`, for one-URL convenience.
+async fn set_faults(
+    State(lab): State<Lab>,
+    body: Result<Json<FaultSet>, JsonRejection>,
+) -> Result<Json<LabView>, ApiError> {
+    let Json(faults) = body?;
+    faults
+        .validate()
+        .map_err(|e| ApiError::unprocessable("invalid_fault", e))?;
+    lab.service.faults.set(faults);
+    Ok(Json(view(&lab)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reader_names_of_vpcd_slots() {
+        assert_eq!(
+            reader_name("127.0.0.1:35963").as_deref(),
+            Some("Virtual PCD 00 00")
+        );
+        assert_eq!(
+            reader_name("127.0.0.1:35964").as_deref(),
+            Some("Virtual PCD 00 01")
+        );
+        assert_eq!(reader_name("127.0.0.1:80"), None);
+        assert_eq!(reader_name("10.0.0.1:35963"), None);
+        assert_eq!(reader_name("nonsense"), None);
+    }
+}

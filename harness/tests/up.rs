@@ -1,0 +1,337 @@
+//! `kazasu up`: the lab's control API, through the real process.
+//!
+//! The lab runs on free ports (`127.0.0.1:0`, read back from the banner). The
+//! control API tests need no pcscd: the card's vpcd link points at a port
+//! nobody listens on and keeps retrying, which the control API does not care
+//! about. One test puts the card into pcscd through vpcd slot 1 (never slot
+//! 0, which a developer's own lab uses), only where pcscd runs and the slot
+//! is free, or always in CI.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use reqwest::blocking::Client;
+use serde_json::{Value, json};
+
+/// Limits on waits, generous for debug builds on a loaded machine.
+const STARTUP_LIMIT: Duration = Duration::from_secs(120);
+const REQUEST_LIMIT: Duration = Duration::from_secs(60);
+
+/// A `kazasu up` process; interrupted (then killed) on drop so a failing
+/// test leaves none behind.
+struct Lab {
+    child: Child,
+    control: String,
+    service: String,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Lab {
+    fn start(vpcd: &str) -> Lab {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kazasu"))
+            .args([
+                "up",
+                "--service-listen",
+                "127.0.0.1:0",
+                "--control-listen",
+                "127.0.0.1:0",
+                "--vpcd",
+                vpcd,
+                "--clock",
+                "2026-12-01T10:00:00+09:00",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("kazasu up starts");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut lab = Lab {
+            child,
+            control: String::new(),
+            service: String::new(),
+            lines,
+        };
+        let deadline = Instant::now() + STARTUP_LIMIT;
+        while lab.control.is_empty() || lab.service.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = lab
+                .lines
+                .recv_timeout(left)
+                .expect("the banner within the startup limit");
+            let mut words = line.split_whitespace();
+            match (words.next(), words.next()) {
+                (Some("service"), Some(url)) => lab.service = url.to_string(),
+                (Some("control"), Some(url)) => {
+                    lab.control = url.trim_end_matches("/lab").to_string()
+                }
+                _ => {}
+            }
+        }
+        lab
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.control)
+    }
+
+    /// Sends SIGINT, as Ctrl-C does, and waits for a clean exit.
+    fn interrupt(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-INT", &pid]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -INT {pid}");
+        let deadline = Instant::now() + REQUEST_LIMIT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the lab did not stop on SIGINT");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn client() -> Client {
+    Client::builder()
+        .timeout(REQUEST_LIMIT)
+        .build()
+        .expect("a client")
+}
+
+/// A loopback port nobody listens on: bound, then let go.
+fn unused_port() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    drop(listener);
+    addr.to_string()
+}
+
+fn get_lab(lab: &Lab) -> Value {
+    let response = client().get(lab.url("/lab")).send().expect("GET /lab");
+    assert!(response.status().is_success(), "{}", response.status());
+    response.json().expect("JSON")
+}
+
+fn put(lab: &Lab, path: &str, body: Value) -> (u16, Value) {
+    let response = client()
+        .put(lab.url(path))
+        .json(&body)
+        .send()
+        .unwrap_or_else(|e| panic!("PUT {path}: {e}"));
+    let status = response.status().as_u16();
+    (status, response.json().expect("JSON"))
+}
+
+#[test]
+fn control_api_locks_pins_swaps_persons_and_reaches_the_service() {
+    let lab = Lab::start(&unused_port());
+    let state = get_lab(&lab);
+    assert_eq!(state["person"], "valid");
+    assert_eq!(state["inserted"], true);
+    assert_eq!(state["pins"]["auth"], 3);
+    assert_eq!(state["service"], lab.service.as_str());
+    assert_eq!(state["clock"]["mode"], "frozen");
+
+    // Lock the auth PIN: what the app must then show is the lock guidance.
+    let (status, body) = put(
+        &lab,
+        "/lab/card/pin",
+        json!({"pin": "auth", "tries_left": 0}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let state = get_lab(&lab);
+    assert_eq!(state["pins"]["auth"], 0);
+    assert_eq!(state["pins"]["sign"], 5, "only the auth PIN changes");
+
+    // Unlock it again: tries above the maximum are the maximum.
+    let (status, body) = put(
+        &lab,
+        "/lab/card/pin",
+        json!({"pin": "auth", "tries_left": 9}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["pins"]["auth"], 3);
+
+    // Another person's card, freshly issued: their PINs are untouched.
+    put(
+        &lab,
+        "/lab/card/pin",
+        json!({"pin": "auth", "tries_left": 0}),
+    );
+    let (status, body) = put(&lab, "/lab/card", json!({"person": "preschool"}));
+    assert_eq!(status, 200, "{body}");
+    let state = get_lab(&lab);
+    assert_eq!(state["person"], "preschool");
+    assert_eq!(state["inserted"], true);
+    assert_eq!(state["pins"]["auth"], 3);
+
+    // Bad input is an error answer, never a crash.
+    let (status, body) = put(&lab, "/lab/card", json!({"person": "nobody"}));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("unknown_person"))
+    );
+    let (status, body) = put(&lab, "/lab/card", json!({"person": "iphone"}));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("not_a_card"))
+    );
+    let (status, body) = put(
+        &lab,
+        "/lab/card/pin",
+        json!({"pin": "puk", "tries_left": 0}),
+    );
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("unknown_pin"))
+    );
+    let (status, _) = put(
+        &lab,
+        "/lab/card/pin",
+        json!({"pin": "auth", "tries_left": -1}),
+    );
+    assert_eq!(status, 422);
+    assert_eq!(get_lab(&lab)["person"], "preschool");
+
+    // Remove and insert.
+    let removed: Value = client()
+        .post(lab.url("/lab/card/remove"))
+        .send()
+        .and_then(|r| r.json())
+        .expect("remove");
+    assert_eq!(removed["inserted"], false);
+    let inserted: Value = client()
+        .post(lab.url("/lab/card/insert"))
+        .send()
+        .and_then(|r| r.json())
+        .expect("insert");
+    assert_eq!(inserted["inserted"], true);
+
+    // The service's own admin API moves the clock and sets faults; the lab shows both.
+    let clock = client()
+        .put(format!("{}/admin/v1/clock", lab.service))
+        .json(&json!({"now": "2027-02-01T09:00:00+09:00"}))
+        .send()
+        .expect("PUT clock");
+    assert!(clock.status().is_success());
+    let faults = client()
+        .put(format!("{}/admin/v1/faults", lab.service))
+        .json(&json!({"endpoints": {"confirmations": {"status": 503}}}))
+        .send()
+        .expect("PUT faults");
+    assert!(faults.status().is_success());
+    let state = get_lab(&lab);
+    assert_eq!(state["clock"]["now_jst"], "2027-02-01T09:00:00+09:00");
+    assert_eq!(state["faults"]["endpoints"]["confirmations"]["status"], 503);
+
+    // And the lab's shortcuts do the same.
+    let (status, body) = put(
+        &lab,
+        "/lab/clock",
+        json!({"now": "2026-12-01T10:00:00+09:00"}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["clock"]["now_jst"], "2026-12-01T10:00:00+09:00");
+    let (status, body) = put(&lab, "/lab/faults", json!({"maintenance": true}));
+    assert_eq!(status, 200, "{body}");
+    let challenge = client()
+        .post(format!("{}/v1/challenges", lab.service))
+        .json(&json!({}))
+        .send()
+        .expect("POST challenge");
+    assert_eq!(challenge.status().as_u16(), 503, "maintenance is on");
+    let (status, _) = put(&lab, "/lab/faults", json!({"endpoints": {"nowhere": {}}}));
+    assert_eq!(status, 422);
+
+    assert!(lab.interrupt().success(), "Ctrl-C ends the lab cleanly");
+}
+
+/// pcscd is expected: in CI always, elsewhere when its socket exists.
+fn pcscd_expected() -> bool {
+    std::env::var_os("CI").is_some() || std::path::Path::new("/run/pcscd/pcscd.comm").exists()
+}
+
+const SLOT1_ADDR: &str = "127.0.0.1:35964";
+const SLOT1_READER: &str = "Virtual PCD 00 01";
+
+/// The ATR pcscd reports for the slot-1 reader, if a card is in it.
+fn atr_in_slot1(ctx: &pcsc::Context) -> Option<Vec<u8>> {
+    let reader = std::ffi::CString::new(SLOT1_READER).ok()?;
+    let mut states = [pcsc::ReaderState::new(reader, pcsc::State::UNAWARE)];
+    ctx.get_status_change(Duration::from_millis(0), &mut states)
+        .ok()?;
+    let state = &states[0];
+    state
+        .event_state()
+        .contains(pcsc::State::PRESENT)
+        .then(|| state.atr().to_vec())
+}
+
+fn card_events(ctx: &pcsc::Context) -> Option<u32> {
+    let reader = std::ffi::CString::new(SLOT1_READER).ok()?;
+    let mut states = [pcsc::ReaderState::new(reader, pcsc::State::UNAWARE)];
+    ctx.get_status_change(Duration::from_millis(0), &mut states)
+        .ok()?;
+    Some(states[0].event_count())
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn pcscd_sees_the_card_and_a_new_card_after_a_swap() {
+    if !pcscd_expected() {
+        eprintln!("skipped: pcscd is not running");
+        return;
+    }
+    let ctx = pcsc::Context::establish(pcsc::Scope::User).expect("pcscd answers");
+    if atr_in_slot1(&ctx).is_some() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "vpcd slot 1 is busy in CI"
+        );
+        eprintln!("skipped: a card is already in {SLOT1_READER}");
+        return;
+    }
+    let lab = Lab::start(SLOT1_ADDR);
+    wait_until("pcscd sees the card", || atr_in_slot1(&ctx).is_some());
+    assert_eq!(get_lab(&lab)["link"], "in the reader");
+    let before = card_events(&ctx).expect("reader state");
+
+    let (status, body) = put(&lab, "/lab/card", json!({"person": "preschool"}));
+    assert_eq!(status, 200, "{body}");
+    // A new card: pcscd counts a removal and an insertion.
+    wait_until("pcscd sees a new card", || {
+        card_events(&ctx).is_some_and(|n| n >= before + 2) && atr_in_slot1(&ctx).is_some()
+    });
+
+    let removed = client()
+        .post(lab.url("/lab/card/remove"))
+        .send()
+        .expect("remove");
+    assert!(removed.status().is_success());
+    wait_until("the reader is empty", || atr_in_slot1(&ctx).is_none());
+    drop(lab);
+}
