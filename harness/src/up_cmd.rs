@@ -400,10 +400,16 @@ struct SwapCard {
     person: String,
 }
 
-/// Hands the reader another person's card: the card is issued afresh (PINs
-/// at their profile's tries), replaces the shared card's contents, and is
-/// re-inserted so pcscd and the app see a new card rather than a card whose
-/// files changed under them.
+/// How long a swapped card stays out of the reader. vpcd looks for a card
+/// every 400 ms; a card taken out and put straight back between two looks is,
+/// for pcscd, the same card that never left, and the app would keep its
+/// session on a card whose files changed under it.
+const SWAP_HOLD: std::time::Duration = std::time::Duration::from_millis(1200);
+
+/// Hands the reader another person's card: the old card leaves the reader,
+/// the new one is issued afresh (PINs at their profile's tries) into the
+/// shared card, and goes in once pcscd has seen the reader empty, so pcscd
+/// and the app see a new card. The answer comes when the card is back in.
 async fn swap_card(
     State(lab): State<Lab>,
     body: Result<Json<SwapCard>, JsonRejection>,
@@ -416,17 +422,38 @@ async fn swap_card(
             format!("no fixture person {:?}; one of {ids:?}", body.person),
         ));
     };
+    if person.kind == CardKind::Iphone {
+        // Refused before the card leaves the reader.
+        return Err(issue_card(&person).err().unwrap_or_else(|| {
+            ApiError::internal("an iPhone person's card was issued for a reader")
+        }));
+    }
+    let was_inserted = lock(&lab.status).inserted;
+    lab.control.remove();
+    let out_since = tokio::time::Instant::now();
     // Issuing derives keys: off the async threads.
-    let card = tokio::task::spawn_blocking(move || issue_card(&person))
+    let issued = tokio::task::spawn_blocking(move || issue_card(&person))
         .await
-        .map_err(ApiError::internal)??;
+        .map_err(ApiError::internal)
+        .and_then(|issued| issued);
+    let card = match issued {
+        Ok(card) => card,
+        Err(error) => {
+            // The old card goes back as it was.
+            if was_inserted {
+                lab.control.insert();
+            }
+            return Err(error);
+        }
+    };
     *lock(&lab.card) = card;
     {
         let mut status = lock(&lab.status);
         status.person = body.person;
         status.inserted = true;
     }
-    lab.control.reinsert();
+    tokio::time::sleep_until(out_since + SWAP_HOLD).await;
+    lab.control.insert();
     Ok(Json(view(&lab)))
 }
 
