@@ -30,6 +30,12 @@ impl PcscChannel {
     }
 }
 
+/// How long a failed transmit waits for pcscd to tell whether the card left.
+/// A card pulled out mid-command fails that command with a communication
+/// error (`SCARD_E_NOT_TRANSACTED`), and the reader reports it absent only at
+/// its next presence poll (vpcd's every 400 ms, real readers' similar).
+const REMOVAL_SETTLE: std::time::Duration = std::time::Duration::from_millis(1500);
+
 /// What a PC/SC error means to the flow: the card left, there is none, or
 /// the reader itself failed.
 fn card_error(e: pcsc::Error) -> CardError {
@@ -39,6 +45,35 @@ fn card_error(e: pcsc::Error) -> CardError {
         }
         pcsc::Error::NoSmartcard => CardError::NoCard,
         other => CardError::Reader(other.to_string()),
+    }
+}
+
+impl PcscChannel {
+    /// After a failed command: whether the card has left the reader, waiting
+    /// up to [`REMOVAL_SETTLE`] for pcscd to notice. A reader failure with
+    /// the card still in is not a removal.
+    fn card_left(&self) -> bool {
+        let (Some(context), Ok(name)) = (&self.context, CString::new(self.reader.as_str())) else {
+            return false;
+        };
+        let mut states = [pcsc::ReaderState::new(name, pcsc::State::PRESENT)];
+        let deadline = std::time::Instant::now() + REMOVAL_SETTLE;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match context.get_status_change(left, &mut states) {
+                Ok(()) => {}
+                // Timed out with the card still there, or pcscd cannot say.
+                Err(_) => return false,
+            }
+            let state = states[0].event_state();
+            if state.contains(pcsc::State::EMPTY) || !state.contains(pcsc::State::PRESENT) {
+                return true;
+            }
+            if left.is_zero() {
+                return false;
+            }
+            states[0].sync_current_state();
+        }
     }
 }
 
@@ -69,9 +104,28 @@ impl CardChannel for PcscChannel {
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, CardError> {
         let card = self.card.as_ref().ok_or(CardError::NoCard)?;
         let mut buffer = [0u8; pcsc::MAX_BUFFER_SIZE];
-        card.transmit(command, &mut buffer)
-            .map(<[u8]>::to_vec)
-            .map_err(card_error)
+        match card.transmit(command, &mut buffer) {
+            // No status word is no answer: Debian's vpcd driver reports a
+            // card gone mid-command as a success with 0 bytes.
+            Ok(answer) if answer.len() < 2 => {
+                if self.card_left() {
+                    Err(CardError::Removed)
+                } else {
+                    Err(CardError::Reader(format!(
+                        "a response of {} bytes, without a status word",
+                        answer.len()
+                    )))
+                }
+            }
+            Ok(answer) => Ok(answer.to_vec()),
+            Err(e) => match card_error(e) {
+                CardError::Reader(text) if self.card_left() => {
+                    tracing::debug!("transmit failed ({text}) and the card is gone");
+                    Err(CardError::Removed)
+                }
+                other => Err(other),
+            },
+        }
     }
 
     fn disconnect(&mut self) {

@@ -55,9 +55,10 @@ impl SmartCard for LinkedCard {
     fn transmit(&mut self, command: &[u8], now: Instant) -> Vec<u8> {
         self.sent += 1;
         if self.removed_at_apdu.is_some_and(|n| self.sent >= n) {
-            // The link closes the connection as soon as it sees the wish;
-            // vpcd then reports the card gone. This command's answer is the
-            // transport error a reader gives for a card leaving mid-command.
+            // The link sees the wish before it sends this answer and closes
+            // the connection instead: vpcd's transmit fails and pcscd reports
+            // the card gone, as with a card pulled out mid-command. (The
+            // bytes returned here are never sent.)
             self.control.remove();
             return ERROR_REPLY.to_vec();
         }

@@ -589,6 +589,14 @@ async fn serve<C: SmartCard + ?Sized>(
             };
             tracing::trace!(?message, "from vpcd");
             let reply = respond(&mut *lock(card), &message, Instant::now());
+            // A removal wished while the card was answering is a card pulled
+            // out mid-command: the answer never reaches the reader, which
+            // sees the connection drop instead, as a real reader sees the
+            // contacts go.
+            let now = *wishes.borrow();
+            if now.stopped || !now.inserted || now.generation != generation {
+                return (End::Wish, carried);
+            }
             if let Some(reply) = reply {
                 tracing::trace!(reply = %hex::encode(&reply), "to vpcd");
                 if let Some(problem) = encode_reply(&reply, &mut output) {
