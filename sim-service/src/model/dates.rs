@@ -12,8 +12,6 @@ const YYYYMMDD: &[time::format_description::FormatItem<'static>] =
     format_description!("[year][month][day]");
 const YYYYMMDDHHMMSS: &[time::format_description::FormatItem<'static>] =
     format_description!("[year][month][day][hour][minute][second]");
-const ISO_DATE: &[time::format_description::FormatItem<'static>] =
-    format_description!("[year]-[month]-[day]");
 
 /// `YYYYMMDD`, as every date element of the XML carries it.
 pub fn format_yyyymmdd(date: Date) -> String {
@@ -99,59 +97,9 @@ pub mod yyyymmddhhmmss {
     }
 }
 
-/// Serde for a `Date` in a fixture: a TOML date (`2026-12-01`) or the same as a
-/// string. Written back as a native TOML date.
-pub mod toml_date {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use time::Date;
-
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Written {
-        Native(toml::value::Datetime),
-        Text(String),
-    }
-
-    fn parse<E: serde::de::Error>(written: Written) -> Result<Date, E> {
-        let text = match written {
-            Written::Native(datetime) => datetime.to_string(),
-            Written::Text(text) => text,
-        };
-        Date::parse(&text, super::ISO_DATE)
-            .map_err(|_| E::custom(format!("{text:?} is not a date (YYYY-MM-DD)")))
-    }
-
-    pub fn serialize<S: Serializer>(date: &Date, s: S) -> Result<S::Ok, S::Error> {
-        let text = date
-            .format(super::ISO_DATE)
-            .map_err(serde::ser::Error::custom)?;
-        let native: toml::value::Datetime = text.parse().map_err(serde::ser::Error::custom)?;
-        serde::Serialize::serialize(&native, s)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Date, D::Error> {
-        parse(Written::deserialize(d)?)
-    }
-
-    /// The same for an optional date.
-    pub mod option {
-        use serde::{Deserialize, Deserializer, Serializer};
-        use time::Date;
-
-        pub fn serialize<S: Serializer>(date: &Option<Date>, s: S) -> Result<S::Ok, S::Error> {
-            match date {
-                Some(date) => super::serialize(date, s),
-                None => s.serialize_none(),
-            }
-        }
-
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Date>, D::Error> {
-            Option::<super::Written>::deserialize(d)?
-                .map(super::parse)
-                .transpose()
-        }
-    }
-}
+/// Serde for a `Date` in a fixture: the card profiles' own, so that a date
+/// reads the same in a fixture and in the card profile inside it.
+pub use sim_card::profile::toml_date;
 
 #[cfg(test)]
 mod tests {
