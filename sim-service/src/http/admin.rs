@@ -12,10 +12,10 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::AppState;
 use super::error::ApiError;
 use super::faults::FaultSet;
 use super::json::ApiJson;
+use super::{AppState, rfc3339};
 use crate::clock::ClockMode;
 
 pub fn routes() -> Router<AppState> {
@@ -73,10 +73,6 @@ struct ClockView {
     now: String,
     now_jst: String,
     mode: &'static str,
-}
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
 }
 
 fn clock_view(state: &AppState) -> Json<ClockView> {

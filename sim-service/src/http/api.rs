@@ -16,12 +16,11 @@ use axum::{Json, Router, routing};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
-use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime, PrimitiveDateTime};
 
-use super::AppState;
 use super::error::ApiError;
 use super::json::ApiJson;
+use super::{AppState, rfc3339};
 use crate::clock::{JST, jst_date};
 use crate::confirmation::{self, Holder, Presented, Rejection};
 use crate::fixtures::InsuredPerson;
@@ -46,10 +45,6 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/registrations", routing::post(register))
         .route("/v1/registrations/{id}", routing::get(registration_status))
         .route("/v1/history", routing::get(history))
-}
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
 }
 
 #[derive(Serialize)]
@@ -316,27 +311,32 @@ async fn confirm(
     })
     .await
     .map_err(ApiError::internal)??;
-    let mut response = render(&outcome, wants_xml(&headers))?;
-    if let Ok(value) = HeaderValue::from_str(&confirmation_id.to_string()) {
-        response
-            .headers_mut()
-            .insert("x-kazasu-confirmation-id", value);
-    }
-    Ok(response)
+    render(&outcome, wants_xml(&headers), confirmation_id)
 }
 
-/// The outcome as JSON, or as XmlMsg in the facility's encoding.
-fn render(outcome: &ConfirmationOutcome, xml: bool) -> Result<Response, ApiError> {
-    if !xml {
-        return Ok(Json(outcome).into_response());
-    }
-    let identifier = outcome.message_header.character_code_identifier;
-    let bytes = crate::xml::render(outcome).map_err(ApiError::internal)?;
-    let content_type = format!(
-        "application/xml; charset={}",
-        identifier.xml_encoding_name()
+/// The outcome as JSON, or as XmlMsg in the facility's encoding, with the
+/// history entry it was recorded as in `x-kazasu-confirmation-id`.
+fn render(
+    outcome: &ConfirmationOutcome,
+    xml: bool,
+    confirmation_id: i64,
+) -> Result<Response, ApiError> {
+    let mut response = if xml {
+        let identifier = outcome.message_header.character_code_identifier;
+        let bytes = crate::xml::render(outcome).map_err(ApiError::internal)?;
+        let content_type = format!(
+            "application/xml; charset={}",
+            identifier.xml_encoding_name()
+        );
+        ([(header::CONTENT_TYPE, content_type)], bytes).into_response()
+    } else {
+        Json(outcome).into_response()
+    };
+    response.headers_mut().insert(
+        "x-kazasu-confirmation-id",
+        HeaderValue::from(confirmation_id),
     );
-    Ok(([(header::CONTENT_TYPE, content_type)], bytes).into_response())
+    Ok(response)
 }
 
 #[derive(Serialize)]
@@ -572,11 +572,5 @@ async fn confirm_by_insurance_card(
     })
     .await
     .map_err(ApiError::internal)??;
-    let mut response = render(&outcome, true)?;
-    if let Ok(value) = HeaderValue::from_str(&id.to_string()) {
-        response
-            .headers_mut()
-            .insert("x-kazasu-confirmation-id", value);
-    }
-    Ok(response)
+    render(&outcome, true, id)
 }

@@ -30,6 +30,12 @@ pub use faults::{Fault, FaultSet, Faults};
 /// certificate and a signature fit in a few kilobytes.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
+/// A time as the JSON answers write it.
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 /// How the service behaves, fixed at start.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
