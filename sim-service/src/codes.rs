@@ -149,6 +149,38 @@ pub const SERVICE_UNAVAILABLE: ResultCode = ResultCode {
     meaning: "the service is unavailable (maintenance)",
 };
 
+/// A 照会番号 registration names a qualification nobody holds.
+pub const REFERENCE_NUMBER_NO_QUALIFICATION: ResultCode = ResultCode {
+    code: "KZE120",
+    level: CodeLevel::Refusal,
+    message: "照会番号の登録対象となる資格情報が見つかりません。",
+    meaning: "reference number registration: no qualification matches",
+};
+
+/// A 照会番号 registration matches several persons (記号 or 枝番 omitted).
+pub const REFERENCE_NUMBER_AMBIGUOUS: ResultCode = ResultCode {
+    code: "KZE121",
+    level: CodeLevel::Refusal,
+    message: "照会番号の登録対象となる資格情報が複数あります。記号及び枝番を指定してください。",
+    meaning: "reference number registration: several persons match",
+};
+
+/// The facility already registered this 照会番号 for another person.
+pub const REFERENCE_NUMBER_IN_USE: ResultCode = ResultCode {
+    code: "KZE122",
+    level: CodeLevel::Refusal,
+    message: "この照会番号は既に別の方に登録されています。",
+    meaning: "reference number registration: the number belongs to another person",
+};
+
+/// A request file is larger than the service reads.
+pub const REQUEST_TOO_LARGE: ResultCode = ResultCode {
+    code: "KZF904",
+    level: CodeLevel::Failure,
+    message: "要求ファイルの容量が上限を超えています。",
+    meaning: "the request file is too large",
+};
+
 /// Every code, in table order.
 pub const ALL: &[&ResultCode] = &[
     &EXPIRY_WARNING,
@@ -162,9 +194,13 @@ pub const ALL: &[&ResultCode] = &[
     &CHALLENGE_INVALID,
     &NOT_REGISTERED,
     &REGISTRATION_UNAVAILABLE,
+    &REFERENCE_NUMBER_NO_QUALIFICATION,
+    &REFERENCE_NUMBER_AMBIGUOUS,
+    &REFERENCE_NUMBER_IN_USE,
     &MALFORMED_REQUEST,
     &UNKNOWN_FACILITY,
     &SERVICE_UNAVAILABLE,
+    &REQUEST_TOO_LARGE,
 ];
 
 /// A code by its value.

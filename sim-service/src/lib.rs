@@ -22,6 +22,9 @@
 //! - [`xml`]: the XmlMsg response in UTF-8 or Shift_JIS, and a guarded reader
 //!   of requests;
 //! - [`clock`]: the service's settable notion of now;
+//! - [`exchange`]: what facilities do with results afterwards: result
+//!   search, 照会番号, the receipt-computer download (TOTP), the `req`/`res`/`face`
+//!   folder;
 //! - [`store`]: SQLite (WAL) for fixtures, challenges, history, registrations;
 //! - [`http`]: the axum edge: client API, admin API, faults, OpenAPI;
 //! - [`tls`]: a local CA and server certificate for HTTPS.
@@ -30,6 +33,7 @@ pub mod charset;
 pub mod clock;
 pub mod codes;
 pub mod confirmation;
+pub mod exchange;
 pub mod fixtures;
 pub mod http;
 pub mod kana;

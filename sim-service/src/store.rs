@@ -17,6 +17,9 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 
+mod exchange;
+pub use exchange::{ReceiptComputerCredential, ReferenceNumberStoreError};
+
 /// Errors from the database.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -179,6 +182,7 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(exchange::SCHEMA)?;
         Ok(Store {
             conn: Mutex::new(conn),
         })
@@ -433,12 +437,13 @@ impl Store {
         )?)
     }
 
-    /// Forgets everything but the fixtures: challenges, history and
-    /// registrations (a scenario's fresh start).
+    /// Forgets everything but the fixtures: challenges, history,
+    /// registrations and the exchange's rows (a scenario's fresh start).
     pub fn reset_state(&self) -> StoreResult<()> {
         self.conn().execute_batch(
             "DELETE FROM challenges; DELETE FROM confirmations; DELETE FROM registrations;",
         )?;
+        self.conn().execute_batch(exchange::RESET)?;
         Ok(())
     }
 }

@@ -517,7 +517,11 @@ fn leaf_text(element: &XmlElement, path: &str) -> Result<String, XmlError> {
     Ok(element.text.trim().to_string())
 }
 
-fn required_text(parent: &XmlElement, name: &str, path: &str) -> Result<String, XmlError> {
+pub(crate) fn required_text(
+    parent: &XmlElement,
+    name: &str,
+    path: &str,
+) -> Result<String, XmlError> {
     let child = parent.required(name, path)?;
     let text = leaf_text(child, &format!("{path}/{name}"))?;
     if text.is_empty() {
@@ -526,7 +530,11 @@ fn required_text(parent: &XmlElement, name: &str, path: &str) -> Result<String, 
     Ok(text)
 }
 
-fn optional_text(parent: &XmlElement, name: &str, path: &str) -> Result<Option<String>, XmlError> {
+pub(crate) fn optional_text(
+    parent: &XmlElement,
+    name: &str,
+    path: &str,
+) -> Result<Option<String>, XmlError> {
     match parent.single(name, path)? {
         None => Ok(None),
         Some(child) => {
@@ -536,7 +544,7 @@ fn optional_text(parent: &XmlElement, name: &str, path: &str) -> Result<Option<S
     }
 }
 
-fn invalid(element: &str, message: impl Into<String>) -> XmlError {
+pub(crate) fn invalid(element: &str, message: impl Into<String>) -> XmlError {
     XmlError::InvalidValue {
         element: element.into(),
         message: message.into(),

@@ -23,6 +23,9 @@ use super::json::ApiJson;
 use super::{AppState, rfc3339};
 use crate::clock::{JST, jst_date};
 use crate::confirmation::{self, Holder, Presented, Rejection};
+use crate::exchange::history::{self, HistoryEntry, HistoryError, HistoryQuery};
+use crate::exchange::insurance_card::{self, ExchangeError};
+use crate::exchange::{folder, reference_number};
 use crate::fixtures::InsuredPerson;
 use crate::model::{
     CharacterCodeIdentifier, ConfirmationOutcome, MedicalInstitutionCode, ReferenceClassification,
@@ -31,7 +34,7 @@ use crate::model::{
 use crate::rules::certificate::CertificateError;
 use crate::rules::challenge::{self, Challenge, ChallengeError, ChallengeId};
 use crate::rules::registration::{self, TimeFactor};
-use crate::rules::{IdentityCheck, maintenance, retention};
+use crate::rules::{IdentityCheck, maintenance};
 use crate::store::{NewConfirmation, Registration, StoredChallenge};
 
 pub fn routes() -> Router<AppState> {
@@ -228,8 +231,10 @@ fn authenticate(
         .certificate(&confirmation::fingerprint(&certificate))?
     {
         Some((entry, stored)) => {
-            let person: InsuredPerson = toml::from_str(&stored.fixture)
+            let mut person: InsuredPerson = toml::from_str(&stored.fixture)
                 .map_err(|e| ApiError::internal(format!("stored fixture {}: {e}", stored.id)))?;
+            let registered = state.store.reference_numbers_of(&person.id)?;
+            reference_number::overlay(&mut person, registered);
             let registered = person.registered || state.store.is_registered_by(&person.id, now)?;
             Some(Holder {
                 person,
@@ -307,6 +312,17 @@ async fn confirm(
             shows_qualification: decision.shows_qualification,
             result,
         })?;
+        // The face file of the facility's folder (`--oqs-dir`): written after
+        // the row is committed; a failure is logged, the confirmation stands.
+        if let Some(folder) = &state.config.oqs_folder
+            && folder.facility == a.facility
+            && let Err(e) = folder::write_face(folder, &decision.outcome, id, now)
+        {
+            tracing::warn!(
+                "cannot write the face file in {}: {e}",
+                folder.dir.display()
+            );
+        }
         Ok::<_, ApiError>((id, decision.outcome))
     })
     .await
@@ -433,26 +449,18 @@ async fn registration_status(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct HistoryQuery {
+struct HistoryParams {
     medical_institution_code: String,
-    /// First day (JST, `YYYY-MM-DD`), inclusive.
+    /// First day (JST, `YYYY-MM-DD`), inclusive (default: the first day of
+    /// the previous month, the oldest still kept).
     #[serde(default)]
     from: Option<String>,
-    /// Last day (JST, `YYYY-MM-DD`), inclusive.
+    /// Last day (JST, `YYYY-MM-DD`), inclusive (default: today).
     #[serde(default)]
     to: Option<String>,
-    /// Only this device's confirmations.
+    /// Only this device's confirmations ("this device only").
     #[serde(default)]
     device: Option<String>,
-}
-
-#[derive(Serialize)]
-struct HistoryEntry {
-    confirmation_id: i64,
-    confirmed_at: String,
-    device: String,
-    method: String,
-    outcome: serde_json::Value,
 }
 
 #[derive(Serialize)]
@@ -460,55 +468,58 @@ struct HistoryView {
     confirmations: Vec<HistoryEntry>,
 }
 
-fn parse_day(field: &str, text: &str) -> Result<Date, ApiError> {
+pub(super) fn parse_day(field: &str, text: &str) -> Result<Date, ApiError> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
     Date::parse(text, format).map_err(|e| {
         ApiError::bad_request("invalid_query", format!("{field}: not YYYY-MM-DD: {e}"))
     })
 }
 
-fn start_of_day_jst(day: Date) -> OffsetDateTime {
-    PrimitiveDateTime::new(day, time::Time::MIDNIGHT).assume_offset(JST)
+/// A period from the query's optional `from` and `to`, defaulting to what is
+/// still visible today.
+pub(super) fn period(
+    from: Option<&str>,
+    to: Option<&str>,
+    device: Option<String>,
+    today: Date,
+) -> Result<HistoryQuery, ApiError> {
+    let visible = HistoryQuery::visible_on(today);
+    let query = HistoryQuery {
+        from: from
+            .map(|d| parse_day("from", d))
+            .transpose()?
+            .unwrap_or(visible.from),
+        to: to
+            .map(|d| parse_day("to", d))
+            .transpose()?
+            .unwrap_or(visible.to),
+        device,
+    };
+    if query.from > query.to {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("to ({}) is before from ({})", query.to, query.from),
+        ));
+    }
+    Ok(query)
 }
 
+/// The result search: see [`crate::exchange::history`].
 async fn history(
     State(state): State<AppState>,
-    query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<HistoryParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<HistoryView>, ApiError> {
     let Query(q) = query?;
     let facility = MedicalInstitutionCode::new(&q.medical_institution_code).map_err(|e| {
         ApiError::bad_request("invalid_query", format!("medical_institution_code: {e}"))
     })?;
     let now = state.clock.now();
-    let today = jst_date(now);
-    let from = q
-        .from
-        .as_deref()
-        .map(|d| parse_day("from", d))
-        .transpose()?;
-    let to =
-        q.to.as_deref()
-            .map(|d| parse_day("to", d))
-            .transpose()?
-            .unwrap_or(today);
-    let from = from.unwrap_or(Date::MIN);
-    let rows = state.store.confirmations(
-        facility.as_str(),
-        start_of_day_jst(from),
-        start_of_day_jst(to.next_day().unwrap_or(Date::MAX)),
-        q.device.as_deref(),
-    )?;
-    let confirmations = rows
-        .into_iter()
-        .filter(|r| r.shows_qualification && retention::is_visible_at(r.confirmed_at, now))
-        .map(|r| HistoryEntry {
-            confirmation_id: r.id,
-            confirmed_at: rfc3339(r.confirmed_at),
-            device: r.device,
-            method: r.method,
-            outcome: r.result,
-        })
-        .collect();
+    let query = period(q.from.as_deref(), q.to.as_deref(), q.device, jst_date(now))?;
+    let confirmations =
+        history::search_history(&state.store, &facility, &query, now).map_err(|e| match e {
+            HistoryError::Store(e) => ApiError::from(e),
+            other => ApiError::bad_request("invalid_query", other.to_string()),
+        })?;
     Ok(Json(HistoryView { confirmations }))
 }
 
@@ -532,45 +543,18 @@ async fn confirm_by_insurance_card(
     let request = crate::xml::parse_request(&body)
         .map_err(|e| ApiError::bad_request("malformed_xml", e.to_string()))?;
     let now = state.clock.now();
-    let state2 = state.clone();
+    let character_code = query
+        .character_code_identifier
+        .unwrap_or(state.config.default_character_code);
+    let store = state.store.clone();
     let (id, outcome) = tokio::task::spawn_blocking(move || {
-        let state = state2;
-        let persons = state
-            .store
-            .persons()?
-            .into_iter()
-            .map(|p| toml::from_str::<InsuredPerson>(&p.fixture))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(ApiError::internal)?;
-        let header = &request.message_header;
-        let jst = now.to_offset(JST);
-        let context = ResponseContext {
-            process_execution_time: PrimitiveDateTime::new(jst.date(), jst.time()),
-            qualification_confirmation_date: header.qualification_confirmation_date,
-            medical_institution_code: header.medical_institution_code.clone(),
-            arbitrary_file_identifier: header.arbitrary_file_identifier.clone(),
-            reference_classification: ReferenceClassification::InsuredCardInfo,
-            character_code_identifier: query
-                .character_code_identifier
-                .unwrap_or(state.config.default_character_code),
-        };
-        let decision = confirmation::by_insurance_card(
-            &persons,
-            &request.qualification_confirm_search_info,
-            &context,
-        );
-        let id = state.store.record_confirmation(&NewConfirmation {
-            confirmed_at: now,
-            facility: context.medical_institution_code.as_str().to_string(),
-            device: String::new(),
-            method: "insurance-card-number".into(),
-            person: decision.person,
-            shows_qualification: decision.shows_qualification,
-            result: serde_json::to_value(&decision.outcome).map_err(ApiError::internal)?,
-        })?;
-        Ok::<_, ApiError>((id, decision.outcome))
+        insurance_card::confirm(&store, &request, character_code, now)
     })
     .await
-    .map_err(ApiError::internal)??;
+    .map_err(ApiError::internal)?
+    .map_err(|e| match e {
+        ExchangeError::Store(e) => ApiError::from(e),
+        other => ApiError::internal(other),
+    })?;
     render(&outcome, true, id)
 }

@@ -20,6 +20,7 @@ use crate::store::{CertificateEntry, Store, StoredPerson};
 mod admin;
 mod api;
 pub mod error;
+mod exchange;
 pub mod faults;
 mod json;
 
@@ -50,6 +51,9 @@ pub struct ServiceConfig {
     pub registration_processing: time::Duration,
     /// The encoding and character rules of responses when a request does not say.
     pub default_character_code: CharacterCodeIdentifier,
+    /// The facility folder of `--oqs-dir`: its card confirmations drop a
+    /// face file there (see [`crate::exchange::folder`]).
+    pub oqs_folder: Option<crate::exchange::folder::OqsFolder>,
 }
 
 impl Default for ServiceConfig {
@@ -60,6 +64,7 @@ impl Default for ServiceConfig {
             time_factor: 1.0,
             registration_processing: time::Duration::seconds(15),
             default_character_code: CharacterCodeIdentifier::Utf8,
+            oqs_folder: None,
         }
     }
 }
@@ -94,14 +99,19 @@ impl AppState {
 
 /// The whole service as one router.
 pub fn router(state: AppState) -> Router {
-    let client = api::routes().layer(middleware::from_fn_with_state(
-        state.faults.clone(),
-        faults::apply,
-    ));
-    let admin = admin::routes().layer(middleware::from_fn_with_state(
-        state.clone(),
-        admin::require_token,
-    ));
+    let client = api::routes()
+        .merge(exchange::routes())
+        .layer(middleware::from_fn_with_state(
+            state.faults.clone(),
+            faults::apply,
+        ));
+    let admin =
+        admin::routes()
+            .merge(exchange::admin_routes())
+            .layer(middleware::from_fn_with_state(
+                state.clone(),
+                admin::require_token,
+            ));
     Router::new()
         .merge(client)
         .merge(admin)

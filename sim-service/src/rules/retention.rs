@@ -21,6 +21,14 @@ pub fn visible_through(confirmed: Date) -> Date {
     calendar::end_of_month_after(confirmed, 1)
 }
 
+/// The earliest confirmation date still visible on `today` (JST dates): the
+/// first day of the previous month. Anything confirmed before it is gone.
+pub fn earliest_visible(today: Date) -> Date {
+    calendar::end_of_month_after(today, -2)
+        .next_day()
+        .unwrap_or(Date::MIN)
+}
+
 /// Whether a result confirmed on `confirmed` can be looked up on `today` (JST
 /// dates). A result dated after today (the clock was set back) is visible: the
 /// rule is about when results disappear.
@@ -108,6 +116,10 @@ mod tests {
             prop_assert_eq!(months, 1);
             prop_assert!(is_visible(confirmed, end));
             prop_assert!(!is_visible(confirmed, end.next_day().unwrap()));
+            // On any day of the window, the confirmation is at or after the
+            // earliest visible date; the day after, it is before it.
+            prop_assert!(earliest_visible(end) <= confirmed);
+            prop_assert!(earliest_visible(end.next_day().unwrap()) > confirmed);
         }
     }
 }

@@ -1,0 +1,385 @@
+//! The exchange's HTTP routes (see [`crate::exchange`]): 照会番号
+//! registration, the receipt-computer login and download, and the admin
+//! enrolment of a receipt computer. The result search stays at
+//! `GET /v1/history` with the other client routes.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router, routing};
+use serde::{Deserialize, Serialize};
+use time::PrimitiveDateTime;
+
+use super::api::period;
+use super::error::ApiError;
+use super::json::ApiJson;
+use super::{AppState, rfc3339};
+use crate::clock::{JST, jst_date};
+use crate::exchange::insurance_card::persons_with_reference_numbers;
+use crate::exchange::receipt_download::{self, DownloadError};
+use crate::exchange::reference_number::{
+    self, ReferenceNumberRegistration, ReferenceNumberRegistrationInfo, RegistrationAnswer,
+    RegistrationResponse,
+};
+use crate::model::{CharacterCodeIdentifier, MedicalInstitutionCode};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/reference-numbers",
+            routing::post(register_reference_number),
+        )
+        .route(
+            "/v1/receipt-computer/sessions",
+            routing::post(receipt_login).delete(receipt_logout),
+        )
+        .route(
+            "/v1/receipt-computer/results",
+            routing::get(receipt_results),
+        )
+        .route(
+            "/v1/receipt-computer/results/{id}",
+            routing::get(receipt_result),
+        )
+}
+
+pub fn admin_routes() -> Router<AppState> {
+    Router::new().route(
+        "/admin/v1/facilities/{code}/receipt-computer",
+        routing::post(enrol_receipt_computer),
+    )
+}
+
+fn facility_code(field: &str, text: &str) -> Result<MedicalInstitutionCode, ApiError> {
+    MedicalInstitutionCode::new(text)
+        .map_err(|e| ApiError::unprocessable("invalid_field", format!("{field}: {e}")))
+}
+
+/// A registration as JSON.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegistrationRequest {
+    medical_institution_code: String,
+    #[serde(default)]
+    arbitrary_file_identifier: Option<String>,
+    #[serde(rename = "ReferenceNumberRegistrationInfo")]
+    info: ReferenceNumberRegistrationInfo,
+}
+
+#[derive(Serialize)]
+struct RegistrationView {
+    /// The fixture person the number is now linked to.
+    person: String,
+    #[serde(rename = "ReferenceNumberRegistrationInfo")]
+    info: ReferenceNumberRegistrationInfo,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct XmlParams {
+    #[serde(default)]
+    character_code_identifier: Option<CharacterCodeIdentifier>,
+}
+
+/// `POST /v1/reference-numbers`: JSON in, JSON out (201, or 422 with the
+/// refusal's KZ code); or, with an XML Content-Type, an OQSsiimm01req in and
+/// the OQSsiimm01res out (200, the outcome inside, as the file exchange).
+async fn register_reference_number(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Query<XmlParams>, axum::extract::rejection::QueryRejection>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let Query(params) = params?;
+    let xml = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("xml"));
+    let now = state.clock.now();
+    let character_code = params
+        .character_code_identifier
+        .unwrap_or(state.config.default_character_code);
+    let jst = now.to_offset(JST);
+    let processed_at = PrimitiveDateTime::new(jst.date(), jst.time());
+    let registration = if xml {
+        match reference_number::parse_request(&body) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::info!("malformed OQSsiimm01req: {e}");
+                return Err(ApiError::bad_request("malformed_xml", e.to_string()));
+            }
+        }
+    } else {
+        let r: RegistrationRequest = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
+        r.info
+            .check()
+            .map_err(|e| ApiError::unprocessable("invalid_field", e))?;
+        ReferenceNumberRegistration {
+            medical_institution_code: facility_code(
+                "medical_institution_code",
+                &r.medical_institution_code,
+            )?,
+            arbitrary_file_identifier: r.arbitrary_file_identifier,
+            info: r.info,
+        }
+    };
+    let store = state.store.clone();
+    let reg = registration.clone();
+    let answer = tokio::task::spawn_blocking(move || {
+        let persons = persons_with_reference_numbers(&store).map_err(ApiError::internal)?;
+        Ok::<_, ApiError>(reference_number::register(&store, &persons, &reg, now)?)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    if xml {
+        let response = RegistrationResponse {
+            process_execution_time: processed_at,
+            medical_institution_code: registration.medical_institution_code,
+            arbitrary_file_identifier: registration.arbitrary_file_identifier,
+            character_code_identifier: character_code,
+            answer: match answer {
+                Ok(_) => RegistrationAnswer::Registered(registration.info),
+                Err(refusal) => RegistrationAnswer::Refused(registration.info, refusal),
+            },
+        };
+        let bytes = reference_number::render_response(&response).map_err(ApiError::internal)?;
+        let content_type = format!(
+            "application/xml; charset={}",
+            character_code.xml_encoding_name()
+        );
+        return Ok(([(header::CONTENT_TYPE, content_type)], bytes).into_response());
+    }
+    match answer {
+        Ok(person) => Ok((
+            StatusCode::CREATED,
+            Json(RegistrationView {
+                person,
+                info: registration.info,
+            }),
+        )
+            .into_response()),
+        Err(refusal) => {
+            let code = refusal.code();
+            Err(ApiError::unprocessable(
+                match refusal {
+                    reference_number::Refusal::NoQualification => "qualification_unknown",
+                    reference_number::Refusal::Ambiguous => "qualification_ambiguous",
+                    reference_number::Refusal::InUse => "reference_number_in_use",
+                },
+                format!("{} ({}): {}", code.message, code.code, code.meaning),
+            ))
+        }
+    }
+}
+
+fn download_error(e: DownloadError) -> ApiError {
+    let message = e.to_string();
+    match e {
+        DownloadError::WeakPassword => ApiError::unprocessable("weak_password", message),
+        DownloadError::InvalidCredentials => {
+            ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", message)
+        }
+        DownloadError::WrongCode => {
+            ApiError::new(StatusCode::UNAUTHORIZED, "one_time_code_wrong", message)
+        }
+        DownloadError::ReplayedCode => {
+            ApiError::new(StatusCode::UNAUTHORIZED, "one_time_code_used", message)
+        }
+        DownloadError::SessionInvalid => {
+            ApiError::new(StatusCode::UNAUTHORIZED, "session_invalid", message)
+        }
+        DownloadError::BeyondRetention { .. } => {
+            ApiError::unprocessable("period_beyond_retention", message)
+        }
+        DownloadError::InvertedRange { .. } => ApiError::bad_request("invalid_query", message),
+        DownloadError::NotFound(_) => ApiError::not_found("result_unknown", message),
+        DownloadError::Store(e) => ApiError::from(e),
+        DownloadError::Internal(e) => ApiError::internal(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Enrol {
+    password: String,
+}
+
+/// `POST /admin/v1/facilities/{code}/receipt-computer`: enrols the
+/// facility's receipt computer; answers the otpauth URI.
+async fn enrol_receipt_computer(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    ApiJson(request): ApiJson<Enrol>,
+) -> Result<Response, ApiError> {
+    let facility = facility_code("code", &code)?;
+    let now = state.clock.now();
+    let store = state.store.clone();
+    let enrolment = tokio::task::spawn_blocking(move || {
+        receipt_download::enrol(&store, &facility, &request.password, now)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(download_error)?;
+    Ok((StatusCode::CREATED, Json(enrolment)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    medical_institution_code: String,
+    password: String,
+    /// The 6 digits the authenticator app shows.
+    one_time_code: String,
+}
+
+#[derive(Serialize)]
+struct SessionView {
+    token: String,
+    expires_at: String,
+}
+
+async fn receipt_login(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<Login>,
+) -> Result<Response, ApiError> {
+    let facility = facility_code(
+        "medical_institution_code",
+        &request.medical_institution_code,
+    )?;
+    let now = state.clock.now();
+    let store = state.store.clone();
+    let session = tokio::task::spawn_blocking(move || {
+        receipt_download::login(
+            &store,
+            &facility,
+            &request.password,
+            &request.one_time_code,
+            now,
+        )
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(download_error)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(SessionView {
+            token: session.token,
+            expires_at: rfc3339(session.expires_at),
+        }),
+    )
+        .into_response())
+}
+
+fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "session_required",
+                "send Authorization: Bearer <token> from POST /v1/receipt-computer/sessions",
+            )
+        })
+}
+
+fn session(state: &AppState, headers: &HeaderMap) -> Result<MedicalInstitutionCode, ApiError> {
+    receipt_download::session_facility(&state.store, bearer(headers)?, state.clock.now())
+        .map_err(download_error)
+}
+
+async fn receipt_logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    session(&state, &headers)?;
+    receipt_download::logout(&state.store, bearer(&headers)?).map_err(download_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PeriodParams {
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ResultSummary {
+    confirmation_id: i64,
+    confirmed_at: String,
+    name: Option<String>,
+    validity: Option<String>,
+    /// Where its XmlMsg is.
+    href: String,
+}
+
+#[derive(Serialize)]
+struct ResultsView {
+    from: String,
+    to: String,
+    count: usize,
+    results: Vec<ResultSummary>,
+}
+
+/// The period's results (件数 and 一覧).
+async fn receipt_results(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Query<PeriodParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<ResultsView>, ApiError> {
+    let Query(params) = params?;
+    let facility = session(&state, &headers)?;
+    let now = state.clock.now();
+    let query = period(
+        params.from.as_deref(),
+        params.to.as_deref(),
+        None,
+        jst_date(now),
+    )?;
+    let entries =
+        receipt_download::results(&state.store, &facility, &query, now).map_err(download_error)?;
+    let results: Vec<_> = entries
+        .into_iter()
+        .map(|e| ResultSummary {
+            confirmation_id: e.confirmation_id,
+            confirmed_at: rfc3339(e.confirmed_at),
+            name: e.name,
+            validity: e.validity,
+            href: format!("/v1/receipt-computer/results/{}", e.confirmation_id),
+        })
+        .collect();
+    Ok(Json(ResultsView {
+        from: query.from.to_string(),
+        to: query.to.to_string(),
+        count: results.len(),
+        results,
+    }))
+}
+
+/// One result as XmlMsg.
+async fn receipt_result(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let facility = session(&state, &headers)?;
+    let bytes = receipt_download::result_xml(&state.store, &facility, id, state.clock.now())
+        .map_err(download_error)?;
+    let encoding = crate::xml::declared_encoding(&bytes)
+        .map(|e| e.xml_encoding_name())
+        .unwrap_or("UTF-8");
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            format!("application/xml; charset={encoding}"),
+        )],
+        bytes,
+    )
+        .into_response())
+}
