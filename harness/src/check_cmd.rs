@@ -69,6 +69,20 @@ pub struct CheckArgs {
     /// Take every input from KAZASU_* environment variables and print one ClientOutcome JSON object (harness/ADAPTER.md).
     #[arg(long)]
     adapter: bool,
+    /// Instead of a check: the facility's result search (資格確認結果検索),
+    /// results kept to the end of the following month that showed
+    /// qualification information.
+    #[arg(long, conflicts_with_all = ["adapter", "in_process_profile", "consent"])]
+    history: bool,
+    /// With --history: first confirmation date (JST, YYYY-MM-DD) [default: the oldest kept].
+    #[arg(long, requires = "history")]
+    from: Option<String>,
+    /// With --history: last confirmation date (JST, YYYY-MM-DD) [default: today].
+    #[arg(long, requires = "history")]
+    to: Option<String>,
+    /// With --history: only this device's (--device) confirmations.
+    #[arg(long, requires = "history")]
+    this_device: bool,
     /// Break one rule on purpose (for the runner's own tests).
     #[arg(long, hide = true)]
     misbehave: Option<Misbehaviour>,
@@ -94,6 +108,9 @@ enum CardSource {
 }
 
 pub fn run(args: CheckArgs) -> anyhow::Result<()> {
+    if args.history {
+        return history(&args);
+    }
     let (inputs, source, service_url, ca) = if args.adapter {
         from_environment(&args)?
     } else {
@@ -120,19 +137,41 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
         };
         (inputs, source, args.service.clone(), args.ca.clone())
     };
-    let service = match &ca {
-        Some(path) => {
-            let pem = std::fs::read(path)
-                .with_context(|| format!("cannot read the CA certificate {}", path.display()))?;
-            ServiceClient::with_ca(&service_url, &pem)?
-        }
-        None => ServiceClient::new(&service_url)?,
-    };
+    let service = service_client(&service_url, ca.as_ref())?;
     let outcome = run_check(&source, &service, inputs, args.misbehave)?;
     if args.adapter || args.json {
         println!("{}", serde_json::to_string(&outcome)?);
     } else {
         print!("{}", render::screen(&outcome));
+    }
+    Ok(())
+}
+
+fn service_client(url: &str, ca: Option<&PathBuf>) -> anyhow::Result<ServiceClient> {
+    Ok(match ca {
+        Some(path) => {
+            let pem = std::fs::read(path)
+                .with_context(|| format!("cannot read the CA certificate {}", path.display()))?;
+            ServiceClient::with_ca(url, &pem)?
+        }
+        None => ServiceClient::new(url)?,
+    })
+}
+
+/// `--history`: the result search, as a list (or its JSON).
+fn history(args: &CheckArgs) -> anyhow::Result<()> {
+    let service = service_client(&args.service, args.ca.as_ref())?;
+    let list = service.history(
+        &args.facility,
+        args.from.as_deref(),
+        args.to.as_deref(),
+        args.this_device.then_some(args.device.as_str()),
+        std::time::Duration::from_millis(args.timeout_ms),
+    )?;
+    if args.json {
+        println!("{}", serde_json::to_string(&list)?);
+    } else {
+        print!("{}", render::history_list(&list));
     }
     Ok(())
 }

@@ -2,12 +2,16 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, bail};
 use clap::Args;
 use sim_service::clock::ServiceClock;
+use sim_service::exchange::folder::{OqsFolder, POLL_INTERVAL, Watcher};
 use sim_service::fixtures;
 use sim_service::http::{self, AppState, ServiceConfig};
+use sim_service::model::{CharacterCodeIdentifier, MedicalInstitutionCode};
 use sim_service::store::Store;
 
 #[derive(Args)]
@@ -37,6 +41,18 @@ pub struct ServiceArgs {
     /// Start with the service clock frozen at this RFC 3339 time.
     #[arg(long)]
     clock: Option<String>,
+    /// Exchange XML files with a receipt computer through this folder:
+    /// answers DIR/req/OQSsiquc01req_<id>.xml and OQSsiimm01req_<id>.xml in
+    /// DIR/res, and drops DIR/face/OQSsiquc01res_face_… for each card
+    /// confirmation of --oqs-facility (harness/ADAPTER.md).
+    #[arg(long, value_name = "DIR")]
+    oqs_dir: Option<PathBuf>,
+    /// The facility whose terminal the --oqs-dir folder is.
+    #[arg(long, default_value_t = kazasu::client::default_facility(), requires = "oqs_dir")]
+    oqs_facility: String,
+    /// The folder's CharacterCodeIdentifier: 0 UTF-8, 1 Shift_JIS.
+    #[arg(long, default_value = "0", requires = "oqs_dir")]
+    oqs_character_code: String,
 }
 
 pub fn run(args: ServiceArgs) -> anyhow::Result<()> {
@@ -71,13 +87,39 @@ pub fn run(args: ServiceArgs) -> anyhow::Result<()> {
     };
     let store = Store::open(&args.db)
         .with_context(|| format!("cannot open the database {}", args.db.display()))?;
+    let oqs_folder = match &args.oqs_dir {
+        Some(dir) => Some(OqsFolder {
+            dir: dir.clone(),
+            facility: MedicalInstitutionCode::new(&args.oqs_facility)
+                .map_err(|e| anyhow::anyhow!("--oqs-facility: {e}"))?,
+            character_code: CharacterCodeIdentifier::parse(&args.oqs_character_code)
+                .map_err(|e| anyhow::anyhow!("--oqs-character-code: {e}"))?,
+        }),
+        None => None,
+    };
     let config = ServiceConfig {
         admin_token,
         time_factor: args.time_factor,
+        oqs_folder: oqs_folder.clone(),
         ..ServiceConfig::default()
     };
     let state = AppState::new(store, clock, config).map_err(anyhow::Error::msg)?;
     http::install_fixtures(&state, &persons).map_err(|e| anyhow::anyhow!(e.message))?;
+    let stop_watching = Arc::new(AtomicBool::new(false));
+    let watcher = match oqs_folder {
+        Some(folder) => {
+            let dir = folder.dir.clone();
+            let watcher = Watcher::new(folder, state.store.clone(), state.clock.clone())
+                .with_context(|| format!("--oqs-dir {}", dir.display()))?;
+            println!(
+                "exchanging files in {} (req → res, face), polling every {} ms",
+                dir.display(),
+                POLL_INTERVAL.as_millis()
+            );
+            Some(watcher.spawn(stop_watching.clone()))
+        }
+        None => None,
+    };
 
     let tls = if args.tls {
         let names = vec!["localhost".to_string(), args.listen.ip().to_string()];
@@ -108,5 +150,9 @@ pub fn run(args: ServiceArgs) -> anyhow::Result<()> {
         };
         http::serve(listener, app, tls.as_ref(), shutdown).await
     })?;
+    stop_watching.store(true, Ordering::Relaxed);
+    if let Some(watcher) = watcher {
+        let _ = watcher.join();
+    }
     Ok(())
 }

@@ -189,3 +189,47 @@ mod tests {
         assert_eq!(classification("01"), "被保険者証（一般）");
     }
 }
+
+/// The result search's list (資格確認結果検索), newest first as the app
+/// lists it: 資格確認日時, 氏名, 資格確認結果, and the count.
+pub fn history_list(history: &Value) -> String {
+    let mut out = String::new();
+    let entries = history["confirmations"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let _ = writeln!(out, "総件数：{}件", entries.len());
+    if entries.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out, "資格確認日時\t氏名\t資格確認結果");
+    for entry in entries.iter().rev() {
+        let when = entry["confirmed_at"]
+            .as_str()
+            .and_then(|t| {
+                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+            })
+            .map(|t| {
+                let t = t.to_offset(sim_service::clock::JST);
+                format!(
+                    "{}年{:02}月{:02}日 {:02}時{:02}分",
+                    t.year(),
+                    u8::from(t.month()),
+                    t.day(),
+                    t.hour(),
+                    t.minute()
+                )
+            })
+            .unwrap_or_default();
+        let name = entry["name"].as_str().unwrap_or("");
+        let result = match entry["validity"].as_str() {
+            Some("1" | "6") => "資格有効",
+            Some("2" | "3") => "資格無効",
+            Some("5") => "複数該当",
+            Some(other) => other,
+            None => "",
+        };
+        let _ = writeln!(out, "{when}\t{name}\t{result}");
+    }
+    out
+}

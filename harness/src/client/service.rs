@@ -175,6 +175,29 @@ impl ServiceClient {
         })
     }
 
+    /// GET /v1/history: the facility's result search (資格確認結果検索), as
+    /// JSON `{"confirmations": [...]}`. Dates are JST `YYYY-MM-DD`,
+    /// inclusive; `device` keeps one device's confirmations.
+    pub fn history(
+        &self,
+        facility: &str,
+        from: Option<&str>,
+        to: Option<&str>,
+        device: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Value, ServiceFailure> {
+        let mut query = vec![("medical_institution_code", facility)];
+        query.extend(from.map(|d| ("from", d)));
+        query.extend(to.map(|d| ("to", d)));
+        query.extend(device.map(|d| ("device", d)));
+        let request = self
+            .http
+            .get(format!("{}/v1/history", self.base))
+            .query(&query);
+        let (_, body) = self.send("/v1/history", request, timeout)?;
+        Ok(body)
+    }
+
     /// One POST; a 2xx JSON answer, or the failure sorted.
     fn post<T: Serialize + ?Sized>(
         &self,
@@ -182,15 +205,25 @@ impl ServiceClient {
         body: Option<&T>,
         timeout: Duration,
     ) -> Result<(StatusCode, Value), ServiceFailure> {
-        let mut request = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .timeout(timeout)
-            .header(reqwest::header::ACCEPT, "application/json");
+        let mut request = self.http.post(format!("{}{path}", self.base));
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().map_err(|e| transport_failure(&e, timeout))?;
+        self.send(path, request, timeout)
+    }
+
+    /// Sends a request; a 2xx JSON answer, or the failure sorted.
+    fn send(
+        &self,
+        path: &str,
+        request: reqwest::blocking::RequestBuilder,
+        timeout: Duration,
+    ) -> Result<(StatusCode, Value), ServiceFailure> {
+        let response = request
+            .timeout(timeout)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .map_err(|e| transport_failure(&e, timeout))?;
         let status = response.status();
         let bytes = response
             .bytes()

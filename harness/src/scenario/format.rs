@@ -85,6 +85,60 @@ pub struct ServiceSetup {
     /// The service is not reachable at all (nothing listens).
     #[serde(default)]
     pub unreachable: bool,
+    /// 照会番号 registered before the client runs, as a receipt computer
+    /// registers them (POST /v1/reference-numbers, OQSsiimm01req).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reference_numbers: Vec<ReferenceNumberSetup>,
+}
+
+/// One 照会番号 registration: ReferenceNumberRegistrationInfo, at a facility.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceNumberSetup {
+    /// 医療機関等コード of the registering facility (default: the client's
+    /// default facility, 0110000001).
+    #[serde(default = "crate::client::default_facility")]
+    pub facility: String,
+    #[serde(rename = "ReferenceNumber")]
+    pub reference_number: String,
+    #[serde(rename = "InsurerNumber")]
+    pub insurer_number: String,
+    #[serde(
+        rename = "InsuredCardSymbol",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub insured_card_symbol: Option<String>,
+    #[serde(rename = "InsuredIdentificationNumber")]
+    pub insured_identification_number: String,
+    #[serde(
+        rename = "InsuredBranchNumber",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub insured_branch_number: Option<String>,
+}
+
+/// A result search (資格確認結果検索) made after the client ran, at the
+/// client's facility, and how many entries it must list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HistorySearch {
+    /// The service clock for the search, RFC 3339 (default: as the client
+    /// left it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+    /// First confirmation date, JST `YYYY-MM-DD` (default: the oldest kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Last confirmation date, JST `YYYY-MM-DD` (default: the search's day).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// Only the client's device's confirmations.
+    #[serde(default)]
+    pub this_device: bool,
+    /// Entries the search must list.
+    pub count: usize,
 }
 
 /// What must come of the scenario. Every field is optional: only what is
@@ -122,6 +176,9 @@ pub struct Expectations {
     /// qualification information).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history_count: Option<usize>,
+    /// Result searches after the run (retention, date range, this device).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history_search: Vec<HistorySearch>,
     /// Conformance rules the APDU trace and the service's request log must
     /// satisfy (see [`super::conformance::Rule`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -24,14 +24,20 @@ use sim_card::card::Card;
 use sim_card::personalize::{self, AUTH_PIN};
 use sim_card::trace::{SharedTrace, TraceRecord, Traced};
 use sim_card::transport::in_process::InProcessReader;
-use sim_service::clock::ServiceClock;
+use sim_service::clock::{ServiceClock, jst_date};
+use sim_service::exchange::history::{HistoryQuery, search_history};
+use sim_service::exchange::insurance_card::persons_with_reference_numbers;
+use sim_service::exchange::reference_number::{
+    self, ReferenceNumberRegistration, ReferenceNumberRegistrationInfo,
+};
 use sim_service::http::{self, AppState, FaultSet, ServiceConfig};
+use sim_service::model::{InsurerNumber, MedicalInstitutionCode};
 use sim_service::store::{CertificateEntry, Store, StoredPerson};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::conformance::Rule;
-use super::format::{Expectations, Scenario};
+use super::format::{Expectations, HistorySearch, ReferenceNumberSetup, Scenario};
 use super::load::{LoadedScenario, built_in_persons};
 use super::report::{Check, ScenarioReport, Timings};
 use crate::client::{CardChannel, CardError, CheckInputs, ClientOutcome, Method, OutcomeKind};
@@ -282,12 +288,14 @@ impl Runner {
 
         let records: Vec<TraceRecord> = trace.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let history = service.history_count(&inputs.facility);
+        let history_searches = service.history_searches(&scenario.expect.history_search, inputs);
         drop(service);
         let observed = Observed {
             outcome: run.outcome.as_ref().map_err(String::as_str),
             trace: &records,
             auth_tries_left: card_after,
             history_count: history,
+            history_searches,
             method: inputs.method,
         };
         let checks = check_expectations(&scenario.expect, &rules, &observed);
@@ -367,6 +375,7 @@ impl ScenarioService {
             .store
             .replace_fixtures(persons, certificates)
             .map_err(|e| format!("service fixtures: {e}"))?;
+        register_reference_numbers(&state, &setup.reference_numbers, clock)?;
         if let Some(faults) = &setup.faults {
             let faults: FaultSet = serde_json::from_value(faults.clone())
                 .map_err(|e| format!("service.faults: {e}"))?;
@@ -426,6 +435,90 @@ impl ScenarioService {
             .map_err(|e| format!("cannot read the history: {e}"))?;
         Ok(rows.iter().filter(|r| r.shows_qualification).count())
     }
+}
+
+impl ScenarioService {
+    /// The scenario's result searches, each at its own clock, in order:
+    /// how many entries each lists.
+    fn history_searches(
+        &self,
+        searches: &[HistorySearch],
+        inputs: &CheckInputs,
+    ) -> Vec<Result<usize, String>> {
+        searches
+            .iter()
+            .map(|search| {
+                if let Some(text) = &search.at {
+                    let at = OffsetDateTime::parse(text, &Rfc3339)
+                        .map_err(|e| format!("history_search.at {text:?}: {e}"))?;
+                    self.state.clock.freeze(at);
+                }
+                let now = self.state.clock.now();
+                let day = |field: &str, text: &Option<String>| {
+                    text.as_deref()
+                        .map(|t| {
+                            time::Date::parse(
+                                t,
+                                time::macros::format_description!("[year]-[month]-[day]"),
+                            )
+                            .map_err(|e| format!("history_search.{field} {t:?}: {e}"))
+                        })
+                        .transpose()
+                };
+                let visible = HistoryQuery::visible_on(jst_date(now));
+                let query = HistoryQuery {
+                    from: day("from", &search.from)?.unwrap_or(visible.from),
+                    to: day("to", &search.to)?.unwrap_or(visible.to),
+                    device: search.this_device.then(|| inputs.device.clone()),
+                };
+                let facility = MedicalInstitutionCode::new(&inputs.facility)
+                    .map_err(|e| format!("client.facility: {e}"))?;
+                search_history(&self.state.store, &facility, &query, now)
+                    .map(|entries| entries.len())
+                    .map_err(|e| format!("result search: {e}"))
+            })
+            .collect()
+    }
+}
+
+/// Registers the scenario's 照会番号 as a receipt computer would.
+fn register_reference_numbers(
+    state: &AppState,
+    setups: &[ReferenceNumberSetup],
+    now: OffsetDateTime,
+) -> Result<(), String> {
+    if setups.is_empty() {
+        return Ok(());
+    }
+    let persons = persons_with_reference_numbers(&state.store).map_err(|e| e.to_string())?;
+    for (i, setup) in setups.iter().enumerate() {
+        let field = format!("service.reference_numbers[{i}]");
+        let registration = ReferenceNumberRegistration {
+            medical_institution_code: MedicalInstitutionCode::new(&setup.facility)
+                .map_err(|e| format!("{field}.facility: {e}"))?,
+            arbitrary_file_identifier: None,
+            info: ReferenceNumberRegistrationInfo {
+                reference_number: setup.reference_number.clone(),
+                insurer_number: InsurerNumber::new(&setup.insurer_number)
+                    .map_err(|e| format!("{field}.InsurerNumber: {e}"))?,
+                insured_card_symbol: setup.insured_card_symbol.clone(),
+                insured_identification_number: setup.insured_identification_number.clone(),
+                insured_branch_number: setup.insured_branch_number.clone(),
+            },
+        };
+        registration
+            .info
+            .check()
+            .map_err(|e| format!("{field}: {e}"))?;
+        match reference_number::register(&state.store, &persons, &registration, now) {
+            Ok(Ok(_)) => {}
+            Ok(Err(refusal)) => {
+                return Err(format!("{field}: refused: {}", refusal.code().meaning));
+            }
+            Err(e) => return Err(format!("{field}: {e}")),
+        }
+    }
+    Ok(())
 }
 
 impl Drop for ScenarioService {
@@ -615,6 +708,8 @@ pub struct Observed<'a> {
     pub auth_tries_left: Option<u8>,
     /// Confirmations in the history that showed qualification information.
     pub history_count: Result<usize, String>,
+    /// What each of the scenario's result searches listed.
+    pub history_searches: Vec<Result<usize, String>>,
     pub method: Method,
 }
 
@@ -762,6 +857,18 @@ pub fn check_expectations(
         };
         checks.push(Check::new("history_count", count.to_string(), actual));
     }
+    for (i, search) in expect.history_search.iter().enumerate() {
+        let actual = match observed.history_searches.get(i) {
+            Some(Ok(n)) => n.to_string(),
+            Some(Err(e)) => e.clone(),
+            None => "(not searched)".to_string(),
+        };
+        checks.push(Check::new(
+            &format!("history_search[{i}]"),
+            search.count.to_string(),
+            actual,
+        ));
+    }
     for rule in rules {
         let name = format!("conformance.{}", rule.name());
         checks.push(match rule.check(observed.trace, observed.method) {
@@ -849,6 +956,7 @@ mod tests {
             trace: &[],
             auth_tries_left: Some(3),
             history_count: Ok(1),
+            history_searches: Vec::new(),
             method: Method::Pin,
         }
     }
