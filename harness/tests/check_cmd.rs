@@ -200,3 +200,65 @@ fn misbehaviour_is_not_advertised() {
     assert!(help.contains("--adapter"));
     assert!(!help.contains("misbehave"), "{help}");
 }
+
+#[test]
+fn history_lists_the_result_search_by_date_and_device() {
+    let service = start("history");
+    let (profile, _) = service.profile_file("valid");
+    let profile = profile.to_str().unwrap();
+    for device in ["reception-1", "reception-2"] {
+        let output = kazasu(
+            &[
+                "check",
+                "--in-process-profile",
+                profile,
+                "--service",
+                &service.base,
+                "--method",
+                "visual",
+                "--device",
+                device,
+            ],
+            &[],
+        );
+        assert!(output.status.success(), "{output:?}");
+    }
+    let history = |extra: &[&str]| {
+        let mut args = vec!["check", "--history", "--service", &service.base];
+        args.extend_from_slice(extra);
+        let output = kazasu(&args, &[]);
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let list = history(&[]);
+    assert!(list.contains("総件数：2件"), "{list}");
+    assert!(
+        list.contains("2026年12月01日 10時00分\t資格　太郎\t資格有効"),
+        "{list}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&history(&[
+        "--this-device",
+        "--device",
+        "reception-2",
+        "--json",
+    ]))
+    .unwrap();
+    let entries = json["confirmations"].as_array().unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["device"], "reception-2");
+    assert!(history(&["--from", "2026-12-02", "--to", "2026-12-31"]).contains("総件数：0件"));
+    // A bad date is the service's 400, reported as an error.
+    let output = kazasu(
+        &[
+            "check",
+            "--history",
+            "--service",
+            &service.base,
+            "--from",
+            "12/01",
+        ],
+        &[],
+    );
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("invalid_query"));
+}
