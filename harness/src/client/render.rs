@@ -175,21 +175,6 @@ fn ratio(percent: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn screen_values() {
-        assert_eq!(date("20261201"), "2026年12月01日");
-        assert_eq!(date("bad"), "bad");
-        assert_eq!(ratio("010"), "1割");
-        assert_eq!(ratio("030"), "3割");
-        assert_eq!(sex("2"), "女");
-        assert_eq!(classification("01"), "被保険者証（一般）");
-    }
-}
-
 /// The result search's list (資格確認結果検索), newest first as the app
 /// lists it: 資格確認日時, 氏名, 資格確認結果, and the count.
 pub fn history_list(history: &Value) -> String {
@@ -232,4 +217,19 @@ pub fn history_list(history: &Value) -> String {
         let _ = writeln!(out, "{when}\t{name}\t{result}");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn screen_values() {
+        assert_eq!(date("20261201"), "2026年12月01日");
+        assert_eq!(date("bad"), "bad");
+        assert_eq!(ratio("010"), "1割");
+        assert_eq!(ratio("030"), "3割");
+        assert_eq!(sex("2"), "女");
+        assert_eq!(classification("01"), "被保険者証（一般）");
+    }
 }
