@@ -44,7 +44,7 @@ pub struct ServiceArgs {
     /// Exchange XML files with a receipt computer through this folder:
     /// answers DIR/req/OQSsiquc01req_<id>.xml and OQSsiimm01req_<id>.xml in
     /// DIR/res, and drops DIR/face/OQSsiquc01res_face_… for each card
-    /// confirmation of --oqs-facility (harness/ADAPTER.md).
+    /// confirmation of --oqs-facility (harness/RECEIPT-COMPUTER.md).
     #[arg(long, value_name = "DIR")]
     oqs_dir: Option<PathBuf>,
     /// The facility whose terminal the --oqs-dir folder is.
