@@ -192,6 +192,7 @@ async fn history_filters_by_range_and_device_and_lists_only_shown_qualifications
         service.history("&from=2026-12-02&to=2026-12-01").await.0,
         400
     );
+    assert_eq!(service.history("&from=2026-12-02").await, (200, vec![]));
     assert_eq!(service.history("&from=2026-13-01").await.0, 400);
     // Retention: the 11-05 and 11-20 results are gone on 2027-01-01.
     service.set_clock("2026-12-31T23:59:59+09:00");

@@ -131,7 +131,8 @@ pub struct HistorySearch {
     /// First confirmation date, JST `YYYY-MM-DD` (default: the oldest kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
-    /// Last confirmation date, JST `YYYY-MM-DD` (default: the search's day).
+    /// Last confirmation date, JST `YYYY-MM-DD` (default: the search's day,
+    /// or `from` when that is later).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
     /// Only the client's device's confirmations.

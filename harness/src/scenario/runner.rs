@@ -466,9 +466,10 @@ impl ScenarioService {
                         .transpose()
                 };
                 let visible = HistoryQuery::visible_on(jst_date(now));
+                let from = day("from", &search.from)?.unwrap_or(visible.from);
                 let query = HistoryQuery {
-                    from: day("from", &search.from)?.unwrap_or(visible.from),
-                    to: day("to", &search.to)?.unwrap_or(visible.to),
+                    from,
+                    to: day("to", &search.to)?.unwrap_or(visible.to.max(from)),
                     device: search.this_device.then(|| inputs.device.clone()),
                 };
                 let facility = MedicalInstitutionCode::new(&inputs.facility)

@@ -476,7 +476,7 @@ pub(super) fn parse_day(field: &str, text: &str) -> Result<Date, ApiError> {
 }
 
 /// A period from the query's optional `from` and `to`, defaulting to what is
-/// still visible today.
+/// still visible today; `to` before `from` is a 400.
 pub(super) fn period(
     from: Option<&str>,
     to: Option<&str>,
@@ -484,15 +484,17 @@ pub(super) fn period(
     today: Date,
 ) -> Result<HistoryQuery, ApiError> {
     let visible = HistoryQuery::visible_on(today);
+    let from = from
+        .map(|d| parse_day("from", d))
+        .transpose()?
+        .unwrap_or(visible.from);
     let query = HistoryQuery {
-        from: from
-            .map(|d| parse_day("from", d))
-            .transpose()?
-            .unwrap_or(visible.from),
+        from,
+        // A period starting after today, with no end given, is that one day.
         to: to
             .map(|d| parse_day("to", d))
             .transpose()?
-            .unwrap_or(visible.to),
+            .unwrap_or(visible.to.max(from)),
         device,
     };
     if query.from > query.to {
