@@ -24,7 +24,7 @@ use sim_card::card::{Card, PinRef};
 use sim_card::personalize::{self, AUTH_PIN, SIGN_PIN, TEXT_PIN};
 use sim_card::transport::vpcd::{self, VPCD_PORT, VpcdControl, VpcdEvent, VpcdOptions};
 use sim_service::clock::{ClockMode, ServiceClock};
-use sim_service::fixtures::{self, CardKind, InsuredPerson};
+use sim_service::fixtures::{self, InsuredPerson};
 use sim_service::http::{self, ApiError, AppState, FaultSet, ServiceConfig};
 use sim_service::store::Store;
 use time::OffsetDateTime;
@@ -106,18 +106,8 @@ fn reader_name(vpcd_addr: &str) -> Option<String> {
     (slot < 16).then(|| format!("Virtual PCD 00 {slot:02X}"))
 }
 
-/// Issues a person's card as the reader will hold it. The iPhone's card is a
-/// certificate on the phone, not a card a reader can hold, so it is refused.
+/// Issues a person's physical card as the reader will hold it.
 fn issue_card(person: &InsuredPerson) -> Result<Card, ApiError> {
-    if person.kind == CardKind::Iphone {
-        return Err(ApiError::unprocessable(
-            "not_a_card",
-            format!(
-                "{} holds the card on an iPhone; a reader cannot hold it",
-                person.id
-            ),
-        ));
-    }
     let pki = personalize::simulated_jpki().map_err(ApiError::internal)?;
     let issued = personalize::issue(&person.card.profile, &pki).map_err(|e| {
         ApiError::unprocessable("invalid_card", format!("{}'s card: {e}", person.id))
@@ -422,12 +412,6 @@ async fn swap_card(
             format!("no fixture person {:?}; one of {ids:?}", body.person),
         ));
     };
-    if person.kind == CardKind::Iphone {
-        // Refused before the card leaves the reader.
-        return Err(issue_card(&person).err().unwrap_or_else(|| {
-            ApiError::internal("an iPhone person's card was issued for a reader")
-        }));
-    }
     let was_inserted = lock(&lab.status).inserted;
     lab.control.remove();
     let out_since = tokio::time::Instant::now();

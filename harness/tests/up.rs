@@ -188,11 +188,6 @@ fn control_api_locks_pins_swaps_persons_and_reaches_the_service() {
         (status, body["error"]["code"].as_str()),
         (404, Some("unknown_person"))
     );
-    let (status, body) = put(&lab, "/lab/card", json!({"person": "iphone"}));
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (422, Some("not_a_card"))
-    );
     let (status, body) = put(
         &lab,
         "/lab/card/pin",

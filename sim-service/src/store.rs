@@ -86,6 +86,9 @@ pub struct CertificateEntry {
     pub person: String,
     /// physical, android or iphone.
     pub kind: String,
+    /// The id of the person's phone the certificate is on; `None` for the
+    /// physical card.
+    pub phone: Option<String>,
     pub revoked: bool,
 }
 
@@ -119,7 +122,8 @@ CREATE TABLE IF NOT EXISTS certificates (
     fingerprint TEXT PRIMARY KEY,
     person      TEXT NOT NULL REFERENCES persons(id) ON DELETE CASCADE,
     kind        TEXT NOT NULL,
-    revoked     INTEGER NOT NULL
+    revoked     INTEGER NOT NULL,
+    phone       TEXT
 );
 CREATE TABLE IF NOT EXISTS challenges (
     id         TEXT PRIMARY KEY,
@@ -179,6 +183,13 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        // Databases made before phones had ids lack the column.
+        let has_phone = conn
+            .prepare("SELECT 1 FROM pragma_table_info('certificates') WHERE name = 'phone'")?
+            .exists([])?;
+        if !has_phone {
+            conn.execute("ALTER TABLE certificates ADD COLUMN phone TEXT", [])?;
+        }
         Ok(Store {
             conn: Mutex::new(conn),
         })
@@ -209,8 +220,8 @@ impl Store {
         }
         for c in certificates {
             tx.execute(
-                "INSERT INTO certificates (fingerprint, person, kind, revoked) VALUES (?1, ?2, ?3, ?4)",
-                params![c.fingerprint, c.person, c.kind, c.revoked],
+                "INSERT INTO certificates (fingerprint, person, kind, revoked, phone) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![c.fingerprint, c.person, c.kind, c.revoked, c.phone],
             )?;
         }
         tx.commit()?;
@@ -236,7 +247,7 @@ impl Store {
     ) -> StoreResult<Option<(CertificateEntry, StoredPerson)>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
-            "SELECT c.person, c.kind, c.revoked, p.fixture FROM certificates c
+            "SELECT c.person, c.kind, c.revoked, p.fixture, c.phone FROM certificates c
              JOIN persons p ON p.id = c.person WHERE c.fingerprint = ?1",
         )?;
         let row = stmt
@@ -246,15 +257,17 @@ impl Store {
                     r.get::<_, String>(1)?,
                     r.get::<_, bool>(2)?,
                     r.get::<_, String>(3)?,
+                    r.get::<_, Option<String>>(4)?,
                 ))
             })
             .optional()?;
-        row.map(|(person, kind, revoked, fixture)| {
+        row.map(|(person, kind, revoked, fixture, phone)| {
             Ok((
                 CertificateEntry {
                     fingerprint: fingerprint.to_string(),
                     person: person.clone(),
                     kind,
+                    phone,
                     revoked,
                 },
                 StoredPerson {
@@ -554,6 +567,7 @@ mod tests {
             fingerprint: "ab".into(),
             person: "unregistered".into(),
             kind: "physical".into(),
+            phone: None,
             revoked: false,
         };
         store

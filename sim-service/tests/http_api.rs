@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 use sim_card::card::Card;
 use sim_card::personalize;
 use sim_service::clock::ServiceClock;
-use sim_service::fixtures::{self, CardKind, InsuredPerson};
+use sim_service::fixtures::{self, InsuredPerson, Phone};
+use sim_card::profile::{CertificateSetting, Variant};
 use sim_service::http::{self, AppState, ServiceConfig};
 use sim_service::store::Store;
 use time::OffsetDateTime;
@@ -65,10 +66,13 @@ fn fast_config() -> ServiceConfig {
     }
 }
 
-/// The patient's card, in process, driven by APDUs as a client would.
+/// The patient's card (or phone), in process, driven by APDUs as a client
+/// would.
 struct Patient {
     card: Card,
-    person: InsuredPerson,
+    /// The PIN the patient types (the phone's on Android); none on an iPhone.
+    pin: Option<String>,
+    method: &'static str,
 }
 
 fn apdu(card: &mut Card, bytes: &[u8]) -> Vec<u8> {
@@ -88,21 +92,61 @@ const SELECT_JPKI: [u8; 15] = [
 ];
 
 impl Patient {
+    /// The person's physical card (PIN method).
     fn new(service: &Service, id: &str) -> Patient {
         let person = fixtures::find(&service.persons, id)
             .unwrap_or_else(|| panic!("no fixture {id}"))
             .clone();
         let pki = personalize::simulated_jpki().unwrap();
         let card = personalize::issue(&person.card.profile, &pki).unwrap().card;
-        Patient { card, person }
+        Patient {
+            card,
+            pin: Some(person.card.profile.pins.auth.value.clone()),
+            method: "pin",
+        }
+    }
+
+    /// The person's phone `phone`: an Android phone with its PIN, or an
+    /// iPhone whose holder has just authenticated (Face ID).
+    fn phone(service: &Service, id: &str, phone: &str) -> Patient {
+        let person = fixtures::find(&service.persons, id)
+            .unwrap_or_else(|| panic!("no fixture {id}"))
+            .clone();
+        let profile = person.phone_profile(person.phone(phone).unwrap());
+        let pki = personalize::simulated_jpki().unwrap();
+        let mut card = personalize::issue(&profile, &pki).unwrap().card;
+        if profile.variant == Variant::Iphone {
+            assert!(card.authenticate_holder(std::time::Instant::now()));
+            Patient {
+                card,
+                pin: None,
+                method: "iphone",
+            }
+        } else {
+            Patient {
+                card,
+                pin: Some(profile.pins.auth.value.clone()),
+                method: "android",
+            }
+        }
+    }
+
+    /// VERIFY the PIN, when there is one to type (the card's, or the Android
+    /// phone's: myna reads an Android phone's certificate only after it).
+    fn verify(&mut self) {
+        let Some(pin) = self.pin.clone() else {
+            return;
+        };
+        let card = &mut self.card;
+        apdu(card, &SELECT_JPKI);
+        apdu(card, &[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x18]);
+        let mut verify = vec![0x00, 0x20, 0x00, 0x80, pin.len() as u8];
+        verify.extend(pin.as_bytes());
+        apdu(card, &verify);
     }
 
     /// SELECT the JPKI-AP and EF 000A, then read it as OpenSC does.
     fn read_auth_certificate(&mut self) -> Vec<u8> {
-        if self.person.kind == CardKind::Iphone {
-            let pki = personalize::simulated_jpki().unwrap();
-            return personalize::iphone_auth_certificate(&self.person.card.profile, &pki).unwrap();
-        }
         let card = &mut self.card;
         apdu(card, &SELECT_JPKI);
         apdu(card, &[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x0A]);
@@ -117,20 +161,12 @@ impl Patient {
         der
     }
 
-    /// VERIFY the auth PIN, then COMPUTE DIGITAL SIGNATURE over the
-    /// challenge's SHA-256 DigestInfo (an iPhone signs with its P-256 key).
+    /// COMPUTE DIGITAL SIGNATURE over the challenge's SHA-256 DigestInfo,
+    /// after the VERIFY (an iPhone signs in its Face ID window, with its
+    /// P-256 key unless it has an RSA one).
     fn sign(&mut self, challenge: &[u8]) -> Vec<u8> {
-        if self.person.kind == CardKind::Iphone {
-            let key = personalize::iphone_auth_key(&self.person.card.profile);
-            return key.sign_digest(&sha256(challenge)).unwrap();
-        }
-        let pin = self.person.card.profile.pins.auth.value.clone();
         let card = &mut self.card;
         apdu(card, &SELECT_JPKI);
-        apdu(card, &[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x18]);
-        let mut verify = vec![0x00, 0x20, 0x00, 0x80, pin.len() as u8];
-        verify.extend(pin.as_bytes());
-        apdu(card, &verify);
         apdu(card, &[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x17]);
         let mut digest_info = hex::decode("3031300d060960864801650304020105000420").unwrap();
         digest_info.extend(sha256(challenge));
@@ -138,14 +174,6 @@ impl Patient {
         sign.extend(&digest_info);
         sign.push(0x00);
         apdu(card, &sign)
-    }
-
-    fn method(&self) -> &'static str {
-        match self.person.kind {
-            CardKind::Physical => "pin",
-            CardKind::Android => "android",
-            CardKind::Iphone => "iphone",
-        }
     }
 }
 
@@ -167,12 +195,13 @@ impl Service {
     /// A signed presentation of the patient's card, as the client sends it.
     async fn presentation(&self, patient: &mut Patient) -> Value {
         let (id, nonce) = self.challenge().await;
+        patient.verify();
         let certificate = patient.read_auth_certificate();
         let signature = patient.sign(&nonce);
         json!({
             "medical_institution_code": FACILITY,
             "device": "reception-1",
-            "method": patient.method(),
+            "method": patient.method,
             "certificate": BASE64.encode(certificate),
             "challenge_id": id,
             "signature": BASE64.encode(signature),
@@ -192,7 +221,15 @@ impl Service {
     }
 
     async fn confirm(&self, id: &str) -> Value {
-        let mut patient = Patient::new(self, id);
+        self.confirm_with(id, Patient::new(self, id)).await
+    }
+
+    /// Confirms with the person's phone `phone`.
+    async fn confirm_phone(&self, id: &str, phone: &str) -> Value {
+        self.confirm_with(id, Patient::phone(self, id, phone)).await
+    }
+
+    async fn confirm_with(&self, id: &str, mut patient: Patient) -> Value {
         let body = self.presentation(&mut patient).await;
         let (status, outcome) = self.post("/v1/confirmations", &body).await;
         assert_eq!(status, 200, "{id}: {outcome}");
@@ -254,13 +291,25 @@ async fn every_result_case_through_the_virtual_card() {
         ("certificate-revoked", "", "KZE101"),
         ("expired-in-grace", "1", "KZN002"),
         ("expired-beyond-grace", "", "KZE102"),
-        ("phone-expired", "", "KZE103"),
+        ("phone-expired", "1", ""),
+        ("phone-expired/android", "", "KZE103"),
         ("national-health-insurance", "1", ""),
         ("jis-level-3", "1", ""),
         ("iphone", "1", ""),
+        ("iphone/iphone", "1", ""),
+        ("android/android", "1", ""),
+        ("phone-replaced", "1", ""),
+        ("phone-replaced/old-android", "", "KZE107"),
+        ("phone-replaced/new-iphone", "1", ""),
+        ("iphone-rsa/iphone", "1", ""),
+        ("junior", "1", ""),
     ];
     for (id, expected_validity, expected_code) in cases {
-        let outcome = service.confirm(id).await;
+        // `person/phone` confirms with that phone, `person` with the card.
+        let outcome = match id.split_once('/') {
+            Some((person, phone)) => service.confirm_phone(person, phone).await,
+            None => service.confirm(id).await,
+        };
         assert_eq!(validity(&outcome), expected_validity, "{id}: {outcome}");
         assert_eq!(code(&outcome), expected_code, "{id}: {outcome}");
         let status = outcome["MessageBody"]["ProcessingResultStatus"]
@@ -498,20 +547,32 @@ async fn registration_over_25_seconds_completes_in_the_background() {
 fn expiry_fixtures() -> Vec<InsuredPerson> {
     let mut persons = fixtures::built_in().unwrap();
     let template = fixtures::find(&persons, "valid").unwrap().clone();
-    for (id, kind) in [
-        ("card-expiring-0210", CardKind::Physical),
-        ("phone-expiring-0210", CardKind::Android),
-    ] {
-        let mut p = template.clone();
-        p.id = id.into();
-        p.kind = kind;
-        p.card.built_in = None;
-        p.card.profile.seed = format!("kazasu-test-{id}");
-        p.card.profile.certificates.auth.not_before = time::macros::date!(2021 - 02 - 10);
-        p.card.profile.certificates.auth.not_after = time::macros::date!(2026 - 02 - 10);
-        p.reference_numbers.clear();
-        persons.push(p);
-    }
+    let mut card = template.clone();
+    card.id = "card-expiring-0210".into();
+    card.card.built_in = None;
+    card.card.profile.seed = "kazasu-test-card-expiring-0210".into();
+    card.card.profile.certificates.auth.not_before = time::macros::date!(2021 - 02 - 10);
+    card.card.profile.certificates.auth.not_after = time::macros::date!(2026 - 02 - 10);
+    card.reference_numbers.clear();
+    let mut phone = template;
+    phone.id = "phone-expiring-0210".into();
+    phone.card.built_in = None;
+    phone.card.profile.seed = "kazasu-test-phone-expiring-0210".into();
+    phone.phones = vec![Phone {
+        id: "android".into(),
+        variant: Variant::Android,
+        added: time::macros::date!(2021 - 02 - 10),
+        certificate: CertificateSetting {
+            not_before: time::macros::date!(2021 - 02 - 10),
+            not_after: time::macros::date!(2026 - 02 - 10),
+            revoked: false,
+        },
+        pin: None,
+        authentication_window_seconds: None,
+        iphone_key: None,
+    }];
+    phone.reference_numbers.clear();
+    persons.extend([card, phone]);
     persons
 }
 
@@ -535,7 +596,7 @@ async fn grace_period_edges() {
     );
     // Smartphone: no grace. The expiry day still works, the next day fails.
     service.set_clock("2026-02-10T23:59:59+09:00").await;
-    let outcome = service.confirm("phone-expiring-0210").await;
+    let outcome = service.confirm_phone("phone-expiring-0210", "android").await;
     assert_eq!(validity(&outcome), "1", "{outcome}");
     assert_eq!(
         code(&outcome),
@@ -543,7 +604,7 @@ async fn grace_period_edges() {
         "the expiry warning on its last day"
     );
     service.set_clock("2026-02-11T00:00:00+09:00").await;
-    let outcome = service.confirm("phone-expiring-0210").await;
+    let outcome = service.confirm_phone("phone-expiring-0210", "android").await;
     assert_eq!(
         (validity(&outcome), code(&outcome)),
         ("", "KZE103"),
