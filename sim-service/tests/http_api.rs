@@ -4,6 +4,7 @@
 //! every kind of bad input answered with a 4xx and a code.
 
 use std::net::TcpListener;
+use std::time::Instant;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -11,6 +12,7 @@ use openssl::sha::sha256;
 use serde_json::{Value, json};
 use sim_card::card::Card;
 use sim_card::personalize;
+use sim_card::profile::Variant;
 use sim_service::clock::ServiceClock;
 use sim_service::fixtures::{self, CardKind, InsuredPerson};
 use sim_service::http::{self, AppState, ServiceConfig};
@@ -93,16 +95,17 @@ impl Patient {
             .unwrap_or_else(|| panic!("no fixture {id}"))
             .clone();
         let pki = personalize::simulated_jpki().unwrap();
-        let card = personalize::issue(&person.card.profile, &pki).unwrap().card;
+        // An iPhone person's card is the one added to their iPhone (P-256).
+        let profile = match person.kind {
+            CardKind::Iphone => person.card.profile.with_variant(Variant::Iphone),
+            CardKind::Physical | CardKind::Android => person.card.profile.clone(),
+        };
+        let card = personalize::issue(&profile, &pki).unwrap().card;
         Patient { card, person }
     }
 
     /// SELECT the JPKI-AP and EF 000A, then read it as OpenSC does.
     fn read_auth_certificate(&mut self) -> Vec<u8> {
-        if self.person.kind == CardKind::Iphone {
-            let pki = personalize::simulated_jpki().unwrap();
-            return personalize::iphone_auth_certificate(&self.person.card.profile, &pki).unwrap();
-        }
         let card = &mut self.card;
         apdu(card, &SELECT_JPKI);
         apdu(card, &[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x0A]);
@@ -120,17 +123,18 @@ impl Patient {
     /// VERIFY the auth PIN, then COMPUTE DIGITAL SIGNATURE over the
     /// challenge's SHA-256 DigestInfo (an iPhone signs with its P-256 key).
     fn sign(&mut self, challenge: &[u8]) -> Vec<u8> {
-        if self.person.kind == CardKind::Iphone {
-            let key = personalize::iphone_auth_key(&self.person.card.profile);
-            return key.sign_digest(&sha256(challenge)).unwrap();
-        }
         let pin = self.person.card.profile.pins.auth.value.clone();
         let card = &mut self.card;
         apdu(card, &SELECT_JPKI);
-        apdu(card, &[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x18]);
-        let mut verify = vec![0x00, 0x20, 0x00, 0x80, pin.len() as u8];
-        verify.extend(pin.as_bytes());
-        apdu(card, &verify);
+        if card.variant() == Variant::Iphone {
+            // The patient authenticated with Face ID just before holding the phone.
+            card.authenticate_holder(Instant::now());
+        } else {
+            apdu(card, &[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x18]);
+            let mut verify = vec![0x00, 0x20, 0x00, 0x80, pin.len() as u8];
+            verify.extend(pin.as_bytes());
+            apdu(card, &verify);
+        }
         apdu(card, &[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x17]);
         let mut digest_info = hex::decode("3031300d060960864801650304020105000420").unwrap();
         digest_info.extend(sha256(challenge));

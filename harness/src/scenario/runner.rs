@@ -483,7 +483,10 @@ fn certificate_of(
     use sim_service::fixtures::CardKind;
     let profile = &person.card.profile;
     match person.kind {
-        CardKind::Iphone => personalize::iphone_auth_certificate(profile, pki),
+        CardKind::Iphone => personalize::auth_certificate(
+            &profile.with_variant(sim_card::profile::Variant::Iphone),
+            pki,
+        ),
         CardKind::Physical | CardKind::Android => personalize::auth_certificate(profile, pki),
     }
     .map_err(|e| format!("{}: {e}", person.id))

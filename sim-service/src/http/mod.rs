@@ -129,7 +129,10 @@ pub fn install_fixtures(state: &AppState, persons: &[InsuredPerson]) -> Result<(
     for person in persons {
         let profile = &person.card.profile;
         let certificate = match person.kind {
-            CardKind::Iphone => sim_card::personalize::iphone_auth_certificate(profile, &pki),
+            CardKind::Iphone => sim_card::personalize::auth_certificate(
+                &profile.with_variant(sim_card::profile::Variant::Iphone),
+                &pki,
+            ),
             CardKind::Physical | CardKind::Android => {
                 sim_card::personalize::auth_certificate(profile, &pki)
             }
