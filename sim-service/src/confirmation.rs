@@ -273,7 +273,11 @@ mod tests {
     }
 
     fn code(decision: &Decision) -> Option<&str> {
-        decision.outcome.message_body.processing_result_code.as_deref()
+        decision
+            .outcome
+            .message_body
+            .processing_result_code
+            .as_deref()
     }
 
     #[test]

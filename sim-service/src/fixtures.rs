@@ -1139,6 +1139,65 @@ qualification_date = 2020-04-01
     }
 
     #[test]
+    fn phones_are_checked() {
+        let phone = |fields: &str| {
+            GOOD.replacen(
+                "card = \"default\"",
+                &format!(
+                    "card = \"default\"\n[[person.phone]]\nid = \"a\"\nvariant = \"android\"\nadded = 2025-01-01\ncertificate = {{ not_before = 2025-01-01, not_after = 2030-01-01 }}\n{fields}"
+                ),
+                1,
+            )
+        };
+        let persons = parse(&phone("pin = \"5678\""), "p").unwrap();
+        let person = &persons[0];
+        let profile = person.phone_profile(&person.phones[0]);
+        assert_eq!(profile.variant, Variant::Android);
+        assert_eq!(profile.pins.auth.value, "5678");
+        assert_ne!(profile.seed, person.card.profile.seed, "its own keys");
+        assert_eq!(
+            profile.certificates.auth.not_after,
+            time::macros::date!(2030 - 01 - 01)
+        );
+        assert_eq!(
+            person.carrier(Some("a")),
+            Some(crate::rules::Carrier::Android)
+        );
+        assert_eq!(
+            person.carrier(None),
+            Some(crate::rules::Carrier::PhysicalCard)
+        );
+        assert_eq!(person.carrier(Some("b")), None);
+        let cases = [
+            ("pin = \"567\"", "phone[0]"),
+            (
+                "[[person.phone]]\nid = \"a\"\nvariant = \"iphone\"\nadded = 2025-01-01\ncertificate = { not_before = 2025-01-01, not_after = 2030-01-01 }",
+                "phone[1].id",
+            ),
+            ("authentication_window_seconds = 0", "phone[0]"),
+        ];
+        for (extra, field) in cases {
+            let error = error_of(&phone(extra));
+            assert!(error.contains(field), "{extra}: {error}");
+        }
+        let physical = phone("").replace("variant = \"android\"", "variant = \"physical-contact\"");
+        assert!(error_of(&physical).contains("phone[0].variant"));
+        let early = phone("").replace(
+            "certificate = { not_before = 2025-01-01",
+            "certificate = { not_before = 2024-12-31",
+        );
+        assert!(error_of(&early).contains("phone[0].certificate.not_before"));
+        // The card's rule: no smartphone certificate under 15 (the built-in
+        // no-photo card is a baby's).
+        let child = phone("").replace("card = \"default\"", "card = \"no-photo\"");
+        let error = error_of(&child);
+        assert!(
+            error.contains("phone[0]") && error.contains("15"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn welfare_records_are_checked() {
         let welfare = |extra: &str| {
             format!(

@@ -11,9 +11,9 @@ use openssl::sha::sha256;
 use serde_json::{Value, json};
 use sim_card::card::Card;
 use sim_card::personalize;
+use sim_card::profile::{CertificateSetting, Variant};
 use sim_service::clock::ServiceClock;
 use sim_service::fixtures::{self, InsuredPerson, Phone};
-use sim_card::profile::{CertificateSetting, Variant};
 use sim_service::http::{self, AppState, ServiceConfig};
 use sim_service::store::Store;
 use time::OffsetDateTime;
@@ -131,24 +131,30 @@ impl Patient {
         }
     }
 
-    /// VERIFY the PIN, when there is one to type (the card's, or the Android
-    /// phone's: myna reads an Android phone's certificate only after it).
+    /// SELECT the JPKI-AP and VERIFY the PIN, when there is one to type (the
+    /// card's, or the Android phone's: myna reads an Android phone's
+    /// certificate only after it). The AP stays selected for what follows:
+    /// selecting it again would forget the VERIFY.
     fn verify(&mut self) {
+        self.select();
         let Some(pin) = self.pin.clone() else {
             return;
         };
         let card = &mut self.card;
-        apdu(card, &SELECT_JPKI);
         apdu(card, &[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x18]);
         let mut verify = vec![0x00, 0x20, 0x00, 0x80, pin.len() as u8];
         verify.extend(pin.as_bytes());
         apdu(card, &verify);
     }
 
-    /// SELECT the JPKI-AP and EF 000A, then read it as OpenSC does.
+    /// SELECT the JPKI-AP.
+    fn select(&mut self) {
+        apdu(&mut self.card, &SELECT_JPKI);
+    }
+
+    /// SELECT EF 000A of the selected JPKI-AP, then read it as OpenSC does.
     fn read_auth_certificate(&mut self) -> Vec<u8> {
         let card = &mut self.card;
-        apdu(card, &SELECT_JPKI);
         apdu(card, &[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x0A]);
         let head = apdu(card, &[0x00, 0xB0, 0x00, 0x00, 0x04]);
         let len = usize::from(u16::from_be_bytes([head[2], head[3]])) + 4;
@@ -166,7 +172,6 @@ impl Patient {
     /// P-256 key unless it has an RSA one).
     fn sign(&mut self, challenge: &[u8]) -> Vec<u8> {
         let card = &mut self.card;
-        apdu(card, &SELECT_JPKI);
         apdu(card, &[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x17]);
         let mut digest_info = hex::decode("3031300d060960864801650304020105000420").unwrap();
         digest_info.extend(sha256(challenge));
@@ -596,7 +601,9 @@ async fn grace_period_edges() {
     );
     // Smartphone: no grace. The expiry day still works, the next day fails.
     service.set_clock("2026-02-10T23:59:59+09:00").await;
-    let outcome = service.confirm_phone("phone-expiring-0210", "android").await;
+    let outcome = service
+        .confirm_phone("phone-expiring-0210", "android")
+        .await;
     assert_eq!(validity(&outcome), "1", "{outcome}");
     assert_eq!(
         code(&outcome),
@@ -604,7 +611,9 @@ async fn grace_period_edges() {
         "the expiry warning on its last day"
     );
     service.set_clock("2026-02-11T00:00:00+09:00").await;
-    let outcome = service.confirm_phone("phone-expiring-0210", "android").await;
+    let outcome = service
+        .confirm_phone("phone-expiring-0210", "android")
+        .await;
     assert_eq!(
         (validity(&outcome), code(&outcome)),
         ("", "KZE103"),
@@ -642,7 +651,8 @@ async fn tampered_signatures_and_certificates_are_refused() {
 
     // A certificate from another CA with the very same name.
     let other = sim_card::pki::Jpki::derive("not-the-jpki", "JPKI-TEST").unwrap();
-    let forged = personalize::auth_certificate(&patient.person.card.profile, &other).unwrap();
+    let valid = fixtures::find(&service.persons, "valid").unwrap();
+    let forged = personalize::auth_certificate(&valid.card.profile, &other).unwrap();
     let mut body = service.presentation(&mut patient).await;
     body["certificate"] = json!(BASE64.encode(&forged));
     let (status, error) = service.post("/v1/confirmations", &body).await;
@@ -653,6 +663,7 @@ async fn tampered_signatures_and_certificates_are_refused() {
 
     // Someone else's certificate with this card's signature.
     let mut other_patient = Patient::new(&service, "preschool");
+    other_patient.select();
     let mut body = service.presentation(&mut patient).await;
     body["certificate"] = json!(BASE64.encode(other_patient.read_auth_certificate()));
     let (status, error) = service.post("/v1/confirmations", &body).await;
@@ -669,6 +680,47 @@ async fn tampered_signatures_and_certificates_are_refused() {
         (status, error["error"]["code"].as_str()),
         (422, Some("certificate_malformed"))
     );
+}
+
+/// The iPhone's certificate certifies a P-256 key and chains to the
+/// simulated JPKI auth CA (whose RSA key signed it); the phone's DER ECDSA
+/// signature verifies, a tampered one does not, and the phone cannot pose as
+/// an Android phone or a card.
+#[tokio::test]
+async fn an_iphone_signs_with_its_p256_key_under_the_jpki_ca() {
+    use sim_service::rules::certificate::KeyType;
+    let service = start().await;
+    let mut patient = Patient::phone(&service, "iphone", "iphone");
+    let body = service.presentation(&mut patient).await;
+    let certificate = BASE64
+        .decode(body["certificate"].as_str().unwrap())
+        .unwrap();
+    let summary = service.state.anchors.verify(&certificate).unwrap();
+    assert_eq!(summary.key_type, KeyType::EcP256);
+    let signature = BASE64.decode(body["signature"].as_str().unwrap()).unwrap();
+    assert_eq!(signature[0], 0x30, "a DER ECDSA-Sig-Value");
+    assert!(signature.len() <= 72, "not an RSA signature");
+    let (status, outcome) = service.post("/v1/confirmations", &body).await;
+    assert_eq!((status, validity(&outcome)), (200, "1"), "{outcome}");
+
+    let mut body = service.presentation(&mut patient).await;
+    let mut signature = BASE64.decode(body["signature"].as_str().unwrap()).unwrap();
+    let last = signature.len() - 1;
+    signature[last] ^= 0x01;
+    body["signature"] = json!(BASE64.encode(&signature));
+    let (status, error) = service.post("/v1/confirmations", &body).await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (422, Some("signature_invalid"))
+    );
+
+    for method in ["android", "pin"] {
+        let mut body = service.presentation(&mut patient).await;
+        body["method"] = json!(method);
+        let (status, error) = service.post("/v1/confirmations", &body).await;
+        assert_eq!(status, 422, "{method}: {error}");
+    }
+    assert_eq!(service.state.store.confirmation_count().unwrap(), 1);
 }
 
 #[tokio::test]
@@ -782,6 +834,7 @@ async fn malformed_requests_get_a_4xx_with_a_reason() {
 async fn visual_confirmation_needs_no_signature_but_the_method_must_fit_the_card() {
     let service = start().await;
     let mut patient = Patient::new(&service, "valid");
+    patient.select();
     let body = json!({
         "medical_institution_code": FACILITY,
         "method": "visual",

@@ -128,10 +128,9 @@ pub fn install_fixtures(state: &AppState, persons: &[InsuredPerson]) -> Result<(
     let mut stored = Vec::with_capacity(persons.len());
     let mut certificates = Vec::with_capacity(persons.len());
     for person in persons {
-        let invalid =
-            |e: sim_card::personalize::IssueError, what: &str| {
-                ApiError::unprocessable("invalid_fixtures", format!("{}{what}: {e}", person.id))
-            };
+        let invalid = |e: sim_card::personalize::IssueError, what: &str| {
+            ApiError::unprocessable("invalid_fixtures", format!("{}{what}: {e}", person.id))
+        };
         let profile = &person.card.profile;
         let certificate =
             sim_card::personalize::auth_certificate(profile, &pki).map_err(|e| invalid(e, ""))?;
