@@ -600,7 +600,11 @@ fn android_verifies_the_phone_pin_before_reading_the_certificate() {
     let service = start();
     let person = service.person("android");
     let phone_pin = person.phones[0].pin.clone().unwrap();
-    assert_ne!(phone_pin, auth_pin(&person), "the fixture's two PINs differ");
+    assert_ne!(
+        phone_pin,
+        auth_pin(&person),
+        "the fixture's two PINs differ"
+    );
     let (mut phone, trace) = phone_of(&person, "android");
     let outcome = check(
         &mut phone,
@@ -650,7 +654,11 @@ fn no_jpki_applet_tells_to_open_wallet() {
         &inputs(Method::Iphone, None),
     );
     assert_eq!(outcome.outcome, OutcomeKind::CardNotOnPhone, "{outcome:?}");
-    assert!(outcome.message.contains("ウォレット"), "{}", outcome.message);
+    assert!(
+        outcome.message.contains("ウォレット"),
+        "{}",
+        outcome.message
+    );
     // The plastic card without the applet is a card error.
     let outcome = check(
         &mut NoApplet,

@@ -196,12 +196,9 @@ impl Session<'_> {
     fn sign(&mut self, nonce: &[u8]) -> Step<Vec<u8>> {
         match self.on_card(|c| card::sign_challenge(c, nonce))? {
             Signed::Signature(s) => Ok(s),
-            Signed::NeedsAuthentication if self.inputs.method == Method::Iphone => {
-                Err(Box::new(outcome(
-                    OutcomeKind::AuthenticateOnPhone,
-                    MSG_AUTHENTICATE_ON_PHONE,
-                )))
-            }
+            Signed::NeedsAuthentication if self.inputs.method == Method::Iphone => Err(Box::new(
+                outcome(OutcomeKind::AuthenticateOnPhone, MSG_AUTHENTICATE_ON_PHONE),
+            )),
             Signed::NeedsAuthentication => Err(Box::new(outcome(
                 OutcomeKind::CardError,
                 "カードが暗証番号の再入力を求めています（6982）。最初からもう一度読み取ってください。",

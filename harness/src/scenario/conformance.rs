@@ -110,9 +110,8 @@ impl Rule {
             }
             Rule::NoVerifyToIphone => {
                 let mut verifies = apdus.filter(|r| r.summary.starts_with("VERIFY"));
-                let to_iphone = |r: &&TraceRecord| {
-                    method == Method::Iphone || r.sw.as_deref() == Some("6D00")
-                };
+                let to_iphone =
+                    |r: &&TraceRecord| method == Method::Iphone || r.sw.as_deref() == Some("6D00");
                 match verifies.find(to_iphone) {
                     Some(r) => Err(format!("sent a VERIFY to an iPhone: {}", r.summary)),
                     None => Ok(()),
@@ -243,6 +242,10 @@ mod tests {
                 .check(&[verify.clone(), sign.clone()], Method::Android)
                 .is_ok()
         );
-        assert!(Rule::NoVerifyToIphone.check(&[sign], Method::Iphone).is_ok());
+        assert!(
+            Rule::NoVerifyToIphone
+                .check(&[sign], Method::Iphone)
+                .is_ok()
+        );
     }
 }

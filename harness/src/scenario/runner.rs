@@ -549,7 +549,9 @@ fn issue_card(scenario: &Scenario) -> Result<Option<Card>, String> {
             .checked_sub(std::time::Duration::from_secs(seconds))
             .ok_or("card.face_id_seconds_before_hold: further back than this machine's clock")?;
         if !card.authenticate_holder(at) {
-            return Err("card.face_id_seconds_before_hold: only an iPhone authenticates its holder".into());
+            return Err(
+                "card.face_id_seconds_before_hold: only an iPhone authenticates its holder".into(),
+            );
         }
     }
     Ok(Some(card))
@@ -624,8 +626,8 @@ fn held_card(setup: &CardSetup, persons: &[InsuredPerson]) -> Result<HeldCard, S
     }
     Ok(HeldCard {
         key: format!("{key}, wallet opened {}", profile.phone.wallet_opened),
+        variant: profile.variant,
         profile: Some(profile),
-        variant: phone.map_or(Variant::PhysicalContact, |p| p.variant),
     })
 }
 
