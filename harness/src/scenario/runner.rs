@@ -1012,6 +1012,123 @@ mod tests {
         assert!(checks[1].actual.contains("exit status 1"));
     }
 
+    fn setup(person: &str) -> CardSetup {
+        CardSetup {
+            person: person.into(),
+            auth_tries_left: None,
+            removed_at_apdu: None,
+            absent: false,
+            variant: None,
+            phone: None,
+            face_id_seconds_before_hold: None,
+            wallet_opened: None,
+        }
+    }
+
+    #[test]
+    fn the_card_setup_picks_the_physical_card_or_a_phone() {
+        let persons = built_in_persons().unwrap();
+        let held = |s: &CardSetup| held_card(s, persons);
+        // The physical card by default, or in the variant asked for.
+        let card = held(&setup("phone-replaced")).unwrap();
+        assert_eq!(card.profile.unwrap().variant, Variant::PhysicalContact);
+        let contactless = held(&CardSetup {
+            variant: Some(Variant::PhysicalContactless),
+            ..setup("valid")
+        })
+        .unwrap();
+        assert_eq!(contactless.variant, Variant::PhysicalContactless);
+        // A phone by variant is the newest of that kind; by id, that one.
+        let iphone = held(&CardSetup {
+            variant: Some(Variant::Iphone),
+            ..setup("phone-replaced")
+        })
+        .unwrap();
+        assert!(iphone.key.contains("new-iphone"), "{}", iphone.key);
+        let old = held(&CardSetup {
+            phone: Some("old-android".into()),
+            ..setup("phone-replaced")
+        })
+        .unwrap();
+        assert_eq!(old.variant, Variant::Android);
+        // Wallet closed.
+        let closed = held(&CardSetup {
+            variant: Some(Variant::Iphone),
+            wallet_opened: Some(false),
+            ..setup("iphone")
+        })
+        .unwrap();
+        assert!(!closed.profile.unwrap().phone.wallet_opened);
+        // A person without an iPhone holds one without the card.
+        let without = held(&CardSetup {
+            variant: Some(Variant::Iphone),
+            ..setup("junior")
+        })
+        .unwrap();
+        assert!(without.profile.is_none());
+        // What does not fit is a setup error that says why.
+        let errors = [
+            (
+                CardSetup {
+                    phone: Some("nope".into()),
+                    ..setup("phone-replaced")
+                },
+                "card.phone",
+            ),
+            (
+                CardSetup {
+                    phone: Some("old-android".into()),
+                    variant: Some(Variant::Iphone),
+                    ..setup("phone-replaced")
+                },
+                "card.variant",
+            ),
+            (
+                CardSetup {
+                    face_id_seconds_before_hold: Some(5),
+                    ..setup("valid")
+                },
+                "only for an iPhone",
+            ),
+            (
+                CardSetup {
+                    wallet_opened: Some(false),
+                    variant: Some(Variant::Android),
+                    ..setup("android")
+                },
+                "only for an iPhone",
+            ),
+            (
+                CardSetup {
+                    variant: Some(Variant::Iphone),
+                    face_id_seconds_before_hold: Some(5),
+                    ..setup("junior")
+                },
+                "no iphone phone",
+            ),
+            (setup("nobody"), "no fixture person"),
+        ];
+        for (bad, expected) in errors {
+            let error = held(&bad).err().unwrap();
+            assert!(error.contains(expected), "{bad:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn face_id_before_the_hold_opens_the_iphones_window() {
+        let scenario = |seconds: u64| -> Scenario {
+            let text = format!(
+                "name = \"x\"\nrule = \"x\"\n[card]\nperson = \"iphone\"\nvariant = \"iphone\"\nface_id_seconds_before_hold = {seconds}\n[client]\nmethod = \"iphone\"\n[expect]\n"
+            );
+            toml::from_str(&text).unwrap()
+        };
+        let now = Instant::now();
+        let fresh = issue_card(&scenario(5)).unwrap().unwrap();
+        assert!(fresh.holder_authenticated(now));
+        let stale = issue_card(&scenario(90)).unwrap().unwrap();
+        assert!(!stale.holder_authenticated(now), "past the 60 s window");
+    }
+
     #[test]
     fn the_slot_removes_the_card_at_the_nth_apdu() {
         let persons = built_in_persons().unwrap();
