@@ -230,6 +230,18 @@ impl InsuredPerson {
         profile
     }
 
+    /// Adds the card to a new phone: the phone joins the person's phones
+    /// (and, being the newest, holds the valid smartphone certificate) if
+    /// the person stays valid with it; otherwise nothing changes.
+    pub fn add_phone(&mut self, phone: Phone) -> Result<(), FixtureError> {
+        self.phones.push(phone);
+        let checked = self.validate();
+        if checked.is_err() {
+            self.phones.pop();
+        }
+        checked
+    }
+
     /// The rule's view of the person's phones (see
     /// [`crate::rules::smartphone`]).
     pub fn added_phones(&self) -> Vec<crate::rules::smartphone::AddedPhone<'_>> {

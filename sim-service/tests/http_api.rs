@@ -723,6 +723,84 @@ async fn an_iphone_signs_with_its_p256_key_under_the_jpki_ca() {
     assert_eq!(service.state.store.confirmation_count().unwrap(), 1);
 }
 
+/// Adding the card to a new phone at runtime: the new phone confirms, the
+/// old one is refused KZE107, the physical card is untouched; bad requests
+/// are 4xx with a reason.
+#[tokio::test]
+async fn adding_the_card_to_a_new_phone_replaces_the_old_phones_certificate() {
+    let service = start().await;
+    let outcome = service.confirm_phone("android", "android").await;
+    assert_eq!(validity(&outcome), "1", "{outcome}");
+
+    let (status, added) = service
+        .post(
+            "/admin/v1/persons/android/phones",
+            &json!({"variant": "iphone", "not_before": "2026-12-01", "not_after": "2029-03-03"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{added}");
+    assert_eq!(added["phone"], "iphone-1");
+    assert_eq!(added["added"], "2026-12-01");
+    assert_eq!(added["replaced"], json!(["android"]));
+
+    let outcome = service.confirm_phone("android", "android").await;
+    assert_eq!(code(&outcome), "KZE107", "{outcome}");
+    // The service's record now has the iPhone: issue it from there.
+    let stored = service.state.store.person("android").unwrap().unwrap();
+    let person: InsuredPerson = toml::from_str(&stored.fixture).unwrap();
+    let service_with_phone = Service {
+        persons: vec![person],
+        base: service.base.clone(),
+        client: service.client.clone(),
+        state: service.state.clone(),
+    };
+    let outcome = service_with_phone
+        .confirm_phone("android", "iphone-1")
+        .await;
+    assert_eq!(validity(&outcome), "1", "{outcome}");
+    assert_eq!(validity(&service.confirm("android").await), "1");
+
+    for (path, body, status, error) in [
+        (
+            "/admin/v1/persons/nobody/phones",
+            json!({"variant": "android", "not_before": "2026-12-01", "not_after": "2029-01-01"}),
+            404,
+            "unknown_person",
+        ),
+        (
+            "/admin/v1/persons/junior/phones",
+            json!({"variant": "android", "not_before": "2026-12-01", "not_after": "2029-01-01"}),
+            422,
+            "invalid_phone",
+        ),
+        (
+            "/admin/v1/persons/valid/phones",
+            json!({"variant": "physical-contact", "not_before": "2026-12-01", "not_after": "2029-01-01"}),
+            422,
+            "invalid_phone",
+        ),
+        (
+            "/admin/v1/persons/valid/phones",
+            json!({"variant": "android", "not_before": "2026-13-01", "not_after": "2029-01-01"}),
+            422,
+            "invalid_field",
+        ),
+        (
+            "/admin/v1/persons/android/phones",
+            json!({"variant": "android", "id": "iphone-1", "not_before": "2026-12-01", "not_after": "2029-01-01"}),
+            422,
+            "invalid_phone",
+        ),
+    ] {
+        let (got, answer) = service.post(path, &body).await;
+        assert_eq!(
+            (got, answer["error"]["code"].as_str()),
+            (status, Some(error)),
+            "{body}: {answer}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn challenges_are_single_use_and_short_lived() {
     let service = start().await;
