@@ -527,3 +527,6 @@ fn truncate(mut data: Vec<u8>, ne: usize) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod phone_tests;
