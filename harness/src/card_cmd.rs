@@ -2,9 +2,9 @@
 //!
 //! `--variant` puts the profile's card on a phone (or a contactless reader);
 //! `--face-id` stands for the iPhone holder's Face ID: the phone signs for the
-//! profile's `phone.authentication_window_seconds` from the card's start. For
-//! authenticating again while the card runs, `kazasu up`'s control API is the
-//! interactive way.
+//! profile's `phone.authentication_window_seconds` from the card's start;
+//! restart the card to authenticate again. (An interactive Face ID belongs in
+//! `kazasu up`'s control API, which does not take an iPhone card yet.)
 
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal};
