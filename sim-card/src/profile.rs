@@ -552,6 +552,91 @@ mod tests {
     }
 
     #[test]
+    fn phone_settings_default_and_round_trip() {
+        let plastic = CardProfile::built_in("default").unwrap();
+        assert_eq!(plastic.variant, Variant::PhysicalContact);
+        assert_eq!(plastic.phone, PhoneSetting::default());
+        assert_eq!(plastic.phone.authentication_window_seconds, 60);
+        assert!(plastic.phone.wallet_opened);
+        assert_eq!(plastic.phone.iphone_key, PhoneKey::P256);
+
+        let mut phone = CardProfile::built_in("iphone").unwrap();
+        phone.phone.iphone_key = PhoneKey::Rsa2048;
+        phone.phone.authentication_window_seconds = 5;
+        phone.body.atr = Some(Atr::Custom("3B 00".into()));
+        let text = toml::to_string(&phone).unwrap();
+        assert!(text.contains("iphone_key = \"rsa2048\""), "{text}");
+        assert_eq!(CardProfile::from_toml(&text).unwrap(), phone);
+        assert_eq!(phone.atr().unwrap(), vec![0x3B, 0x00]);
+    }
+
+    #[test]
+    fn bad_phone_settings_are_refused() {
+        let text = include_str!("profiles/iphone.toml");
+        for (from, to) in [
+            (
+                "wallet_opened = true",
+                "wallet_opened = true\nface_id = true",
+            ),
+            ("iphone_key = \"p256\"", "iphone_key = \"p384\""),
+            ("variant = \"iphone\"", "variant = \"ipad\""),
+        ] {
+            assert!(text.contains(from), "{from}");
+            assert!(
+                CardProfile::from_toml(&text.replace(from, to)).is_err(),
+                "{to}"
+            );
+        }
+        let closed = text.replace(
+            "authentication_window_seconds = 60",
+            "authentication_window_seconds = 0",
+        );
+        let error = CardProfile::from_toml(&closed).unwrap_err().to_string();
+        assert!(error.contains("authentication_window_seconds"), "{error}");
+    }
+
+    #[test]
+    fn smartphone_certificates_need_a_holder_of_fifteen() {
+        let mut profile = CardProfile::built_in("android").unwrap();
+        let issued = profile.certificates.auth.not_before;
+        profile.persona.birth_date = issued.replace_year(issued.year() - 15).unwrap();
+        assert_eq!(profile.age_on(issued), 15);
+        profile.validate().unwrap();
+        profile.persona.birth_date = profile.persona.birth_date.next_day().unwrap();
+        assert_eq!(profile.age_on(issued), 14);
+        let error = profile.validate().unwrap_err().to_string();
+        assert!(error.starts_with("invalid profile: variant:"), "{error}");
+        // The same holder's plastic card is fine.
+        profile
+            .with_variant(Variant::PhysicalContactless)
+            .validate()
+            .unwrap();
+    }
+
+    proptest::proptest! {
+        /// `--variant` parsing: exactly the four names parse, each to the
+        /// variant whose name it is.
+        #[test]
+        fn variant_names_parse_and_nothing_else(text in "[a-z-]{0,24}") {
+            match text.parse::<Variant>() {
+                Ok(variant) => proptest::prop_assert_eq!(variant.name(), text.as_str()),
+                Err(message) => {
+                    proptest::prop_assert!(Variant::ALL.iter().all(|v| v.name() != text));
+                    proptest::prop_assert!(message.contains("physical-contact"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_variant_name_round_trips() {
+        for variant in Variant::ALL {
+            assert_eq!(variant.name().parse::<Variant>(), Ok(variant));
+            assert_eq!(variant.to_string(), variant.name());
+        }
+    }
+
+    #[test]
     fn unknown_fields_are_errors_not_silently_ignored() {
         let text = include_str!("profiles/default.toml").replace("[body]", "[body]\nfoto = false");
         assert!(CardProfile::from_toml(&text).is_err());
