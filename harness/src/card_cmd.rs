@@ -1,14 +1,21 @@
 //! `kazasu card`: one virtual card in the real pcscd, through vpcd.
+//!
+//! `--variant` puts the profile's card on a phone (or a contactless reader);
+//! `--face-id` stands for the iPhone holder's Face ID: the phone signs for the
+//! profile's `phone.authentication_window_seconds` from the card's start;
+//! restart the card to authenticate again. (An interactive Face ID belongs in
+//! `kazasu up`'s control API, which does not take an iPhone card yet.)
 
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
 use sim_card::personalize;
-use sim_card::profile::{self, CardProfile};
+use sim_card::profile::{self, CardProfile, Variant};
 use sim_card::trace::{JsonLines, Traced};
 use sim_card::transport::SmartCard;
 use sim_card::transport::vpcd::{self, VpcdControl, VpcdEvent, VpcdOptions};
@@ -24,6 +31,14 @@ pub struct CardArgs {
     /// Write every APDU exchange as a JSON line to this file (PINs masked).
     #[arg(long)]
     trace: Option<PathBuf>,
+    /// What carries the card, overriding the profile's `variant`:
+    /// physical-contact, physical-contactless, android or iphone.
+    #[arg(long)]
+    variant: Option<Variant>,
+    /// iPhone only: the holder authenticated with Face ID as the card starts,
+    /// so the phone signs for the profile's authentication window from then.
+    #[arg(long)]
+    face_id: bool,
     /// List the built-in profiles and exit.
     #[arg(long)]
     list_profiles: bool,
@@ -37,13 +52,26 @@ pub fn run(args: CardArgs) -> anyhow::Result<()> {
                 .next()
                 .and_then(|l| l.strip_prefix("# "))
                 .unwrap_or("");
-            println!("{name:12} {summary}");
+            let variant = CardProfile::built_in(name)?.variant;
+            println!("{name:21} {:21} {summary}", variant.name());
         }
         return Ok(());
     }
-    let profile = CardProfile::load(&args.profile)?;
+    let mut profile = CardProfile::load(&args.profile)?;
+    if let Some(variant) = args.variant {
+        profile = profile.with_variant(variant);
+    }
+    if args.face_id && profile.variant != Variant::Iphone {
+        anyhow::bail!(
+            "--face-id is for an iPhone; this card is {} (add --variant iphone)",
+            profile.variant
+        );
+    }
     let pki = personalize::simulated_jpki()?;
-    let issued = personalize::issue(&profile, &pki)?;
+    let mut issued = personalize::issue(&profile, &pki)?;
+    if args.face_id {
+        issued.card.authenticate_holder(Instant::now());
+    }
     let card: Arc<Mutex<dyn SmartCard + Send>> = match &args.trace {
         Some(path) => {
             let file = File::create(path)
@@ -76,7 +104,10 @@ pub fn run(args: CardArgs) -> anyhow::Result<()> {
                 }
                 event = events.recv() => match event {
                     Ok(VpcdEvent::Inserted { vpcd }) => {
-                        println!("card {:?} inserted into vpcd at {vpcd}", args.profile);
+                        println!(
+                            "card {:?} ({}) inserted into vpcd at {vpcd}",
+                            args.profile, profile.variant
+                        );
                         if interactive {
                             println!("(Ctrl-C removes it)");
                         }

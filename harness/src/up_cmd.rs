@@ -24,7 +24,7 @@ use sim_card::card::{Card, PinRef};
 use sim_card::personalize::{self, AUTH_PIN, SIGN_PIN, TEXT_PIN};
 use sim_card::transport::vpcd::{self, VPCD_PORT, VpcdControl, VpcdEvent, VpcdOptions};
 use sim_service::clock::{ClockMode, ServiceClock};
-use sim_service::fixtures::{self, CardKind, InsuredPerson};
+use sim_service::fixtures::{self, InsuredPerson};
 use sim_service::http::{self, ApiError, AppState, FaultSet, ServiceConfig};
 use sim_service::store::Store;
 use time::OffsetDateTime;
@@ -73,6 +73,8 @@ struct Lab {
 /// What changes while the lab runs, besides the card itself.
 struct Status {
     person: String,
+    /// The person's phone in the reader, if not their physical card.
+    phone: Option<String>,
     /// What the tester asked for: the card in the reader or out of it.
     inserted: bool,
     /// What the link last reported (vpcd may be missing or busy).
@@ -106,20 +108,24 @@ fn reader_name(vpcd_addr: &str) -> Option<String> {
     (slot < 16).then(|| format!("Virtual PCD 00 {slot:02X}"))
 }
 
-/// Issues a person's card as the reader will hold it. The iPhone's card is a
-/// certificate on the phone, not a card a reader can hold, so it is refused.
-fn issue_card(person: &InsuredPerson) -> Result<Card, ApiError> {
-    if person.kind == CardKind::Iphone {
-        return Err(ApiError::unprocessable(
-            "not_a_card",
-            format!(
-                "{} holds the card on an iPhone; a reader cannot hold it",
-                person.id
-            ),
-        ));
-    }
+/// Issues what the reader will hold: a person's physical card, or one of
+/// the phones they added it to.
+fn issue_card(person: &InsuredPerson, phone: Option<&str>) -> Result<Card, ApiError> {
+    let profile = match phone {
+        None => person.card.profile.clone(),
+        Some(id) => {
+            let phone = person.phone(id).ok_or_else(|| {
+                let ids: Vec<_> = person.phones.iter().map(|p| p.id.as_str()).collect();
+                ApiError::not_found(
+                    "unknown_phone",
+                    format!("{} has no phone {id:?}; one of {ids:?}", person.id),
+                )
+            })?;
+            person.phone_profile(phone)
+        }
+    };
     let pki = personalize::simulated_jpki().map_err(ApiError::internal)?;
-    let issued = personalize::issue(&person.card.profile, &pki).map_err(|e| {
+    let issued = personalize::issue(&profile, &pki).map_err(|e| {
         ApiError::unprocessable("invalid_card", format!("{}'s card: {e}", person.id))
     })?;
     Ok(issued.card)
@@ -151,7 +157,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
             args.person
         );
     };
-    let card = issue_card(first).map_err(|e| anyhow::anyhow!(e.message))?;
+    let card = issue_card(first, None).map_err(|e| anyhow::anyhow!(e.message))?;
     let store = match &args.db {
         Some(path) => Store::open(path)
             .with_context(|| format!("cannot open the database {}", path.display()))?,
@@ -183,6 +189,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         service: service.clone(),
         status: Arc::new(Mutex::new(Status {
             person: args.person.clone(),
+            phone: None,
             inserted: true,
             link: "connecting to vpcd".into(),
         })),
@@ -253,6 +260,9 @@ fn print_banner(info: &Info, person: &str) {
     println!(
         "  curl -X PUT {c}/lab/card -H 'content-type: application/json' -d '{{\"person\":\"preschool\"}}'"
     );
+    println!(
+        "  curl -X PUT {c}/lab/card -H 'content-type: application/json' -d '{{\"person\":\"iphone\",\"phone\":\"iphone\"}}' && curl -X POST {c}/lab/card/face-id -H 'content-type: application/json' -d '{{}}'"
+    );
     println!("  curl -X POST {c}/lab/card/remove");
     println!(
         "  curl -X PUT {s}/admin/v1/clock -H 'content-type: application/json' -d '{{\"now\":\"2027-02-01T09:00:00+09:00\"}}'"
@@ -301,6 +311,7 @@ fn control_router(lab: Lab) -> Router {
         .route("/lab/card/remove", routing::post(remove_card))
         .route("/lab/card/insert", routing::post(insert_card))
         .route("/lab/card/pin", routing::put(set_pin))
+        .route("/lab/card/face-id", routing::post(face_id))
         .route("/lab/clock", routing::put(set_clock))
         .route("/lab/faults", routing::put(set_faults))
         .with_state(lab)
@@ -309,6 +320,11 @@ fn control_router(lab: Lab) -> Router {
 #[derive(Serialize)]
 struct LabView {
     person: String,
+    /// The person's phone in the reader (absent: their physical card).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phone: Option<String>,
+    /// What is in the reader: `physical-contact`, `android`, `iphone`, ….
+    variant: &'static str,
     description: String,
     /// Whether the tester wants the card in the reader.
     inserted: bool,
@@ -351,13 +367,14 @@ fn clock_view(clock: &ServiceClock) -> ClockView {
 }
 
 fn view(lab: &Lab) -> LabView {
-    let pins = {
+    let (pins, variant) = {
         let card = lock(&lab.card);
-        PinsView {
+        let pins = PinsView {
             auth: card.pin_tries_left(AUTH_PIN),
             sign: card.pin_tries_left(SIGN_PIN),
             text: card.pin_tries_left(TEXT_PIN),
-        }
+        };
+        (pins, card.variant().name())
     };
     let status = lock(&lab.status);
     let description = fixtures::find(&lab.persons, &status.person)
@@ -365,6 +382,8 @@ fn view(lab: &Lab) -> LabView {
         .unwrap_or_default();
     LabView {
         person: status.person.clone(),
+        phone: status.phone.clone(),
+        variant,
         description,
         inserted: status.inserted,
         link: status.link.clone(),
@@ -398,6 +417,10 @@ async fn insert_card(State(lab): State<Lab>) -> Json<LabView> {
 #[serde(deny_unknown_fields)]
 struct SwapCard {
     person: String,
+    /// One of the person's phones (`[[person.phone]]`, or added through
+    /// `POST /admin/v1/persons/{id}/phones`) instead of their physical card.
+    #[serde(default)]
+    phone: Option<String>,
 }
 
 /// How long a swapped card stays out of the reader. vpcd looks for a card
@@ -415,24 +438,26 @@ async fn swap_card(
     body: Result<Json<SwapCard>, JsonRejection>,
 ) -> Result<Json<LabView>, ApiError> {
     let Json(body) = body?;
-    let Some(person) = fixtures::find(&lab.persons, &body.person).cloned() else {
+    // The service's record, which knows phones added since the start.
+    let stored = lab
+        .service
+        .store
+        .person(&body.person)?
+        .and_then(|stored| toml::from_str::<InsuredPerson>(&stored.fixture).ok());
+    let Some(person) = stored.or_else(|| fixtures::find(&lab.persons, &body.person).cloned())
+    else {
         let ids: Vec<_> = lab.persons.iter().map(|p| p.id.as_str()).collect();
         return Err(ApiError::not_found(
             "unknown_person",
             format!("no fixture person {:?}; one of {ids:?}", body.person),
         ));
     };
-    if person.kind == CardKind::Iphone {
-        // Refused before the card leaves the reader.
-        return Err(issue_card(&person).err().unwrap_or_else(|| {
-            ApiError::internal("an iPhone person's card was issued for a reader")
-        }));
-    }
+    let phone = body.phone.clone();
     let was_inserted = lock(&lab.status).inserted;
     lab.control.remove();
     let out_since = tokio::time::Instant::now();
     // Issuing derives keys: off the async threads.
-    let issued = tokio::task::spawn_blocking(move || issue_card(&person))
+    let issued = tokio::task::spawn_blocking(move || issue_card(&person, phone.as_deref()))
         .await
         .map_err(ApiError::internal)
         .and_then(|issued| issued);
@@ -450,10 +475,43 @@ async fn swap_card(
     {
         let mut status = lock(&lab.status);
         status.person = body.person;
+        status.phone = body.phone;
         status.inserted = true;
     }
     tokio::time::sleep_until(out_since + SWAP_HOLD).await;
     lab.control.insert();
+    Ok(Json(view(&lab)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaceId {
+    /// How long ago the patient authenticated (default: just now).
+    #[serde(default)]
+    seconds_ago: u64,
+}
+
+/// The patient authenticates on the iPhone in the reader (Face ID / Touch
+/// ID): it signs for the phone's window from then on.
+async fn face_id(
+    State(lab): State<Lab>,
+    body: Result<Json<FaceId>, JsonRejection>,
+) -> Result<Json<LabView>, ApiError> {
+    let Json(body) = body?;
+    let at = std::time::Instant::now()
+        .checked_sub(std::time::Duration::from_secs(body.seconds_ago))
+        .ok_or_else(|| {
+            ApiError::unprocessable(
+                "invalid_field",
+                "seconds_ago: too far back for this machine",
+            )
+        })?;
+    if !lock(&lab.card).authenticate_holder(at) {
+        return Err(ApiError::unprocessable(
+            "not_an_iphone",
+            "only an iPhone authenticates its holder: PUT /lab/card with an iPhone phone first",
+        ));
+    }
     Ok(Json(view(&lab)))
 }
 

@@ -91,6 +91,18 @@ fn card_of(person: &InsuredPerson) -> (TracedCard, SharedTrace) {
     )
 }
 
+/// The person's phone `id` in an in-process reader, traced.
+fn phone_of(person: &InsuredPerson, id: &str) -> (TracedCard, SharedTrace) {
+    let pki = personalize::simulated_jpki().unwrap();
+    let profile = person.phone_profile(person.phone(id).unwrap());
+    let card = personalize::issue(&profile, &pki).unwrap().card;
+    let trace = SharedTrace::default();
+    (
+        InProcessChannel::new(Traced::new(card, trace.clone())),
+        trace,
+    )
+}
+
 fn auth_pin(person: &InsuredPerson) -> String {
     person.card.profile.pins.auth.value.clone()
 }
@@ -388,13 +400,13 @@ fn a_phone_is_sent_to_mynaportal_to_register() {
     let mut persons = fixtures::built_in().unwrap();
     let mut phone = fixtures::find(&persons, "not-registered").unwrap().clone();
     phone.id = "not-registered-android".into();
-    phone.kind = fixtures::CardKind::Android;
     phone.card.built_in = None;
     phone.card.profile.seed = format!("{}-android", phone.card.profile.seed);
+    phone.phones = fixtures::find(&persons, "android").unwrap().phones.clone();
     persons.push(phone.clone());
     let service = start_with_persons(persons, ServiceConfig::default());
-    let pin = auth_pin(&phone);
-    let (mut card, trace) = card_of(&phone);
+    let pin = phone.phones[0].pin.clone().unwrap();
+    let (mut card, trace) = phone_of(&phone, "android");
     let mut consenting = inputs(Method::Android, Some(&pin));
     consenting.consent_to_register = true;
     let outcome = check(&mut card, &service.client(), &consenting);
@@ -448,7 +460,7 @@ fn an_expired_phone_certificate_sends_the_patient_to_the_card() {
     let service = start();
     let person = service.person("phone-expired");
     let pin = auth_pin(&person);
-    let (mut card, _) = card_of(&person);
+    let (mut card, _) = phone_of(&person, "android");
     let outcome = check(
         &mut card,
         &service.client(),
@@ -558,16 +570,66 @@ fn maintenance_is_reported_as_such() {
 }
 
 #[test]
-fn an_iphone_gets_no_verify() {
+fn an_iphone_gets_no_verify_and_signs_after_face_id() {
     let service = start();
     let person = service.person("iphone");
-    let (mut card, trace) = card_of(&person);
-    let outcome = check(&mut card, &service.client(), &inputs(Method::Iphone, None));
-    // The in-process card is a plastic card: it refuses to sign unverified,
-    // which is what an iPhone without Face ID does.
-    assert_eq!(outcome.outcome, OutcomeKind::CardError, "{outcome:?}");
-    assert!(outcome.message.contains("Face ID"), "{}", outcome.message);
+    // Not authenticated on the phone: it refuses to sign (6982).
+    let (mut phone, trace) = phone_of(&person, "iphone");
+    let outcome = check(&mut phone, &service.client(), &inputs(Method::Iphone, None));
+    assert_eq!(
+        outcome.outcome,
+        OutcomeKind::AuthenticateOnPhone,
+        "{outcome:?}"
+    );
     assert_eq!(all_verifies(&trace), 0);
+    // Face ID a moment ago: the P-256 signature and certificate confirm.
+    let (mut phone, trace) = phone_of(&person, "iphone");
+    let just_now = std::time::Instant::now()
+        .checked_sub(std::time::Duration::from_secs(2))
+        .unwrap();
+    assert!(phone.card_mut().card_mut().authenticate_holder(just_now));
+    let outcome = check(&mut phone, &service.client(), &inputs(Method::Iphone, None));
+    assert_eq!(outcome.outcome, OutcomeKind::Confirmed, "{outcome:?}");
+    assert_eq!(outcome.validity.as_deref(), Some("1"));
+    assert_eq!(all_verifies(&trace), 0);
+    assert_eq!(signatures(&trace), 1);
+}
+
+#[test]
+fn android_verifies_the_phone_pin_before_reading_the_certificate() {
+    let service = start();
+    let person = service.person("android");
+    let phone_pin = person.phones[0].pin.clone().unwrap();
+    assert_ne!(
+        phone_pin,
+        auth_pin(&person),
+        "the fixture's two PINs differ"
+    );
+    let (mut phone, trace) = phone_of(&person, "android");
+    let outcome = check(
+        &mut phone,
+        &service.client(),
+        &inputs(Method::Android, Some(&phone_pin)),
+    );
+    assert_eq!(outcome.outcome, OutcomeKind::Confirmed, "{outcome:?}");
+    let sent = commands(&trace);
+    let verify = sent
+        .iter()
+        .position(|c| c.starts_with("0020") && c.len() > 8)
+        .unwrap();
+    let certificate = sent.iter().position(|c| c == "00A4020C02000A").unwrap();
+    assert!(verify < certificate, "{sent:?}");
+    // The card's PIN is not the phone's.
+    let (mut phone, _) = phone_of(&person, "android");
+    let outcome = check(
+        &mut phone,
+        &service.client(),
+        &inputs(Method::Android, Some(&auth_pin(&person))),
+    );
+    assert_eq!(
+        (outcome.outcome, outcome.tries_left),
+        (OutcomeKind::WrongPin, Some(2))
+    );
 }
 
 /// A card without the JPKI-AP (an iPhone whose card is not opened in Wallet).
@@ -591,8 +653,19 @@ fn no_jpki_applet_tells_to_open_wallet() {
         &service.client(),
         &inputs(Method::Iphone, None),
     );
+    assert_eq!(outcome.outcome, OutcomeKind::CardNotOnPhone, "{outcome:?}");
+    assert!(
+        outcome.message.contains("ウォレット"),
+        "{}",
+        outcome.message
+    );
+    // The plastic card without the applet is a card error.
+    let outcome = check(
+        &mut NoApplet,
+        &service.client(),
+        &inputs(Method::Visual, None),
+    );
     assert_eq!(outcome.outcome, OutcomeKind::CardError, "{outcome:?}");
-    assert!(outcome.message.contains("Wallet"), "{}", outcome.message);
 }
 
 #[test]

@@ -283,3 +283,56 @@ fn wrong_pins_count_down_and_three_lock_the_card() {
     assert!(card.trace().contains("→ 6984 (PIN blocked)"));
     assert_eq!(tries_left()[0], 0, "still locked");
 }
+
+/// OpenSC against an Android phone (`android` profile) held to the reader.
+///
+/// OpenSC's jpki driver does not know the phone's ATR; it binds because the
+/// JPKI AID selects. It never reads EF 0006, so the phone's token label
+/// (`JPKIAPGPSETOKEN`) changes nothing for it: it shows the same two emulated
+/// tokens and PINs as for a plastic card. What differs is EF 000A: the driver
+/// learns a certificate EF's size by reading its first 4 bytes as it selects
+/// it, and on the phone that read answers 6982 until the smartphone PIN was
+/// verified. `pkcs15-tool --read-certificate` has no way to log in first, so
+/// it fails (OpenSC words the failed size read as "EF offset too large").
+#[test]
+fn opensc_binds_to_an_android_phone_but_cannot_read_its_pin_gated_certificate() {
+    if !pcscd_ready() {
+        return;
+    }
+    let card = VirtualCard::insert("android");
+    // The smartphone PIN (4 digits, 3 tries) and the signature password.
+    assert_eq!(tries_left(), vec![3, 5]);
+
+    let (ok, text) = opensc(&["pkcs15-tool", "--reader", READER, "--read-certificate", "1"]);
+    assert!(
+        !ok,
+        "the auth certificate must not be readable without the PIN:\n{text}"
+    );
+    assert!(text.contains("Certificate read failed"), "{text}");
+    assert!(!text.contains("BEGIN CERTIFICATE"), "{text}");
+
+    let (ok, text) = opensc(&["pkcs11-tool", "--module", pkcs11_module(), "-L"]);
+    assert!(ok, "pkcs11-tool -L failed:\n{text}");
+    assert!(
+        text.contains("token label        : JPKI (User Authentication PIN)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("token label        : JPKI (Digital Signature PIN)"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("JPKIAPGPSETOKEN"),
+        "OpenSC names its own tokens:\n{text}"
+    );
+
+    let trace = card.trace();
+    assert!(
+        trace.contains("READ BINARY EF 000A (auth certificate) @0 Le=4 → 6982"),
+        "{trace}"
+    );
+    assert!(
+        !trace.contains("EF 0006"),
+        "OpenSC never reads the token info:\n{trace}"
+    );
+}

@@ -188,11 +188,6 @@ fn control_api_locks_pins_swaps_persons_and_reaches_the_service() {
         (status, body["error"]["code"].as_str()),
         (404, Some("unknown_person"))
     );
-    let (status, body) = put(&lab, "/lab/card", json!({"person": "iphone"}));
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (422, Some("not_a_card"))
-    );
     let (status, body) = put(
         &lab,
         "/lab/card/pin",
@@ -209,6 +204,43 @@ fn control_api_locks_pins_swaps_persons_and_reaches_the_service() {
     );
     assert_eq!(status, 422);
     assert_eq!(get_lab(&lab)["person"], "preschool");
+
+    // A phone in the reader: the card on a person's iPhone, Face ID on it.
+    let (status, body) = put(
+        &lab,
+        "/lab/card",
+        json!({"person": "iphone", "phone": "iphone"}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["phone"].as_str(), body["variant"].as_str()),
+        (Some("iphone"), Some("iphone"))
+    );
+    let face_id = |body: Value| {
+        client()
+            .post(lab.url("/lab/card/face-id"))
+            .json(&body)
+            .send()
+            .expect("face-id")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(face_id(json!({})), 200);
+    let (status, body) = put(
+        &lab,
+        "/lab/card",
+        json!({"person": "iphone", "phone": "nope"}),
+    );
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("unknown_phone"))
+    );
+    let (status, body) = put(&lab, "/lab/card", json!({"person": "preschool"}));
+    assert_eq!(
+        (status, body["variant"].as_str()),
+        (200, Some("physical-contact"))
+    );
+    assert_eq!(face_id(json!({"seconds_ago": 5})), 422, "not an iPhone");
 
     // Remove and insert.
     let removed: Value = client()

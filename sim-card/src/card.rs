@@ -6,10 +6,30 @@
 //! re-selection of an application, exactly where clients expect it to be lost:
 //! OpenSC logs out by selecting the AID again, and pcscd powers an idle card
 //! off after a few seconds.
+//!
+//! The card also knows what carries it ([`Variant`]), for the few commands a
+//! phone answers differently from the plastic card (card spec §7; public
+//! facts are thin, so these are documented choices):
+//!
+//! - an iPhone has no PIN at the reader: VERIFY (with or without data) and
+//!   CHANGE REFERENCE DATA answer `6D 00` (instruction not supported);
+//! - an iPhone signs only while the holder's Face ID authentication is in
+//!   force: from [`Card::authenticate_holder`]'s instant for the profile's
+//!   window, `[at, at + window)`; outside it COMPUTE DIGITAL SIGNATURE
+//!   answers `69 82`. That authentication is the phone's state, not the
+//!   session's: power-off and reset keep it;
+//! - an iPhone answers `80 FC 00 00` (its "last command" indicator) with
+//!   `90 00`; the plastic card and an Android phone answer `67 00`.
+//!
+//! Time comes in with each command ([`Card::process_at`]); the card never
+//! reads the clock itself, so tests can use synthetic instants.
+
+use std::time::{Duration, Instant};
 
 use crate::apdu::{self, Command, StatusWord};
-use crate::filesystem::{Application, Content, Fid, PinFormat};
+use crate::filesystem::{Application, Content, Fid, PinFormat, SecurityStatus};
 use crate::pin::{Pin, VerifyOutcome};
+use crate::profile::Variant;
 
 /// A response APDU: data followed by the status word.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +73,17 @@ pub struct Card {
     atr: Vec<u8>,
     applications: Vec<Application>,
     session: Session,
+    variant: Variant,
+    /// iPhone: how long the holder's authentication lasts.
+    authentication_window: Duration,
+    /// iPhone: when the holder last authenticated (Face ID). Kept across
+    /// power-off: it lives in the phone, not in the card session.
+    holder_authenticated_at: Option<Instant>,
 }
+
+/// How long an iPhone's holder authentication lasts when nothing says
+/// otherwise (the profile's `phone.authentication_window_seconds` default).
+pub const DEFAULT_AUTHENTICATION_WINDOW: Duration = Duration::from_secs(60);
 
 /// Where a PIN lives: its application's AID and its EF.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,12 +93,26 @@ pub struct PinRef {
 }
 
 impl Card {
-    /// A card with this ATR and these applications, freshly powered.
+    /// A plastic card (contact) with this ATR and these applications, freshly
+    /// powered.
     pub fn new(atr: Vec<u8>, applications: Vec<Application>) -> Self {
         Card {
             atr,
             applications,
             session: Session::default(),
+            variant: Variant::default(),
+            authentication_window: DEFAULT_AUTHENTICATION_WINDOW,
+            holder_authenticated_at: None,
+        }
+    }
+
+    /// The same card as carried by `variant`; `authentication_window` is how
+    /// long an iPhone signs after [`Card::authenticate_holder`].
+    pub fn carried_by(self, variant: Variant, authentication_window: Duration) -> Self {
+        Card {
+            variant,
+            authentication_window,
+            ..self
         }
     }
 
@@ -76,18 +120,50 @@ impl Card {
         &self.atr
     }
 
+    /// What carries the card.
+    pub fn variant(&self) -> Variant {
+        self.variant
+    }
+
+    /// The holder authenticates on the phone (Face ID / Touch ID) at `at`:
+    /// an iPhone then signs during `[at, at + window)`. A new authentication
+    /// replaces the previous one. Returns false, and does nothing, on a card
+    /// that is not an iPhone (a plastic card or an Android phone takes its
+    /// PIN through the reader instead).
+    pub fn authenticate_holder(&mut self, at: Instant) -> bool {
+        if self.variant != Variant::Iphone {
+            return false;
+        }
+        self.holder_authenticated_at = Some(at);
+        true
+    }
+
+    /// Whether the holder's authentication on the phone is in force at `now`.
+    pub fn holder_authenticated(&self, now: Instant) -> bool {
+        self.holder_authenticated_at.is_some_and(|at| {
+            now.checked_duration_since(at)
+                .is_some_and(|elapsed| elapsed < self.authentication_window)
+        })
+    }
+
     /// Forgets the session: what power-off, reset and power-on all do.
     pub fn reset_session(&mut self) {
         self.session = Session::default();
     }
 
-    /// Processes one command APDU.
+    /// Processes one command APDU now (reads the clock: for callers at the
+    /// edge; the transports pass their own time to [`Card::process_at`]).
     pub fn process(&mut self, bytes: &[u8]) -> Response {
+        self.process_at(bytes, Instant::now())
+    }
+
+    /// Processes one command APDU arriving at `now`.
+    pub fn process_at(&mut self, bytes: &[u8], now: Instant) -> Response {
         let command = match apdu::parse(bytes) {
             Ok(command) => command,
             Err(sw) => return sw.into(),
         };
-        match self.execute(&command) {
+        match self.execute(&command, now) {
             Ok(data) => Response {
                 data,
                 sw: StatusWord::OK,
@@ -121,16 +197,34 @@ impl Card {
         }
     }
 
-    fn execute(&mut self, c: &Command) -> Result<Vec<u8>, StatusWord> {
+    /// What the card has been shown, at `now`.
+    fn security_status(&self, now: Instant) -> SecurityStatus<'_> {
+        SecurityStatus {
+            verified: &self.session.verified,
+            holder_authenticated: self.holder_authenticated(now),
+        }
+    }
+
+    fn execute(&mut self, c: &Command, now: Instant) -> Result<Vec<u8>, StatusWord> {
         use apdu::*;
+        let iphone = self.variant == Variant::Iphone;
         match (c.class, c.ins) {
             (Class::Interindustry, INS_SELECT) => self.select(c),
-            (Class::Interindustry, INS_READ_BINARY) => self.read_binary(c),
-            (Class::Interindustry, INS_READ_RECORD) => self.read_record(c),
+            (Class::Interindustry, INS_READ_BINARY) => self.read_binary(c, now),
+            (Class::Interindustry, INS_READ_RECORD) => self.read_record(c, now),
+            // An iPhone takes no PIN through the reader (documented choice).
+            (Class::Interindustry, INS_VERIFY | INS_CHANGE_REFERENCE_DATA) if iphone => {
+                Err(StatusWord::INS_NOT_SUPPORTED)
+            }
             (Class::Interindustry, INS_VERIFY) => self.verify(c),
             (Class::Interindustry, INS_CHANGE_REFERENCE_DATA) => self.change_reference_data(c),
-            (Class::Proprietary, INS_COMPUTE_DIGITAL_SIGNATURE) => self.sign(c),
-            // A physical card does not know the iPhone's last-command indicator.
+            (Class::Proprietary, INS_COMPUTE_DIGITAL_SIGNATURE) => self.sign(c, now),
+            // The iPhone's last-command indicator, 80 FC 00 00.
+            (Class::Proprietary, INS_LAST_COMMAND) if iphone => match c.p1p2() {
+                0x0000 => Ok(Vec::new()),
+                _ => Err(StatusWord::WRONG_P1P2),
+            },
+            // The plastic card (and an Android phone) does not know it.
             (Class::Proprietary, INS_LAST_COMMAND) => Err(StatusWord::WRONG_LENGTH),
             (
                 _,
@@ -211,7 +305,7 @@ impl Card {
         })
     }
 
-    fn read_binary(&mut self, c: &Command) -> Result<Vec<u8>, StatusWord> {
+    fn read_binary(&mut self, c: &Command, now: Instant) -> Result<Vec<u8>, StatusWord> {
         let offset = if c.p1 & 0x80 != 0 {
             // Short EF identifier in P1, 8-bit offset in P2: selects the EF too.
             if c.p1 & 0x60 != 0 {
@@ -226,7 +320,7 @@ impl Card {
         let Content::Binary { data, read } = self.current_content()? else {
             return Err(StatusWord::INCOMPATIBLE_WITH_FILE_STRUCTURE);
         };
-        if !read.allows(&self.session.verified) {
+        if !read.allows(self.security_status(now)) {
             return Err(StatusWord::SECURITY_STATUS_NOT_SATISFIED);
         }
         if offset >= data.len() {
@@ -236,7 +330,7 @@ impl Card {
         Ok(data[offset..end].to_vec())
     }
 
-    fn read_record(&mut self, c: &Command) -> Result<Vec<u8>, StatusWord> {
+    fn read_record(&mut self, c: &Command, now: Instant) -> Result<Vec<u8>, StatusWord> {
         // P2: SFI in bits 8–4 (0 = current EF), 100 in bits 3–1 = "record number in P1".
         if c.p2 & 0x07 != 0x04 || c.p1 == 0 {
             return Err(StatusWord::WRONG_P1P2);
@@ -249,7 +343,7 @@ impl Card {
         let Content::Records { records, read } = self.current_content()? else {
             return Err(StatusWord::INCOMPATIBLE_WITH_FILE_STRUCTURE);
         };
-        if !read.allows(&self.session.verified) {
+        if !read.allows(self.security_status(now)) {
             return Err(StatusWord::SECURITY_STATUS_NOT_SATISFIED);
         }
         let record = records
@@ -327,7 +421,7 @@ impl Card {
         Ok(Vec::new())
     }
 
-    fn sign(&mut self, c: &Command) -> Result<Vec<u8>, StatusWord> {
+    fn sign(&mut self, c: &Command, now: Instant) -> Result<Vec<u8>, StatusWord> {
         // P1 00: the card does not hash; P2 80: the key in the selected EF.
         if c.p1 != 0x00 || c.p2 != 0x80 {
             return Err(StatusWord::WRONG_P1P2);
@@ -335,10 +429,10 @@ impl Card {
         if c.data.is_empty() {
             return Err(StatusWord::WRONG_LENGTH);
         }
-        let Content::Key { key, pin } = self.current_content()? else {
+        let Content::Key { key, access } = self.current_content()? else {
             return Err(StatusWord::INCOMPATIBLE_WITH_FILE_STRUCTURE);
         };
-        if !self.session.verified.contains(pin) {
+        if !access.allows(self.security_status(now)) {
             return Err(StatusWord::SECURITY_STATUS_NOT_SATISFIED);
         }
         key.sign(c.data)
@@ -433,3 +527,6 @@ fn truncate(mut data: Vec<u8>, ne: usize) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod phone_tests;

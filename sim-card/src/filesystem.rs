@@ -14,7 +14,7 @@ use crate::pin::Pin;
 /// A two-byte file identifier.
 pub type Fid = u16;
 
-/// Who may read an EF.
+/// Who may read an EF or use a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Access {
     /// Anyone, without a PIN.
@@ -23,16 +23,28 @@ pub enum Access {
     Pin(Fid),
     /// After any one of these PINs was verified (券面AP: 照合番号A or B).
     AnyPin(Vec<Fid>),
+    /// While the holder is authenticated on the device itself (an iPhone's
+    /// Face ID or Touch ID): no PIN crosses the reader.
+    HolderAuthenticated,
+}
+
+/// What the card has been shown when a command arrives.
+#[derive(Debug, Clone, Copy)]
+pub struct SecurityStatus<'a> {
+    /// The PINs verified in the current application since it was selected.
+    pub verified: &'a [Fid],
+    /// Whether the holder's authentication on the device is in force now.
+    pub holder_authenticated: bool,
 }
 
 impl Access {
-    /// Whether `verified` (the PINs verified in the current application)
-    /// satisfies this condition.
-    pub fn allows(&self, verified: &[Fid]) -> bool {
+    /// Whether `status` satisfies this condition.
+    pub fn allows(&self, status: SecurityStatus<'_>) -> bool {
         match self {
             Access::Always => true,
-            Access::Pin(pin) => verified.contains(pin),
-            Access::AnyPin(pins) => pins.iter().any(|p| verified.contains(p)),
+            Access::Pin(pin) => status.verified.contains(pin),
+            Access::AnyPin(pins) => pins.iter().any(|p| status.verified.contains(p)),
+            Access::HolderAuthenticated => status.holder_authenticated,
         }
     }
 }
@@ -67,7 +79,8 @@ impl PinFormat {
 /// A private key that never leaves the card: it can only be asked to sign.
 pub trait CardKey: Send + Sync {
     /// Signs `input` the way the card's COMPUTE DIGITAL SIGNATURE does (for
-    /// RSA: PKCS#1 v1.5 type-1 padding of the given DigestInfo, no hashing).
+    /// RSA: PKCS#1 v1.5 type-1 padding of the given DigestInfo, no hashing;
+    /// for the iPhone's P-256 key: ECDSA over the SHA-256 digest given).
     /// An input the key cannot sign answers a status word.
     fn sign(&self, input: &[u8]) -> Result<Vec<u8>, StatusWord>;
 }
@@ -81,8 +94,12 @@ pub enum Content {
     Records { records: Vec<Vec<u8>>, read: Access },
     /// A PIN, used with VERIFY and CHANGE REFERENCE DATA.
     Pin { pin: Pin, format: PinFormat },
-    /// A private key, used with COMPUTE DIGITAL SIGNATURE once `pin` is verified.
-    Key { key: Arc<dyn CardKey>, pin: Fid },
+    /// A private key, used with COMPUTE DIGITAL SIGNATURE when `access` allows
+    /// (on a card: its PIN verified).
+    Key {
+        key: Arc<dyn CardKey>,
+        access: Access,
+    },
 }
 
 impl std::fmt::Debug for Content {
@@ -93,7 +110,7 @@ impl std::fmt::Debug for Content {
                 write!(f, "Records({} records, {read:?})", records.len())
             }
             Content::Pin { pin, format } => write!(f, "{pin:?} {format:?}"),
-            Content::Key { pin, .. } => write!(f, "Key(needs PIN {pin:04X})"),
+            Content::Key { access, .. } => write!(f, "Key({access:?})"),
         }
     }
 }
@@ -124,11 +141,11 @@ impl ElementaryFile {
         }
     }
 
-    pub fn key(fid: Fid, name: &'static str, key: Arc<dyn CardKey>, pin: Fid) -> Self {
+    pub fn key(fid: Fid, name: &'static str, key: Arc<dyn CardKey>, access: Access) -> Self {
         Self {
             fid,
             name,
-            content: Content::Key { key, pin },
+            content: Content::Key { key, access },
         }
     }
 

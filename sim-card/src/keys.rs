@@ -48,8 +48,23 @@ pub const AUTH_KEY_LABEL: &str = "jpki-auth";
 /// Label of the signature key (EF 001A) under a card profile's seed.
 pub const SIGN_KEY_LABEL: &str = "jpki-sign";
 /// The label of the user-authentication key of the card added to an iPhone
-/// (ECDSA P-256: the Secure Enclave's only curve).
+/// (ECDSA P-256: the Secure Enclave's only curve, or RSA-2048 when the profile
+/// asks for it).
 pub const IPHONE_AUTH_KEY_LABEL: &str = "jpki-auth-iphone";
+/// The label of the iPhone's signature key.
+pub const IPHONE_SIGN_KEY_LABEL: &str = "jpki-sign-iphone";
+/// The label of the user-authentication key of the card added to an Android
+/// phone (RSA-2048, like the plastic card's, but a key of its own).
+pub const ANDROID_AUTH_KEY_LABEL: &str = "jpki-auth-android";
+/// The label of the Android phone's signature key.
+pub const ANDROID_SIGN_KEY_LABEL: &str = "jpki-sign-android";
+
+/// `DigestInfo` prefix for SHA-256 (RFC 8017, section 9.2, note 1): what a
+/// client puts before the digest it asks the card to sign.
+pub const SHA256_DIGEST_INFO_PREFIX: [u8; 19] = [
+    0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
+    0x00, 0x04, 0x20,
+];
 
 /// Bits of the modulus: the card's keys are RSA-2048.
 pub const MODULUS_BITS: usize = 2048;
@@ -416,12 +431,6 @@ fn find_prime(
 mod tests {
     use super::*;
     use openssl::sign::Verifier;
-
-    /// `DigestInfo` prefix for SHA-256 (RFC 8017, section 9.2, note 1).
-    const SHA256_DIGEST_INFO_PREFIX: [u8; 19] = [
-        0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
-        0x05, 0x00, 0x04, 0x20,
-    ];
 
     fn sha256_digest_info(message: &[u8]) -> Vec<u8> {
         let digest = openssl::sha::sha256(message);

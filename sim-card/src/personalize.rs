@@ -2,10 +2,12 @@
 //! PINs, keys and certificates, the way a card is issued at the municipality.
 //!
 //! This is the only place that knows the card's layout: which application has
-//! which EF under which access condition (spec: card.md §1). The card state
-//! machine itself knows nothing of JPKI.
+//! which EF under which access condition (spec: card.md §1), and how each
+//! [`Variant`] differs (card.md §7: phones carry the JPKI-AP only). The card
+//! state machine itself knows nothing of JPKI.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::apdu::StatusWord;
 use crate::card::{Card, PinRef};
@@ -13,8 +15,8 @@ use crate::filesystem::{Access, Application, CardKey, ElementaryFile as Ef, PinF
 use crate::formats::{self, TokenLabel};
 use crate::keys::{self, EcKey, RsaKey};
 use crate::pin::{self, Pin};
-use crate::pki::{Holder, Jpki, PkiError};
-use crate::profile::{CardProfile, PinSetting, ProfileError};
+use crate::pki::{Holder, Jpki, PkiError, SubjectKey};
+use crate::profile::{CardProfile, PhoneKey, PinSetting, ProfileError, Variant};
 
 /// 公的個人認証AP (JPKI-AP).
 pub const JPKI_AID: &[u8] = &[0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01];
@@ -74,101 +76,261 @@ impl CardKey for RsaKey {
     }
 }
 
+impl CardKey for EcKey {
+    /// The iPhone is handed what the plastic card is handed, a SHA-256
+    /// DigestInfo, or else the bare 32-byte digest; it signs the digest
+    /// (ECDSA, DER `ECDSA-Sig-Value`). Another length is a wrong length,
+    /// another DigestInfo (another hash) wrong data: a P-256 key here signs
+    /// SHA-256 digests only.
+    fn sign(&self, input: &[u8]) -> Result<Vec<u8>, StatusWord> {
+        let digest = match input.len() {
+            keys::EC_DIGEST_LEN => input,
+            n if n == keys::SHA256_DIGEST_INFO_PREFIX.len() + keys::EC_DIGEST_LEN => input
+                .strip_prefix(keys::SHA256_DIGEST_INFO_PREFIX.as_slice())
+                .ok_or(StatusWord::WRONG_DATA)?,
+            _ => return Err(StatusWord::WRONG_LENGTH),
+        };
+        self.sign_digest(digest)
+            .map_err(|_| StatusWord::NO_PRECISE_DIAGNOSIS)
+    }
+}
+
+/// One of the card's two JPKI keys, of the type its variant carries: RSA-2048
+/// on the plastic card and Android, P-256 (or RSA-2048, if the profile says
+/// so) on an iPhone.
+#[derive(Debug, Clone)]
+pub enum JpkiKey {
+    Rsa(RsaKey),
+    P256(EcKey),
+}
+
+impl JpkiKey {
+    /// The key as a certificate subject.
+    pub fn subject(&self) -> &dyn SubjectKey {
+        match self {
+            JpkiKey::Rsa(key) => key,
+            JpkiKey::P256(key) => key,
+        }
+    }
+
+    fn card_key(&self) -> Arc<dyn CardKey> {
+        match self {
+            JpkiKey::Rsa(key) => Arc::new(key.clone()),
+            JpkiKey::P256(key) => Arc::new(key.clone()),
+        }
+    }
+}
+
+/// The key labels of `variant`: a phone makes keys of its own when the card
+/// is added to it, so each variant derives its keys under its own labels from
+/// the one profile seed (the two physical variants are the same card).
+fn key_labels(variant: Variant) -> (&'static str, &'static str) {
+    match variant {
+        Variant::PhysicalContact | Variant::PhysicalContactless => {
+            (keys::AUTH_KEY_LABEL, keys::SIGN_KEY_LABEL)
+        }
+        Variant::Android => (keys::ANDROID_AUTH_KEY_LABEL, keys::ANDROID_SIGN_KEY_LABEL),
+        Variant::Iphone => (keys::IPHONE_AUTH_KEY_LABEL, keys::IPHONE_SIGN_KEY_LABEL),
+    }
+}
+
+fn derive_key(profile: &CardProfile, label: &str) -> JpkiKey {
+    match (profile.variant, profile.phone.iphone_key) {
+        (Variant::Iphone, PhoneKey::P256) => JpkiKey::P256(EcKey::derive(&profile.seed, label)),
+        _ => JpkiKey::Rsa(RsaKey::derive(&profile.seed, label)),
+    }
+}
+
+/// The user-authentication key (EF 0017) of the card `profile` describes.
+pub fn auth_key(profile: &CardProfile) -> JpkiKey {
+    derive_key(profile, key_labels(profile.variant).0)
+}
+
+/// The signature key (EF 001A) of the card `profile` describes. A phone's is
+/// of the same type as its auth key (a simplification: the phones' signature
+/// keys are not documented publicly).
+pub fn sign_key(profile: &CardProfile) -> JpkiKey {
+    derive_key(profile, key_labels(profile.variant).1)
+}
+
 /// Issues the card `profile` describes, with certificates from `pki`.
+///
+/// What the card holds depends on its variant (card spec §1, §7):
+///
+/// - the plastic card (contact or contactless): the five applications;
+/// - an Android phone: the JPKI-AP only (a phone carries only the JPKI
+///   certificates), token `JPKIAPGPSETOKEN`, and the auth certificate (EF
+///   000A) readable only after the smartphone PIN (EF 0018) was verified;
+/// - an iPhone: the JPKI-AP only, token `JPKIAPIOSTOKEN`, no PIN EFs; the
+///   auth certificate is free to read, the signature certificate and both keys
+///   need the holder's Face ID authentication; with `phone.wallet_opened =
+///   false`, no application at all.
 pub fn issue(profile: &CardProfile, pki: &Jpki) -> Result<IssuedCard, IssueError> {
     profile.validate()?;
-    let persona = &profile.persona;
-    let holder = Holder::from(persona);
+    let holder = Holder::from(&profile.persona);
     let certs = &profile.certificates;
 
-    let auth_key = RsaKey::derive(&profile.seed, keys::AUTH_KEY_LABEL);
-    let sign_key = RsaKey::derive(&profile.seed, keys::SIGN_KEY_LABEL);
-    let auth_certificate = auth_certificate(profile, pki)?;
+    let auth_key = auth_key(profile);
+    let sign_key = sign_key(profile);
+    let auth_certificate = pki.issue_auth_certificate(
+        &holder,
+        auth_key.subject(),
+        certs.auth.not_before,
+        certs.auth.not_after,
+    )?;
     let sign_certificate = pki.issue_sign_certificate(
         &holder,
-        &sign_key,
+        sign_key.subject(),
         certs.sign.not_before,
         certs.sign.not_after,
     )?;
-
-    let pin = |setting: &PinSetting, max: u8| {
-        Pin::new(
-            setting.value.as_bytes(),
-            max,
-            setting.tries_left.unwrap_or(max),
-        )
+    let jpki = jpki_application(
+        profile,
+        pki,
+        [&auth_key, &sign_key],
+        [&auth_certificate, &sign_certificate],
+    );
+    let applications = match profile.variant {
+        Variant::PhysicalContact | Variant::PhysicalContactless => vec![
+            jpki,
+            text_application(profile),
+            surface_application(profile),
+            common_application(profile),
+            Application {
+                aid: JUKI_AID.to_vec(),
+                name: "住基AP",
+                files: Vec::new(),
+            },
+        ],
+        Variant::Android => vec![jpki],
+        Variant::Iphone if profile.phone.wallet_opened => vec![jpki],
+        Variant::Iphone => Vec::new(),
     };
-    let pins = &profile.pins;
-    use crate::pki::Purpose::{DigitalSignature, UserAuthentication};
+    let window = Duration::from_secs(profile.phone.authentication_window_seconds.into());
+    let card = Card::new(profile.atr()?, applications).carried_by(profile.variant, window);
+    Ok(IssuedCard {
+        card,
+        auth_certificate,
+        sign_certificate,
+    })
+}
 
-    let jpki = Application {
-        aid: JPKI_AID.to_vec(),
-        name: "JPKI-AP",
-        files: vec![
-            Ef::binary(
-                0x0001,
-                "sign certificate",
-                sign_certificate.clone(),
-                Access::Pin(SIGN_PIN.fid),
-            ),
-            Ef::binary(
-                0x0002,
-                "sign CA certificate",
-                pki.ca_certificate_der(DigitalSignature).to_vec(),
-                Access::Always,
-            ),
-            Ef::binary(
-                0x0006,
-                "token info",
-                formats::token_info(TokenLabel::PhysicalCard),
-                Access::Always,
-            ),
-            Ef::binary(
-                0x0008,
-                "certificate availability",
-                formats::certificate_availability(),
-                Access::Always,
-            ),
-            Ef::binary(
-                0x000A,
-                "auth certificate",
-                auth_certificate.clone(),
-                Access::Always,
-            ),
-            Ef::binary(
-                0x000B,
-                "auth CA certificate",
-                pki.ca_certificate_der(UserAuthentication).to_vec(),
-                Access::Always,
-            ),
-            Ef::key(0x0017, "auth key", Arc::new(auth_key), AUTH_PIN.fid),
+fn pin(setting: &PinSetting, max: u8) -> Pin {
+    Pin::new(
+        setting.value.as_bytes(),
+        max,
+        setting.tries_left.unwrap_or(max),
+    )
+}
+
+/// 公的個人認証AP, as the variant carries it.
+fn jpki_application(
+    profile: &CardProfile,
+    pki: &Jpki,
+    [auth_key, sign_key]: [&JpkiKey; 2],
+    [auth_certificate, sign_certificate]: [&[u8]; 2],
+) -> Application {
+    use crate::pki::Purpose::{DigitalSignature, UserAuthentication};
+    let pins = &profile.pins;
+    // Who may read EF 000A / read EF 0001 and sign, and which label EF 0006 has.
+    let (token, auth_read, auth_use, sign_use) = match profile.variant {
+        Variant::PhysicalContact | Variant::PhysicalContactless => (
+            TokenLabel::PhysicalCard,
+            Access::Always,
+            Access::Pin(AUTH_PIN.fid),
+            Access::Pin(SIGN_PIN.fid),
+        ),
+        Variant::Android => (
+            TokenLabel::Android,
+            Access::Pin(AUTH_PIN.fid),
+            Access::Pin(AUTH_PIN.fid),
+            Access::Pin(SIGN_PIN.fid),
+        ),
+        Variant::Iphone => (
+            TokenLabel::IPhone,
+            Access::Always,
+            Access::HolderAuthenticated,
+            Access::HolderAuthenticated,
+        ),
+    };
+    let mut files = vec![
+        Ef::binary(
+            0x0001,
+            "sign certificate",
+            sign_certificate.to_vec(),
+            sign_use.clone(),
+        ),
+        Ef::binary(
+            0x0002,
+            "sign CA certificate",
+            pki.ca_certificate_der(DigitalSignature).to_vec(),
+            Access::Always,
+        ),
+        Ef::binary(
+            0x0006,
+            "token info",
+            formats::token_info(token),
+            Access::Always,
+        ),
+        Ef::binary(
+            0x0008,
+            "certificate availability",
+            formats::certificate_availability(),
+            Access::Always,
+        ),
+        Ef::binary(
+            0x000A,
+            "auth certificate",
+            auth_certificate.to_vec(),
+            auth_read,
+        ),
+        Ef::binary(
+            0x000B,
+            "auth CA certificate",
+            pki.ca_certificate_der(UserAuthentication).to_vec(),
+            Access::Always,
+        ),
+        Ef::key(0x0017, "auth key", auth_key.card_key(), auth_use),
+        Ef::key(0x001A, "sign key", sign_key.card_key(), sign_use),
+    ];
+    // An iPhone takes no PIN at the reader: it has no PIN EFs.
+    if profile.variant != Variant::Iphone {
+        files.extend([
             Ef::pin(
                 AUTH_PIN.fid,
                 "auth PIN",
                 pin(&pins.auth, pin::AUTH_PIN_TRIES),
                 PinFormat::FourDigits,
             ),
-            Ef::key(0x001A, "sign key", Arc::new(sign_key), SIGN_PIN.fid),
             Ef::pin(
                 SIGN_PIN.fid,
                 "sign password",
                 pin(&pins.sign, pin::SIGN_PIN_TRIES),
                 PinFormat::SignPassword,
             ),
-        ],
-    };
+        ]);
+    }
+    Application {
+        aid: JPKI_AID.to_vec(),
+        name: "JPKI-AP",
+        files,
+    }
+}
 
+fn surface_pin(value: &str) -> Pin {
+    Pin::new(
+        value.as_bytes(),
+        pin::SURFACE_PIN_TRIES,
+        pin::SURFACE_PIN_TRIES,
+    )
+}
+
+/// 券面事項入力補助AP (the plastic card only).
+fn text_application(profile: &CardProfile) -> Application {
+    let persona = &profile.persona;
     let pin_a = formats::surface_pin_a(persona);
     let pin_b = formats::surface_pin_b(persona, &profile.body);
-    let surface_pin = |value: &str| {
-        Pin::new(
-            value.as_bytes(),
-            pin::SURFACE_PIN_TRIES,
-            pin::SURFACE_PIN_TRIES,
-        )
-    };
-
-    let text = Application {
+    Application {
         aid: TEXT_AID.to_vec(),
         name: "券面事項入力補助AP",
         files: vec![
@@ -208,7 +370,7 @@ pub fn issue(profile: &CardProfile, pki: &Jpki) -> Result<IssuedCard, IssueError
             Ef::pin(
                 TEXT_PIN.fid,
                 "text PIN",
-                pin(&pins.text, pin::TEXT_PIN_TRIES),
+                pin(&profile.pins.text, pin::TEXT_PIN_TRIES),
                 PinFormat::FourDigits,
             ),
             // Blocked on every issued card: it answers an empty VERIFY with 63C0.
@@ -221,12 +383,18 @@ pub fn issue(profile: &CardProfile, pki: &Jpki) -> Result<IssuedCard, IssueError
             Ef::pin(0x0014, "照合番号A", surface_pin(&pin_a), PinFormat::Fixed),
             Ef::pin(0x0015, "照合番号B", surface_pin(&pin_b), PinFormat::Fixed),
         ],
-    };
+    }
+}
 
+/// 券面AP (the plastic card only).
+fn surface_application(profile: &CardProfile) -> Application {
+    let persona = &profile.persona;
+    let pin_a = formats::surface_pin_a(persona);
+    let pin_b = formats::surface_pin_b(persona, &profile.body);
     // 照合番号A opens every surface EF, 照合番号B all but the My Number
     // image, the birth-date PIN only the age record (measured on real cards).
     let either_surface_pin = Access::AnyPin(vec![0x0013, 0x0012]);
-    let surface = Application {
+    Application {
         aid: SURFACE_AID.to_vec(),
         name: "券面AP",
         files: vec![
@@ -269,9 +437,12 @@ pub fn issue(profile: &CardProfile, pki: &Jpki) -> Result<IssuedCard, IssueError
             Ef::pin(0x0012, "照合番号B", surface_pin(&pin_b), PinFormat::Fixed),
             Ef::pin(0x0013, "照合番号A", surface_pin(&pin_a), PinFormat::Fixed),
         ],
-    };
+    }
+}
 
-    let common = Application {
+/// 共通AP (the plastic card only).
+fn common_application(profile: &CardProfile) -> Application {
+    Application {
         aid: COMMON_AID.to_vec(),
         name: "共通AP",
         files: vec![Ef::records(
@@ -280,23 +451,7 @@ pub fn issue(profile: &CardProfile, pki: &Jpki) -> Result<IssuedCard, IssueError
             vec![formats::common_record(profile)],
             Access::Always,
         )],
-    };
-
-    let juki = Application {
-        aid: JUKI_AID.to_vec(),
-        name: "住基AP",
-        files: Vec::new(),
-    };
-
-    let card = Card::new(
-        profile.body.atr.bytes()?,
-        vec![jpki, text, surface, common, juki],
-    );
-    Ok(IssuedCard {
-        card,
-        auth_certificate,
-        sign_certificate,
-    })
+    }
 }
 
 /// The simulated JPKI every card and the mock service share.
@@ -305,31 +460,16 @@ pub fn simulated_jpki() -> Result<Jpki, PkiError> {
 }
 
 /// The user-authentication certificate the card `profile` describes would
-/// carry, without issuing the rest of the card: what a service needs to
-/// recognise the card (one key derivation instead of two).
+/// carry (the one of its variant: P-256 on an iPhone by default), without
+/// issuing the rest of the card: what a service needs to recognise the card
+/// (one key derivation instead of two).
 pub fn auth_certificate(profile: &CardProfile, pki: &Jpki) -> Result<Vec<u8>, IssueError> {
-    profile.validate()?;
-    let holder = Holder::from(&profile.persona);
-    let key = RsaKey::derive(&profile.seed, keys::AUTH_KEY_LABEL);
-    let dates = &profile.certificates.auth;
-    Ok(pki.issue_auth_certificate(&holder, &key, dates.not_before, dates.not_after)?)
-}
-
-/// The user-authentication key of the card `profile` describes, as added to
-/// an iPhone: ECDSA P-256, derived from the profile's seed.
-pub fn iphone_auth_key(profile: &CardProfile) -> EcKey {
-    EcKey::derive(&profile.seed, keys::IPHONE_AUTH_KEY_LABEL)
-}
-
-/// The user-authentication certificate of the card `profile` describes, as
-/// added to an iPhone: the same holder and dates, a P-256 key.
-pub fn iphone_auth_certificate(profile: &CardProfile, pki: &Jpki) -> Result<Vec<u8>, IssueError> {
     profile.validate()?;
     let holder = Holder::from(&profile.persona);
     let dates = &profile.certificates.auth;
     Ok(pki.issue_auth_certificate(
         &holder,
-        &iphone_auth_key(profile),
+        auth_key(profile).subject(),
         dates.not_before,
         dates.not_after,
     )?)

@@ -5,6 +5,12 @@
 //! PINs and their remaining tries, the certificate dates, the card body, and the
 //! seed from which the card's keys are derived. The same profile always yields the
 //! same keys and certificates, so runs are reproducible.
+//!
+//! A profile also says what carries the card ([`Variant`]): the plastic card
+//! through a contact or a contactless reader, or the card added to an Android
+//! phone or an iPhone (スマホ用電子証明書). The person, the PINs and the dates
+//! stay the same; the variant decides which applications the card has, how its
+//! JPKI keys are made and used, and the ATR (card spec §1, §6, §7).
 
 use serde::{Deserialize, Serialize};
 use time::Date;
@@ -20,7 +26,146 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("profiles/auth-pin-locked.toml"),
     ),
     ("contactless", include_str!("profiles/contactless.toml")),
+    (
+        "expired-card-body",
+        include_str!("profiles/expired-card-body.toml"),
+    ),
+    ("auth-revoked", include_str!("profiles/auth-revoked.toml")),
+    ("android", include_str!("profiles/android.toml")),
+    ("iphone", include_str!("profiles/iphone.toml")),
+    (
+        "iphone-wallet-closed",
+        include_str!("profiles/iphone-wallet-closed.toml"),
+    ),
 ];
+
+/// The youngest holder a smartphone certificate is issued to (card spec §7:
+/// スマホ用電子証明書 are not issued under 15).
+pub const SMARTPHONE_MINIMUM_AGE: u8 = 15;
+
+/// What carries the card, as a reader meets it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Variant {
+    /// `physical-contact`: the plastic card in a contact reader (the default).
+    #[default]
+    PhysicalContact,
+    /// `physical-contactless`: the plastic card on a contactless reader; only
+    /// the ATR differs.
+    PhysicalContactless,
+    /// `android`: the card added to an Android phone's secure element. JPKI-AP
+    /// only, token `JPKIAPGPSETOKEN`, RSA-2048 keys of its own; the auth
+    /// certificate (EF 000A) is read only after the 4-digit smartphone PIN
+    /// (`pins.auth`, 3 tries) was verified.
+    Android,
+    /// `iphone`: My Number Card on iPhone (Wallet). JPKI-AP only, token
+    /// `JPKIAPIOSTOKEN`, no PIN at the reader (VERIFY answers 6D00): the holder
+    /// authenticates with Face ID on the phone, which opens a window in which
+    /// the phone signs. ECDSA P-256 keys by default.
+    Iphone,
+}
+
+impl Variant {
+    /// Every variant, in the order `--list-profiles` and docs show them.
+    pub const ALL: [Variant; 4] = [
+        Variant::PhysicalContact,
+        Variant::PhysicalContactless,
+        Variant::Android,
+        Variant::Iphone,
+    ];
+
+    /// Whether the card is carried by a smartphone (スマホ用電子証明書).
+    pub fn is_smartphone(self) -> bool {
+        matches!(self, Variant::Android | Variant::Iphone)
+    }
+
+    /// The kebab-case name profiles and `--variant` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::PhysicalContact => "physical-contact",
+            Variant::PhysicalContactless => "physical-contactless",
+            Variant::Android => "android",
+            Variant::Iphone => "iphone",
+        }
+    }
+
+    /// The ATR this variant answers when the profile does not set one.
+    ///
+    /// A phone is always met through a contactless reader, so it answers a
+    /// contactless ATR: [`Atr::Phone`] (a documented choice, see there).
+    pub fn atr(self) -> Atr {
+        match self {
+            Variant::PhysicalContact => Atr::Contact,
+            Variant::PhysicalContactless => Atr::Contactless,
+            Variant::Android | Variant::Iphone => Atr::Phone,
+        }
+    }
+}
+
+impl std::fmt::Display for Variant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Variant {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Variant::ALL
+            .into_iter()
+            .find(|v| v.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Variant::ALL.iter().map(|v| v.name()).collect();
+                format!("no card variant {s:?} (one of {})", names.join(", "))
+            })
+    }
+}
+
+/// How the card added to a phone behaves (ignored by physical cards).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneSetting {
+    /// iPhone: seconds the phone answers after the holder authenticated (Face
+    /// ID). The real duration is not public ("after a while the phone needs
+    /// authenticating again"); 60 is this simulator's default.
+    #[serde(default = "default_authentication_window")]
+    pub authentication_window_seconds: u32,
+    /// iPhone: the My Number card was opened in Wallet (ready to be held to a
+    /// reader). `false`: the phone shows no JPKI applet (SELECT answers 6A82).
+    #[serde(default = "yes")]
+    pub wallet_opened: bool,
+    /// iPhone: the type of the JPKI keys, `p256` (default) or `rsa2048`.
+    #[serde(default)]
+    pub iphone_key: PhoneKey,
+}
+
+impl Default for PhoneSetting {
+    fn default() -> Self {
+        PhoneSetting {
+            authentication_window_seconds: default_authentication_window(),
+            wallet_opened: true,
+            iphone_key: PhoneKey::default(),
+        }
+    }
+}
+
+fn default_authentication_window() -> u32 {
+    60
+}
+
+/// The key type of an iPhone's JPKI keys. Apple does not publish it; the
+/// Secure Enclave holds only ECDSA P-256 keys, so P-256 is the default, and
+/// RSA-2048 is there to test clients against the other possibility.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PhoneKey {
+    /// ECDSA over P-256 (prime256v1): signatures are DER `ECDSA-Sig-Value`.
+    #[default]
+    P256,
+    /// RSA-2048 with PKCS#1 v1.5 signatures, as the plastic card.
+    Rsa2048,
+}
 
 /// Errors while loading a profile.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +194,12 @@ pub struct CardProfile {
     pub certificates: Certificates,
     #[serde(default)]
     pub body: CardBody,
+    /// What carries the card; the plastic card in a contact reader by default.
+    #[serde(default)]
+    pub variant: Variant,
+    /// How a phone carrying the card behaves (for `android` and `iphone`).
+    #[serde(default)]
+    pub phone: PhoneSetting,
 }
 
 /// The card's PINs with their values and how many tries each has left.
@@ -108,9 +259,10 @@ pub struct CardBody {
     /// The 4-digit security code printed on the card (セキュリティコード).
     #[serde(default = "default_security_code")]
     pub security_code: String,
-    /// The card's answer to reset.
-    #[serde(default)]
-    pub atr: Atr,
+    /// The card's answer to reset, when it is to differ from the variant's
+    /// (see [`Variant::atr`]). An explicit value always wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub atr: Option<Atr>,
 }
 
 impl Default for CardBody {
@@ -119,7 +271,7 @@ impl Default for CardBody {
             photo: true,
             expiry: default_card_expiry(),
             security_code: default_security_code(),
-            atr: Atr::default(),
+            atr: None,
         }
     }
 }
@@ -136,15 +288,20 @@ fn default_security_code() -> String {
     "1234".into()
 }
 
-/// The ATR the card answers with.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+/// The ATR the card answers with (card spec §6).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum Atr {
     /// The contact interface of a real card (T=1).
-    #[default]
     Contact,
-    /// The contactless interface as a PC/SC reader builds it.
+    /// The contactless interface as a PC/SC reader builds it from the card's
+    /// ATQB (the plastic card is ISO 14443 Type B).
     Contactless,
+    /// A phone on a contactless reader: `3B 80 80 01 01`, the ATR a PC/SC
+    /// reader builds for an ISO 14443-4 target that sends no historical bytes,
+    /// which is what phones emulating a card commonly show. What a phone
+    /// carrying the My Number card presents is not public: a documented choice.
+    Phone,
     /// Any other ATR, as hex.
     Custom(String),
 }
@@ -160,6 +317,7 @@ impl Atr {
             Atr::Contactless => Ok(vec![
                 0x3B, 0x88, 0x80, 0x01, 0x00, 0x00, 0x05, 0xE0, 0xB3, 0x81, 0xA1, 0x00, 0x7F,
             ]),
+            Atr::Phone => Ok(vec![0x3B, 0x80, 0x80, 0x01, 0x01]),
             Atr::Custom(hex_atr) => {
                 let bytes = hex::decode(hex_atr.replace(' ', ""))
                     .map_err(|e| ProfileError::Invalid(format!("atr: {e}")))?;
@@ -180,6 +338,34 @@ impl CardProfile {
         let profile: CardProfile = toml::from_str(text)?;
         profile.validate()?;
         Ok(profile)
+    }
+
+    /// The same person's card as carried by `variant`: the same persona,
+    /// PINs, dates and seed. The keys still differ from the plastic card's,
+    /// because each variant derives its keys under labels of its own (see
+    /// `personalize`), as a phone generates its own keys when the card is
+    /// added to it. An explicit `body.atr` is kept (it wins over the variant's).
+    pub fn with_variant(&self, variant: Variant) -> CardProfile {
+        CardProfile {
+            variant,
+            ..self.clone()
+        }
+    }
+
+    /// The ATR the card answers: `body.atr` when set, else the variant's.
+    pub fn atr(&self) -> Result<Vec<u8>, ProfileError> {
+        self.body
+            .atr
+            .clone()
+            .unwrap_or_else(|| self.variant.atr())
+            .bytes()
+    }
+
+    /// The holder's age in whole years on `date` (a birthday counts from its day).
+    pub fn age_on(&self, date: Date) -> i32 {
+        let birth = self.persona.birth_date;
+        let before_birthday = (date.month() as u8, date.day()) < (birth.month() as u8, birth.day());
+        date.year() - birth.year() - i32::from(before_birthday)
     }
 
     /// A built-in profile by name.
@@ -245,7 +431,21 @@ impl CardProfile {
                 ));
             }
         }
-        self.body.atr.bytes()?;
+        if self.variant.is_smartphone() {
+            let issued = self.certificates.auth.not_before;
+            let age = self.age_on(issued);
+            if age < i32::from(SMARTPHONE_MINIMUM_AGE) {
+                return invalid(format!(
+                    "variant: smartphone certificates are not issued under \
+                     {SMARTPHONE_MINIMUM_AGE} years of age (the holder was {age} on \
+                     certificates.auth.not_before {issued})"
+                ));
+            }
+        }
+        if self.phone.authentication_window_seconds == 0 {
+            return invalid("phone.authentication_window_seconds: at least 1".into());
+        }
+        self.atr()?;
         Ok(())
     }
 }
@@ -341,13 +541,98 @@ mod tests {
             ("certificates.auth", |p| {
                 p.certificates.auth.not_after = p.certificates.auth.not_before
             }),
-            ("atr", |p| p.body.atr = Atr::Custom("zz".into())),
+            ("atr", |p| p.body.atr = Some(Atr::Custom("zz".into()))),
         ];
         for (field, break_it) in cases {
             let mut profile = base.clone();
             break_it(&mut profile);
             let error = profile.validate().unwrap_err().to_string();
             assert!(error.contains(field), "{field}: {error}");
+        }
+    }
+
+    #[test]
+    fn phone_settings_default_and_round_trip() {
+        let plastic = CardProfile::built_in("default").unwrap();
+        assert_eq!(plastic.variant, Variant::PhysicalContact);
+        assert_eq!(plastic.phone, PhoneSetting::default());
+        assert_eq!(plastic.phone.authentication_window_seconds, 60);
+        assert!(plastic.phone.wallet_opened);
+        assert_eq!(plastic.phone.iphone_key, PhoneKey::P256);
+
+        let mut phone = CardProfile::built_in("iphone").unwrap();
+        phone.phone.iphone_key = PhoneKey::Rsa2048;
+        phone.phone.authentication_window_seconds = 5;
+        phone.body.atr = Some(Atr::Custom("3B 00".into()));
+        let text = toml::to_string(&phone).unwrap();
+        assert!(text.contains("iphone_key = \"rsa2048\""), "{text}");
+        assert_eq!(CardProfile::from_toml(&text).unwrap(), phone);
+        assert_eq!(phone.atr().unwrap(), vec![0x3B, 0x00]);
+    }
+
+    #[test]
+    fn bad_phone_settings_are_refused() {
+        let text = include_str!("profiles/iphone.toml");
+        for (from, to) in [
+            (
+                "wallet_opened = true",
+                "wallet_opened = true\nface_id = true",
+            ),
+            ("iphone_key = \"p256\"", "iphone_key = \"p384\""),
+            ("variant = \"iphone\"", "variant = \"ipad\""),
+        ] {
+            assert!(text.contains(from), "{from}");
+            assert!(
+                CardProfile::from_toml(&text.replace(from, to)).is_err(),
+                "{to}"
+            );
+        }
+        let closed = text.replace(
+            "authentication_window_seconds = 60",
+            "authentication_window_seconds = 0",
+        );
+        let error = CardProfile::from_toml(&closed).unwrap_err().to_string();
+        assert!(error.contains("authentication_window_seconds"), "{error}");
+    }
+
+    #[test]
+    fn smartphone_certificates_need_a_holder_of_fifteen() {
+        let mut profile = CardProfile::built_in("android").unwrap();
+        let issued = profile.certificates.auth.not_before;
+        profile.persona.birth_date = issued.replace_year(issued.year() - 15).unwrap();
+        assert_eq!(profile.age_on(issued), 15);
+        profile.validate().unwrap();
+        profile.persona.birth_date = profile.persona.birth_date.next_day().unwrap();
+        assert_eq!(profile.age_on(issued), 14);
+        let error = profile.validate().unwrap_err().to_string();
+        assert!(error.starts_with("invalid profile: variant:"), "{error}");
+        // The same holder's plastic card is fine.
+        profile
+            .with_variant(Variant::PhysicalContactless)
+            .validate()
+            .unwrap();
+    }
+
+    proptest::proptest! {
+        /// `--variant` parsing: exactly the four names parse, each to the
+        /// variant whose name it is.
+        #[test]
+        fn variant_names_parse_and_nothing_else(text in "[a-z-]{0,24}") {
+            match text.parse::<Variant>() {
+                Ok(variant) => proptest::prop_assert_eq!(variant.name(), text.as_str()),
+                Err(message) => {
+                    proptest::prop_assert!(Variant::ALL.iter().all(|v| v.name() != text));
+                    proptest::prop_assert!(message.contains("physical-contact"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_variant_name_round_trips() {
+        for variant in Variant::ALL {
+            assert_eq!(variant.name().parse::<Variant>(), Ok(variant));
+            assert_eq!(variant.to_string(), variant.name());
         }
     }
 

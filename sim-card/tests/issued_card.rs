@@ -8,7 +8,7 @@ use openssl::x509::X509;
 use sim_card::card::Card;
 use sim_card::personalize::{self, AUTH_PIN, IssuedCard, SIGN_PIN, TEXT_PIN};
 use sim_card::pki::Purpose;
-use sim_card::profile::CardProfile;
+use sim_card::profile::{CardProfile, Variant};
 
 fn issue(profile: &CardProfile) -> IssuedCard {
     let pki = personalize::simulated_jpki().unwrap();
@@ -285,6 +285,18 @@ fn every_built_in_profile_issues_a_working_card() {
     for (name, _) in sim_card::profile::BUILT_IN {
         let profile = CardProfile::built_in(name).unwrap();
         let IssuedCard { mut card, .. } = issue(&profile);
+        assert_eq!(card.variant(), profile.variant, "{name}");
+        if profile.variant == Variant::Iphone {
+            // No PIN at an iPhone's reader; no applet before Wallet opened it.
+            let select = if profile.phone.wallet_opened {
+                0x9000
+            } else {
+                0x6A82
+            };
+            assert_eq!(sw(&mut card, SELECT_JPKI), select, "{name}");
+            assert_eq!(sw(&mut card, "00 20 00 80"), 0x6D00, "{name}");
+            continue;
+        }
         ok(&mut card, SELECT_JPKI);
         select_ef(&mut card, AUTH_PIN.fid);
         let expected = 0x63C0 | u16::from(profile.pins.auth.tries_left.unwrap_or(3));

@@ -101,6 +101,23 @@ pub const CHALLENGE_INVALID: ResultCode = ResultCode {
     meaning: "the challenge is unknown, used, or expired",
 };
 
+/// The card was added to another phone since: this phone's smartphone
+/// certificate was replaced (one phone per person).
+pub const PHONE_CERTIFICATE_REPLACED: ResultCode = ResultCode {
+    code: "KZE107",
+    level: CodeLevel::Refusal,
+    message: "このスマートフォンの電子証明書は、別のスマートフォンへのマイナンバーカードの追加により無効になっています。新しいスマートフォン又はマイナンバーカードで資格確認を行ってください。",
+    meaning: "this phone's certificate was replaced by the card on another phone; use the newer phone or the physical card",
+};
+
+/// A smartphone certificate of a holder under 15 (none may be issued).
+pub const PHONE_HOLDER_UNDER_15: ResultCode = ResultCode {
+    code: "KZE108",
+    level: CodeLevel::Refusal,
+    message: "15歳未満の方はスマートフォン用電子証明書を利用できません。マイナンバーカードで資格確認を行ってください。",
+    meaning: "a smartphone certificate of a holder under 15, which is never issued; use the physical card",
+};
+
 /// The card is not registered for health-insurance use.
 pub const NOT_REGISTERED: ResultCode = ResultCode {
     code: "KZE110",
@@ -192,6 +209,8 @@ pub const ALL: &[&ResultCode] = &[
     &CERTIFICATE_UNTRUSTED,
     &SIGNATURE_INVALID,
     &CHALLENGE_INVALID,
+    &PHONE_CERTIFICATE_REPLACED,
+    &PHONE_HOLDER_UNDER_15,
     &NOT_REGISTERED,
     &REGISTRATION_UNAVAILABLE,
     &REFERENCE_NUMBER_NO_QUALIFICATION,

@@ -1,18 +1,20 @@
 //! One confirmation, from the certificate a client read off the card to the
 //! outcome it is shown: the rules applied in the order the service applies
-//! them. Pure: the caller brings the clock's reading, the trust anchors, the
+//! them (method fits the carrier, revocation, the smartphone rules, expiry and
+//! grace, registration, lookup). Pure: the caller brings the clock's reading, the trust anchors, the
 //! person the certificate belongs to and whether the challenge was redeemed.
 
 use openssl::sha::sha256;
 use time::OffsetDateTime;
 
 use crate::codes::{self, ResultCode};
-use crate::fixtures::{CardKind, InsuredPerson};
+use crate::fixtures::InsuredPerson;
 use crate::lookup::{LookupOptions, qualification_result};
 use crate::model::{ConfirmationOutcome, ResponseContext};
 use crate::rules::certificate::{CertificateError, CertificateSummary, TrustAnchors};
 use crate::rules::expiry::{self, CertificateStanding};
 use crate::rules::signature::{self, SignatureError};
+use crate::rules::smartphone::{self, PhoneStanding};
 use crate::rules::{Carrier, IdentityCheck};
 
 /// What the client sent, decoded.
@@ -31,6 +33,9 @@ pub struct Presented<'a> {
 #[derive(Debug, Clone)]
 pub struct Holder {
     pub person: InsuredPerson,
+    /// Which of the person's phones the certificate is on (`None`: the
+    /// physical card).
+    pub phone: Option<String>,
     pub revoked: bool,
     /// Registered for health-insurance use, by the fixture or since.
     pub registered: bool,
@@ -90,14 +95,6 @@ pub fn authenticate(
     Ok(summary)
 }
 
-fn carrier_of(kind: CardKind) -> Carrier {
-    match kind {
-        CardKind::Physical => Carrier::PhysicalCard,
-        CardKind::Android => Carrier::Android,
-        CardKind::Iphone => Carrier::Iphone,
-    }
-}
-
 /// Decides the outcome for an authenticated certificate.
 pub fn decide(
     presented: &Presented<'_>,
@@ -117,7 +114,11 @@ pub fn decide(
     let Some(holder) = holder else {
         return Ok(refused(&codes::NOT_REGISTERED, None));
     };
-    let held = carrier_of(holder.person.kind);
+    let Some(held) = holder.person.carrier(holder.phone.as_deref()) else {
+        // The certificate names a phone the person's record does not have:
+        // as good as no record.
+        return Ok(refused(&codes::NOT_REGISTERED, None));
+    };
     if presented.method.carrier() != held {
         return Err(Rejection::MethodMismatch {
             method: presented.method,
@@ -126,6 +127,16 @@ pub fn decide(
     }
     if holder.revoked {
         return Ok(refused(&codes::CERTIFICATE_REVOKED, Some(holder)));
+    }
+    if let Some(phone) = &holder.phone {
+        let phones = holder.person.added_phones();
+        if let PhoneStanding::Superseded { .. } = smartphone::standing(&phones, phone) {
+            return Ok(refused(&codes::PHONE_CERTIFICATE_REPLACED, Some(holder)));
+        }
+        let born = holder.person.persona().birth_date;
+        if !smartphone::old_enough(born, summary.validity.start_date()) {
+            return Ok(refused(&codes::PHONE_HOLDER_UNDER_15, Some(holder)));
+        }
     }
     let standing = expiry::standing(held, &summary.validity, now);
     let notice = match standing {
@@ -200,5 +211,167 @@ pub fn by_insurance_card(
         outcome: ConfirmationOutcome::confirmed(context, validity, results, Some(search.clone())),
         person: holder.map(|p| p.id.clone()),
         shows_qualification,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{self, Phone};
+    use crate::model::{CharacterCodeIdentifier, MedicalInstitutionCode, ReferenceClassification};
+    use sim_card::keys::{EcKey, RsaKey};
+    use sim_card::pki::{Holder as CertificateHolder, Jpki, Purpose};
+    use sim_card::profile::{CertificateSetting, Variant};
+    use time::macros::{date, datetime};
+
+    fn context(now: OffsetDateTime) -> ResponseContext {
+        let jst = now.to_offset(crate::clock::JST);
+        ResponseContext {
+            process_execution_time: time::PrimitiveDateTime::new(jst.date(), jst.time()),
+            qualification_confirmation_date: jst.date(),
+            medical_institution_code: MedicalInstitutionCode::new("0110000001").unwrap(),
+            arbitrary_file_identifier: None,
+            reference_classification: ReferenceClassification::MyNumberCard,
+            character_code_identifier: CharacterCodeIdentifier::Utf8,
+        }
+    }
+
+    /// Decides for a certificate of `person` valid from `from`, held on `phone`.
+    fn decide_for(
+        person: &InsuredPerson,
+        phone: Option<&str>,
+        method: IdentityCheck,
+        from: time::Date,
+        now: OffsetDateTime,
+    ) -> Decision {
+        let pki = Jpki::derive("kazasu-confirmation-test", "JPKI-TEST").unwrap();
+        let anchors =
+            TrustAnchors::from_ders([pki.ca_certificate_der(Purpose::UserAuthentication)]).unwrap();
+        let holder = CertificateHolder::from(person.persona());
+        let der = if method == IdentityCheck::Iphone {
+            let key = EcKey::derive("kazasu-confirmation-test", "phone");
+            pki.issue_auth_certificate(&holder, &key, from, date!(2030 - 01 - 01))
+        } else {
+            let key = RsaKey::derive("kazasu-confirmation-test", "card");
+            pki.issue_auth_certificate(&holder, &key, from, date!(2030 - 01 - 01))
+        }
+        .unwrap();
+        let summary = anchors.verify(&der).unwrap();
+        let presented = Presented {
+            method,
+            certificate: &der,
+            signature: None,
+            challenge: None,
+        };
+        let holder = Holder {
+            person: person.clone(),
+            phone: phone.map(str::to_string),
+            revoked: false,
+            registered: true,
+        };
+        decide(&presented, &summary, Some(&holder), &context(now), now).unwrap()
+    }
+
+    fn code(decision: &Decision) -> Option<&str> {
+        decision
+            .outcome
+            .message_body
+            .processing_result_code
+            .as_deref()
+    }
+
+    #[test]
+    fn only_the_newest_phone_confirms() {
+        let persons = fixtures::built_in().unwrap();
+        let person = fixtures::find(&persons, "phone-replaced").unwrap();
+        let now = datetime!(2026-12-01 10:00 +09:00);
+        let old = decide_for(
+            person,
+            Some("old-android"),
+            IdentityCheck::Android,
+            date!(2025 - 02 - 01),
+            now,
+        );
+        assert_eq!(code(&old), Some(codes::PHONE_CERTIFICATE_REPLACED.code));
+        assert!(!old.shows_qualification);
+        let new = decide_for(
+            person,
+            Some("new-iphone"),
+            IdentityCheck::Iphone,
+            date!(2026 - 10 - 15),
+            now,
+        );
+        assert_eq!(code(&new), None);
+        assert!(new.shows_qualification);
+        // The physical card is not affected by the phones.
+        let card = decide_for(person, None, IdentityCheck::Pin, date!(2024 - 09 - 01), now);
+        assert!(card.shows_qualification);
+    }
+
+    fn android_phone(id: &str, added: time::Date) -> Phone {
+        Phone {
+            id: id.into(),
+            variant: Variant::Android,
+            added,
+            certificate: CertificateSetting {
+                not_before: added,
+                not_after: date!(2030 - 01 - 01),
+                revoked: false,
+            },
+            pin: None,
+            authentication_window_seconds: None,
+            iphone_key: None,
+        }
+    }
+
+    #[test]
+    fn a_smartphone_certificate_of_a_holder_under_15_is_refused() {
+        let persons = fixtures::built_in().unwrap();
+        // Born 2014-05-05. A phone no card would accept, as a record the
+        // service might still hold.
+        let mut junior = fixtures::find(&persons, "junior").unwrap().clone();
+        junior.phones = vec![android_phone("at-12", date!(2026 - 06 - 01))];
+        let refused = decide_for(
+            &junior,
+            Some("at-12"),
+            IdentityCheck::Android,
+            date!(2026 - 06 - 01),
+            datetime!(2026-12-01 10:00 +09:00),
+        );
+        assert_eq!(code(&refused), Some(codes::PHONE_HOLDER_UNDER_15.code));
+        // The physical card is never refused for age.
+        let card = decide_for(
+            &junior,
+            None,
+            IdentityCheck::Pin,
+            date!(2024 - 06 - 01),
+            datetime!(2026-12-01 10:00 +09:00),
+        );
+        assert!(card.shows_qualification);
+        // Issued on the 15th birthday: allowed.
+        junior.phones = vec![android_phone("at-15", date!(2029 - 05 - 05))];
+        let allowed = decide_for(
+            &junior,
+            Some("at-15"),
+            IdentityCheck::Android,
+            date!(2029 - 05 - 05),
+            datetime!(2029-06-01 10:00 +09:00),
+        );
+        assert!(allowed.shows_qualification, "{:?}", allowed.outcome);
+    }
+
+    #[test]
+    fn a_phone_the_record_does_not_have_is_no_record() {
+        let persons = fixtures::built_in().unwrap();
+        let person = fixtures::find(&persons, "android").unwrap();
+        let decision = decide_for(
+            person,
+            Some("gone"),
+            IdentityCheck::Android,
+            date!(2025 - 04 - 01),
+            datetime!(2026-12-01 10:00 +09:00),
+        );
+        assert_eq!(code(&decision), Some(codes::NOT_REGISTERED.code));
+        assert_eq!(decision.person, None);
     }
 }

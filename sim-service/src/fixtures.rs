@@ -2,11 +2,11 @@
 //! qualifications the insurers registered for them.
 //!
 //! A fixture file is a list of `[[person]]` tables. Each person has an `id`,
-//! the card they hold (the name of a built-in sim-card profile, or an inline
-//! card profile table), whether the card is registered for health-insurance
-//! use, the kind of card (physical, or a smartphone with the card added), and
-//! their qualification records (`[[person.qualification]]`) and 医療扶助
-//! records (`[[person.welfare]]`). Names, kana, birth date and sex default to
+//! the physical card they hold (the name of a built-in sim-card profile, or an
+//! inline card profile table), the smartphones they added the card to
+//! (`[[person.phone]]`, see [`Phone`]), whether the card is registered for
+//! health-insurance use, and their qualification records
+//! (`[[person.qualification]]`) and 医療扶助 records (`[[person.welfare]]`). Names, kana, birth date and sex default to
 //! the card's persona and may be overridden per record, as an insurer's data
 //! can differ from the card's. See `fixtures/*.toml` for the built-in set.
 //!
@@ -16,11 +16,10 @@
 //! Unknown fields are errors, and every error names the person and the field.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::path::Path;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use sim_card::profile::CardProfile;
+use sim_card::profile::{CardProfile, CertificateSetting, PhoneKey, Variant};
 use time::Date;
 use time::macros::date;
 
@@ -47,6 +46,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../fixtures/certificates.toml"),
     ),
     ("characters", include_str!("../fixtures/characters.toml")),
+    ("phones", include_str!("../fixtures/phones.toml")),
 ];
 
 /// Errors while loading fixtures.
@@ -96,13 +96,15 @@ pub struct InsuredPerson {
     /// What the person is for (the case they show), for people reading the set.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
-    /// The My Number card (or the card added to a phone).
+    /// The physical My Number card.
     pub card: Card,
+    /// The smartphones the card was added to, each with its own smartphone
+    /// certificate. Only the one added last is valid (one phone per person).
+    #[serde(default, rename = "phone", skip_serializing_if = "Vec::is_empty")]
+    pub phones: Vec<Phone>,
     /// 健康保険証利用登録: whether the card may be used for eligibility.
     #[serde(default = "yes")]
     pub registered: bool,
-    #[serde(default)]
-    pub kind: CardKind,
     /// Health-insurance qualifications, in any order.
     #[serde(
         default,
@@ -167,23 +169,103 @@ impl<'de> Deserialize<'de> for Card {
     }
 }
 
-/// Which card the person holds it on.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CardKind {
-    /// The plastic card: its expired certificate has a grace period.
-    #[default]
-    Physical,
-    /// The card added to an Android phone (PIN on the phone; no grace period).
-    Android,
-    /// The card added to an iPhone (Face ID / Touch ID; no grace period).
-    Iphone,
+/// A smartphone the person added their My Number card to (スマートフォンの
+/// マイナンバーカード): an Android phone's secure element or an iPhone's Wallet.
+/// The phone has keys and a smartphone certificate of its own, with dates of
+/// its own; the persona and the card's other settings are the physical
+/// card's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Phone {
+    /// Lower-case letters, digits and hyphens; unique within the person.
+    pub id: String,
+    /// `android` or `iphone`.
+    pub variant: Variant,
+    /// The day the card was added to this phone: of a person's phones, the
+    /// one added last holds the valid certificate.
+    #[serde(with = "toml_date")]
+    pub added: Date,
+    /// The smartphone user-authentication certificate's dates (and
+    /// revocation); the signature certificate gets the same dates.
+    pub certificate: CertificateSetting,
+    /// Android: the 4-digit smartphone PIN set when the card was added (the
+    /// card's auth PIN by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<String>,
+    /// iPhone: how long the phone answers after Face ID, in seconds (the card
+    /// profile's default otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication_window_seconds: Option<u32>,
+    /// iPhone: the key type (`p256` unless said otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iphone_key: Option<PhoneKey>,
 }
 
-impl CardKind {
-    /// Whether this is a smartphone certificate.
-    pub fn is_phone(self) -> bool {
-        !matches!(self, CardKind::Physical)
+impl InsuredPerson {
+    /// A phone by id.
+    pub fn phone(&self, id: &str) -> Option<&Phone> {
+        self.phones.iter().find(|p| p.id == id)
+    }
+
+    /// The card profile of a phone: the physical card carried by the phone's
+    /// variant, with the phone's own seed (its own keys), certificate dates,
+    /// PIN and settings.
+    pub fn phone_profile(&self, phone: &Phone) -> CardProfile {
+        let mut profile = self.card.profile.with_variant(phone.variant);
+        profile.seed = format!("{}-phone-{}", profile.seed, phone.id);
+        profile.certificates.auth = phone.certificate.clone();
+        profile.certificates.sign = CertificateSetting {
+            revoked: false,
+            ..phone.certificate.clone()
+        };
+        if let Some(pin) = &phone.pin {
+            profile.pins.auth.value = pin.clone();
+        }
+        if let Some(window) = phone.authentication_window_seconds {
+            profile.phone.authentication_window_seconds = window;
+        }
+        if let Some(key) = phone.iphone_key {
+            profile.phone.iphone_key = key;
+        }
+        profile
+    }
+
+    /// Adds the card to a new phone: the phone joins the person's phones
+    /// (and, being the newest, holds the valid smartphone certificate) if
+    /// the person stays valid with it; otherwise nothing changes.
+    pub fn add_phone(&mut self, phone: Phone) -> Result<(), FixtureError> {
+        self.phones.push(phone);
+        let checked = self.validate();
+        if checked.is_err() {
+            self.phones.pop();
+        }
+        checked
+    }
+
+    /// The rule's view of the person's phones (see
+    /// [`crate::rules::smartphone`]).
+    pub fn added_phones(&self) -> Vec<crate::rules::smartphone::AddedPhone<'_>> {
+        self.phones
+            .iter()
+            .map(|p| crate::rules::smartphone::AddedPhone {
+                id: &p.id,
+                added: p.added,
+            })
+            .collect()
+    }
+
+    /// What carries the certificate of `phone` (`None`: the physical card);
+    /// `None` when the person has no such phone.
+    pub fn carrier(&self, phone: Option<&str>) -> Option<crate::rules::Carrier> {
+        use crate::rules::Carrier;
+        match phone {
+            None => Some(Carrier::PhysicalCard),
+            Some(id) => match self.phone(id)?.variant {
+                Variant::Android => Some(Carrier::Android),
+                Variant::Iphone => Some(Carrier::Iphone),
+                Variant::PhysicalContact | Variant::PhysicalContactless => None,
+            },
+        }
     }
 }
 
@@ -445,6 +527,43 @@ impl InsuredPerson {
             .profile
             .validate()
             .map_err(|e| field_error("card", e.to_string()))?;
+        if self.card.profile.variant.is_smartphone() {
+            return Err(field_error(
+                "card.variant",
+                "the card is the physical card; add phones as [[person.phone]]",
+            ));
+        }
+        let mut phone_ids = BTreeSet::new();
+        for (i, phone) in self.phones.iter().enumerate() {
+            let field = |name: &str| format!("phone[{i}].{name}");
+            let id_ok = !phone.id.is_empty()
+                && phone
+                    .id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !id_ok {
+                return Err(field_error(
+                    field("id"),
+                    "lower-case letters, digits and hyphens, not empty",
+                ));
+            }
+            if !phone_ids.insert(phone.id.as_str()) {
+                return Err(field_error(field("id"), "appears twice"));
+            }
+            if !phone.variant.is_smartphone() {
+                return Err(field_error(field("variant"), "\"android\" or \"iphone\""));
+            }
+            if phone.certificate.not_before < phone.added {
+                return Err(field_error(
+                    field("certificate.not_before"),
+                    "before the card was added to the phone",
+                ));
+            }
+            // The phone's card obeys the card's rules (4-digit PIN, not under 15, …).
+            self.phone_profile(phone)
+                .validate()
+                .map_err(|e| field_error(format!("phone[{i}]"), e.to_string()))?;
+        }
         for (i, record) in self.qualifications.iter().enumerate() {
             record
                 .check()
@@ -784,16 +903,6 @@ pub fn find<'a>(persons: &'a [InsuredPerson], id: &str) -> Option<&'a InsuredPer
     persons.iter().find(|p| p.id == id)
 }
 
-impl fmt::Display for CardKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            CardKind::Physical => "physical",
-            CardKind::Android => "android",
-            CardKind::Iphone => "iphone",
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -889,7 +998,7 @@ mod tests {
         assert_eq!(person.card.built_in.as_deref(), Some("default"));
         assert_eq!(person.persona().name, "資格　太郎");
         assert!(person.registered);
-        assert_eq!(person.kind, CardKind::Physical);
+        assert!(person.phones.is_empty());
         assert_eq!(person.qualifications[0].insurer_number.as_str(), "  138057");
         let written = toml::to_string(&FixtureFile {
             person: persons.clone(),
@@ -988,7 +1097,7 @@ qualification_date = 2020-04-01
             ),
             (
                 "card = \"default\"",
-                "card = \"default\"\nkind = \"blackberry\"",
+                "card = \"default\"\n[[person.phone]]\nid = \"p1\"\nvariant = \"blackberry\"\nadded = 2025-01-01\ncertificate = { not_before = 2025-01-01, not_after = 2030-01-01 }",
                 &["blackberry"],
             ),
         ];
@@ -1037,6 +1146,65 @@ qualification_date = 2020-04-01
         let error = error_of(&inline);
         assert!(
             error.contains("person valid: card") && error.contains("check digit"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn phones_are_checked() {
+        let phone = |fields: &str| {
+            GOOD.replacen(
+                "card = \"default\"",
+                &format!(
+                    "card = \"default\"\n[[person.phone]]\nid = \"a\"\nvariant = \"android\"\nadded = 2025-01-01\ncertificate = {{ not_before = 2025-01-01, not_after = 2030-01-01 }}\n{fields}"
+                ),
+                1,
+            )
+        };
+        let persons = parse(&phone("pin = \"5678\""), "p").unwrap();
+        let person = &persons[0];
+        let profile = person.phone_profile(&person.phones[0]);
+        assert_eq!(profile.variant, Variant::Android);
+        assert_eq!(profile.pins.auth.value, "5678");
+        assert_ne!(profile.seed, person.card.profile.seed, "its own keys");
+        assert_eq!(
+            profile.certificates.auth.not_after,
+            time::macros::date!(2030 - 01 - 01)
+        );
+        assert_eq!(
+            person.carrier(Some("a")),
+            Some(crate::rules::Carrier::Android)
+        );
+        assert_eq!(
+            person.carrier(None),
+            Some(crate::rules::Carrier::PhysicalCard)
+        );
+        assert_eq!(person.carrier(Some("b")), None);
+        let cases = [
+            ("pin = \"567\"", "phone[0]"),
+            (
+                "[[person.phone]]\nid = \"a\"\nvariant = \"iphone\"\nadded = 2025-01-01\ncertificate = { not_before = 2025-01-01, not_after = 2030-01-01 }",
+                "phone[1].id",
+            ),
+            ("authentication_window_seconds = 0", "phone[0]"),
+        ];
+        for (extra, field) in cases {
+            let error = error_of(&phone(extra));
+            assert!(error.contains(field), "{extra}: {error}");
+        }
+        let physical = phone("").replace("variant = \"android\"", "variant = \"physical-contact\"");
+        assert!(error_of(&physical).contains("phone[0].variant"));
+        let early = phone("").replace(
+            "certificate = { not_before = 2025-01-01",
+            "certificate = { not_before = 2024-12-31",
+        );
+        assert!(error_of(&early).contains("phone[0].certificate.not_before"));
+        // The card's rule: no smartphone certificate under 15 (the built-in
+        // no-photo card is a baby's).
+        let child = phone("").replace("card = \"default\"", "card = \"no-photo\"");
+        let error = error_of(&child);
+        assert!(
+            error.contains("phone[0]") && error.contains("15"),
             "{error}"
         );
     }

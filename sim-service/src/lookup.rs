@@ -345,6 +345,10 @@ mod tests {
             ("jis-level-3", V::Valid, 1),
             ("jis-unmappable", V::Valid, 1),
             ("iphone", V::Valid, 1),
+            ("android", V::Valid, 1),
+            ("phone-replaced", V::Valid, 1),
+            ("iphone-rsa", V::Valid, 1),
+            ("junior", V::Valid, 1),
         ];
         let all = fixtures::built_in().unwrap();
         assert_eq!(

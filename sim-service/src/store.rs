@@ -89,6 +89,9 @@ pub struct CertificateEntry {
     pub person: String,
     /// physical, android or iphone.
     pub kind: String,
+    /// The id of the person's phone the certificate is on; `None` for the
+    /// physical card.
+    pub phone: Option<String>,
     pub revoked: bool,
 }
 
@@ -122,7 +125,8 @@ CREATE TABLE IF NOT EXISTS certificates (
     fingerprint TEXT PRIMARY KEY,
     person      TEXT NOT NULL REFERENCES persons(id) ON DELETE CASCADE,
     kind        TEXT NOT NULL,
-    revoked     INTEGER NOT NULL
+    revoked     INTEGER NOT NULL,
+    phone       TEXT
 );
 CREATE TABLE IF NOT EXISTS challenges (
     id         TEXT PRIMARY KEY,
@@ -182,6 +186,13 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        // Databases made before phones had ids lack the column.
+        let has_phone = conn
+            .prepare("SELECT 1 FROM pragma_table_info('certificates') WHERE name = 'phone'")?
+            .exists([])?;
+        if !has_phone {
+            conn.execute("ALTER TABLE certificates ADD COLUMN phone TEXT", [])?;
+        }
         conn.execute_batch(exchange::SCHEMA)?;
         Ok(Store {
             conn: Mutex::new(conn),
@@ -213,12 +224,54 @@ impl Store {
         }
         for c in certificates {
             tx.execute(
-                "INSERT INTO certificates (fingerprint, person, kind, revoked) VALUES (?1, ?2, ?3, ?4)",
-                params![c.fingerprint, c.person, c.kind, c.revoked],
+                "INSERT INTO certificates (fingerprint, person, kind, revoked, phone) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![c.fingerprint, c.person, c.kind, c.revoked, c.phone],
             )?;
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Replaces one person's fixture and adds a certificate of theirs, in one
+    /// transaction (a phone added at runtime). `false` when there is no
+    /// such person.
+    pub fn add_certificate(
+        &self,
+        person: &StoredPerson,
+        certificate: &CertificateEntry,
+    ) -> StoreResult<bool> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let updated = tx.execute(
+            "UPDATE persons SET fixture = ?2 WHERE id = ?1",
+            params![person.id, person.fixture],
+        )?;
+        if updated == 0 {
+            return Ok(false);
+        }
+        tx.execute(
+            "INSERT INTO certificates (fingerprint, person, kind, revoked, phone) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                certificate.fingerprint,
+                certificate.person,
+                certificate.kind,
+                certificate.revoked,
+                certificate.phone
+            ],
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// A person's fixture, if known.
+    pub fn person(&self, id: &str) -> StoreResult<Option<StoredPerson>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT fixture FROM persons WHERE id = ?1")?;
+        let fixture = stmt.query_row([id], |r| r.get::<_, String>(0)).optional()?;
+        Ok(fixture.map(|fixture| StoredPerson {
+            id: id.to_string(),
+            fixture,
+        }))
     }
 
     /// The persons, in id order.
@@ -240,7 +293,7 @@ impl Store {
     ) -> StoreResult<Option<(CertificateEntry, StoredPerson)>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
-            "SELECT c.person, c.kind, c.revoked, p.fixture FROM certificates c
+            "SELECT c.person, c.kind, c.revoked, p.fixture, c.phone FROM certificates c
              JOIN persons p ON p.id = c.person WHERE c.fingerprint = ?1",
         )?;
         let row = stmt
@@ -250,15 +303,17 @@ impl Store {
                     r.get::<_, String>(1)?,
                     r.get::<_, bool>(2)?,
                     r.get::<_, String>(3)?,
+                    r.get::<_, Option<String>>(4)?,
                 ))
             })
             .optional()?;
-        row.map(|(person, kind, revoked, fixture)| {
+        row.map(|(person, kind, revoked, fixture, phone)| {
             Ok((
                 CertificateEntry {
                     fingerprint: fingerprint.to_string(),
                     person: person.clone(),
                     kind,
+                    phone,
                     revoked,
                 },
                 StoredPerson {
@@ -453,6 +508,51 @@ mod tests {
     use super::*;
     use time::macros::datetime;
 
+    #[test]
+    fn a_database_from_before_phone_ids_gains_the_column() {
+        let path = std::env::temp_dir().join(format!(
+            "kazasu-store-phone-column-{}.sqlite",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        {
+            let old = Connection::open(&path).unwrap();
+            old.execute_batch(
+                "CREATE TABLE persons (id TEXT PRIMARY KEY, fixture TEXT NOT NULL);
+                 CREATE TABLE certificates (fingerprint TEXT PRIMARY KEY,
+                     person TEXT NOT NULL REFERENCES persons(id) ON DELETE CASCADE,
+                     kind TEXT NOT NULL, revoked INTEGER NOT NULL);
+                 INSERT INTO persons VALUES ('p', 'id = \"p\"');
+                 INSERT INTO certificates VALUES ('ab', 'p', 'physical', 0);",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let (entry, _) = store.certificate("ab").unwrap().unwrap();
+        assert_eq!((entry.kind.as_str(), entry.phone), ("physical", None));
+        let phone = CertificateEntry {
+            fingerprint: "cd".into(),
+            person: "p".into(),
+            kind: "android".into(),
+            phone: Some("a".into()),
+            revoked: false,
+        };
+        let person = store.person("p").unwrap().unwrap();
+        assert!(store.add_certificate(&person, &phone).unwrap());
+        assert_eq!(store.certificate("cd").unwrap().unwrap().0, phone);
+        let nobody = StoredPerson {
+            id: "q".into(),
+            fixture: String::new(),
+        };
+        assert!(!store.add_certificate(&nobody, &phone).unwrap());
+        drop(store);
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.clone().into_os_string();
+            file.push(suffix);
+            let _ = std::fs::remove_file(file);
+        }
+    }
+
     fn confirmation(at: OffsetDateTime, device: &str, shows: bool) -> NewConfirmation {
         NewConfirmation {
             confirmed_at: at,
@@ -559,6 +659,7 @@ mod tests {
             fingerprint: "ab".into(),
             person: "unregistered".into(),
             kind: "physical".into(),
+            phone: None,
             revoked: false,
         };
         store

@@ -11,8 +11,9 @@ use openssl::sha::sha256;
 use serde_json::{Value, json};
 use sim_card::card::Card;
 use sim_card::personalize;
+use sim_card::profile::{CertificateSetting, Variant};
 use sim_service::clock::ServiceClock;
-use sim_service::fixtures::{self, CardKind, InsuredPerson};
+use sim_service::fixtures::{self, InsuredPerson, Phone};
 use sim_service::http::{self, AppState, ServiceConfig};
 use sim_service::store::Store;
 use time::OffsetDateTime;
@@ -65,10 +66,13 @@ fn fast_config() -> ServiceConfig {
     }
 }
 
-/// The patient's card, in process, driven by APDUs as a client would.
+/// The patient's card (or phone), in process, driven by APDUs as a client
+/// would.
 struct Patient {
     card: Card,
-    person: InsuredPerson,
+    /// The PIN the patient types (the phone's on Android); none on an iPhone.
+    pin: Option<String>,
+    method: &'static str,
 }
 
 fn apdu(card: &mut Card, bytes: &[u8]) -> Vec<u8> {
@@ -88,23 +92,69 @@ const SELECT_JPKI: [u8; 15] = [
 ];
 
 impl Patient {
+    /// The person's physical card (PIN method).
     fn new(service: &Service, id: &str) -> Patient {
         let person = fixtures::find(&service.persons, id)
             .unwrap_or_else(|| panic!("no fixture {id}"))
             .clone();
         let pki = personalize::simulated_jpki().unwrap();
         let card = personalize::issue(&person.card.profile, &pki).unwrap().card;
-        Patient { card, person }
+        Patient {
+            card,
+            pin: Some(person.card.profile.pins.auth.value.clone()),
+            method: "pin",
+        }
     }
 
-    /// SELECT the JPKI-AP and EF 000A, then read it as OpenSC does.
-    fn read_auth_certificate(&mut self) -> Vec<u8> {
-        if self.person.kind == CardKind::Iphone {
-            let pki = personalize::simulated_jpki().unwrap();
-            return personalize::iphone_auth_certificate(&self.person.card.profile, &pki).unwrap();
+    /// The person's phone `phone`: an Android phone with its PIN, or an
+    /// iPhone whose holder has just authenticated (Face ID).
+    fn phone(service: &Service, id: &str, phone: &str) -> Patient {
+        let person = fixtures::find(&service.persons, id)
+            .unwrap_or_else(|| panic!("no fixture {id}"))
+            .clone();
+        let profile = person.phone_profile(person.phone(phone).unwrap());
+        let pki = personalize::simulated_jpki().unwrap();
+        let mut card = personalize::issue(&profile, &pki).unwrap().card;
+        if profile.variant == Variant::Iphone {
+            assert!(card.authenticate_holder(std::time::Instant::now()));
+            Patient {
+                card,
+                pin: None,
+                method: "iphone",
+            }
+        } else {
+            Patient {
+                card,
+                pin: Some(profile.pins.auth.value.clone()),
+                method: "android",
+            }
         }
+    }
+
+    /// SELECT the JPKI-AP and VERIFY the PIN, when there is one to type (the
+    /// card's, or the Android phone's: myna reads an Android phone's
+    /// certificate only after it). The AP stays selected for what follows:
+    /// selecting it again would forget the VERIFY.
+    fn verify(&mut self) {
+        self.select();
+        let Some(pin) = self.pin.clone() else {
+            return;
+        };
         let card = &mut self.card;
-        apdu(card, &SELECT_JPKI);
+        apdu(card, &[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x18]);
+        let mut verify = vec![0x00, 0x20, 0x00, 0x80, pin.len() as u8];
+        verify.extend(pin.as_bytes());
+        apdu(card, &verify);
+    }
+
+    /// SELECT the JPKI-AP.
+    fn select(&mut self) {
+        apdu(&mut self.card, &SELECT_JPKI);
+    }
+
+    /// SELECT EF 000A of the selected JPKI-AP, then read it as OpenSC does.
+    fn read_auth_certificate(&mut self) -> Vec<u8> {
+        let card = &mut self.card;
         apdu(card, &[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x0A]);
         let head = apdu(card, &[0x00, 0xB0, 0x00, 0x00, 0x04]);
         let len = usize::from(u16::from_be_bytes([head[2], head[3]])) + 4;
@@ -117,20 +167,11 @@ impl Patient {
         der
     }
 
-    /// VERIFY the auth PIN, then COMPUTE DIGITAL SIGNATURE over the
-    /// challenge's SHA-256 DigestInfo (an iPhone signs with its P-256 key).
+    /// COMPUTE DIGITAL SIGNATURE over the challenge's SHA-256 DigestInfo,
+    /// after the VERIFY (an iPhone signs in its Face ID window, with its
+    /// P-256 key unless it has an RSA one).
     fn sign(&mut self, challenge: &[u8]) -> Vec<u8> {
-        if self.person.kind == CardKind::Iphone {
-            let key = personalize::iphone_auth_key(&self.person.card.profile);
-            return key.sign_digest(&sha256(challenge)).unwrap();
-        }
-        let pin = self.person.card.profile.pins.auth.value.clone();
         let card = &mut self.card;
-        apdu(card, &SELECT_JPKI);
-        apdu(card, &[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x18]);
-        let mut verify = vec![0x00, 0x20, 0x00, 0x80, pin.len() as u8];
-        verify.extend(pin.as_bytes());
-        apdu(card, &verify);
         apdu(card, &[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x17]);
         let mut digest_info = hex::decode("3031300d060960864801650304020105000420").unwrap();
         digest_info.extend(sha256(challenge));
@@ -138,14 +179,6 @@ impl Patient {
         sign.extend(&digest_info);
         sign.push(0x00);
         apdu(card, &sign)
-    }
-
-    fn method(&self) -> &'static str {
-        match self.person.kind {
-            CardKind::Physical => "pin",
-            CardKind::Android => "android",
-            CardKind::Iphone => "iphone",
-        }
     }
 }
 
@@ -167,12 +200,13 @@ impl Service {
     /// A signed presentation of the patient's card, as the client sends it.
     async fn presentation(&self, patient: &mut Patient) -> Value {
         let (id, nonce) = self.challenge().await;
+        patient.verify();
         let certificate = patient.read_auth_certificate();
         let signature = patient.sign(&nonce);
         json!({
             "medical_institution_code": FACILITY,
             "device": "reception-1",
-            "method": patient.method(),
+            "method": patient.method,
             "certificate": BASE64.encode(certificate),
             "challenge_id": id,
             "signature": BASE64.encode(signature),
@@ -192,7 +226,15 @@ impl Service {
     }
 
     async fn confirm(&self, id: &str) -> Value {
-        let mut patient = Patient::new(self, id);
+        self.confirm_with(id, Patient::new(self, id)).await
+    }
+
+    /// Confirms with the person's phone `phone`.
+    async fn confirm_phone(&self, id: &str, phone: &str) -> Value {
+        self.confirm_with(id, Patient::phone(self, id, phone)).await
+    }
+
+    async fn confirm_with(&self, id: &str, mut patient: Patient) -> Value {
         let body = self.presentation(&mut patient).await;
         let (status, outcome) = self.post("/v1/confirmations", &body).await;
         assert_eq!(status, 200, "{id}: {outcome}");
@@ -254,13 +296,25 @@ async fn every_result_case_through_the_virtual_card() {
         ("certificate-revoked", "", "KZE101"),
         ("expired-in-grace", "1", "KZN002"),
         ("expired-beyond-grace", "", "KZE102"),
-        ("phone-expired", "", "KZE103"),
+        ("phone-expired", "1", ""),
+        ("phone-expired/android", "", "KZE103"),
         ("national-health-insurance", "1", ""),
         ("jis-level-3", "1", ""),
         ("iphone", "1", ""),
+        ("iphone/iphone", "1", ""),
+        ("android/android", "1", ""),
+        ("phone-replaced", "1", ""),
+        ("phone-replaced/old-android", "", "KZE107"),
+        ("phone-replaced/new-iphone", "1", ""),
+        ("iphone-rsa/iphone", "1", ""),
+        ("junior", "1", ""),
     ];
     for (id, expected_validity, expected_code) in cases {
-        let outcome = service.confirm(id).await;
+        // `person/phone` confirms with that phone, `person` with the card.
+        let outcome = match id.split_once('/') {
+            Some((person, phone)) => service.confirm_phone(person, phone).await,
+            None => service.confirm(id).await,
+        };
         assert_eq!(validity(&outcome), expected_validity, "{id}: {outcome}");
         assert_eq!(code(&outcome), expected_code, "{id}: {outcome}");
         let status = outcome["MessageBody"]["ProcessingResultStatus"]
@@ -498,20 +552,32 @@ async fn registration_over_25_seconds_completes_in_the_background() {
 fn expiry_fixtures() -> Vec<InsuredPerson> {
     let mut persons = fixtures::built_in().unwrap();
     let template = fixtures::find(&persons, "valid").unwrap().clone();
-    for (id, kind) in [
-        ("card-expiring-0210", CardKind::Physical),
-        ("phone-expiring-0210", CardKind::Android),
-    ] {
-        let mut p = template.clone();
-        p.id = id.into();
-        p.kind = kind;
-        p.card.built_in = None;
-        p.card.profile.seed = format!("kazasu-test-{id}");
-        p.card.profile.certificates.auth.not_before = time::macros::date!(2021 - 02 - 10);
-        p.card.profile.certificates.auth.not_after = time::macros::date!(2026 - 02 - 10);
-        p.reference_numbers.clear();
-        persons.push(p);
-    }
+    let mut card = template.clone();
+    card.id = "card-expiring-0210".into();
+    card.card.built_in = None;
+    card.card.profile.seed = "kazasu-test-card-expiring-0210".into();
+    card.card.profile.certificates.auth.not_before = time::macros::date!(2021 - 02 - 10);
+    card.card.profile.certificates.auth.not_after = time::macros::date!(2026 - 02 - 10);
+    card.reference_numbers.clear();
+    let mut phone = template;
+    phone.id = "phone-expiring-0210".into();
+    phone.card.built_in = None;
+    phone.card.profile.seed = "kazasu-test-phone-expiring-0210".into();
+    phone.phones = vec![Phone {
+        id: "android".into(),
+        variant: Variant::Android,
+        added: time::macros::date!(2021 - 02 - 10),
+        certificate: CertificateSetting {
+            not_before: time::macros::date!(2021 - 02 - 10),
+            not_after: time::macros::date!(2026 - 02 - 10),
+            revoked: false,
+        },
+        pin: None,
+        authentication_window_seconds: None,
+        iphone_key: None,
+    }];
+    phone.reference_numbers.clear();
+    persons.extend([card, phone]);
     persons
 }
 
@@ -535,7 +601,9 @@ async fn grace_period_edges() {
     );
     // Smartphone: no grace. The expiry day still works, the next day fails.
     service.set_clock("2026-02-10T23:59:59+09:00").await;
-    let outcome = service.confirm("phone-expiring-0210").await;
+    let outcome = service
+        .confirm_phone("phone-expiring-0210", "android")
+        .await;
     assert_eq!(validity(&outcome), "1", "{outcome}");
     assert_eq!(
         code(&outcome),
@@ -543,7 +611,9 @@ async fn grace_period_edges() {
         "the expiry warning on its last day"
     );
     service.set_clock("2026-02-11T00:00:00+09:00").await;
-    let outcome = service.confirm("phone-expiring-0210").await;
+    let outcome = service
+        .confirm_phone("phone-expiring-0210", "android")
+        .await;
     assert_eq!(
         (validity(&outcome), code(&outcome)),
         ("", "KZE103"),
@@ -581,7 +651,8 @@ async fn tampered_signatures_and_certificates_are_refused() {
 
     // A certificate from another CA with the very same name.
     let other = sim_card::pki::Jpki::derive("not-the-jpki", "JPKI-TEST").unwrap();
-    let forged = personalize::auth_certificate(&patient.person.card.profile, &other).unwrap();
+    let valid = fixtures::find(&service.persons, "valid").unwrap();
+    let forged = personalize::auth_certificate(&valid.card.profile, &other).unwrap();
     let mut body = service.presentation(&mut patient).await;
     body["certificate"] = json!(BASE64.encode(&forged));
     let (status, error) = service.post("/v1/confirmations", &body).await;
@@ -592,6 +663,7 @@ async fn tampered_signatures_and_certificates_are_refused() {
 
     // Someone else's certificate with this card's signature.
     let mut other_patient = Patient::new(&service, "preschool");
+    other_patient.select();
     let mut body = service.presentation(&mut patient).await;
     body["certificate"] = json!(BASE64.encode(other_patient.read_auth_certificate()));
     let (status, error) = service.post("/v1/confirmations", &body).await;
@@ -608,6 +680,125 @@ async fn tampered_signatures_and_certificates_are_refused() {
         (status, error["error"]["code"].as_str()),
         (422, Some("certificate_malformed"))
     );
+}
+
+/// The iPhone's certificate certifies a P-256 key and chains to the
+/// simulated JPKI auth CA (whose RSA key signed it); the phone's DER ECDSA
+/// signature verifies, a tampered one does not, and the phone cannot pose as
+/// an Android phone or a card.
+#[tokio::test]
+async fn an_iphone_signs_with_its_p256_key_under_the_jpki_ca() {
+    use sim_service::rules::certificate::KeyType;
+    let service = start().await;
+    let mut patient = Patient::phone(&service, "iphone", "iphone");
+    let body = service.presentation(&mut patient).await;
+    let certificate = BASE64
+        .decode(body["certificate"].as_str().unwrap())
+        .unwrap();
+    let summary = service.state.anchors.verify(&certificate).unwrap();
+    assert_eq!(summary.key_type, KeyType::EcP256);
+    let signature = BASE64.decode(body["signature"].as_str().unwrap()).unwrap();
+    assert_eq!(signature[0], 0x30, "a DER ECDSA-Sig-Value");
+    assert!(signature.len() <= 72, "not an RSA signature");
+    let (status, outcome) = service.post("/v1/confirmations", &body).await;
+    assert_eq!((status, validity(&outcome)), (200, "1"), "{outcome}");
+
+    let mut body = service.presentation(&mut patient).await;
+    let mut signature = BASE64.decode(body["signature"].as_str().unwrap()).unwrap();
+    let last = signature.len() - 1;
+    signature[last] ^= 0x01;
+    body["signature"] = json!(BASE64.encode(&signature));
+    let (status, error) = service.post("/v1/confirmations", &body).await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (422, Some("signature_invalid"))
+    );
+
+    for method in ["android", "pin"] {
+        let mut body = service.presentation(&mut patient).await;
+        body["method"] = json!(method);
+        let (status, error) = service.post("/v1/confirmations", &body).await;
+        assert_eq!(status, 422, "{method}: {error}");
+    }
+    assert_eq!(service.state.store.confirmation_count().unwrap(), 1);
+}
+
+/// Adding the card to a new phone at runtime: the new phone confirms, the
+/// old one is refused KZE107, the physical card is untouched; bad requests
+/// are 4xx with a reason.
+#[tokio::test]
+async fn adding_the_card_to_a_new_phone_replaces_the_old_phones_certificate() {
+    let service = start().await;
+    let outcome = service.confirm_phone("android", "android").await;
+    assert_eq!(validity(&outcome), "1", "{outcome}");
+
+    let (status, added) = service
+        .post(
+            "/admin/v1/persons/android/phones",
+            &json!({"variant": "iphone", "not_before": "2026-12-01", "not_after": "2029-03-03"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{added}");
+    assert_eq!(added["phone"], "iphone-1");
+    assert_eq!(added["added"], "2026-12-01");
+    assert_eq!(added["replaced"], json!(["android"]));
+
+    let outcome = service.confirm_phone("android", "android").await;
+    assert_eq!(code(&outcome), "KZE107", "{outcome}");
+    // The service's record now has the iPhone: issue it from there.
+    let stored = service.state.store.person("android").unwrap().unwrap();
+    let person: InsuredPerson = toml::from_str(&stored.fixture).unwrap();
+    let service_with_phone = Service {
+        persons: vec![person],
+        base: service.base.clone(),
+        client: service.client.clone(),
+        state: service.state.clone(),
+    };
+    let outcome = service_with_phone
+        .confirm_phone("android", "iphone-1")
+        .await;
+    assert_eq!(validity(&outcome), "1", "{outcome}");
+    assert_eq!(validity(&service.confirm("android").await), "1");
+
+    for (path, body, status, error) in [
+        (
+            "/admin/v1/persons/nobody/phones",
+            json!({"variant": "android", "not_before": "2026-12-01", "not_after": "2029-01-01"}),
+            404,
+            "unknown_person",
+        ),
+        (
+            "/admin/v1/persons/junior/phones",
+            json!({"variant": "android", "not_before": "2026-12-01", "not_after": "2029-01-01"}),
+            422,
+            "invalid_phone",
+        ),
+        (
+            "/admin/v1/persons/valid/phones",
+            json!({"variant": "physical-contact", "not_before": "2026-12-01", "not_after": "2029-01-01"}),
+            422,
+            "invalid_phone",
+        ),
+        (
+            "/admin/v1/persons/valid/phones",
+            json!({"variant": "android", "not_before": "2026-13-01", "not_after": "2029-01-01"}),
+            422,
+            "invalid_field",
+        ),
+        (
+            "/admin/v1/persons/android/phones",
+            json!({"variant": "android", "id": "iphone-1", "not_before": "2026-12-01", "not_after": "2029-01-01"}),
+            422,
+            "invalid_phone",
+        ),
+    ] {
+        let (got, answer) = service.post(path, &body).await;
+        assert_eq!(
+            (got, answer["error"]["code"].as_str()),
+            (status, Some(error)),
+            "{body}: {answer}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -721,6 +912,7 @@ async fn malformed_requests_get_a_4xx_with_a_reason() {
 async fn visual_confirmation_needs_no_signature_but_the_method_must_fit_the_card() {
     let service = start().await;
     let mut patient = Patient::new(&service, "valid");
+    patient.select();
     let body = json!({
         "medical_institution_code": FACILITY,
         "method": "visual",

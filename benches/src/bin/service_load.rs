@@ -693,6 +693,7 @@ fn stage_costs(
     };
     let holder = Holder {
         person: person.clone(),
+        phone: entry.phone.clone(),
         revoked: entry.revoked,
         registered: true,
     };

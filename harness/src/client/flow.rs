@@ -7,7 +7,11 @@
 //!   and a locked PIN is never tried;
 //! - a PIN is sent once: a wrong PIN is reported with the tries left, never
 //!   retried by the app;
-//! - an iPhone authenticates on the phone (Face ID): the app sends it no PIN;
+//! - an iPhone authenticates on the phone (Face ID): the app sends it no PIN,
+//!   not even an empty VERIFY, and a phone that wants authenticating (6982)
+//!   or shows no card (6A82: not opened in Wallet) is the patient's to fix;
+//! - an Android phone's certificate is read only after its PIN (myna's order):
+//!   VERIFY, then the signature and EF 000A;
 //! - an unregistered physical card is registered on the spot only with the
 //!   patient's consent; phones register through Mynaportal;
 //! - when confirmation is impossible, the staff is told the other means.
@@ -31,6 +35,9 @@ pub const OTHER_MEANS: &str = "資格確認書、マイナポータルの資格�
 pub const MSG_VISUAL_NOT_POSSIBLE: &str =
     "顔写真のないカードは目視確認できません。暗証番号で確認してください。";
 pub const MSG_CARD_REMOVED: &str = "カードが読み取り中に離されました。もう一度かざしてください。";
+pub const MSG_AUTHENTICATE_ON_PHONE: &str = "iPhoneでの生体認証（Face ID / Touch ID）が必要です。患者にウォレットでマイナンバーカードを表示して認証してもらい、もう一度かざしてください。";
+pub const MSG_OPEN_IN_WALLET: &str = "iPhoneにマイナンバーカードが表示されていません。患者にApple ウォレットでマイナンバーカードを表示してもらってから、もう一度かざしてください。カードを追加していない場合（15歳未満は追加できません）は、マイナンバーカード（カード本体）で資格確認してください。";
+pub const MSG_NOT_ON_ANDROID: &str = "このスマートフォンにはマイナンバーカードが追加されていません（15歳未満は追加できません）。マイナンバーカード（カード本体）で資格確認してください。";
 pub const BANNER_PRESCHOOL: &str = "義務教育就学前";
 pub const BANNER_EXPIRING: &str = "3か月以内に証明書が失効します";
 pub const BANNER_GRACE: &str = "電子証明書の有効期限切れ（猶予期間中：資格情報のみ確認できます）";
@@ -132,7 +139,13 @@ impl Session<'_> {
             .connect()
             .map_err(|e| Box::new(self.card_stop(e.into())))?;
         self.connected = true;
-        self.on_card(card::select_jpki)?;
+        match card::select_jpki(&mut *self.card) {
+            Ok(()) => {}
+            Err(CardFault::NoJpkiApplet) if self.on_phone() => {
+                return Err(Box::new(card_not_on_phone(self.inputs.method)));
+            }
+            Err(fault) => return Err(Box::new(self.card_stop(fault))),
+        }
         let (certificate, presentation) = match self.inputs.method {
             Method::Visual => {
                 let certificate = self.on_card(card::read_auth_certificate)?;
@@ -183,12 +196,9 @@ impl Session<'_> {
     fn sign(&mut self, nonce: &[u8]) -> Step<Vec<u8>> {
         match self.on_card(|c| card::sign_challenge(c, nonce))? {
             Signed::Signature(s) => Ok(s),
-            Signed::NeedsAuthentication if self.inputs.method == Method::Iphone => {
-                Err(Box::new(outcome(
-                    OutcomeKind::CardError,
-                    "iPhone authentication needed (Face ID) — ask the patient to authenticate on the phone. iPhoneでの認証（Face ID等）が必要です。患者にiPhoneで認証してもらってから、もう一度かざしてください。",
-                )))
-            }
+            Signed::NeedsAuthentication if self.inputs.method == Method::Iphone => Err(Box::new(
+                outcome(OutcomeKind::AuthenticateOnPhone, MSG_AUTHENTICATE_ON_PHONE),
+            )),
             Signed::NeedsAuthentication => Err(Box::new(outcome(
                 OutcomeKind::CardError,
                 "カードが暗証番号の再入力を求めています（6982）。最初からもう一度読み取ってください。",
@@ -336,6 +346,11 @@ impl Session<'_> {
         }
     }
 
+    /// Whether the patient holds a phone (the staff chose iPhone or Android).
+    fn on_phone(&self) -> bool {
+        matches!(self.inputs.method, Method::Iphone | Method::Android)
+    }
+
     /// Runs a card step; its failure becomes the outcome.
     fn on_card<T>(
         &mut self,
@@ -384,6 +399,17 @@ impl Session<'_> {
         o.tries_left = Some(0);
         o
     }
+}
+
+/// A phone with no JPKI applet: the card is not opened in Wallet (iPhone) or
+/// not on the phone at all.
+fn card_not_on_phone(method: Method) -> ClientOutcome {
+    let message = if method == Method::Iphone {
+        MSG_OPEN_IN_WALLET
+    } else {
+        MSG_NOT_ON_ANDROID
+    };
+    outcome(OutcomeKind::CardNotOnPhone, message)
 }
 
 fn wrong_pin(left: u8) -> ClientOutcome {
@@ -504,6 +530,12 @@ fn refused(result: Value, method: Method) -> ClientOutcome {
             "スマートフォン用電子証明書の有効期限が切れています（猶予期間はありません）。マイナンバーカード（カード本体）で資格確認してください。"
         }
         "KZE101" => "電子証明書が失効しています。",
+        "KZE107" => {
+            "このスマートフォンの電子証明書は、別のスマートフォンにカードが追加されたため使えません。新しいスマートフォン又はマイナンバーカード（カード本体）で資格確認してください。"
+        }
+        "KZE108" => {
+            "15歳未満の方はスマートフォン用電子証明書を利用できません。マイナンバーカード（カード本体）で資格確認してください。"
+        }
         _ => "",
     };
     // A phone refused for an expired certificate can still use the card.

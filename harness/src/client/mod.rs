@@ -114,6 +114,14 @@ pub enum OutcomeKind {
     CardRemoved,
     /// The card answered something unexpected (no JPKI applet, bad data).
     CardError,
+    /// The iPhone wants its holder to authenticate (Face ID / Touch ID) on
+    /// the phone first, or again: the window since the last authentication
+    /// has passed. Ask the patient, then hold the phone again.
+    AuthenticateOnPhone,
+    /// The phone shows no My Number card (no JPKI applet): an iPhone whose
+    /// card is not opened in Wallet, or a phone the card was never added to
+    /// (not possible under 15). Open it in Wallet, or use the physical card.
+    CardNotOnPhone,
 }
 
 /// The outcome of one check: what `kazasu check --json` prints, and what a

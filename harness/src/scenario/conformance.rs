@@ -4,8 +4,9 @@
 //! Each rule comes from the manuals: staff must never note or keep the My
 //! Number, so a conforming client never reads it; in visual mode the patient
 //! types no PIN, so none may reach the card; a blocked PIN must not be tried
-//! (only the municipality can unlock it); and a wrong PIN is the patient's to
-//! retype, never the client's to retry.
+//! (only the municipality can unlock it); a wrong PIN is the patient's to
+//! retype, never the client's to retry; and an iPhone is authenticated on the
+//! phone (Face ID), so no VERIFY at all goes to it.
 
 use serde::{Deserialize, Serialize};
 use sim_card::trace::{TraceEvent, TraceRecord};
@@ -25,6 +26,11 @@ pub enum Rule {
     NoVerifyOnBlockedPin,
     /// At most one VERIFY carrying a PIN per check: a wrong PIN is not retried.
     NoPinRetryWithoutInput,
+    /// No VERIFY, not even an empty status query, to an iPhone: the patient
+    /// authenticates on the phone. An iPhone is known by the method (the
+    /// staff chose iPhone) or by its answer to VERIFY (6D00, which only the
+    /// iPhone gives).
+    NoVerifyToIphone,
 }
 
 impl Rule {
@@ -34,6 +40,7 @@ impl Rule {
         Rule::NoVerifyInVisualMode,
         Rule::NoVerifyOnBlockedPin,
         Rule::NoPinRetryWithoutInput,
+        Rule::NoVerifyToIphone,
     ];
 
     /// The rule's name as scenario files write it.
@@ -43,6 +50,7 @@ impl Rule {
             Rule::NoVerifyInVisualMode => "no_verify_in_visual_mode",
             Rule::NoVerifyOnBlockedPin => "no_verify_on_blocked_pin",
             Rule::NoPinRetryWithoutInput => "no_pin_retry_without_input",
+            Rule::NoVerifyToIphone => "no_verify_to_iphone",
         }
     }
 
@@ -98,6 +106,15 @@ impl Rule {
                     ))
                 } else {
                     Ok(())
+                }
+            }
+            Rule::NoVerifyToIphone => {
+                let mut verifies = apdus.filter(|r| r.summary.starts_with("VERIFY"));
+                let to_iphone =
+                    |r: &&TraceRecord| method == Method::Iphone || r.sw.as_deref() == Some("6D00");
+                match verifies.find(to_iphone) {
+                    Some(r) => Err(format!("sent a VERIFY to an iPhone: {}", r.summary)),
+                    None => Ok(()),
                 }
             }
         }
@@ -195,6 +212,39 @@ mod tests {
         assert!(
             Rule::NoPinRetryWithoutInput
                 .check(&[wrong], Method::Pin)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn verify_to_an_iphone_is_caught() {
+        let query = apdu(
+            "VERIFY EF 0018 (auth PIN) (status query) → 6D00 (instruction not supported)",
+            "6D00",
+        );
+        let verify = apdu("VERIFY EF 0018 (auth PIN) (4 digits) → 9000 (ok)", "9000");
+        let sign = apdu("COMPUTE DIGITAL SIGNATURE (auth key) → 9000 (ok)", "9000");
+        // Any VERIFY when the staff chose iPhone, even an empty one.
+        assert!(
+            Rule::NoVerifyToIphone
+                .check(&[query.clone(), sign.clone()], Method::Iphone)
+                .is_err()
+        );
+        // A card that answers VERIFY with 6D00 is an iPhone, whatever the method.
+        assert!(
+            Rule::NoVerifyToIphone
+                .check(std::slice::from_ref(&query), Method::Pin)
+                .is_err()
+        );
+        // A VERIFY to a card or an Android phone is no iPhone's business.
+        assert!(
+            Rule::NoVerifyToIphone
+                .check(&[verify.clone(), sign.clone()], Method::Android)
+                .is_ok()
+        );
+        assert!(
+            Rule::NoVerifyToIphone
+                .check(&[sign], Method::Iphone)
                 .is_ok()
         );
     }

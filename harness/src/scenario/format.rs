@@ -65,6 +65,24 @@ pub struct CardSetup {
     /// No card in the reader at all.
     #[serde(default)]
     pub absent: bool,
+    /// What is held to the reader: `physical-contact` or
+    /// `physical-contactless` (the person's physical card), or `android` or
+    /// `iphone` (the person's phone of that kind). Default: the physical card.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub variant: Option<sim_card::profile::Variant>,
+    /// Which of the person's phones (its id in the fixtures), when they added
+    /// the card to more than one; implies the phone's variant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// iPhone: the patient authenticated (Face ID) this many seconds before
+    /// holding the phone to the reader. Absent: they did not authenticate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub face_id_seconds_before_hold: Option<u64>,
+    /// iPhone: `false` when the patient has not opened the My Number card in
+    /// Wallet (the phone shows no JPKI applet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wallet_opened: Option<bool>,
 }
 
 /// How the service is set up before the client runs.

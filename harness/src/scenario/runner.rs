@@ -22,6 +22,7 @@ use std::time::Instant;
 use serde_json::Value;
 use sim_card::card::Card;
 use sim_card::personalize::{self, AUTH_PIN};
+use sim_card::profile::{CardProfile, Variant};
 use sim_card::trace::{SharedTrace, TraceRecord, Traced};
 use sim_card::transport::in_process::InProcessReader;
 use sim_service::clock::{ServiceClock, jst_date};
@@ -30,6 +31,7 @@ use sim_service::exchange::insurance_card::persons_with_reference_numbers;
 use sim_service::exchange::reference_number::{
     self, ReferenceNumberRegistration, ReferenceNumberRegistrationInfo,
 };
+use sim_service::fixtures::InsuredPerson;
 use sim_service::http::{self, AppState, FaultSet, ServiceConfig};
 use sim_service::model::{InsurerNumber, MedicalInstitutionCode};
 use sim_service::store::{CertificateEntry, Store, StoredPerson};
@@ -37,7 +39,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::conformance::Rule;
-use super::format::{Expectations, HistorySearch, ReferenceNumberSetup, Scenario};
+use super::format::{CardSetup, Expectations, HistorySearch, ReferenceNumberSetup, Scenario};
 use super::load::{LoadedScenario, built_in_persons};
 use super::report::{Check, ScenarioReport, Timings};
 use crate::client::{CardChannel, CardError, CheckInputs, ClientOutcome, Method, OutcomeKind};
@@ -552,14 +554,15 @@ fn fixture_rows() -> Result<(&'static [StoredPerson], &'static [CertificateEntry
         let pki = personalize::simulated_jpki().map_err(|e| e.to_string())?;
         let mut certificates = Vec::with_capacity(persons.len());
         for person in persons {
-            let certificate = certificate_of(person, &pki)?;
-            let fingerprint = sim_service::confirmation::fingerprint(&certificate);
-            let (entry, _) = scratch
-                .store
-                .certificate(&fingerprint)
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("{}: the installer stored no certificate", person.id))?;
-            certificates.push(entry);
+            for certificate in certificates_of(person, &pki)? {
+                let fingerprint = sim_service::confirmation::fingerprint(&certificate);
+                let (entry, _) = scratch
+                    .store
+                    .certificate(&fingerprint)
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| format!("{}: the installer stored no certificate", person.id))?;
+                certificates.push(entry);
+            }
         }
         Ok((stored, certificates))
     });
@@ -569,56 +572,64 @@ fn fixture_rows() -> Result<(&'static [StoredPerson], &'static [CertificateEntry
     }
 }
 
-/// The certificate the service knows a person by.
-fn certificate_of(
+/// The certificates the service knows a person by: the physical card's and
+/// each phone's.
+fn certificates_of(
     person: &sim_service::fixtures::InsuredPerson,
     pki: &sim_card::pki::Jpki,
-) -> Result<Vec<u8>, String> {
-    use sim_service::fixtures::CardKind;
-    let profile = &person.card.profile;
-    match person.kind {
-        CardKind::Iphone => personalize::iphone_auth_certificate(profile, pki),
-        CardKind::Physical | CardKind::Android => personalize::auth_certificate(profile, pki),
-    }
-    .map_err(|e| format!("{}: {e}", person.id))
+) -> Result<Vec<Vec<u8>>, String> {
+    let profiles = std::iter::once(person.card.profile.clone())
+        .chain(person.phones.iter().map(|p| person.phone_profile(p)));
+    profiles
+        .map(|profile| {
+            personalize::auth_certificate(&profile, pki).map_err(|e| format!("{}: {e}", person.id))
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------
 // The card of one scenario
 // ---------------------------------------------------------------------------
 
-/// The fixture person's card as issued, with the scenario's overrides;
-/// `None` when the reader is to stay empty.
+/// The fixture person's card (or phone) as issued, with the scenario's
+/// overrides; `None` when the reader is to stay empty.
 ///
-/// Issued cards are kept per person for the process: issuing signs two
-/// certificates and draws the card face, the same bytes every time. Each
-/// scenario gets its own copy, so a PIN locked in one is not locked in another.
+/// Issued cards are kept per person and carrier for the process: issuing
+/// signs two certificates and draws the card face, the same bytes every
+/// time. Each scenario gets its own copy, so a PIN locked in one is not
+/// locked in another.
 fn issue_card(scenario: &Scenario) -> Result<Option<Card>, String> {
     if scenario.card.absent {
         return Ok(None);
     }
     static ISSUED: OnceLock<Mutex<std::collections::HashMap<String, Card>>> = OnceLock::new();
-    let person_id = &scenario.card.person;
+    let persons = built_in_persons()?;
+    let held = held_card(&scenario.card, persons)?;
     let cache = ISSUED.get_or_init(Default::default);
     let cached = cache
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .get(person_id)
+        .get(&held.key)
         .cloned();
     let mut card = match cached {
         Some(card) => card,
         None => {
-            let persons = built_in_persons()?;
-            let person = sim_service::fixtures::find(persons, person_id)
-                .ok_or_else(|| format!("card.person: no fixture person {person_id:?}"))?;
-            let pki = personalize::simulated_jpki().map_err(|e| e.to_string())?;
-            let card = personalize::issue(&person.card.profile, &pki)
-                .map_err(|e| format!("cannot issue {person_id}'s card: {e}"))?
-                .card;
+            let card = match &held.profile {
+                Some(profile) => {
+                    let pki = personalize::simulated_jpki().map_err(|e| e.to_string())?;
+                    personalize::issue(profile, &pki)
+                        .map_err(|e| format!("cannot issue {}: {e}", held.key))?
+                        .card
+                }
+                None => {
+                    let atr = held.variant.atr().bytes().map_err(|e| e.to_string())?;
+                    Card::new(atr, Vec::new())
+                }
+            };
             cache
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .insert(person_id.clone(), card.clone());
+                .insert(held.key.clone(), card.clone());
             card
         }
     };
@@ -627,7 +638,108 @@ fn issue_card(scenario: &Scenario) -> Result<Option<Card>, String> {
     {
         return Err("the card has no auth PIN to set tries on".into());
     }
+    if let Some(seconds) = scenario.card.face_id_seconds_before_hold {
+        let at = Instant::now()
+            .checked_sub(std::time::Duration::from_secs(seconds))
+            .ok_or("card.face_id_seconds_before_hold: further back than this machine's clock")?;
+        if !card.authenticate_holder(at) {
+            return Err(
+                "card.face_id_seconds_before_hold: only an iPhone authenticates its holder".into(),
+            );
+        }
+    }
     Ok(Some(card))
+}
+
+/// What a scenario's `[card]` holds to the reader, resolved against the
+/// fixtures: a name for the cache, and the profile to issue.
+struct HeldCard {
+    key: String,
+    /// `None`: a phone without the card (see [`phone_without_card`]).
+    profile: Option<CardProfile>,
+    variant: Variant,
+}
+
+/// The person's physical card (in the variant asked for), or one of their
+/// phones: by id, or the newest of the variant asked for.
+fn held_card(setup: &CardSetup, persons: &[InsuredPerson]) -> Result<HeldCard, String> {
+    let person_id = &setup.person;
+    let person = sim_service::fixtures::find(persons, person_id)
+        .ok_or_else(|| format!("card.person: no fixture person {person_id:?}"))?;
+    let phone = match (&setup.phone, setup.variant) {
+        (Some(id), variant) => {
+            let phone = person.phone(id).ok_or_else(|| {
+                let ids: Vec<_> = person.phones.iter().map(|p| p.id.as_str()).collect();
+                format!("card.phone: {person_id} has no phone {id:?} (phones: {ids:?})")
+            })?;
+            if variant.is_some_and(|v| v != phone.variant) {
+                return Err(format!(
+                    "card.variant: {person_id}'s phone {id:?} is an {}",
+                    phone.variant
+                ));
+            }
+            Some(phone)
+        }
+        (None, Some(variant)) if variant.is_smartphone() => {
+            let newest = person
+                .phones
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.variant == variant)
+                .max_by_key(|(index, p)| (p.added, *index))
+                .map(|(_, p)| p);
+            match newest {
+                Some(phone) => Some(phone),
+                None => return phone_without_card(setup, variant),
+            }
+        }
+        _ => None,
+    };
+    let (key, mut profile) = match phone {
+        Some(phone) => (
+            format!("{person_id}'s phone {}", phone.id),
+            person.phone_profile(phone),
+        ),
+        None => {
+            let variant = setup.variant.unwrap_or(person.card.profile.variant);
+            (
+                format!("{person_id}'s card ({variant})"),
+                person.card.profile.with_variant(variant),
+            )
+        }
+    };
+    let iphone = profile.variant == Variant::Iphone;
+    if setup.face_id_seconds_before_hold.is_some() && !iphone {
+        return Err("card.face_id_seconds_before_hold: only for an iPhone".into());
+    }
+    if let Some(opened) = setup.wallet_opened {
+        if !iphone {
+            return Err("card.wallet_opened: only for an iPhone".into());
+        }
+        profile.phone.wallet_opened = opened;
+    }
+    Ok(HeldCard {
+        key: format!("{key}, wallet opened {}", profile.phone.wallet_opened),
+        variant: profile.variant,
+        profile: Some(profile),
+    })
+}
+
+/// A phone the person never added the card to (or could not: no smartphone
+/// certificate is issued under 15): it answers as a phone, with no JPKI
+/// applet at all, so a SELECT finds nothing (6A82).
+fn phone_without_card(setup: &CardSetup, variant: Variant) -> Result<HeldCard, String> {
+    if setup.face_id_seconds_before_hold.is_some() || setup.wallet_opened.is_some() {
+        return Err(format!(
+            "card: {} has no {variant} phone with the card to authenticate on or open in Wallet",
+            setup.person
+        ));
+    }
+    Ok(HeldCard {
+        key: format!("an {variant} phone without the card"),
+        profile: None,
+        variant,
+    })
 }
 
 /// The scenario's traced card, as the runner holds it.
@@ -1007,6 +1119,123 @@ mod tests {
         let checks = check_expectations(&expect, &[], &seen);
         assert_eq!(failed(&checks), ["client", "outcome", "tries_left"]);
         assert!(checks[1].actual.contains("exit status 1"));
+    }
+
+    fn setup(person: &str) -> CardSetup {
+        CardSetup {
+            person: person.into(),
+            auth_tries_left: None,
+            removed_at_apdu: None,
+            absent: false,
+            variant: None,
+            phone: None,
+            face_id_seconds_before_hold: None,
+            wallet_opened: None,
+        }
+    }
+
+    #[test]
+    fn the_card_setup_picks_the_physical_card_or_a_phone() {
+        let persons = built_in_persons().unwrap();
+        let held = |s: &CardSetup| held_card(s, persons);
+        // The physical card by default, or in the variant asked for.
+        let card = held(&setup("phone-replaced")).unwrap();
+        assert_eq!(card.profile.unwrap().variant, Variant::PhysicalContact);
+        let contactless = held(&CardSetup {
+            variant: Some(Variant::PhysicalContactless),
+            ..setup("valid")
+        })
+        .unwrap();
+        assert_eq!(contactless.variant, Variant::PhysicalContactless);
+        // A phone by variant is the newest of that kind; by id, that one.
+        let iphone = held(&CardSetup {
+            variant: Some(Variant::Iphone),
+            ..setup("phone-replaced")
+        })
+        .unwrap();
+        assert!(iphone.key.contains("new-iphone"), "{}", iphone.key);
+        let old = held(&CardSetup {
+            phone: Some("old-android".into()),
+            ..setup("phone-replaced")
+        })
+        .unwrap();
+        assert_eq!(old.variant, Variant::Android);
+        // Wallet closed.
+        let closed = held(&CardSetup {
+            variant: Some(Variant::Iphone),
+            wallet_opened: Some(false),
+            ..setup("iphone")
+        })
+        .unwrap();
+        assert!(!closed.profile.unwrap().phone.wallet_opened);
+        // A person without an iPhone holds one without the card.
+        let without = held(&CardSetup {
+            variant: Some(Variant::Iphone),
+            ..setup("junior")
+        })
+        .unwrap();
+        assert!(without.profile.is_none());
+        // What does not fit is a setup error that says why.
+        let errors = [
+            (
+                CardSetup {
+                    phone: Some("nope".into()),
+                    ..setup("phone-replaced")
+                },
+                "card.phone",
+            ),
+            (
+                CardSetup {
+                    phone: Some("old-android".into()),
+                    variant: Some(Variant::Iphone),
+                    ..setup("phone-replaced")
+                },
+                "card.variant",
+            ),
+            (
+                CardSetup {
+                    face_id_seconds_before_hold: Some(5),
+                    ..setup("valid")
+                },
+                "only for an iPhone",
+            ),
+            (
+                CardSetup {
+                    wallet_opened: Some(false),
+                    variant: Some(Variant::Android),
+                    ..setup("android")
+                },
+                "only for an iPhone",
+            ),
+            (
+                CardSetup {
+                    variant: Some(Variant::Iphone),
+                    face_id_seconds_before_hold: Some(5),
+                    ..setup("junior")
+                },
+                "no iphone phone",
+            ),
+            (setup("nobody"), "no fixture person"),
+        ];
+        for (bad, expected) in errors {
+            let error = held(&bad).err().unwrap();
+            assert!(error.contains(expected), "{bad:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn face_id_before_the_hold_opens_the_iphones_window() {
+        let scenario = |seconds: u64| -> Scenario {
+            let text = format!(
+                "name = \"x\"\nrule = \"x\"\n[card]\nperson = \"iphone\"\nvariant = \"iphone\"\nface_id_seconds_before_hold = {seconds}\n[client]\nmethod = \"iphone\"\n[expect]\n"
+            );
+            toml::from_str(&text).unwrap()
+        };
+        let now = Instant::now();
+        let fresh = issue_card(&scenario(5)).unwrap().unwrap();
+        assert!(fresh.holder_authenticated(now));
+        let stale = issue_card(&scenario(90)).unwrap().unwrap();
+        assert!(!stale.holder_authenticated(now), "past the 60 s window");
     }
 
     #[test]

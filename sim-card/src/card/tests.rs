@@ -50,7 +50,7 @@ fn test_card() -> Card {
                 vec![0x30, 0x03, 1, 2, 3],
                 Access::Pin(0x001B),
             ),
-            ElementaryFile::key(0x0017, "auth key", Arc::new(MarkerKey), 0x0018),
+            ElementaryFile::key(0x0017, "auth key", Arc::new(MarkerKey), Access::Pin(0x0018)),
             ElementaryFile::pin(
                 0x0018,
                 "auth PIN",

@@ -47,8 +47,8 @@ impl SmartCard for crate::card::Card {
         self.reset_session();
     }
 
-    fn transmit(&mut self, command: &[u8], _now: Instant) -> Vec<u8> {
-        self.process(command).to_bytes()
+    fn transmit(&mut self, command: &[u8], now: Instant) -> Vec<u8> {
+        self.process_at(command, now).to_bytes()
     }
 
     fn describe(&self, command: &[u8]) -> String {

@@ -36,6 +36,7 @@ pub fn routes() -> Router<AppState> {
             routing::get(list_fixtures).put(load_fixtures),
         )
         .route("/admin/v1/reset", routing::post(reset_state))
+        .route("/admin/v1/persons/{id}/phones", routing::post(add_phone))
 }
 
 /// Middleware: the admin token, when one is configured.
@@ -191,4 +192,136 @@ async fn load_fixtures(
 async fn reset_state(State(state): State<AppState>) -> Result<StatusCode, ApiError> {
     state.store.reset_state()?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A phone to add a person's card to.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewPhone {
+    /// `android` or `iphone`.
+    variant: sim_card::profile::Variant,
+    /// The smartphone certificate's first and last day (`YYYY-MM-DD`).
+    not_before: String,
+    not_after: String,
+    /// The phone's id; `<variant>-<n>` by default.
+    #[serde(default)]
+    id: Option<String>,
+    /// The day the card was added; the service's date (JST) by default.
+    #[serde(default)]
+    added: Option<String>,
+    /// Android: the smartphone PIN (the card's auth PIN by default).
+    #[serde(default)]
+    pin: Option<String>,
+}
+
+#[derive(Serialize)]
+struct AddedPhoneView {
+    person: String,
+    phone: String,
+    variant: &'static str,
+    added: String,
+    /// SHA-256 of the new smartphone certificate.
+    fingerprint: String,
+    /// The person's other phones, whose certificates are no longer valid.
+    replaced: Vec<String>,
+}
+
+fn admin_date(field: &str, text: &str) -> Result<time::Date, ApiError> {
+    time::Date::parse(
+        text,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map_err(|e| ApiError::unprocessable("invalid_field", format!("{field}: YYYY-MM-DD: {e}")))
+}
+
+/// Adds the person's card to a new phone (スマートフォンへの追加): the new
+/// phone's certificate is valid from now on, the older phones' are not (one
+/// phone per person).
+async fn add_phone(
+    State(state): State<AppState>,
+    axum::extract::Path(person_id): axum::extract::Path<String>,
+    ApiJson(body): ApiJson<NewPhone>,
+) -> Result<(StatusCode, Json<AddedPhoneView>), ApiError> {
+    let not_before = admin_date("not_before", &body.not_before)?;
+    let not_after = admin_date("not_after", &body.not_after)?;
+    let added = match &body.added {
+        Some(text) => admin_date("added", text)?,
+        None => state.clock.now_jst().date(),
+    };
+    tokio::task::spawn_blocking(move || {
+        let stored = state.store.person(&person_id)?.ok_or_else(|| {
+            ApiError::not_found("unknown_person", format!("no person {person_id:?}"))
+        })?;
+        let mut person: crate::fixtures::InsuredPerson = toml::from_str(&stored.fixture)
+            .map_err(|e| ApiError::internal(format!("stored fixture {person_id}: {e}")))?;
+        let id = body.id.unwrap_or_else(|| {
+            (1..)
+                .map(|n| format!("{}-{n}", body.variant.name()))
+                .find(|id| person.phone(id).is_none())
+                .unwrap_or_default()
+        });
+        let phone = crate::fixtures::Phone {
+            id: id.clone(),
+            variant: body.variant,
+            added,
+            certificate: sim_card::profile::CertificateSetting {
+                not_before,
+                not_after,
+                revoked: false,
+            },
+            pin: body.pin,
+            authentication_window_seconds: None,
+            iphone_key: None,
+        };
+        person
+            .add_phone(phone)
+            .map_err(|e| ApiError::unprocessable("invalid_phone", e.to_string()))?;
+        let phone = person.phone(&id).expect("just added");
+        let pki = sim_card::personalize::simulated_jpki().map_err(ApiError::internal)?;
+        let certificate =
+            sim_card::personalize::auth_certificate(&person.phone_profile(phone), &pki)
+                .map_err(|e| ApiError::unprocessable("invalid_phone", e.to_string()))?;
+        let fingerprint = crate::confirmation::fingerprint(&certificate);
+        let entry = crate::store::CertificateEntry {
+            fingerprint: fingerprint.clone(),
+            person: person.id.clone(),
+            kind: phone.variant.name().to_string(),
+            phone: Some(id.clone()),
+            revoked: false,
+        };
+        let phones = person.added_phones();
+        let replaced = person
+            .phones
+            .iter()
+            .filter(|p| {
+                matches!(
+                    crate::rules::smartphone::standing(&phones, &p.id),
+                    crate::rules::smartphone::PhoneStanding::Superseded { .. }
+                )
+            })
+            .map(|p| p.id.clone())
+            .collect();
+        let view = AddedPhoneView {
+            person: person.id.clone(),
+            phone: id,
+            variant: phone.variant.name(),
+            added: added.to_string(),
+            fingerprint,
+            replaced,
+        };
+        let fixture = toml::to_string(&person).map_err(ApiError::internal)?;
+        let stored = crate::store::StoredPerson {
+            id: person.id.clone(),
+            fixture,
+        };
+        if !state.store.add_certificate(&stored, &entry)? {
+            return Err(ApiError::not_found(
+                "unknown_person",
+                format!("no person {:?}", person.id),
+            ));
+        }
+        Ok((StatusCode::CREATED, Json(view)))
+    })
+    .await
+    .map_err(ApiError::internal)?
 }

@@ -238,6 +238,7 @@ fn authenticate(
             let registered = person.registered || state.store.is_registered_by(&person.id, now)?;
             Some(Holder {
                 person,
+                phone: entry.phone,
                 revoked: entry.revoked,
                 registered,
             })

@@ -12,7 +12,7 @@ use axum::routing::get;
 use axum::{Router, middleware};
 
 use crate::clock::ServiceClock;
-use crate::fixtures::{CardKind, InsuredPerson};
+use crate::fixtures::InsuredPerson;
 use crate::model::CharacterCodeIdentifier;
 use crate::rules::certificate::TrustAnchors;
 use crate::store::{CertificateEntry, Store, StoredPerson};
@@ -128,29 +128,41 @@ async fn openapi() -> impl axum::response::IntoResponse {
     )
 }
 
-/// Issues every person's card (deterministically, as `kazasu card` would)
-/// and stores the persons with their certificates' fingerprints, replacing
-/// what was there. Slow-ish (a key derivation per new card): call it off the
-/// async threads.
+/// Issues every person's card and phones (deterministically, as `kazasu card`
+/// would) and stores the persons with the fingerprints of all their
+/// certificates (the physical card's and each phone's), replacing what was
+/// there. Slow-ish (a key derivation per new card): call it off the async
+/// threads.
 pub fn install_fixtures(state: &AppState, persons: &[InsuredPerson]) -> Result<(), ApiError> {
     let pki = sim_card::personalize::simulated_jpki().map_err(ApiError::internal)?;
     let mut stored = Vec::with_capacity(persons.len());
     let mut certificates = Vec::with_capacity(persons.len());
     for person in persons {
+        let invalid = |e: sim_card::personalize::IssueError, what: &str| {
+            ApiError::unprocessable("invalid_fixtures", format!("{}{what}: {e}", person.id))
+        };
         let profile = &person.card.profile;
-        let certificate = match person.kind {
-            CardKind::Iphone => sim_card::personalize::iphone_auth_certificate(profile, &pki),
-            CardKind::Physical | CardKind::Android => {
-                sim_card::personalize::auth_certificate(profile, &pki)
-            }
-        }
-        .map_err(|e| ApiError::unprocessable("invalid_fixtures", format!("{}: {e}", person.id)))?;
+        let certificate =
+            sim_card::personalize::auth_certificate(profile, &pki).map_err(|e| invalid(e, ""))?;
         certificates.push(CertificateEntry {
             fingerprint: crate::confirmation::fingerprint(&certificate),
             person: person.id.clone(),
-            kind: format!("{:?}", person.kind).to_lowercase(),
+            kind: "physical".into(),
+            phone: None,
             revoked: profile.certificates.auth.revoked,
         });
+        for phone in &person.phones {
+            let profile = person.phone_profile(phone);
+            let certificate = sim_card::personalize::auth_certificate(&profile, &pki)
+                .map_err(|e| invalid(e, &format!(" phone {}", phone.id)))?;
+            certificates.push(CertificateEntry {
+                fingerprint: crate::confirmation::fingerprint(&certificate),
+                person: person.id.clone(),
+                kind: phone.variant.name().to_string(),
+                phone: Some(phone.id.clone()),
+                revoked: phone.certificate.revoked,
+            });
+        }
         stored.push(StoredPerson {
             id: person.id.clone(),
             fixture: toml::to_string(person).map_err(ApiError::internal)?,

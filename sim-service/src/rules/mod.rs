@@ -14,6 +14,7 @@ pub mod preschool;
 pub mod registration;
 pub mod retention;
 pub mod signature;
+pub mod smartphone;
 
 mod calendar;
 

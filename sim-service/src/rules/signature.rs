@@ -14,7 +14,10 @@
 //! The scheme is decided by the method the client says it used, and the
 //! certificate's key must fit it: an RSA certificate with an iPhone-style
 //! signature, or the reverse, is refused as a key mismatch before any
-//! cryptography. Every failure is an error value; the inputs are attacker bytes.
+//! cryptography. One allowance: the iPhone's key type is not public (card spec
+//! §7), so an iPhone whose certificate certifies an RSA-2048 key signs as the
+//! card does, and is verified so. Every failure is an error value; the inputs
+//! are attacker bytes.
 
 use openssl::ecdsa::EcdsaSig;
 use openssl::hash::MessageDigest;
@@ -84,10 +87,22 @@ pub fn verify_for_method(
     challenge: &[u8],
     signature: &[u8],
 ) -> Result<(), SignatureError> {
-    let scheme = method
+    let mut scheme = method
         .signature_scheme()
         .ok_or(SignatureError::NoSignatureForMethod(method))?;
+    if method == IdentityCheck::Iphone && certified_key(spki_der)? == RSA_KEY {
+        scheme = SignatureScheme::RsaPkcs1Sha256;
+    }
     verify(scheme, spki_der, challenge, signature)
+}
+
+const RSA_KEY: KeyType = KeyType::Rsa { bits: RSA_BITS };
+
+/// The type of the key in `spki_der`.
+fn certified_key(spki_der: &[u8]) -> Result<KeyType, SignatureError> {
+    let key = PKey::public_key_from_der(spki_der)
+        .map_err(|e| SignatureError::UnusableKey(e.to_string()))?;
+    certificate::key_type(&key).map_err(|e| SignatureError::UnusableKey(e.to_string()))
 }
 
 /// Checks `signature` over `challenge` with the key in `spki_der` under `scheme`.
@@ -292,12 +307,32 @@ mod tests {
         let phone = phone_key();
         let rsa_signature = card_signs(&card, CHALLENGE);
         let ec_signature = phone_signs(&phone, CHALLENGE);
+        // An iPhone with an RSA-2048 key (its key type is not public) signs
+        // as the card does; an ECDSA signature does not fit that key.
         assert_eq!(
             verify_for_method(
                 IdentityCheck::Iphone,
                 card.public_key_der(),
                 CHALLENGE,
                 &rsa_signature
+            ),
+            Ok(())
+        );
+        assert!(matches!(
+            verify_for_method(
+                IdentityCheck::Iphone,
+                card.public_key_der(),
+                CHALLENGE,
+                &ec_signature
+            ),
+            Err(SignatureError::WrongLength { .. })
+        ));
+        assert_eq!(
+            verify(
+                SignatureScheme::EcdsaP256Sha256,
+                card.public_key_der(),
+                CHALLENGE,
+                &ec_signature
             ),
             Err(SignatureError::KeyMismatch {
                 scheme: SignatureScheme::EcdsaP256Sha256,
