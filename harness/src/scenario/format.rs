@@ -28,6 +28,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use sim_card::reader::ReaderProfile;
 
 use crate::client::{CheckInputs, OutcomeKind};
 
@@ -65,6 +66,11 @@ pub struct CardSetup {
     /// No card in the reader at all.
     #[serde(default)]
     pub absent: bool,
+    /// The reader the card is held to (`[card.reader]`): short APDUs only,
+    /// T=0 (`61xx`/`6Cxx`), latency, a flaky contactless field (see
+    /// `sim_card::reader`). Default: the ideal reader.
+    #[serde(default, skip_serializing_if = "ReaderProfile::is_default")]
+    pub reader: ReaderProfile,
 }
 
 /// How the service is set up before the client runs.
