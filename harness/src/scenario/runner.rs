@@ -919,6 +919,45 @@ mod tests {
     }
 
     #[test]
+    fn a_card_leaving_the_field_is_a_removal_and_later_commands_are_caught() {
+        use sim_card::reader::{Field, FlakyField, ReaderProfile};
+        let persons = built_in_persons().unwrap();
+        let person = sim_service::fixtures::find(persons, "valid").unwrap();
+        let pki = personalize::simulated_jpki().unwrap();
+        let card = personalize::issue(&person.card.profile, &pki).unwrap().card;
+        let profile = ReaderProfile {
+            field: Field::Flaky(FlakyField {
+                seed: 1,
+                drop_percent: 100,
+            }),
+            ..ReaderProfile::default()
+        };
+        let trace = SharedTrace::default();
+        let mut slot = SimulatedSlot::new(
+            Some(Traced::new(CardReader::new(card, profile), trace.clone())),
+            None,
+        );
+        slot.connect().unwrap();
+        let select = hex::decode("00A4040C0AD392F000260100000001").unwrap();
+        assert_eq!(slot.transmit(&select), Err(CardError::Removed));
+        let records = trace.lock().unwrap().clone();
+        assert!(
+            Rule::NoApduAfterRemoval
+                .check(&records, Method::Pin)
+                .is_ok()
+        );
+        // A client that keeps sending is seen doing it.
+        assert_eq!(slot.transmit(&select), Err(CardError::Removed));
+        assert_eq!(slot.connect(), Err(CardError::NoCard));
+        let records = trace.lock().unwrap().clone();
+        assert!(
+            Rule::NoApduAfterRemoval
+                .check(&records, Method::Pin)
+                .is_err()
+        );
+    }
+
+    #[test]
     fn the_slot_removes_the_card_at_the_nth_apdu() {
         let persons = built_in_persons().unwrap();
         let person = sim_service::fixtures::find(persons, "valid").unwrap();
