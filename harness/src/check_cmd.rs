@@ -15,7 +15,7 @@ use kazasu::client::misbehave::{self, Misbehaviour};
 use kazasu::client::pcsc::DEFAULT_READER;
 use kazasu::client::{
     CardChannel, CheckInputs, ClientOutcome, InProcessChannel, Method, PcscChannel, ServiceClient,
-    default_facility, flow, render,
+    default_card_timeout_ms, default_facility, flow, render,
 };
 use sim_card::personalize;
 use sim_card::profile::CardProfile;
@@ -63,6 +63,9 @@ pub struct CheckArgs {
     /// How long to wait for the service, in milliseconds.
     #[arg(long, default_value_t = DEFAULT_TIMEOUT_MS)]
     timeout_ms: u64,
+    /// How long the card may take for one command, in milliseconds.
+    #[arg(long, default_value_t = default_card_timeout_ms())]
+    card_timeout_ms: u64,
     /// Print the ClientOutcome JSON only.
     #[arg(long)]
     json: bool,
@@ -134,6 +137,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
             facility: args.facility.clone(),
             device: args.device.clone(),
             timeout_ms: args.timeout_ms,
+            card_timeout_ms: args.card_timeout_ms,
         };
         (inputs, source, args.service.clone(), args.ca.clone())
     };
@@ -199,6 +203,12 @@ fn from_environment(
             .with_context(|| format!("KAZASU_TIMEOUT_MS={t:?}: milliseconds"))?,
         None => DEFAULT_TIMEOUT_MS,
     };
+    let card_timeout_ms = match var("KAZASU_CARD_TIMEOUT_MS") {
+        Some(t) => t
+            .parse()
+            .with_context(|| format!("KAZASU_CARD_TIMEOUT_MS={t:?}: milliseconds"))?,
+        None => default_card_timeout_ms(),
+    };
     let inputs = CheckInputs {
         method,
         // An empty KAZASU_PIN is a PIN typed as nothing, i.e. none.
@@ -208,6 +218,7 @@ fn from_environment(
         facility: var("KAZASU_FACILITY").unwrap_or_else(default_facility),
         device: var("KAZASU_DEVICE").unwrap_or_else(|| DEFAULT_DEVICE.into()),
         timeout_ms,
+        card_timeout_ms,
     };
     let source = match &args.in_process_profile {
         Some(profile) => CardSource::InProcess {

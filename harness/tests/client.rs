@@ -116,6 +116,7 @@ fn inputs(method: Method, pin: Option<&str>) -> CheckInputs {
         facility: default_facility(),
         device: "reception-1".into(),
         timeout_ms: 5_000,
+        card_timeout_ms: 5_000,
     }
 }
 

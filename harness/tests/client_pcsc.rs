@@ -102,6 +102,7 @@ fn a_pin_check_through_pcscd() {
         facility: default_facility(),
         device: "pcsc-test".into(),
         timeout_ms: 5_000,
+        card_timeout_ms: 5_000,
     };
     let outcome = check(&mut channel, &ServiceClient::new(&base).unwrap(), &inputs);
     let _ = card.kill();

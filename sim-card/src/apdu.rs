@@ -22,6 +22,9 @@ impl StatusWord {
     pub const CHAINING_NOT_SUPPORTED: Self = Self(0x6884);
     pub const INCOMPATIBLE_WITH_FILE_STRUCTURE: Self = Self(0x6981);
     pub const SECURITY_STATUS_NOT_SATISFIED: Self = Self(0x6982);
+    /// 69 85: conditions of use not satisfied (e.g. GET RESPONSE with
+    /// nothing to get).
+    pub const CONDITIONS_OF_USE_NOT_SATISFIED: Self = Self(0x6985);
     /// 69 84: reference data not usable. A blocked PIN answers this, not 6983.
     pub const PIN_BLOCKED: Self = Self(0x6984);
     pub const NO_CURRENT_EF: Self = Self(0x6986);
@@ -60,13 +63,17 @@ impl StatusWord {
             0x9000 => "ok".into(),
             0x63C0 => "wrong PIN, blocked".into(),
             sw if sw & 0xFFF0 == 0x63C0 => format!("{} tries left", sw & 0x0F),
+            0x6100 => "256 or more bytes to GET RESPONSE".into(),
+            sw if sw & 0xFF00 == 0x6100 => format!("{} bytes to GET RESPONSE", sw & 0xFF),
             0x6700 => "wrong length".into(),
+            sw if sw & 0xFF00 == 0x6C00 => format!("wrong Le: resend with Le={}", sw & 0xFF),
             0x6881 => "logical channel not supported".into(),
             0x6882 => "secure messaging not supported".into(),
             0x6884 => "command chaining not supported".into(),
             0x6981 => "command incompatible with file structure".into(),
             0x6982 => "security status not satisfied".into(),
             0x6984 => "PIN blocked".into(),
+            0x6985 => "conditions of use not satisfied".into(),
             0x6986 => "no current EF".into(),
             0x6A80 => "incorrect data".into(),
             0x6A82 => "file not found".into(),

@@ -25,5 +25,6 @@ pub mod personalize;
 pub mod pin;
 pub mod pki;
 pub mod profile;
+pub mod reader;
 pub mod trace;
 pub mod transport;

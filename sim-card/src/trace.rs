@@ -7,7 +7,7 @@
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -105,6 +105,15 @@ impl<C: SmartCard, S: TraceSink> Traced<C, S> {
         &mut self.card
     }
 
+    /// The wall-clock time (RFC 3339) and microseconds since the start, of `now`.
+    fn stamp(&self, now: Instant) -> (String, u64) {
+        let elapsed = now.saturating_duration_since(self.origin);
+        let at = (self.origin_wall + elapsed)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        (at, u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX))
+    }
+
     fn record(
         &mut self,
         now: Instant,
@@ -112,10 +121,7 @@ impl<C: SmartCard, S: TraceSink> Traced<C, S> {
         exchange: Option<(&[u8], &[u8])>,
         summary: String,
     ) {
-        let elapsed = now.saturating_duration_since(self.origin);
-        let at = (self.origin_wall + elapsed)
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
+        let (at, elapsed_us) = self.stamp(now);
         let (command, response, sw) = match exchange {
             Some((command, response)) => (
                 Some(apdu::mask_secrets(command)),
@@ -126,12 +132,31 @@ impl<C: SmartCard, S: TraceSink> Traced<C, S> {
         };
         self.sink.record(TraceRecord {
             at,
-            elapsed_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            elapsed_us,
             event,
             command,
             response,
             sw,
             summary,
+        });
+    }
+}
+
+impl<C: SmartCard, S: TraceSink> Traced<C, S> {
+    /// Records a command the reader took from the client but could not
+    /// deliver: the card had been pulled out. The record has no response and
+    /// no status word, like a command during which the card left.
+    pub fn record_unanswered(&mut self, command: &[u8]) {
+        let what = self.card.describe(command);
+        let (at, elapsed_us) = self.stamp(Instant::now());
+        self.sink.record(TraceRecord {
+            at,
+            elapsed_us,
+            event: TraceEvent::Apdu,
+            command: Some(apdu::mask_secrets(command)),
+            response: None,
+            sw: None,
+            summary: format!("{what} → {NO_ANSWER}"),
         });
     }
 }
@@ -166,6 +191,7 @@ impl<C: SmartCard, S: TraceSink> SmartCard for Traced<C, S> {
         let response = self.card.transmit(command, now);
         let summary = match StatusWord::of_response(&response) {
             Some(sw) => format!("{what} → {sw} ({})", sw.meaning()),
+            None if response.is_empty() => format!("{what} → {NO_ANSWER}"),
             None => what,
         };
         self.record(now, TraceEvent::Apdu, Some((command, &response)), summary);
@@ -175,7 +201,15 @@ impl<C: SmartCard, S: TraceSink> SmartCard for Traced<C, S> {
     fn describe(&self, command: &[u8]) -> String {
         self.card.describe(command)
     }
+
+    fn processing_time(&self, command: &[u8]) -> Duration {
+        self.card.processing_time(command)
+    }
 }
+
+/// How a trace summary ends for a command that got no answer because the
+/// card had left: conformance rules find removals by the missing status word.
+pub const NO_ANSWER: &str = "no answer (the card left the reader)";
 
 #[cfg(test)]
 mod tests {
@@ -239,6 +273,37 @@ mod tests {
         );
         let text = serde_json::to_string(&*records).unwrap();
         assert!(!text.contains("31323334") && !text.contains("39393939"));
+    }
+
+    #[test]
+    fn commands_without_an_answer_have_no_status_word() {
+        let shared = SharedTrace::default();
+        let mut traced = Traced::new(card(), shared.clone());
+        traced.record_unanswered(&hex::decode("002000800431323334").unwrap());
+        let gone = Traced::new(
+            crate::reader::Reader::new(card(), flaky_always()),
+            shared.clone(),
+        )
+        .transmit(&hex::decode("00A4020C020018").unwrap(), Instant::now());
+        assert!(gone.is_empty());
+        let records = shared.lock().unwrap();
+        assert_eq!(records.len(), 2);
+        for r in records.iter() {
+            assert_eq!((r.event, r.sw.as_deref()), (TraceEvent::Apdu, None));
+            assert!(r.summary.ends_with(NO_ANSWER), "{}", r.summary);
+        }
+        assert_eq!(records[0].command.as_deref(), Some("0020008004********"));
+        assert!(records[0].summary.starts_with("VERIFY"));
+    }
+
+    fn flaky_always() -> crate::reader::ReaderProfile {
+        crate::reader::ReaderProfile {
+            field: crate::reader::Field::Flaky(crate::reader::FlakyField {
+                seed: 0,
+                drop_percent: 100,
+            }),
+            ..Default::default()
+        }
     }
 
     #[test]

@@ -7,6 +7,14 @@
 //! the PIN, and COMPUTE DIGITAL SIGNATURE. Nothing here reads the text AP's
 //! My Number. The PIN goes into exactly one place, [`verify_pin`]'s command,
 //! and into no error or log.
+//!
+//! Every command goes through [`exchange`], which also speaks T=0 as PC/SC
+//! shows it: `6C xx` (wrong Le) resends the same command once with Le = xx,
+//! and `61 xx` fetches the rest with GET RESPONSE `00 C0 00 00 xx` until the
+//! card says `90 00`, so the steps see whole answers on any reader.
+//! [`TimedChannel`] gives up on a card that takes too long for one command.
+
+use std::time::{Duration, Instant};
 
 use openssl::sha::sha256;
 
@@ -44,6 +52,16 @@ impl Sw {
     /// `63Cx`: a PIN's tries left.
     pub fn tries_left(self) -> Option<u8> {
         (self.0 & 0xFFF0 == 0x63C0).then_some((self.0 & 0x000F) as u8)
+    }
+
+    /// `61xx` (T=0): xx more bytes wait for GET RESPONSE (`00` = 256 or more).
+    pub fn more_data(self) -> Option<u8> {
+        (self.0 & 0xFF00 == 0x6100).then_some(self.0 as u8)
+    }
+
+    /// `6Cxx` (T=0): wrong Le; the card has xx bytes (`00` = 256).
+    pub fn right_le(self) -> Option<u8> {
+        (self.0 & 0xFF00 == 0x6C00).then_some(self.0 as u8)
     }
 }
 
@@ -89,8 +107,65 @@ impl std::fmt::Display for CardFault {
     }
 }
 
-/// Sends one command; splits the answer into data and status word.
+/// At most this many GET RESPONSEs for one command: 64 KiB, more than any
+/// answer of this card; a card that keeps saying `61xx` is broken.
+const MAX_GET_RESPONSES: usize = 256;
+
+/// Sends one command and returns its whole answer, data and status word,
+/// following the T=0 procedure bytes (see the module documentation).
 pub fn exchange(card: &mut dyn CardChannel, command: &[u8]) -> Result<(Vec<u8>, Sw), CardFault> {
+    let (mut data, mut sw) = exchange_with_le_fixed(card, command)?;
+    let mut fetched = 0;
+    while let Some(waiting) = sw.more_data() {
+        fetched += 1;
+        if fetched > MAX_GET_RESPONSES {
+            return Err(CardFault::BadData(format!(
+                "the card still announces data (61xx) after {MAX_GET_RESPONSES} GET RESPONSEs"
+            )));
+        }
+        let (more, next) = exchange_with_le_fixed(card, &get_response_command(waiting))?;
+        data.extend_from_slice(&more);
+        sw = next;
+    }
+    Ok((data, sw))
+}
+
+/// Sends one command; after `6C xx` sends it once more with Le = xx.
+fn exchange_with_le_fixed(
+    card: &mut dyn CardChannel,
+    command: &[u8],
+) -> Result<(Vec<u8>, Sw), CardFault> {
+    let (data, sw) = transmit(card, command)?;
+    match sw.right_le().and_then(|le| with_le(command, le)) {
+        Some(again) => transmit(card, &again),
+        None => Ok((data, sw)),
+    }
+}
+
+/// `00 C0 00 00 Le`: GET RESPONSE (Le `00` = 256).
+pub fn get_response_command(le: u8) -> [u8; 5] {
+    [0x00, 0xC0, 0x00, 0x00, le]
+}
+
+/// The short command APDU with its Le byte replaced, if it has one (cases 2
+/// and 4); `None` for commands without Le, which no `6Cxx` can be about.
+fn with_le(command: &[u8], le: u8) -> Option<Vec<u8>> {
+    let has_le = match command {
+        [_, _, _, _, _] => true,
+        [_, _, _, _, lc, rest @ ..] => *lc != 0 && rest.len() == usize::from(*lc) + 1,
+        _ => false,
+    };
+    has_le.then(|| {
+        let mut again = command.to_vec();
+        if let Some(last) = again.last_mut() {
+            *last = le;
+        }
+        again
+    })
+}
+
+/// Sends one command as it is; splits the answer into data and status word.
+fn transmit(card: &mut dyn CardChannel, command: &[u8]) -> Result<(Vec<u8>, Sw), CardFault> {
     let mut response = card.transmit(command)?;
     if response.len() < 2 {
         return Err(CardFault::BadData(format!(
@@ -291,6 +366,42 @@ pub fn sign_challenge(card: &mut dyn CardChannel, challenge: &[u8]) -> Result<Si
     }
 }
 
+/// A channel that gives up on a card taking longer than `limit` for one
+/// command: the answer is dropped and [`CardError::NoAnswer`] returned, so
+/// the flow ends instead of waiting on. The time is measured around each
+/// transmit, which works the same in process and over PC/SC.
+pub struct TimedChannel<'a> {
+    inner: &'a mut dyn CardChannel,
+    limit: Duration,
+}
+
+impl<'a> TimedChannel<'a> {
+    pub fn new(inner: &'a mut dyn CardChannel, limit: Duration) -> Self {
+        TimedChannel { inner, limit }
+    }
+}
+
+impl CardChannel for TimedChannel<'_> {
+    fn connect(&mut self) -> Result<Vec<u8>, CardError> {
+        self.inner.connect()
+    }
+
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, CardError> {
+        let started = Instant::now();
+        let answer = self.inner.transmit(command)?;
+        if started.elapsed() > self.limit {
+            return Err(CardError::NoAnswer {
+                limit_ms: u64::try_from(self.limit.as_millis()).unwrap_or(u64::MAX),
+            });
+        }
+        Ok(answer)
+    }
+
+    fn disconnect(&mut self) {
+        self.inner.disconnect();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,6 +437,96 @@ mod tests {
         assert_eq!(Sw(0x63C0).tries_left(), Some(0));
         assert_eq!(Sw(0x9000).tries_left(), None);
         assert_eq!(Sw(0x6984).tries_left(), None);
+    }
+
+    /// A channel answering from a script, keeping what it was sent.
+    struct Scripted {
+        answers: std::collections::VecDeque<Vec<u8>>,
+        sent: Vec<String>,
+        takes: Duration,
+    }
+
+    impl Scripted {
+        fn new(answers: &[Vec<u8>]) -> Self {
+            Scripted {
+                answers: answers.iter().cloned().collect(),
+                sent: Vec::new(),
+                takes: Duration::ZERO,
+            }
+        }
+    }
+
+    impl CardChannel for Scripted {
+        fn connect(&mut self) -> Result<Vec<u8>, CardError> {
+            Ok(vec![0x3B, 0x00])
+        }
+        fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, CardError> {
+            self.sent.push(hex::encode_upper(command));
+            std::thread::sleep(self.takes);
+            self.answers.pop_front().ok_or(CardError::Removed)
+        }
+        fn disconnect(&mut self) {}
+    }
+
+    fn answer(data_len: usize, sw: [u8; 2]) -> Vec<u8> {
+        let mut a: Vec<u8> = (0..data_len).map(|i| i as u8).collect();
+        a.extend(sw);
+        a
+    }
+
+    #[test]
+    fn t0_61xx_is_fetched_with_get_response_and_concatenated() {
+        let mut card = Scripted::new(&[
+            vec![0x61, 0x00],
+            answer(256, [0x61, 0x2C]),
+            answer(44, [0x90, 0x00]),
+        ]);
+        let (data, sw) = exchange(&mut card, &[0x80, 0x2A, 0x00, 0x80, 0x01, 0xAB, 0x00]).unwrap();
+        assert_eq!((data.len(), sw), (300, Sw::OK));
+        assert_eq!(card.sent[1..], ["00C0000000", "00C000002C"]);
+    }
+
+    #[test]
+    fn t0_6cxx_resends_the_command_with_that_le_once() {
+        let mut card = Scripted::new(&[vec![0x6C, 0x25], answer(0x25, [0x90, 0x00])]);
+        let (data, sw) = exchange(&mut card, &read_binary_command(0x0600, 256)).unwrap();
+        assert_eq!((data.len(), sw), (0x25, Sw::OK));
+        assert_eq!(card.sent, ["00B0060000", "00B0060025"]);
+        // A second 6Cxx is the card's problem, not a loop.
+        let mut card = Scripted::new(&[vec![0x6C, 0x25], vec![0x6C, 0x24]]);
+        assert_eq!(
+            exchange(&mut card, &read_binary_command(0, 256)).unwrap().1,
+            Sw(0x6C24)
+        );
+        assert_eq!(card.sent.len(), 2);
+        // A command without Le is never "resent with Le".
+        let mut card = Scripted::new(&[vec![0x6C, 0x25]]);
+        assert_eq!(exchange(&mut card, &EMPTY_VERIFY).unwrap().1, Sw(0x6C25));
+        assert_eq!(card.sent.len(), 1);
+    }
+
+    #[test]
+    fn endless_61xx_is_bad_data() {
+        let answers = vec![vec![0x61, 0x10]; MAX_GET_RESPONSES + 2];
+        let mut card = Scripted::new(&answers);
+        assert!(matches!(
+            exchange(&mut card, &[0x80, 0x2A, 0x00, 0x80, 0x01, 0xAB, 0x00]),
+            Err(CardFault::BadData(_))
+        ));
+        assert_eq!(card.sent.len(), MAX_GET_RESPONSES + 1);
+    }
+
+    #[test]
+    fn a_card_slower_than_the_limit_gives_no_answer() {
+        let mut slow = Scripted::new(&[vec![0x90, 0x00], vec![0x90, 0x00]]);
+        slow.takes = Duration::from_millis(20);
+        let mut timed = TimedChannel::new(&mut slow, Duration::from_millis(1));
+        assert_eq!(
+            timed.transmit(&EMPTY_VERIFY),
+            Err(CardError::NoAnswer { limit_ms: 1 })
+        );
+        let mut timed = TimedChannel::new(&mut slow, Duration::from_secs(60));
+        assert_eq!(timed.transmit(&EMPTY_VERIFY), Ok(vec![0x90, 0x00]));
     }
 
     #[test]

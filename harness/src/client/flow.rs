@@ -74,8 +74,9 @@ pub fn check(
     if let Some(refusal) = before_the_card(inputs) {
         return refusal;
     }
+    let mut timed = card::TimedChannel::new(card, Duration::from_millis(inputs.card_timeout_ms));
     let mut session = Session {
-        card,
+        card: &mut timed,
         service,
         inputs,
         timeout: Duration::from_millis(inputs.timeout_ms),
@@ -367,6 +368,12 @@ impl Session<'_> {
             CardFault::Channel(CardError::NoCard) if self.connected => {
                 outcome(OutcomeKind::CardRemoved, MSG_CARD_REMOVED)
             }
+            CardFault::Channel(CardError::NoAnswer { limit_ms }) => outcome(
+                OutcomeKind::CardError,
+                format!(
+                    "カードが応答しません（{limit_ms} ms 以内に応答がありませんでした）。カードをかざし直してください。続く場合はカードリーダーを確認するか、{OTHER_MEANS}"
+                ),
+            ),
             CardFault::Channel(CardError::NoCard) => outcome(
                 OutcomeKind::CardError,
                 "カードリーダーにカードがありません。カードをかざしてください。",
@@ -567,6 +574,7 @@ mod tests {
             facility: super::super::default_facility(),
             device: "test".into(),
             timeout_ms: 1000,
+            card_timeout_ms: 1000,
         }
     }
 

@@ -84,6 +84,12 @@ impl<C: SmartCard> CardChannel for InProcessChannel<C> {
             .reader
             .transmit(command)
             .map_err(|e| CardError::Reader(e.to_string()))?;
+        if response.is_empty() {
+            // The card left the field during the command (it is already
+            // unpowered): no answer, and no card until it is held again.
+            self.removed = true;
+            return Err(CardError::Removed);
+        }
         self.answered += 1;
         Ok(response)
     }

@@ -62,6 +62,10 @@ pub struct CheckInputs {
     /// How long to wait for the service before giving up, in milliseconds.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
+    /// How long the card may take for one command before the app gives up
+    /// on it, in milliseconds (a real card signs in well under a second).
+    #[serde(default = "default_card_timeout_ms")]
+    pub card_timeout_ms: u64,
 }
 
 fn yes() -> bool {
@@ -78,6 +82,10 @@ fn default_device() -> String {
 
 fn default_timeout_ms() -> u64 {
     10_000
+}
+
+pub fn default_card_timeout_ms() -> u64 {
+    5_000
 }
 
 /// How a check ended, as the app's screen would tell the staff.
@@ -112,7 +120,8 @@ pub enum OutcomeKind {
     Timeout,
     /// The card left the reader in the middle of the exchange.
     CardRemoved,
-    /// The card answered something unexpected (no JPKI applet, bad data).
+    /// The card answered something unexpected (no JPKI applet, bad data),
+    /// or did not answer within `card_timeout_ms`.
     CardError,
     /// The iPhone wants its holder to authenticate (Face ID / Touch ID) on
     /// the phone first, or again: the window since the last authentication
@@ -167,4 +176,7 @@ pub enum CardError {
     Removed,
     #[error("reader error: {0}")]
     Reader(String),
+    /// The card answered, but later than the client's limit for one command.
+    #[error("the card did not answer within {limit_ms} ms")]
+    NoAnswer { limit_ms: u64 },
 }

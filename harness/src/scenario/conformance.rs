@@ -7,6 +7,16 @@
 //! (only the municipality can unlock it); a wrong PIN is the patient's to
 //! retype, never the client's to retry; and an iPhone is authenticated on the
 //! phone (Face ID), so no VERIFY at all goes to it.
+//!
+//! Others come from the readers a client meets at the counter (see
+//! `sim_card::reader`): under T=0 the data of a `61xx` must be fetched with
+//! GET RESPONSE and a `6Cxx` answered by resending with the right Le; many
+//! readers carry short APDUs only; and a card that left the reader is gone,
+//! so a client must stop sending and end the check. The trace is taken on
+//! the client's side of the reader. A command that got no answer (no status
+//! word) marks the card's removal. In process, commands sent to a removed
+//! card are in the trace too; over PC/SC pcscd refuses them before they
+//! reach the card, so only the in-process run can catch them.
 
 use serde::{Deserialize, Serialize};
 use sim_card::trace::{TraceEvent, TraceRecord};
@@ -31,6 +41,15 @@ pub enum Rule {
     /// staff chose iPhone) or by its answer to VERIFY (6D00, which only the
     /// iPhone gives).
     NoVerifyToIphone,
+    /// After a `61xx`, the next command is GET RESPONSE `00 C0 00 00 xx`.
+    HandlesGetResponse,
+    /// After a `6Cxx`, the next command is the same command with Le = xx.
+    HandlesWrongLe,
+    /// No command APDU in the extended length form.
+    ShortApdusOnly,
+    /// Once a command got no answer (the card left), no further command
+    /// until the card is powered again.
+    NoApduAfterRemoval,
 }
 
 impl Rule {
@@ -41,6 +60,10 @@ impl Rule {
         Rule::NoVerifyOnBlockedPin,
         Rule::NoPinRetryWithoutInput,
         Rule::NoVerifyToIphone,
+        Rule::HandlesGetResponse,
+        Rule::HandlesWrongLe,
+        Rule::ShortApdusOnly,
+        Rule::NoApduAfterRemoval,
     ];
 
     /// The rule's name as scenario files write it.
@@ -51,6 +74,10 @@ impl Rule {
             Rule::NoVerifyOnBlockedPin => "no_verify_on_blocked_pin",
             Rule::NoPinRetryWithoutInput => "no_pin_retry_without_input",
             Rule::NoVerifyToIphone => "no_verify_to_iphone",
+            Rule::HandlesGetResponse => "handles_get_response",
+            Rule::HandlesWrongLe => "handles_wrong_le",
+            Rule::ShortApdusOnly => "short_apdus_only",
+            Rule::NoApduAfterRemoval => "no_apdu_after_removal",
         }
     }
 
@@ -58,6 +85,46 @@ impl Rule {
     pub fn check(self, trace: &[TraceRecord], method: Method) -> Result<(), String> {
         let apdus = trace.iter().filter(|r| r.event == TraceEvent::Apdu);
         match self {
+            Rule::HandlesGetResponse => follow_ups(trace, "61", |_, xx| {
+                (
+                    format!("00C00000{xx}"),
+                    format!("GET RESPONSE with Le={xx}"),
+                )
+            }),
+            Rule::HandlesWrongLe => follow_ups(trace, "6C", |command, xx| {
+                let resent = match command.len() {
+                    // A command of 5 bytes or more ends with its (short) Le.
+                    n if n >= 10 => format!("{}{xx}", &command[..n - 2]),
+                    _ => format!("{command}{xx}"),
+                };
+                (resent, format!("the same command with Le={xx}"))
+            }),
+            Rule::ShortApdusOnly => {
+                match apdus
+                    .clone()
+                    .find(|r| r.command.as_deref().is_some_and(is_extended))
+                {
+                    Some(r) => Err(format!("sent an extended APDU: {}", r.summary)),
+                    None => Ok(()),
+                }
+            }
+            Rule::NoApduAfterRemoval => {
+                let mut removed_at: Option<&TraceRecord> = None;
+                for r in trace {
+                    match (r.event, removed_at) {
+                        (TraceEvent::PowerOn, _) => removed_at = None,
+                        (TraceEvent::Apdu, Some(gone)) => {
+                            return Err(format!(
+                                "sent a command after the card was removed ({}): {}",
+                                gone.summary, r.summary
+                            ));
+                        }
+                        (TraceEvent::Apdu, None) if r.sw.is_none() => removed_at = Some(r),
+                        _ => {}
+                    }
+                }
+                Ok(())
+            }
             Rule::NeverReadsMyNumber => {
                 // The trace's summaries name the EF being read in the
                 // application that holds it.
@@ -121,6 +188,56 @@ impl Rule {
     }
 }
 
+/// Checks that every APDU answered `<sw1>xx` is followed, as the next
+/// command, by `expected(command, xx)` (hex), with nothing between them: no
+/// power event, no other command, not the end of the trace.
+fn follow_ups(
+    trace: &[TraceRecord],
+    sw1: &str,
+    expected: impl Fn(&str, &str) -> (String, String),
+) -> Result<(), String> {
+    for (i, r) in trace.iter().enumerate() {
+        let Some(xx) = r.sw.as_deref().and_then(|sw| sw.strip_prefix(sw1)) else {
+            continue;
+        };
+        if r.event != TraceEvent::Apdu {
+            continue;
+        }
+        let (want, what) = expected(r.command.as_deref().unwrap_or_default(), xx);
+        match trace.get(i + 1) {
+            Some(next) if next.event == TraceEvent::Apdu => {
+                if next.command.as_deref() != Some(want.as_str()) {
+                    return Err(format!(
+                        "after {} the client sent {} instead of {what}",
+                        r.summary, next.summary
+                    ));
+                }
+            }
+            Some(next) => {
+                return Err(format!(
+                    "after {} came {} instead of {what}",
+                    r.summary, next.summary
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "after {} the client stopped instead of sending {what}",
+                    r.summary
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether a traced command (hex, PIN bytes masked as `*`) is in the
+/// extended form: after the 4-byte header, a `00` byte followed by at least
+/// two more (an extended Lc or Le). A short command's fifth byte is a
+/// non-zero Lc or its Le, and the masking never reaches it.
+fn is_extended(command: &str) -> bool {
+    command.len() >= 14 && command.get(8..10) == Some("00")
+}
+
 /// A VERIFY that carries a PIN (not an empty status query).
 fn is_pin_verify(record: &TraceRecord) -> bool {
     record.summary.starts_with("VERIFY") && !record.summary.contains("(status query)")
@@ -177,6 +294,135 @@ mod tests {
             Rule::NoVerifyInVisualMode
                 .check(&[verify], Method::Pin)
                 .is_ok()
+        );
+    }
+
+    fn exchange(command: &str, sw: &str) -> TraceRecord {
+        TraceRecord {
+            command: Some(command.into()),
+            ..apdu(&format!("{command} → {sw}"), sw)
+        }
+    }
+
+    fn event(event: TraceEvent) -> TraceRecord {
+        TraceRecord {
+            event,
+            sw: None,
+            ..apdu("power", "")
+        }
+    }
+
+    #[test]
+    fn a_61xx_must_be_fetched_with_get_response() {
+        let sign = exchange("802A00800133", "6100");
+        let fetch = exchange("00C0000000", "9000");
+        let rule = Rule::HandlesGetResponse;
+        assert!(
+            rule.check(&[sign.clone(), fetch.clone()], Method::Pin)
+                .is_ok()
+        );
+        // Not fetched: another command, a wrong Le, nothing at all.
+        let other = exchange("00A4020C020018", "9000");
+        assert!(rule.check(&[sign.clone(), other], Method::Pin).is_err());
+        let wrong = exchange("00C0000010", "6C00");
+        assert!(rule.check(&[sign.clone(), wrong], Method::Pin).is_err());
+        assert!(
+            rule.check(std::slice::from_ref(&sign), Method::Pin)
+                .is_err()
+        );
+        assert!(
+            rule.check(&[sign, event(TraceEvent::PowerOff)], Method::Pin)
+                .is_err()
+        );
+        // A chain of GET RESPONSEs, each with the announced Le.
+        let trace = [
+            exchange("802A00800133", "6100"),
+            exchange("00C0000000", "612C"),
+            exchange("00C000002C", "9000"),
+        ];
+        assert!(rule.check(&trace, Method::Pin).is_ok());
+    }
+
+    #[test]
+    fn a_6cxx_must_be_answered_with_the_right_le() {
+        let rule = Rule::HandlesWrongLe;
+        let read = exchange("00B0060000", "6C25");
+        assert!(
+            rule.check(&[read.clone(), exchange("00B0060025", "9000")], Method::Pin)
+                .is_ok()
+        );
+        assert!(
+            rule.check(&[read.clone(), exchange("00B0060000", "6C25")], Method::Pin)
+                .is_err()
+        );
+        assert!(
+            rule.check(&[read.clone(), exchange("00B0070025", "9000")], Method::Pin)
+                .is_err()
+        );
+        assert!(rule.check(&[read], Method::Pin).is_err());
+    }
+
+    #[test]
+    fn extended_apdus_are_caught() {
+        let rule = Rule::ShortApdusOnly;
+        for short in [
+            "00A4040C0AD392F000260100000001",
+            "00B0000000",
+            "0020008004********",
+            "00200080",
+        ] {
+            assert!(
+                rule.check(&[exchange(short, "9000")], Method::Pin).is_ok(),
+                "{short}"
+            );
+        }
+        assert!(
+            rule.check(&[exchange("00B00000000800", "6700")], Method::Pin)
+                .is_err()
+        );
+        assert!(
+            rule.check(&[exchange("00200080000004********", "9000")], Method::Pin)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn commands_after_a_removal_are_caught_until_the_card_is_back() {
+        let rule = Rule::NoApduAfterRemoval;
+        let answered = exchange("00A4020C02000A", "9000");
+        let unanswered = TraceRecord {
+            sw: None,
+            response: None,
+            ..exchange("00B0000004", "")
+        };
+        assert!(
+            rule.check(&[answered.clone(), unanswered.clone()], Method::Pin)
+                .is_ok()
+        );
+        assert!(
+            rule.check(
+                &[answered.clone(), unanswered.clone(), unanswered.clone()],
+                Method::Pin
+            )
+            .is_err()
+        );
+        assert!(
+            rule.check(
+                &[
+                    unanswered.clone(),
+                    event(TraceEvent::PowerOff),
+                    answered.clone()
+                ],
+                Method::Pin
+            )
+            .is_err()
+        );
+        assert!(
+            rule.check(
+                &[unanswered, event(TraceEvent::PowerOn), answered],
+                Method::Pin
+            )
+            .is_ok()
         );
     }
 

@@ -19,6 +19,7 @@
 //! | `KAZASU_CONSENT` | `1` if the patient consents to register, else `0` |
 //! | `KAZASU_CARD_HAS_PHOTO` | `1` or `0` |
 //! | `KAZASU_TIMEOUT_MS` | how long to wait for the service |
+//! | `KAZASU_CARD_TIMEOUT_MS` | how long the card may take for one command |
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;
@@ -91,6 +92,7 @@ impl ClientUnderTest for ExternalCommand {
             .env("KAZASU_CONSENT", flag(inputs.consent_to_register))
             .env("KAZASU_CARD_HAS_PHOTO", flag(inputs.card_has_photo))
             .env("KAZASU_TIMEOUT_MS", inputs.timeout_ms.to_string())
+            .env("KAZASU_CARD_TIMEOUT_MS", inputs.card_timeout_ms.to_string())
             .env("KAZASU_SCENARIO", setup.id)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -225,6 +227,7 @@ mod tests {
             facility: "0110000001".into(),
             device: "reception-1".into(),
             timeout_ms: 1000,
+            card_timeout_ms: 1000,
         }
     }
 

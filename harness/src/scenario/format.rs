@@ -28,6 +28,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use sim_card::reader::ReaderProfile;
 
 use crate::client::{CheckInputs, OutcomeKind};
 
@@ -83,6 +84,11 @@ pub struct CardSetup {
     /// Wallet (the phone shows no JPKI applet).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wallet_opened: Option<bool>,
+    /// The reader the card is held to (`[card.reader]`): short APDUs only,
+    /// T=0 (`61xx`/`6Cxx`), latency, a flaky contactless field (see
+    /// `sim_card::reader`). Default: the ideal reader.
+    #[serde(default, skip_serializing_if = "ReaderProfile::is_default")]
+    pub reader: ReaderProfile,
 }
 
 /// How the service is set up before the client runs.

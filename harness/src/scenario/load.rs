@@ -179,6 +179,10 @@ fn check(s: &Scenario) -> Result<(), String> {
     if s.card.removed_at_apdu == Some(0) {
         return Err("card.removed_at_apdu: APDUs count from 1".into());
     }
+    s.card
+        .reader
+        .validate()
+        .map_err(|e| format!("card.reader.{e}"))?;
     if s.card.auth_tries_left.is_some_and(|t| t > 3) {
         return Err("card.auth_tries_left: at most 3".into());
     }

@@ -60,6 +60,7 @@ impl SmartCard for LinkedCard {
             // the card gone, as with a card pulled out mid-command. (The
             // bytes returned here are never sent.)
             self.control.remove();
+            self.card.record_unanswered(command);
             return ERROR_REPLY.to_vec();
         }
         self.card.transmit(command, now)
@@ -67,6 +68,10 @@ impl SmartCard for LinkedCard {
 
     fn describe(&self, command: &[u8]) -> String {
         self.card.describe(command)
+    }
+
+    fn processing_time(&self, command: &[u8]) -> Duration {
+        self.card.processing_time(command)
     }
 }
 
@@ -161,7 +166,7 @@ impl PcscSlot {
         }
         let card = self.card.as_ref()?;
         let card = card.lock().unwrap_or_else(|e| e.into_inner());
-        card.card.card().pin_tries_left(AUTH_PIN)
+        card.card.card().card().pin_tries_left(AUTH_PIN)
     }
 }
 

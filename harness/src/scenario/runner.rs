@@ -23,6 +23,7 @@ use serde_json::Value;
 use sim_card::card::Card;
 use sim_card::personalize::{self, AUTH_PIN};
 use sim_card::profile::{CardProfile, Variant};
+use sim_card::reader::Reader as CardReader;
 use sim_card::trace::{SharedTrace, TraceRecord, Traced};
 use sim_card::transport::in_process::InProcessReader;
 use sim_service::clock::{ServiceClock, jst_date};
@@ -241,20 +242,25 @@ impl Runner {
             Ok(service) => service,
             Err(e) => return report.setup_failed(e, started),
         };
+        let trace = SharedTrace::default();
         let card = match issue_card(scenario) {
-            Ok(card) => card,
+            // The card as the client meets it: behind the scenario's reader,
+            // traced on the client's side of the reader (GET RESPONSEs, 6Cxx
+            // and refused extended APDUs are in the trace).
+            Ok(card) => card.map(|c| {
+                Traced::new(
+                    CardReader::new(c, scenario.card.reader.clone()),
+                    trace.clone(),
+                )
+            }),
             Err(e) => return report.setup_failed(e, started),
         };
         let setup_done = Instant::now();
 
-        let trace = SharedTrace::default();
         let inputs = &scenario.client;
         let (run, card_after) = match self.options.transport {
             Transport::InProcess => {
-                let mut slot = SimulatedSlot::new(
-                    card.map(|c| Traced::new(c, trace.clone())),
-                    scenario.card.removed_at_apdu,
-                );
+                let mut slot = SimulatedSlot::new(card, scenario.card.removed_at_apdu);
                 let run = self.call_client(RunSetup {
                     id: &loaded.id,
                     inputs,
@@ -267,7 +273,7 @@ impl Runner {
                 match super::pcsc_slot::PcscSlot::insert(
                     &self.runtime,
                     slot,
-                    card.map(|c| Traced::new(c, trace.clone())),
+                    card,
                     scenario.card.removed_at_apdu,
                 ) {
                     Ok(mut attached) => {
@@ -742,8 +748,8 @@ fn phone_without_card(setup: &CardSetup, variant: Variant) -> Result<HeldCard, S
     })
 }
 
-/// The scenario's traced card, as the runner holds it.
-pub type ScenarioCard = Traced<Card, SharedTrace>;
+/// The scenario's card behind its reader, traced, as the runner holds it.
+pub type ScenarioCard = Traced<CardReader<Card>, SharedTrace>;
 
 /// The in-process reader slot of one scenario: the card (or none), and the
 /// moment it is pulled out.
@@ -768,7 +774,7 @@ impl SimulatedSlot {
     pub fn auth_tries_left(&self) -> Option<u8> {
         self.reader
             .as_ref()
-            .and_then(|r| r.card().card().pin_tries_left(AUTH_PIN))
+            .and_then(|r| r.card().card().card().pin_tries_left(AUTH_PIN))
     }
 }
 
@@ -781,21 +787,33 @@ impl CardChannel for SimulatedSlot {
     }
 
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, CardError> {
+        let reader = self.reader.as_mut().ok_or(CardError::NoCard)?;
         if self.removed {
+            // Sent to a card that is gone: the trace keeps it (without an
+            // answer), so `no_apdu_after_removal` can see it.
+            reader.card_mut().record_unanswered(command);
             return Err(CardError::Removed);
         }
-        let reader = self.reader.as_mut().ok_or(CardError::NoCard)?;
         self.sent += 1;
         if self.removed_at_apdu == Some(self.sent) {
             // Pulled out as the command goes: the card never sees it, and
-            // loses power (the trace shows the power-off).
+            // loses power (the trace shows the unanswered command and the
+            // power-off).
             self.removed = true;
+            reader.card_mut().record_unanswered(command);
             reader.disconnect();
             return Err(CardError::Removed);
         }
-        reader
+        let response = reader
             .transmit(command)
-            .map_err(|e| CardError::Reader(e.to_string()))
+            .map_err(|e| CardError::Reader(e.to_string()))?;
+        if response.is_empty() {
+            // The card left the field during the command (the reader has
+            // already cut its power).
+            self.removed = true;
+            return Err(CardError::Removed);
+        }
+        Ok(response)
     }
 
     fn disconnect(&mut self) {
@@ -1131,6 +1149,7 @@ mod tests {
             phone: None,
             face_id_seconds_before_hold: None,
             wallet_opened: None,
+            reader: Default::default(),
         }
     }
 
@@ -1239,26 +1258,73 @@ mod tests {
     }
 
     #[test]
+    fn a_card_leaving_the_field_is_a_removal_and_later_commands_are_caught() {
+        use sim_card::reader::{Field, FlakyField, ReaderProfile};
+        let persons = built_in_persons().unwrap();
+        let person = sim_service::fixtures::find(persons, "valid").unwrap();
+        let pki = personalize::simulated_jpki().unwrap();
+        let card = personalize::issue(&person.card.profile, &pki).unwrap().card;
+        let profile = ReaderProfile {
+            field: Field::Flaky(FlakyField {
+                seed: 1,
+                drop_percent: 100,
+            }),
+            ..ReaderProfile::default()
+        };
+        let trace = SharedTrace::default();
+        let mut slot = SimulatedSlot::new(
+            Some(Traced::new(CardReader::new(card, profile), trace.clone())),
+            None,
+        );
+        slot.connect().unwrap();
+        let select = hex::decode("00A4040C0AD392F000260100000001").unwrap();
+        assert_eq!(slot.transmit(&select), Err(CardError::Removed));
+        let records = trace.lock().unwrap().clone();
+        assert!(
+            Rule::NoApduAfterRemoval
+                .check(&records, Method::Pin)
+                .is_ok()
+        );
+        // A client that keeps sending is seen doing it.
+        assert_eq!(slot.transmit(&select), Err(CardError::Removed));
+        assert_eq!(slot.connect(), Err(CardError::NoCard));
+        let records = trace.lock().unwrap().clone();
+        assert!(
+            Rule::NoApduAfterRemoval
+                .check(&records, Method::Pin)
+                .is_err()
+        );
+    }
+
+    #[test]
     fn the_slot_removes_the_card_at_the_nth_apdu() {
         let persons = built_in_persons().unwrap();
         let person = sim_service::fixtures::find(persons, "valid").unwrap();
         let pki = personalize::simulated_jpki().unwrap();
         let card = personalize::issue(&person.card.profile, &pki).unwrap().card;
         let trace = SharedTrace::default();
-        let mut slot = SimulatedSlot::new(Some(Traced::new(card, trace.clone())), Some(2));
+        let mut slot = SimulatedSlot::new(
+            Some(Traced::new(
+                CardReader::new(card, Default::default()),
+                trace.clone(),
+            )),
+            Some(2),
+        );
         slot.connect().unwrap();
         let select = hex::decode("00A4040C0AD392F000260100000001").unwrap();
         assert!(slot.transmit(&select).is_ok());
         assert_eq!(slot.transmit(&select), Err(CardError::Removed));
         assert_eq!(slot.transmit(&select), Err(CardError::Removed));
         assert_eq!(slot.connect(), Err(CardError::NoCard));
-        let apdus = trace
-            .lock()
-            .unwrap()
+        let records = trace.lock().unwrap();
+        let apdus: Vec<_> = records
             .iter()
             .filter(|r| r.event == sim_card::trace::TraceEvent::Apdu)
-            .count();
-        assert_eq!(apdus, 1);
+            .collect();
+        // One answered; the one pulled out and the one after have no answer.
+        let answered: Vec<_> = apdus.iter().map(|r| r.sw.is_some()).collect();
+        assert_eq!(answered, [true, false, false]);
+        drop(records);
         let mut empty = SimulatedSlot::new(None, None);
         assert_eq!(empty.connect(), Err(CardError::NoCard));
     }

@@ -2,7 +2,8 @@
 //!
 //! Tests and the scenario runner use it to drive a card without pcscd. It
 //! behaves like a PC/SC connection: connecting powers the card and returns
-//! its ATR, disconnecting powers it off.
+//! its ATR, disconnecting powers it off. It takes the card's processing time
+//! (the thread sleeps: latency lives at the edge, never in the card).
 
 use std::time::Instant;
 
@@ -35,12 +36,25 @@ impl<C: SmartCard> InProcessReader<C> {
         self.card.atr()
     }
 
-    /// Exchanges one APDU.
+    /// Exchanges one APDU, taking as long as the card says it takes
+    /// ([`SmartCard::processing_time`]: this thread sleeps).
+    ///
+    /// An empty answer means the card left the field during the command: the
+    /// reader is then unpowered, and [`connect`](Self::connect) must power the
+    /// card again (once it is back) before the next command.
     pub fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, NotConnected> {
         if !self.powered {
             return Err(NotConnected);
         }
-        Ok(self.card.transmit(command, Instant::now()))
+        let delay = self.card.processing_time(command);
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
+        }
+        let response = self.card.transmit(command, Instant::now());
+        if response.is_empty() {
+            self.powered = false;
+        }
+        Ok(response)
     }
 
     /// Powers the card off, as a PC/SC disconnect with SCARD_UNPOWER_CARD does.
@@ -55,5 +69,28 @@ impl<C: SmartCard> InProcessReader<C> {
 
     pub fn card_mut(&mut self) -> &mut C {
         &mut self.card
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reader::{Field, FlakyField, Reader, ReaderProfile};
+    use crate::transport::trivial::TrivialCard;
+
+    #[test]
+    fn an_empty_answer_leaves_the_reader_unpowered() {
+        let profile = ReaderProfile {
+            field: Field::Flaky(FlakyField {
+                seed: 3,
+                drop_percent: 100,
+            }),
+            ..ReaderProfile::default()
+        };
+        let mut reader = InProcessReader::new(Reader::new(TrivialCard::new(), profile));
+        reader.connect();
+        assert_eq!(reader.transmit(&[0, 0xB0, 0, 0, 1]), Ok(Vec::new()));
+        assert_eq!(reader.transmit(&[0, 0xB0, 0, 0, 1]), Err(NotConnected));
+        assert_eq!(reader.card().card().commands, 0);
     }
 }

@@ -4,12 +4,17 @@
 //! nothing about what they mean. It talks to whatever implements [`SmartCard`],
 //! so the same link carries a plain card, a traced card, or a test double.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub mod trivial;
 pub mod vpcd;
 
 /// What a reader can do to a card: power it, ask for its ATR, send it a command.
+///
+/// An **empty** answer from [`transmit`](SmartCard::transmit) means the card
+/// left the field during the command (see [`crate::reader::Field`]): the
+/// transports report a removal (the vpcd link drops the connection without
+/// replying; the in-process reader is left unpowered).
 pub trait SmartCard {
     /// The answer to reset.
     fn atr(&self) -> Vec<u8>;
@@ -25,6 +30,12 @@ pub trait SmartCard {
     /// A one-line description of what `command` would do, for traces.
     fn describe(&self, command: &[u8]) -> String {
         crate::apdu::mask_secrets(command)
+    }
+    /// How long the card takes to answer `command`, link included. The card
+    /// itself never sleeps (it is sans-IO): the transports wait this long
+    /// before they hand the answer back (see [`crate::reader::Latency`]).
+    fn processing_time(&self, _command: &[u8]) -> Duration {
+        Duration::ZERO
     }
 }
 

@@ -13,6 +13,13 @@
 //! bytes, and can be tested without a socket. The link ([`run_vpcd`]) is the
 //! thin tokio loop that moves those bytes over TCP, reconnects when vpcd goes
 //! away, and obeys a [`VpcdControl`] that can remove, re-insert or stop the card.
+//!
+//! The link also plays the card's timing and its leaving: it waits the
+//! card's [`SmartCard::processing_time`] before answering a command (a tokio
+//! sleep: the runtime is never blocked), and when the card answers a command
+//! with nothing at all (it left the field, see [`crate::reader::Field`]) the
+//! link drops the connection without replying, as for a card pulled out
+//! mid-command, and comes back [`VpcdOptions::field_return`] later.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -238,6 +245,10 @@ pub struct VpcdOptions {
     pub reconnect_min: Duration,
     /// Waits double after each failed attempt, up to this.
     pub reconnect_max: Duration,
+    /// How long a card that left the field (an empty answer) stays out
+    /// before it comes back: longer than vpcd's 400 ms presence poll, so that
+    /// pcscd sees the reader empty and then a new card.
+    pub field_return: Duration,
 }
 
 impl Default for VpcdOptions {
@@ -247,6 +258,7 @@ impl Default for VpcdOptions {
             quickack: true,
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(2),
+            field_return: Duration::from_secs(1),
         }
     }
 }
@@ -290,6 +302,8 @@ pub enum RemovalCause {
     VpcdClosed,
     /// Reading or writing failed.
     Io(String),
+    /// The card answered a command with nothing: it left the field.
+    LeftField,
 }
 
 impl fmt::Display for VpcdEvent {
@@ -306,6 +320,7 @@ impl fmt::Display for VpcdEvent {
                 RemovalCause::Control => write!(f, "card removed from vpcd"),
                 RemovalCause::VpcdClosed => write!(f, "vpcd closed the connection"),
                 RemovalCause::Io(error) => write!(f, "connection to vpcd failed: {error}"),
+                RemovalCause::LeftField => write!(f, "the card left the field mid-command"),
             },
             VpcdEvent::Retrying { after, error } => {
                 write!(f, "vpcd not reachable ({error}); retrying in {after:?}")
@@ -478,6 +493,18 @@ where
                 delay = options.reconnect_min;
                 continue;
             }
+            End::LeftField => {
+                tracing::info!(
+                    "card left the field mid-command; back in {:?}",
+                    options.field_return
+                );
+                tell(VpcdEvent::Removed {
+                    cause: RemovalCause::LeftField,
+                });
+                delay = options.reconnect_min;
+                sleep_unless_wish_changes(options.field_return, &mut wishes).await;
+                continue;
+            }
             End::Closed => RemovalCause::VpcdClosed,
             End::Failed(error) => RemovalCause::Io(error),
         };
@@ -500,6 +527,8 @@ enum End {
     Wish,
     /// vpcd closed it.
     Closed,
+    /// The card answered a command with nothing: it left the field.
+    LeftField,
     Failed(String),
 }
 
@@ -588,6 +617,12 @@ async fn serve<C: SmartCard + ?Sized>(
                 }
             };
             tracing::trace!(?message, "from vpcd");
+            if let VpcdMessage::Apdu(apdu) = &message {
+                let delay = lock(card).processing_time(apdu);
+                if !delay.is_zero() && !process_for(delay, wishes, generation).await {
+                    return (End::Wish, carried);
+                }
+            }
             let reply = respond(&mut *lock(card), &message, Instant::now());
             // A removal wished while the card was answering is a card pulled
             // out mid-command: the answer never reaches the reader, which
@@ -596,6 +631,12 @@ async fn serve<C: SmartCard + ?Sized>(
             let now = *wishes.borrow();
             if now.stopped || !now.inserted || now.generation != generation {
                 return (End::Wish, carried);
+            }
+            if matches!(message, VpcdMessage::Apdu(_)) && reply.as_ref().is_some_and(Vec::is_empty)
+            {
+                // No frame at all: vpcd's transmit fails on the closed
+                // connection and pcscd reports the card gone.
+                return (End::LeftField, carried);
             }
             if let Some(reply) = reply {
                 tracing::trace!(reply = %hex::encode(&reply), "to vpcd");
@@ -643,6 +684,22 @@ async fn wish_changed(wishes: &mut watch::Receiver<Wish>) -> Wish {
         std::future::pending::<()>().await;
     }
     *wishes.borrow_and_update()
+}
+
+/// The card works on a command for `delay`. False if the controller took the
+/// card out (or stopped the link) meanwhile: the answer is then never sent.
+async fn process_for(delay: Duration, wishes: &mut watch::Receiver<Wish>, generation: u64) -> bool {
+    let deadline = tokio::time::Instant::now() + delay;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline) => return true,
+            wish = wish_changed(wishes) => {
+                if wish.stopped || !wish.inserted || wish.generation != generation {
+                    return false;
+                }
+            }
+        }
+    }
 }
 
 /// Sleeps for `delay`; returns early, with `true`, if the controller changed
@@ -1022,7 +1079,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn empty_or_oversized_answers_become_6f00() {
+    async fn empty_atrs_and_oversized_answers_become_6f00() {
         let (listener, options) = fake_vpcd().await;
         let card = Arc::new(Mutex::new(BadCard { answer: Vec::new() }));
         let control = VpcdControl::new();
@@ -1030,8 +1087,6 @@ mod tests {
         let mut vpcd = accept(&listener).await;
 
         let apdu = frame(&VpcdMessage::Apdu(vec![0, 0xB0, 0, 0, 0]));
-        vpcd.write_all(&apdu).await.unwrap();
-        assert_eq!(read_reply(&mut vpcd).await, ERROR_REPLY);
         vpcd.write_all(&frame(&VpcdMessage::GetAtr)).await.unwrap();
         assert_eq!(read_reply(&mut vpcd).await, ERROR_REPLY);
 
@@ -1043,6 +1098,86 @@ mod tests {
         vpcd.write_all(&apdu).await.unwrap();
         assert_eq!(read_reply(&mut vpcd).await, vec![0x22; MAX_PAYLOAD]);
 
+        control.stop();
+        assert_eq!(timeout(PATIENCE, link).await.unwrap().unwrap(), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn an_empty_answer_to_a_command_is_the_card_leaving_the_field() {
+        let (listener, mut options) = fake_vpcd().await;
+        options.field_return = Duration::from_millis(50);
+        let card = Arc::new(Mutex::new(BadCard { answer: Vec::new() }));
+        let control = VpcdControl::new();
+        let mut events = control.subscribe();
+        let link = tokio::spawn(run_vpcd(card.clone(), options, control.clone()));
+        let mut vpcd = accept(&listener).await;
+        vpcd.write_all(&frame(&VpcdMessage::Apdu(vec![0, 0xB0, 0, 0, 0])))
+            .await
+            .unwrap();
+        // No reply: the connection drops, as for a card pulled out.
+        expect_eof(&mut vpcd).await;
+        loop {
+            match next_event(&mut events).await {
+                VpcdEvent::Removed { cause } => {
+                    assert_eq!(cause, RemovalCause::LeftField);
+                    break;
+                }
+                VpcdEvent::Connected { .. } | VpcdEvent::Inserted { .. } => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        // And it comes back once the field returns.
+        card.lock().unwrap().answer = vec![0x90, 0x00];
+        let mut vpcd = accept(&listener).await;
+        vpcd.write_all(&frame(&VpcdMessage::Apdu(vec![0, 0xB0, 0, 0, 0])))
+            .await
+            .unwrap();
+        assert_eq!(read_reply(&mut vpcd).await, [0x90, 0x00]);
+        control.stop();
+        assert_eq!(timeout(PATIENCE, link).await.unwrap().unwrap(), Ok(()));
+    }
+
+    /// A card that takes its time, and says so.
+    struct SlowCard(Duration);
+
+    impl SmartCard for SlowCard {
+        fn atr(&self) -> Vec<u8> {
+            TRIVIAL_ATR.to_vec()
+        }
+        fn power_on(&mut self) {}
+        fn power_off(&mut self) {}
+        fn reset(&mut self) {}
+        fn transmit(&mut self, _: &[u8], _: Instant) -> Vec<u8> {
+            vec![0x90, 0x00]
+        }
+        fn processing_time(&self, _: &[u8]) -> Duration {
+            self.0
+        }
+    }
+
+    #[tokio::test]
+    async fn the_link_waits_the_processing_time_before_answering() {
+        let (listener, options) = fake_vpcd().await;
+        let slow = Duration::from_millis(200);
+        let card = Arc::new(Mutex::new(SlowCard(slow)));
+        let control = VpcdControl::new();
+        let link = tokio::spawn(run_vpcd(card.clone(), options, control.clone()));
+        let mut vpcd = accept(&listener).await;
+        let started = Instant::now();
+        vpcd.write_all(&frame(&VpcdMessage::Apdu(vec![0, 0xB0, 0, 0, 0])))
+            .await
+            .unwrap();
+        assert_eq!(read_reply(&mut vpcd).await, [0x90, 0x00]);
+        // A lower bound only: the answer cannot come before the card is done.
+        assert!(started.elapsed() >= slow);
+        // A removal while the card works drops the answer.
+        card.lock().unwrap().0 = PATIENCE * 10;
+        vpcd.write_all(&frame(&VpcdMessage::Apdu(vec![0, 0xB0, 0, 0, 0])))
+            .await
+            .unwrap();
+        pause().await;
+        control.remove();
+        expect_eof(&mut vpcd).await;
         control.stop();
         assert_eq!(timeout(PATIENCE, link).await.unwrap().unwrap(), Ok(()));
     }
