@@ -1,6 +1,6 @@
 //! The reference client as the client under test.
 //!
-//! In process, the client drives the runner's [`SimulatedSlot`] directly;
+//! In process, the client drives the runner's [`SimulatedSlot`](super::runner::SimulatedSlot) directly;
 //! over PC/SC it opens the reader by name, like any PC/SC application.
 
 use super::runner::{ClientRun, ClientUnderTest, Reader, RunSetup, Transport};
