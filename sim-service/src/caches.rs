@@ -123,10 +123,7 @@ impl ParsedPersons {
         if entries.len() >= CAPACITY {
             entries.clear();
         }
-        entries.insert(
-            stored.id.clone(),
-            (stored.fixture.clone(), person.clone()),
-        );
+        entries.insert(stored.id.clone(), (stored.fixture.clone(), person.clone()));
         Ok(person)
     }
 }
@@ -137,8 +134,9 @@ mod tests {
 
     fn anchors_and_card() -> (Arc<TrustAnchors>, Vec<u8>) {
         let pki = sim_card::personalize::simulated_jpki().unwrap();
-        let anchors = TrustAnchors::from_ders([pki
-            .ca_certificate_der(sim_card::pki::Purpose::UserAuthentication)])
+        let anchors = TrustAnchors::from_ders([
+            pki.ca_certificate_der(sim_card::pki::Purpose::UserAuthentication)
+        ])
         .unwrap();
         let persons = crate::fixtures::built_in().unwrap();
         let person = crate::fixtures::find(&persons, "valid").unwrap();

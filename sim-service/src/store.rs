@@ -506,11 +506,11 @@ impl Store {
 
     /// Whether a registration of `person` has taken effect by `now`.
     pub fn is_registered_by(&self, person: &str, now: OffsetDateTime) -> StoreResult<bool> {
-        Ok(self.conn().query_row(
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM registrations WHERE person = ?1 AND completes_at <= ?2)",
-            params![person, millis(now)],
-            |r| r.get(0),
-        )?)
+        )?;
+        Ok(stmt.query_row(params![person, millis(now)], |r| r.get(0))?)
     }
 
     /// Forgets everything but the fixtures: challenges, history,

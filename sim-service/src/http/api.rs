@@ -23,8 +23,8 @@ use time::{Date, OffsetDateTime, PrimitiveDateTime};
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::{AppState, rfc3339};
-use crate::clock::{JST, jst_date};
 use crate::caches::VerifiedCertificate;
+use crate::clock::{JST, jst_date};
 use crate::confirmation::{self, Holder, Presented, Rejection};
 use crate::exchange::history::{self, HistoryEntry, HistoryError, HistoryQuery};
 use crate::exchange::insurance_card::{self, ExchangeError};
@@ -318,9 +318,14 @@ async fn confirm(
             signature: None,
             challenge: None,
         };
-        let decision =
-            confirmation::decide(&presented, &a.verified.summary, a.holder.as_ref(), &context, now)
-                .map_err(rejection)?;
+        let decision = confirmation::decide(
+            &presented,
+            &a.verified.summary,
+            a.holder.as_ref(),
+            &context,
+            now,
+        )
+        .map_err(rejection)?;
         let result = serde_json::to_value(&decision.outcome).map_err(ApiError::internal)?;
         let id = state.store.record_confirmation(&NewConfirmation {
             confirmed_at: now,

@@ -45,8 +45,7 @@ impl ChallengeBook {
         if self.entries.len() >= self.next_sweep {
             self.sweep(challenge.issued_at);
         }
-        self.entries
-            .insert(challenge.id.clone(), challenge.clone());
+        self.entries.insert(challenge.id.clone(), challenge.clone());
     }
 
     /// The challenge as it was, marked used from now on.

@@ -77,9 +77,8 @@ impl<T, R> GroupCommit<T, R> {
                 continue;
             }
             queue.committing = true;
-            let (tickets, rows): (Vec<u64>, Vec<T>) = std::mem::take(&mut queue.waiting)
-                .into_iter()
-                .unzip();
+            let (tickets, rows): (Vec<u64>, Vec<T>) =
+                std::mem::take(&mut queue.waiting).into_iter().unzip();
             drop(queue);
             let results = commit(rows);
             queue = self.lock();
