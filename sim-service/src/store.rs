@@ -1,7 +1,7 @@
 //! The service's state: fixtures, confirmation history and
 //! health-insurance-use registrations in SQLite; issued challenges in memory
 //! (single-use and short-lived, they need not outlive the process: see
-//! [`challenges`]).
+//! `store::challenges`).
 //!
 //! The database runs in WAL mode with `synchronous = NORMAL`: a committed
 //! transaction is in the write-ahead log before the call returns, so a crash
@@ -9,7 +9,7 @@
 //! only a power loss could drop the last transactions, which a test bench can
 //! afford (`FULL` would add an fsync to every commit). Every write that a
 //! client is told about is committed before the call returns; history rows of
-//! concurrent confirmations share a commit ([`group_commit`]).
+//! concurrent confirmations share a commit (`store::group_commit`).
 //!
 //! The store knows rows, not rules: results are kept as the JSON the client
 //! was sent, persons as the TOML of their fixture, and times as UTC
