@@ -653,6 +653,38 @@ mod tests {
     }
 
     #[test]
+    fn concurrent_confirmations_each_get_their_own_committed_row() {
+        let store = std::sync::Arc::new(Store::in_memory().unwrap());
+        let threads: Vec<_> = (0..16)
+            .map(|n| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    let at = datetime!(2026-11-05 10:00 UTC) + time::Duration::seconds(n);
+                    (at, store.record_confirmation(&confirmation(at, "A", true)))
+                })
+            })
+            .collect();
+        let mut ids = std::collections::BTreeMap::new();
+        for t in threads {
+            let (at, id) = t.join().unwrap();
+            ids.insert(id.unwrap(), at);
+        }
+        assert_eq!(ids.len(), 16, "every caller has an id of its own");
+        let rows = store
+            .confirmations(
+                "0110000001",
+                datetime!(2026-11-01 00:00 UTC),
+                datetime!(2026-12-01 00:00 UTC),
+                None,
+            )
+            .unwrap();
+        assert_eq!(rows.len(), 16);
+        for row in rows {
+            assert_eq!(ids[&row.id], row.confirmed_at, "the id names its own row");
+        }
+    }
+
+    #[test]
     fn history_survives_reopening() {
         let dir = std::env::temp_dir().join(format!("kazasu-store-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
