@@ -7,6 +7,7 @@
 use openssl::sha::sha256;
 use time::OffsetDateTime;
 
+use crate::caches::VerifiedCertificate;
 use crate::codes::{self, ResultCode};
 use crate::fixtures::InsuredPerson;
 use crate::lookup::{LookupOptions, qualification_result};
@@ -83,16 +84,38 @@ pub fn authenticate(
     let summary = anchors
         .verify(presented.certificate)
         .map_err(Rejection::Certificate)?;
+    check_signature(presented, |challenge, signature| {
+        signature::verify_for_method(presented.method, &summary.spki_der, challenge, signature)
+    })?;
+    Ok(summary)
+}
+
+/// [`authenticate`] for a certificate already verified against the trust
+/// anchors (see [`crate::caches::VerifiedCertificates`]): the challenge
+/// signature, checked with the certified key as decoded then.
+pub fn authenticate_verified(
+    presented: &Presented<'_>,
+    verified: &VerifiedCertificate,
+) -> Result<(), Rejection> {
+    check_signature(presented, |challenge, signature| {
+        signature::verify_key_for_method(presented.method, &verified.key, challenge, signature)
+    })
+}
+
+/// The challenge signature, for the methods that sign one.
+fn check_signature(
+    presented: &Presented<'_>,
+    verify: impl FnOnce(&[u8], &[u8]) -> Result<(), SignatureError>,
+) -> Result<(), Rejection> {
     if presented.method.signature_scheme().is_some() {
         let (Some(signature), Some(challenge)) = (presented.signature, presented.challenge) else {
             return Err(Rejection::MissingSignature {
                 method: presented.method,
             });
         };
-        signature::verify_for_method(presented.method, &summary.spki_der, challenge, signature)
-            .map_err(Rejection::Signature)?;
+        verify(challenge, signature).map_err(Rejection::Signature)?;
     }
-    Ok(summary)
+    Ok(())
 }
 
 /// Decides the outcome for an authenticated certificate.

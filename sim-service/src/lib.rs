@@ -29,6 +29,7 @@
 //! - [`http`]: the axum edge: client API, admin API, faults, OpenAPI;
 //! - [`tls`]: a local CA and server certificate for HTTPS.
 
+pub mod caches;
 pub mod charset;
 pub mod clock;
 pub mod codes;

@@ -1,11 +1,15 @@
-//! The service's state in SQLite: fixtures, challenges, confirmation history
-//! and health-insurance-use registrations.
+//! The service's state: fixtures, confirmation history and
+//! health-insurance-use registrations in SQLite; issued challenges in memory
+//! (single-use and short-lived, they need not outlive the process: see
+//! `store::challenges`).
 //!
 //! The database runs in WAL mode with `synchronous = NORMAL`: a committed
 //! transaction is in the write-ahead log before the call returns, so a crash
 //! of the service process (even SIGKILL) loses nothing that was acknowledged;
 //! only a power loss could drop the last transactions, which a test bench can
-//! afford. Every write that a client is told about is one transaction.
+//! afford (`FULL` would add an fsync to every commit). Every write that a
+//! client is told about is committed before the call returns; history rows of
+//! concurrent confirmations share a commit (`store::group_commit`).
 //!
 //! The store knows rows, not rules: results are kept as the JSON the client
 //! was sent, persons as the TOML of their fixture, and times as UTC
@@ -17,7 +21,9 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 
+mod challenges;
 mod exchange;
+mod group_commit;
 pub use exchange::{ReceiptComputerCredential, ReferenceNumberStoreError};
 
 /// Errors from the database.
@@ -105,9 +111,22 @@ pub struct Registration {
     pub completes_at: OffsetDateTime,
 }
 
+/// A history row as written: what [`NewConfirmation`] becomes in SQL.
+struct HistoryRow {
+    confirmed_at: i64,
+    facility: String,
+    device: String,
+    method: String,
+    person: Option<String>,
+    shows_qualification: bool,
+    result: String,
+}
+
 /// The database.
 pub struct Store {
     conn: Mutex<Connection>,
+    challenges: Mutex<challenges::ChallengeBook>,
+    history: group_commit::GroupCommit<HistoryRow, i64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -127,13 +146,6 @@ CREATE TABLE IF NOT EXISTS certificates (
     kind        TEXT NOT NULL,
     revoked     INTEGER NOT NULL,
     phone       TEXT
-);
-CREATE TABLE IF NOT EXISTS challenges (
-    id         TEXT PRIMARY KEY,
-    nonce      BLOB NOT NULL,
-    issued_at  INTEGER NOT NULL,
-    expires_at INTEGER NOT NULL,
-    used       INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS confirmations (
     id                  INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -168,6 +180,23 @@ fn json(text: String) -> StoreResult<serde_json::Value> {
     serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+fn insert_history_row(conn: &Connection, row: &HistoryRow) -> StoreResult<i64> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO confirmations (confirmed_at, facility, device, method, person, shows_qualification, result)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    stmt.execute(params![
+        row.confirmed_at,
+        row.facility,
+        row.device,
+        row.method,
+        row.person,
+        row.shows_qualification,
+        row.result
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
 impl Store {
     /// Opens (or creates) the database at `path`.
     pub fn open(path: &Path) -> StoreResult<Store> {
@@ -196,6 +225,8 @@ impl Store {
         conn.execute_batch(exchange::SCHEMA)?;
         Ok(Store {
             conn: Mutex::new(conn),
+            challenges: Mutex::default(),
+            history: group_commit::GroupCommit::default(),
         })
     }
 
@@ -325,76 +356,66 @@ impl Store {
         .transpose()
     }
 
+    fn challenge_book(&self) -> MutexGuard<'_, challenges::ChallengeBook> {
+        // Every change to the book is a single map operation.
+        self.challenges.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps an issued challenge (in memory).
     pub fn insert_challenge(&self, c: &StoredChallenge) -> StoreResult<()> {
-        self.conn().execute(
-            "INSERT INTO challenges (id, nonce, issued_at, expires_at, used) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![c.id, c.nonce, millis(c.issued_at), millis(c.expires_at), c.used],
-        )?;
+        self.challenge_book().insert(c);
         Ok(())
     }
 
-    /// Marks the challenge used and returns it as it was before, in one
-    /// transaction: of two clients racing with the same challenge, exactly
-    /// one sees it unused.
+    /// Marks the challenge used and returns it as it was before, under one
+    /// lock: of two clients racing with the same challenge, exactly one sees
+    /// it unused.
     pub fn take_challenge(&self, id: &str) -> StoreResult<Option<StoredChallenge>> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let row = tx
-            .query_row(
-                "SELECT nonce, issued_at, expires_at, used FROM challenges WHERE id = ?1",
-                [id],
-                |r| {
-                    Ok((
-                        r.get::<_, Vec<u8>>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, bool>(3)?,
-                    ))
-                },
-            )
-            .optional()?;
-        let Some((nonce, issued_at, expires_at, used)) = row else {
-            return Ok(None);
-        };
-        if !used {
-            tx.execute("UPDATE challenges SET used = 1 WHERE id = ?1", [id])?;
-        }
-        tx.commit()?;
-        Ok(Some(StoredChallenge {
-            id: id.to_string(),
-            nonce,
-            issued_at: from_millis(issued_at)?,
-            expires_at: from_millis(expires_at)?,
-            used,
-        }))
+        Ok(self.challenge_book().take(id))
     }
 
-    /// Deletes challenges that expired before `before`; returns how many.
+    /// Forgets challenges that expired before `before`; returns how many.
     pub fn purge_challenges(&self, before: OffsetDateTime) -> StoreResult<usize> {
-        Ok(self.conn().execute(
-            "DELETE FROM challenges WHERE expires_at < ?1",
-            [millis(before)],
-        )?)
+        Ok(self.challenge_book().purge(before))
     }
 
     /// Adds a confirmation to the history and returns its id. Returns only
-    /// once the row is committed.
+    /// once the row is committed (with those of concurrent callers).
     pub fn record_confirmation(&self, c: &NewConfirmation) -> StoreResult<i64> {
-        let conn = self.conn();
-        conn.execute(
-            "INSERT INTO confirmations (confirmed_at, facility, device, method, person, shows_qualification, result)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                millis(c.confirmed_at),
-                c.facility,
-                c.device,
-                c.method,
-                c.person,
-                c.shows_qualification,
-                c.result.to_string()
-            ],
-        )?;
-        Ok(conn.last_insert_rowid())
+        let row = HistoryRow {
+            confirmed_at: millis(c.confirmed_at),
+            facility: c.facility.clone(),
+            device: c.device.clone(),
+            method: c.method.clone(),
+            person: c.person.clone(),
+            shows_qualification: c.shows_qualification,
+            result: c.result.to_string(),
+        };
+        self.history.submit(row, |rows| self.insert_history(rows))
+    }
+
+    /// Inserts the rows in one transaction. Should it fail, each row is
+    /// tried in a transaction of its own, so that one bad row fails only its
+    /// own caller.
+    fn insert_history(&self, rows: Vec<HistoryRow>) -> Vec<StoreResult<i64>> {
+        let mut conn = self.conn();
+        let together = (|| {
+            let tx = conn.transaction()?;
+            let ids = rows
+                .iter()
+                .map(|row| insert_history_row(&tx, row))
+                .collect::<StoreResult<Vec<i64>>>()?;
+            tx.commit()?;
+            Ok(ids)
+        })();
+        match together {
+            Ok(ids) => ids.into_iter().map(Ok).collect(),
+            Err(_) if rows.len() > 1 => rows
+                .iter()
+                .map(|row| insert_history_row(&conn, row))
+                .collect(),
+            Err(e) => vec![Err(e)],
+        }
     }
 
     /// The facility's confirmations in `[from, to)`, oldest first, optionally
@@ -485,19 +506,19 @@ impl Store {
 
     /// Whether a registration of `person` has taken effect by `now`.
     pub fn is_registered_by(&self, person: &str, now: OffsetDateTime) -> StoreResult<bool> {
-        Ok(self.conn().query_row(
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM registrations WHERE person = ?1 AND completes_at <= ?2)",
-            params![person, millis(now)],
-            |r| r.get(0),
-        )?)
+        )?;
+        Ok(stmt.query_row(params![person, millis(now)], |r| r.get(0))?)
     }
 
     /// Forgets everything but the fixtures: challenges, history,
     /// registrations and the exchange's rows (a scenario's fresh start).
     pub fn reset_state(&self) -> StoreResult<()> {
-        self.conn().execute_batch(
-            "DELETE FROM challenges; DELETE FROM confirmations; DELETE FROM registrations;",
-        )?;
+        self.challenge_book().clear();
+        self.conn()
+            .execute_batch("DELETE FROM confirmations; DELETE FROM registrations;")?;
         self.conn().execute_batch(exchange::RESET)?;
         Ok(())
     }
@@ -629,6 +650,38 @@ mod tests {
             )
             .unwrap();
         assert!(other.is_empty());
+    }
+
+    #[test]
+    fn concurrent_confirmations_each_get_their_own_committed_row() {
+        let store = std::sync::Arc::new(Store::in_memory().unwrap());
+        let threads: Vec<_> = (0..16)
+            .map(|n| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    let at = datetime!(2026-11-05 10:00 UTC) + time::Duration::seconds(n);
+                    (at, store.record_confirmation(&confirmation(at, "A", true)))
+                })
+            })
+            .collect();
+        let mut ids = std::collections::BTreeMap::new();
+        for t in threads {
+            let (at, id) = t.join().unwrap();
+            ids.insert(id.unwrap(), at);
+        }
+        assert_eq!(ids.len(), 16, "every caller has an id of its own");
+        let rows = store
+            .confirmations(
+                "0110000001",
+                datetime!(2026-11-01 00:00 UTC),
+                datetime!(2026-12-01 00:00 UTC),
+                None,
+            )
+            .unwrap();
+        assert_eq!(rows.len(), 16);
+        for row in rows {
+            assert_eq!(ids[&row.id], row.confirmed_at, "the id names its own row");
+        }
     }
 
     #[test]

@@ -25,8 +25,23 @@
 //! and the OpenSSL operations inside them) on one idle thread: the table
 //! that says where a confirmation's server CPU goes.
 //!
+//! `--presigned N` measures something else, on purpose: N challenges are
+//! issued and signed *before* the timed phase (each still used once), and
+//! the timed loop only POSTs confirmations. It is what the service does when
+//! its clients sign on other machines, as real front desks do: the figure for
+//! the service's own capacity on this machine. The default run, with the
+//! client signing each challenge inside the loop, stays the honest
+//! end-to-end figure. A connection whose share of the pool runs out stops;
+//! the run says so, and the pool should be larger.
+//!
+//! `--smoke` is a second of load on 4 connections with no step table: a
+//! check that the service answers confirmations without errors, for CI.
+//! Whatever the mode, the last line on stdout is one JSON object
+//! (`confirmations_per_s`, `p50_ms`, `p99_ms`, `trivial_per_s`, `ratio`, …),
+//! for the comparison tools.
+//!
 //! ```text
-//! cargo run --release -p kazasu-benches --bin service_load -- [--concurrency 64] [--seconds 10] [--warmup 2]
+//! cargo run --release -p kazasu-benches --bin service_load -- [--concurrency 64] [--seconds 10] [--warmup 2] [--presigned 60000] [--smoke]
 //! ```
 
 use std::collections::HashMap;
@@ -80,6 +95,14 @@ struct Args {
     /// Free-form text copied into the JSON line.
     #[arg(long, default_value = "")]
     label: String,
+    /// Issue and sign this many challenges before the timed phase, and time
+    /// the confirmation requests alone (see the module docs).
+    #[arg(long)]
+    presigned: Option<usize>,
+    /// A short check for CI: 1 s of load on 4 connections after 0.25 s of
+    /// warm-up, no step table; fails on any error.
+    #[arg(long)]
+    smoke: bool,
 }
 
 /// What the load does per iteration.
@@ -113,6 +136,12 @@ struct Challenge {
     challenge: String,
 }
 
+/// A challenge issued and signed before the timed phase (`--presigned`).
+struct Presigned {
+    challenge_id: String,
+    signature_b64: String,
+}
+
 /// One connection's measurements.
 #[derive(Default)]
 struct Tally {
@@ -120,6 +149,8 @@ struct Tally {
     latencies_us: Vec<u32>,
     errors: u64,
     first_error: Option<String>,
+    /// Its presigned challenges ran out before the end.
+    ran_dry: bool,
 }
 
 impl Tally {
@@ -133,6 +164,8 @@ impl Tally {
 
 /// A phase's result.
 struct Phase {
+    /// Connections whose presigned challenges ran out before the end.
+    ran_dry: usize,
     count: usize,
     seconds: f64,
     p50_ms: f64,
@@ -260,11 +293,13 @@ fn http_client() -> anyhow::Result<reqwest::Client> {
 }
 
 /// One connection's loop until `end`; only iterations started at or after
-/// `measure_from` are counted.
+/// `measure_from` are counted. With a `pool`, each confirmation uses the
+/// next presigned challenge, and the loop ends when they run out.
 async fn connection(
     load: Load,
     base: Arc<str>,
     card: Arc<Card>,
+    mut pool: Option<Vec<Presigned>>,
     measure_from: Instant,
     end: Instant,
 ) -> Tally {
@@ -282,9 +317,16 @@ async fn connection(
             break;
         }
         let measuring = started >= measure_from;
-        let result = match load {
-            Load::Trivial => trivial_once(&client, &base).await,
-            Load::Confirmation => confirm_once(&client, &base, &card).await,
+        let result = match (load, pool.as_mut()) {
+            (Load::Trivial, _) => trivial_once(&client, &base).await,
+            (Load::Confirmation, None) => confirm_once(&client, &base, &card).await,
+            (Load::Confirmation, Some(pool)) => {
+                let Some(signed) = pool.pop() else {
+                    tally.ran_dry = true;
+                    break;
+                };
+                post_confirmation(&client, &base, &card, &signed).await
+            }
         };
         match result {
             Ok(latency) => {
@@ -332,13 +374,73 @@ async fn confirm_once(
     // a client's card reader would block its caller; moving it to a blocking
     // pool would cost more than it saves at this size.
     let signature = card.sign(&challenge)?;
+    let signed = Presigned {
+        challenge_id: issued.challenge_id,
+        signature_b64: BASE64.encode(signature),
+    };
+    post_confirmation(client, base, card, &signed).await
+}
+
+/// POST /v1/challenges and sign it, before anything is timed.
+async fn presign(client: &reqwest::Client, base: &str, card: &Card) -> anyhow::Result<Presigned> {
+    let response = client.post(format!("{base}/v1/challenges")).send().await?;
+    if response.status().as_u16() != 201 {
+        bail!("POST /v1/challenges answered {}", response.status());
+    }
+    let issued: Challenge = response.json().await?;
+    let signature = card.sign(&BASE64.decode(&issued.challenge)?)?;
+    Ok(Presigned {
+        challenge_id: issued.challenge_id,
+        signature_b64: BASE64.encode(signature),
+    })
+}
+
+/// `count` presigned challenges split over `connections` pools.
+fn presign_pools(
+    client_runtime: &tokio::runtime::Runtime,
+    addr: SocketAddr,
+    card: &Arc<Card>,
+    count: usize,
+    connections: usize,
+) -> anyhow::Result<Vec<Vec<Presigned>>> {
+    let base: Arc<str> = format!("http://{addr}").into();
+    client_runtime.block_on(async {
+        let tasks: Vec<_> = (0..connections)
+            .map(|i| {
+                let (base, card) = (base.clone(), card.clone());
+                let share = count / connections + usize::from(i < count % connections);
+                tokio::spawn(async move {
+                    let client = http_client()?;
+                    let mut pool = Vec::with_capacity(share);
+                    for _ in 0..share {
+                        pool.push(presign(&client, &base, &card).await?);
+                    }
+                    anyhow::Ok(pool)
+                })
+            })
+            .collect();
+        let mut pools = Vec::with_capacity(connections);
+        for task in tasks {
+            pools.push(task.await??);
+        }
+        Ok(pools)
+    })
+}
+
+/// The confirmation request with a signed challenge. Returns its latency.
+async fn post_confirmation(
+    client: &reqwest::Client,
+    base: &str,
+    card: &Card,
+    signed: &Presigned,
+) -> anyhow::Result<Duration> {
     let body = serde_json::json!({
         "medical_institution_code": FACILITY,
         "device": "service_load",
         "method": "pin",
         "certificate": card.certificate_b64,
-        "challenge_id": issued.challenge_id,
-        "signature": BASE64.encode(signature),
+        "challenge_id": signed.challenge_id,
+        "signature": signed.signature_b64,
     });
     let sent = Instant::now();
     let response = client
@@ -359,14 +461,17 @@ async fn confirm_once(
     Ok(latency)
 }
 
-/// Runs one phase: `concurrency` connections for warm-up plus `seconds`.
+/// Runs one phase: `concurrency` connections for warm-up plus `seconds`,
+/// with presigned challenges when `pools` has them.
 fn run_phase(
     client_runtime: &tokio::runtime::Runtime,
     load: Load,
     addr: SocketAddr,
     card: &Arc<Card>,
+    pools: Option<Vec<Vec<Presigned>>>,
     args: &Args,
 ) -> anyhow::Result<Phase> {
+    let mut pools = pools.map(Vec::into_iter);
     let base: Arc<str> = format!("http://{addr}").into();
     let start = Instant::now();
     let measure_from = start + Duration::from_secs_f64(args.warmup);
@@ -378,6 +483,7 @@ fn run_phase(
                     load,
                     base.clone(),
                     card.clone(),
+                    pools.as_mut().and_then(Iterator::next),
                     measure_from,
                     end,
                 ))
@@ -402,6 +508,7 @@ fn run_phase(
     let mut latencies: Vec<u32> = Vec::new();
     let mut errors = 0;
     let mut first_error = None;
+    let ran_dry = tallies.iter().filter(|t| t.ran_dry).count();
     for t in tallies {
         latencies.extend(t.latencies_us);
         errors += t.errors;
@@ -418,6 +525,7 @@ fn run_phase(
         f64::from(latencies[i]) / 1000.0
     };
     Ok(Phase {
+        ran_dry,
         count: latencies.len(),
         seconds: measured.as_secs_f64(),
         p50_ms: percentile_ms(0.50),
@@ -453,7 +561,12 @@ fn runtime(name: &'static str) -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if args.smoke {
+        args.concurrency = 4;
+        args.seconds = 1.0;
+        args.warmup = 0.25;
+    }
     if args.concurrency == 0 || !(args.seconds.is_finite() && args.seconds > 0.0) {
         bail!("--concurrency and --seconds must be positive");
     }
@@ -520,14 +633,48 @@ fn run(args: &Args, cores: usize, db: &std::path::Path) -> anyhow::Result<()> {
 
     let trivial_app = Router::new().route("/", get(|| async { "ok" }));
     let (addr, stop, task) = start_server(&server_runtime, trivial_app)?;
-    let trivial = run_phase(&client_runtime, Load::Trivial, addr, &card, args)?;
+    let trivial = run_phase(&client_runtime, Load::Trivial, addr, &card, None, args)?;
     stop_server(&server_runtime, stop, task);
     report("trivial GET /", "req/s", &trivial);
 
     let (addr, stop, task) = start_server(&server_runtime, router(state.clone()))?;
-    let confirmations = run_phase(&client_runtime, Load::Confirmation, addr, &card, args)?;
+    let pools = match args.presigned {
+        Some(count) => {
+            let started = Instant::now();
+            let pools = presign_pools(&client_runtime, addr, &card, count, args.concurrency)?;
+            println!(
+                "presigned: {count} challenges issued and signed in {:.1} s, before the timed phase",
+                started.elapsed().as_secs_f64()
+            );
+            Some(pools)
+        }
+        None => None,
+    };
+    let confirmations = run_phase(
+        &client_runtime,
+        Load::Confirmation,
+        addr,
+        &card,
+        pools,
+        args,
+    )?;
     stop_server(&server_runtime, stop, task);
-    report("PIN confirmations", "conf/s", &confirmations);
+    report(
+        if args.presigned.is_some() {
+            "PIN conf presigned"
+        } else {
+            "PIN confirmations"
+        },
+        "conf/s",
+        &confirmations,
+    );
+    if confirmations.ran_dry > 0 {
+        println!(
+            "WARNING: {} of {} connections ran out of presigned challenges before the end: \
+             fewer connections were loading; give --presigned more",
+            confirmations.ran_dry, args.concurrency
+        );
+    }
 
     let ratio = confirmations.rate() / trivial.rate();
     let http_ratio = 2.0 * confirmations.rate() / trivial.rate();
@@ -566,7 +713,11 @@ fn run(args: &Args, cores: usize, db: &std::path::Path) -> anyhow::Result<()> {
     let stages_db = db.with_file_name("stages.db");
     let (own_before, machine_before, started) =
         (cpu_by_thread_name(), machine_busy(), Instant::now());
-    let stages = stage_costs(&state, &persons, &card, &certificate, &stages_db)?;
+    let stages = if args.smoke {
+        Vec::new()
+    } else {
+        stage_costs(&state, &persons, &card, &certificate, &stages_db)?
+    };
     let stage_cpu = cpu_between(
         &own_before,
         &cpu_by_thread_name(),
@@ -574,11 +725,13 @@ fn run(args: &Args, cores: usize, db: &std::path::Path) -> anyhow::Result<()> {
     );
     let own: f64 = stage_cpu.server + stage_cpu.client + stage_cpu.other;
     let stage_others = (stage_cpu.machine - own) / started.elapsed().as_secs_f64();
-    println!("cost of each step of a confirmation on one idle thread (mean of 300 calls):");
+    if !stages.is_empty() {
+        println!("cost of each step of a confirmation on one idle thread (mean of 300 calls):");
+    }
     for (what, cost) in &stages {
         println!("  {:>8.1} us  {what}", cost.as_secs_f64() * 1e6);
     }
-    if stage_others > 0.2 {
+    if !stages.is_empty() && stage_others > 0.2 {
         println!(
             "WARNING: other processes used {stage_others:.2} cores while the steps were timed: \
              the costs are high; run again on a quiet machine"
@@ -592,6 +745,9 @@ fn run(args: &Args, cores: usize, db: &std::path::Path) -> anyhow::Result<()> {
     let json = serde_json::json!({
         "bench": "service_load",
         "label": args.label,
+        "mode": if args.smoke { "smoke" } else if args.presigned.is_some() { "presigned" } else { "signing" },
+        "presigned": args.presigned,
+        "ran_dry": confirmations.ran_dry,
         "release": !cfg!(debug_assertions),
         "cores": cores,
         "concurrency": args.concurrency,
@@ -625,6 +781,9 @@ fn run(args: &Args, cores: usize, db: &std::path::Path) -> anyhow::Result<()> {
     println!("{json}");
     if confirmations.errors > 0 || trivial.errors > 0 {
         bail!("the load saw errors (see above)");
+    }
+    if confirmations.count == 0 || trivial.count == 0 {
+        bail!("no request was answered in the measured window");
     }
     Ok(())
 }
@@ -765,6 +924,23 @@ fn stage_costs(
             }),
         ),
         (
+            "caches.certificates.verify (a hit: SHA-256 + lookup)",
+            mean_time(ROUNDS, || {
+                let sha = openssl::sha::sha256(certificate);
+                state
+                    .caches
+                    .certificates
+                    .verify(certificate, sha)
+                    .expect("verifies");
+            }),
+        ),
+        (
+            "caches.persons.get (a hit: compares the stored TOML)",
+            mean_time(ROUNDS, || {
+                state.caches.persons.get(&stored).expect("parses");
+            }),
+        ),
+        (
             "fingerprint + store.certificate (SELECT)",
             mean_time(ROUNDS, || {
                 let f = confirmation::fingerprint(certificate);
@@ -795,7 +971,7 @@ fn stage_costs(
             }),
         ),
         (
-            "Challenge::issue + store.insert_challenge (INSERT, commit)",
+            "Challenge::issue + store.insert_challenge (in memory)",
             mean_time(ROUNDS, || {
                 let c = Challenge::issue(now, DEFAULT_LIFETIME).expect("issue");
                 store
@@ -823,14 +999,14 @@ fn stage_costs(
     }
     let mut ids = ids.iter();
     stages.push((
-        "store.take_challenge (SELECT + UPDATE, commit)",
+        "store.take_challenge (in memory)",
         mean_time(ROUNDS, || {
             let id = ids.next().expect("enough ids");
             store.take_challenge(id).expect("take");
         }),
     ));
     stages.push((
-        "store.record_confirmation (INSERT, commit)",
+        "store.record_confirmation (one caller: INSERT, commit)",
         mean_time(ROUNDS, || {
             store
                 .record_confirmation(&NewConfirmation {

@@ -9,6 +9,8 @@
 //! (bad base64, a certificate from another CA, a wrong signature, a replayed
 //! challenge) are 4xx with an error code.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -21,6 +23,7 @@ use time::{Date, OffsetDateTime, PrimitiveDateTime};
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::{AppState, rfc3339};
+use crate::caches::VerifiedCertificate;
 use crate::clock::{JST, jst_date};
 use crate::confirmation::{self, Holder, Presented, Rejection};
 use crate::exchange::history::{self, HistoryEntry, HistoryError, HistoryQuery};
@@ -190,7 +193,7 @@ struct Authenticated {
     device: String,
     method: IdentityCheck,
     certificate: Vec<u8>,
-    summary: crate::rules::certificate::CertificateSummary,
+    verified: Arc<VerifiedCertificate>,
     holder: Option<Holder>,
 }
 
@@ -225,14 +228,22 @@ fn authenticate(
         signature: signature.as_deref(),
         challenge: challenge.as_deref(),
     };
-    let summary = confirmation::authenticate(&presented, &state.anchors).map_err(rejection)?;
-    let holder = match state
-        .store
-        .certificate(&confirmation::fingerprint(&certificate))?
-    {
+    // Verified once per distinct certificate (see crate::caches); the
+    // signature is checked every time.
+    let sha256 = openssl::sha::sha256(&certificate);
+    let verified = state
+        .caches
+        .certificates
+        .verify(&certificate, sha256)
+        .map_err(|e| rejection(Rejection::Certificate(e)))?;
+    confirmation::authenticate_verified(&presented, &verified).map_err(rejection)?;
+    let holder = match state.store.certificate(&hex::encode(sha256))? {
         Some((entry, stored)) => {
-            let mut person: InsuredPerson = toml::from_str(&stored.fixture)
-                .map_err(|e| ApiError::internal(format!("stored fixture {}: {e}", stored.id)))?;
+            let person =
+                state.caches.persons.get(&stored).map_err(|e| {
+                    ApiError::internal(format!("stored fixture {}: {e}", stored.id))
+                })?;
+            let mut person = InsuredPerson::clone(&person);
             let registered = state.store.reference_numbers_of(&person.id)?;
             reference_number::overlay(&mut person, registered);
             let registered = person.registered || state.store.is_registered_by(&person.id, now)?;
@@ -250,7 +261,7 @@ fn authenticate(
         device: p.device.clone(),
         method,
         certificate,
-        summary,
+        verified,
         holder,
     })
 }
@@ -279,8 +290,15 @@ async fn confirm(
     let now = state.clock.now();
     let state2 = state.clone();
     // Certificate and signature checks and SQLite: blocking work, off the
-    // async threads.
+    // async threads, a bounded number at a time (see `blocking_slots`).
+    let slot = state
+        .blocking
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(ApiError::internal)?;
     let (confirmation_id, outcome) = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         let state = state2;
         let a = authenticate(&state, &request, now)?;
         let jst = now.to_offset(JST);
@@ -300,9 +318,14 @@ async fn confirm(
             signature: None,
             challenge: None,
         };
-        let decision =
-            confirmation::decide(&presented, &a.summary, a.holder.as_ref(), &context, now)
-                .map_err(rejection)?;
+        let decision = confirmation::decide(
+            &presented,
+            &a.verified.summary,
+            a.holder.as_ref(),
+            &context,
+            now,
+        )
+        .map_err(rejection)?;
         let result = serde_json::to_value(&decision.outcome).map_err(ApiError::internal)?;
         let id = state.store.record_confirmation(&NewConfirmation {
             confirmed_at: now,

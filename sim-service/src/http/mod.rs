@@ -11,6 +11,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::{Router, middleware};
 
+use crate::caches::Caches;
 use crate::clock::ServiceClock;
 use crate::fixtures::InsuredPerson;
 use crate::model::CharacterCodeIdentifier;
@@ -77,6 +78,20 @@ pub struct AppState {
     pub faults: Faults,
     pub anchors: Arc<TrustAnchors>,
     pub config: Arc<ServiceConfig>,
+    /// Certificate verifications and parsed fixtures (see [`crate::caches`]).
+    pub caches: Arc<Caches>,
+    /// Slots for confirmation work on the blocking pool (see
+    /// [`blocking_slots`]).
+    pub blocking: Arc<tokio::sync::Semaphore>,
+}
+
+/// How many confirmations may be in the blocking pool at once. Unbounded,
+/// every waiting request took a pool thread (up to 512), and the threads
+/// fought over the cores and the store's lock instead of queueing for them;
+/// a few per core keep the cores busy, leave the group commit a crowd to
+/// batch, and make the rest wait as cheap futures.
+pub fn blocking_slots() -> usize {
+    4 * std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 impl AppState {
@@ -87,12 +102,15 @@ impl AppState {
         anchors
             .add_der(pki.ca_certificate_der(sim_card::pki::Purpose::UserAuthentication))
             .map_err(|e| e.to_string())?;
+        let anchors = Arc::new(anchors);
         Ok(AppState {
             store: Arc::new(store),
             clock,
             faults: Faults::default(),
-            anchors: Arc::new(anchors),
+            caches: Arc::new(Caches::new(anchors.clone())),
+            anchors,
             config: Arc::new(config),
+            blocking: Arc::new(tokio::sync::Semaphore::new(blocking_slots())),
         })
     }
 }

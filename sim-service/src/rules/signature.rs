@@ -87,22 +87,36 @@ pub fn verify_for_method(
     challenge: &[u8],
     signature: &[u8],
 ) -> Result<(), SignatureError> {
+    verify_key_for_method(method, &decode_key(spki_der)?, challenge, signature)
+}
+
+/// [`verify_for_method`] with the certified key already decoded: the service
+/// keeps each verified certificate's key (see [`crate::caches`]) so that a
+/// confirmation pays for the RSA or ECDSA verification alone, not for decoding
+/// the `SubjectPublicKeyInfo` again.
+pub fn verify_key_for_method(
+    method: IdentityCheck,
+    key: &PKey<Public>,
+    challenge: &[u8],
+    signature: &[u8],
+) -> Result<(), SignatureError> {
     let mut scheme = method
         .signature_scheme()
         .ok_or(SignatureError::NoSignatureForMethod(method))?;
-    if method == IdentityCheck::Iphone && certified_key(spki_der)? == RSA_KEY {
+    if method == IdentityCheck::Iphone && key_type(key)? == RSA_KEY {
         scheme = SignatureScheme::RsaPkcs1Sha256;
     }
-    verify(scheme, spki_der, challenge, signature)
+    verify_key(scheme, key, challenge, signature)
 }
 
 const RSA_KEY: KeyType = KeyType::Rsa { bits: RSA_BITS };
 
-/// The type of the key in `spki_der`.
-fn certified_key(spki_der: &[u8]) -> Result<KeyType, SignatureError> {
-    let key = PKey::public_key_from_der(spki_der)
-        .map_err(|e| SignatureError::UnusableKey(e.to_string()))?;
-    certificate::key_type(&key).map_err(|e| SignatureError::UnusableKey(e.to_string()))
+fn decode_key(spki_der: &[u8]) -> Result<PKey<Public>, SignatureError> {
+    PKey::public_key_from_der(spki_der).map_err(|e| SignatureError::UnusableKey(e.to_string()))
+}
+
+fn key_type(key: &PKey<Public>) -> Result<KeyType, SignatureError> {
+    certificate::key_type(key).map_err(|e| SignatureError::UnusableKey(e.to_string()))
 }
 
 /// Checks `signature` over `challenge` with the key in `spki_der` under `scheme`.
@@ -112,10 +126,17 @@ pub fn verify(
     challenge: &[u8],
     signature: &[u8],
 ) -> Result<(), SignatureError> {
-    let key = PKey::public_key_from_der(spki_der)
-        .map_err(|e| SignatureError::UnusableKey(e.to_string()))?;
-    let found =
-        certificate::key_type(&key).map_err(|e| SignatureError::UnusableKey(e.to_string()))?;
+    verify_key(scheme, &decode_key(spki_der)?, challenge, signature)
+}
+
+/// [`verify`] with the key already decoded.
+pub fn verify_key(
+    scheme: SignatureScheme,
+    key: &PKey<Public>,
+    challenge: &[u8],
+    signature: &[u8],
+) -> Result<(), SignatureError> {
+    let found = key_type(key)?;
     let expected = scheme.key_type();
     if found != expected {
         return Err(SignatureError::KeyMismatch {
@@ -125,8 +146,8 @@ pub fn verify(
         });
     }
     match scheme {
-        SignatureScheme::RsaPkcs1Sha256 => verify_rsa(&key, challenge, signature),
-        SignatureScheme::EcdsaP256Sha256 => verify_ecdsa(&key, challenge, signature),
+        SignatureScheme::RsaPkcs1Sha256 => verify_rsa(key, challenge, signature),
+        SignatureScheme::EcdsaP256Sha256 => verify_ecdsa(key, challenge, signature),
     }
 }
 
