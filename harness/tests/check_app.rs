@@ -24,7 +24,7 @@ fn check(base: &str, profile: &str, args: &[&str], env: &[(&str, &str)]) -> (Val
         .args(["check", "--service", base, "--in-process-profile", profile])
         .args(["--method", "visual", "--json"])
         .args(args);
-    for (name, value) in std::env::vars() {
+    for (name, _) in std::env::vars() {
         if name.starts_with("KAZASU_") {
             command.env_remove(name);
         }
