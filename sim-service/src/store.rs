@@ -23,8 +23,12 @@ use time::OffsetDateTime;
 
 mod challenges;
 mod exchange;
+mod facility;
 mod group_commit;
 pub use exchange::{ReceiptComputerCredential, ReferenceNumberStoreError};
+pub use facility::{
+    AccountRow, ActivationCodeRow, DeviceRow, FacilitySettingsRow, NoticeRow, SessionRow,
+};
 
 /// Errors from the database.
 #[derive(Debug, thiserror::Error)]
@@ -223,6 +227,7 @@ impl Store {
             conn.execute("ALTER TABLE certificates ADD COLUMN phone TEXT", [])?;
         }
         conn.execute_batch(exchange::SCHEMA)?;
+        conn.execute_batch(facility::SCHEMA)?;
         Ok(Store {
             conn: Mutex::new(conn),
             challenges: Mutex::default(),
@@ -514,12 +519,14 @@ impl Store {
     }
 
     /// Forgets everything but the fixtures: challenges, history,
-    /// registrations and the exchange's rows (a scenario's fresh start).
+    /// registrations, the exchange's rows and the facilities' app
+    /// administration (a scenario's fresh start).
     pub fn reset_state(&self) -> StoreResult<()> {
         self.challenge_book().clear();
         self.conn()
             .execute_batch("DELETE FROM confirmations; DELETE FROM registrations;")?;
         self.conn().execute_batch(exchange::RESET)?;
+        self.conn().execute_batch(facility::RESET)?;
         Ok(())
     }
 }
@@ -566,6 +573,8 @@ mod tests {
             fixture: String::new(),
         };
         assert!(!store.add_certificate(&nobody, &phone).unwrap());
+        // It gains the facility tables too.
+        assert!(store.facilities_with_app_data().unwrap().is_empty());
         drop(store);
         for suffix in ["", "-wal", "-shm"] {
             let mut file = path.clone().into_os_string();
