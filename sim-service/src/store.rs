@@ -18,7 +18,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 
 mod exchange;
+mod traces;
 pub use exchange::{ReceiptComputerCredential, ReferenceNumberStoreError};
+pub use traces::ConfirmationTrace;
 
 /// Errors from the database.
 #[derive(Debug, thiserror::Error)]
@@ -194,6 +196,7 @@ impl Store {
             conn.execute("ALTER TABLE certificates ADD COLUMN phone TEXT", [])?;
         }
         conn.execute_batch(exchange::SCHEMA)?;
+        conn.execute_batch(traces::SCHEMA)?;
         Ok(Store {
             conn: Mutex::new(conn),
         })
@@ -499,6 +502,7 @@ impl Store {
             "DELETE FROM challenges; DELETE FROM confirmations; DELETE FROM registrations;",
         )?;
         self.conn().execute_batch(exchange::RESET)?;
+        self.conn().execute_batch(traces::RESET)?;
         Ok(())
     }
 }

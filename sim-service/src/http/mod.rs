@@ -3,6 +3,8 @@
 //!
 //! - `/v1/…`: the client API (what an app like マイナ資格確認アプリ calls).
 //! - `/admin/v1/…`: the admin API (clock, faults, fixtures, state).
+//! - `/admin`: the admin console, HTML for a person at a browser (see
+//!   [`console`]).
 //! - `/openapi.json`: the OpenAPI document of both.
 
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use crate::store::{CertificateEntry, Store, StoredPerson};
 
 mod admin;
 mod api;
+pub mod console;
 pub mod error;
 mod exchange;
 pub mod faults;
@@ -43,6 +46,9 @@ pub struct ServiceConfig {
     /// The admin API's bearer token; `None` leaves the admin API open, which
     /// is only allowed on loopback.
     pub admin_token: Option<String>,
+    /// The admin console's password when there is no admin token (which
+    /// the console accepts otherwise); with neither, nobody can log in.
+    pub console_password: Option<String>,
     /// How long a challenge may be redeemed after it is issued.
     pub challenge_lifetime: time::Duration,
     /// Scales registration times (1.0 real time; 0.001 turns 15 s into 15 ms).
@@ -60,6 +66,7 @@ impl Default for ServiceConfig {
     fn default() -> Self {
         ServiceConfig {
             admin_token: None,
+            console_password: None,
             challenge_lifetime: crate::rules::challenge::DEFAULT_LIFETIME,
             time_factor: 1.0,
             registration_processing: time::Duration::seconds(15),
@@ -77,6 +84,8 @@ pub struct AppState {
     pub faults: Faults,
     pub anchors: Arc<TrustAnchors>,
     pub config: Arc<ServiceConfig>,
+    /// Who is logged in to the admin console.
+    pub console: console::Sessions,
 }
 
 impl AppState {
@@ -93,6 +102,7 @@ impl AppState {
             faults: Faults::default(),
             anchors: Arc::new(anchors),
             config: Arc::new(config),
+            console: console::Sessions::default(),
         })
     }
 }
@@ -102,19 +112,24 @@ pub fn router(state: AppState) -> Router {
     let client = api::routes()
         .merge(exchange::routes())
         .layer(middleware::from_fn_with_state(
+            state.clone(),
+            console::trace::keep,
+        ))
+        .layer(middleware::from_fn_with_state(
             state.faults.clone(),
             faults::apply,
         ));
-    let admin =
-        admin::routes()
-            .merge(exchange::admin_routes())
-            .layer(middleware::from_fn_with_state(
-                state.clone(),
-                admin::require_token,
-            ));
+    let admin = admin::routes()
+        .merge(exchange::admin_routes())
+        .merge(console::admin_routes())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            admin::require_token,
+        ));
     Router::new()
         .merge(client)
         .merge(admin)
+        .merge(console::routes())
         .route("/openapi.json", get(openapi))
         .route("/health", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
