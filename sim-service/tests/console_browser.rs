@@ -1,0 +1,232 @@
+//! The admin console in a real browser: headless Chromium driven through
+//! chromedriver (WebDriver) logs in, uses the forms as a tester would, and
+//! leaves a screenshot in `target/artifacts/console.png`.
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (and `fonts-noto-cjk` for
+//! the Japanese labels in the screenshot). Without them the test fails and
+//! says so: a browser test that skips itself would pass in CI for the wrong
+//! reason. `CHROMEDRIVER` and `CHROMIUM` override the binaries' paths.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use sim_service::clock::ServiceClock;
+use sim_service::http::{self, AppState, ServiceConfig};
+use sim_service::store::Store;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+const PASSWORD: &str = "browser-test-password";
+
+fn binary(variable: &str, default: &str, package: &str) -> PathBuf {
+    let path = std::env::var_os(variable).map_or_else(|| PathBuf::from(default), PathBuf::from);
+    assert!(
+        path.exists(),
+        "{} not found: the console's browser test needs it (apt-get install {package}, or set {variable})",
+        path.display()
+    );
+    path
+}
+
+/// chromedriver on a loopback port, stopped when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_driver() -> Driver {
+    let chromedriver = binary("CHROMEDRIVER", "/usr/bin/chromedriver", "chromium-driver");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(&chromedriver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", chromedriver.display()));
+    let driver = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    // chromedriver takes a moment to listen; give it up to 20 s.
+    for _ in 0..200 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return driver;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("chromedriver did not listen on port {port} within 20 s");
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let chromium = binary("CHROMIUM", "/usr/bin/chromium", "chromium");
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": chromium,
+            // --no-sandbox: CI containers run as root, where Chromium's
+            // sandbox cannot start.
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                     "--disable-dev-shm-usage", "--window-size=1280,900", "--lang=ja"],
+        }),
+    );
+    ClientBuilder::native()
+        .capabilities(capabilities)
+        .connect(&driver.url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot start headless Chromium through chromedriver: {e}"))
+}
+
+async fn start_service() -> (AppState, String) {
+    let clock = ServiceClock::frozen_at(
+        OffsetDateTime::parse("2026-12-01T10:00:00+09:00", &Rfc3339).unwrap(),
+    );
+    let config = ServiceConfig {
+        console_password: Some(PASSWORD.into()),
+        ..ServiceConfig::default()
+    };
+    let state = AppState::new(Store::in_memory().unwrap(), clock, config).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(http::serve(
+        listener,
+        http::router(state.clone()),
+        None,
+        std::future::pending(),
+    ));
+    (state, base)
+}
+
+fn artifact(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"),
+        PathBuf::from,
+    );
+    let dir = target.join("artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// Like `assert!`, but returns the failure so that the screenshot is still
+/// taken and the browser closed.
+macro_rules! ensure {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(format!($($msg)+));
+        }
+    };
+}
+
+async fn text_of(browser: &Client, css: &str) -> Result<String, String> {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .map_err(|e| format!("no {css} on the page: {e}"))?
+        .text()
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn click(browser: &Client, locator: Locator<'_>) -> Result<(), String> {
+    browser
+        .find(locator)
+        .await
+        .map_err(|e| format!("no {locator:?} on the page: {e}"))?
+        .click()
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn fill(browser: &Client, locator: Locator<'_>, text: &str) -> Result<(), String> {
+    let field = browser
+        .find(locator)
+        .await
+        .map_err(|e| format!("no {locator:?} on the page: {e}"))?;
+    field.clear().await.map_err(|e| e.to_string())?;
+    field.send_keys(text).await.map_err(|e| e.to_string())
+}
+
+async fn path_now(browser: &Client) -> Result<String, String> {
+    Ok(browser
+        .current_url()
+        .await
+        .map_err(|e| e.to_string())?
+        .path()
+        .to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tester_logs_in_and_uses_the_forms() {
+    let driver = start_driver();
+    let (state, base) = start_service().await;
+    let browser = browser(&driver).await;
+    let result = drive(&browser, &state, &base).await;
+    // Whatever happened, the screenshot of the last page helps.
+    if let Ok(png) = browser.screenshot().await {
+        std::fs::write(artifact("console.png"), png).unwrap();
+    }
+    browser.close().await.unwrap();
+    result.unwrap();
+}
+
+async fn drive(browser: &Client, state: &AppState, base: &str) -> Result<(), String> {
+    browser
+        .goto(&format!("{base}/admin"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let path = path_now(browser).await?;
+    ensure!(
+        path == "/admin/login",
+        "an anonymous visit went to {path}, not the login"
+    );
+    fill(browser, Locator::Id("password"), PASSWORD).await?;
+    click(browser, Locator::Id("login")).await?;
+    let path = path_now(browser).await?;
+    ensure!(
+        path == "/admin",
+        "after the login: {path}, not the overview"
+    );
+
+    // The service clock, through its form.
+    browser
+        .goto(&format!("{base}/admin/clock"))
+        .await
+        .map_err(|e| e.to_string())?;
+    fill(
+        browser,
+        Locator::Id("clock-input"),
+        "2027-04-01T09:00:00+09:00",
+    )
+    .await?;
+    click(browser, Locator::Id("clock-set")).await?;
+    let shown = text_of(browser, "#clock-now").await?;
+    ensure!(
+        shown == "2027-04-01 09:00:00",
+        "the clock page shows {shown}"
+    );
+    let notice = text_of(browser, ".notice").await?;
+    ensure!(
+        notice.contains("サービス時刻を変更しました"),
+        "notice: {notice}"
+    );
+    let now = state.clock.now();
+    ensure!(
+        now == OffsetDateTime::parse("2027-04-01T09:00:00+09:00", &Rfc3339).unwrap(),
+        "the service clock is at {now}"
+    );
+    Ok(())
+}
