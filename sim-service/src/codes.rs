@@ -23,6 +23,10 @@ pub enum CodeLevel {
     /// The request could not be processed: SegmentOfResult 9 (異常終了) with
     /// the code as the header's ErrorCode.
     Failure,
+    /// マイナ資格確認アプリ's administration refused (environment setting,
+    /// activation code, account, device, session): the HTTP error answer
+    /// carries the code; no confirmation is made.
+    App,
 }
 
 /// One code of the table.
@@ -198,6 +202,158 @@ pub const REQUEST_TOO_LARGE: ResultCode = ResultCode {
     meaning: "the request file is too large",
 };
 
+/// The facility has not turned on 外来診療等(通常とは異なる動線)機能.
+pub const APP_OUTPATIENT_FLOW_OFF: ResultCode = ResultCode {
+    code: "KZA001",
+    level: CodeLevel::App,
+    message: "外来診療等(通常とは異なる動線)機能が利用しない設定のため、マイナ資格確認アプリを利用できません。管理者に環境設定情報の変更を依頼してください。",
+    meaning: "the facility's environment setting 外来診療等(通常とは異なる動線)機能 is off: the app cannot be used",
+};
+
+/// The activation code is not one the facility issued.
+pub const APP_ACTIVATION_CODE_UNKNOWN: ResultCode = ResultCode {
+    code: "KZA002",
+    level: CodeLevel::App,
+    message: "アクティベーションコードが正しくありません。",
+    meaning: "no such activation code at the facility",
+};
+
+/// The activation code was issued too recently.
+pub const APP_ACTIVATION_CODE_NOT_YET_USABLE: ResultCode = ResultCode {
+    code: "KZA003",
+    level: CodeLevel::App,
+    message: "アクティベーションコードはまだ利用できません。発行から10分程度経過してから利用してください。",
+    meaning: "the activation code has not matured yet (usable about 10 minutes after issue)",
+};
+
+/// The activation code is already bound to a device.
+pub const APP_ACTIVATION_CODE_USED: ResultCode = ResultCode {
+    code: "KZA004",
+    level: CodeLevel::App,
+    message: "このアクティベーションコードは既に別の端末で登録されています。",
+    meaning: "the activation code is already bound to a device",
+};
+
+/// The administrator invalidated the activation code.
+pub const APP_ACTIVATION_CODE_INVALIDATED: ResultCode = ResultCode {
+    code: "KZA005",
+    level: CodeLevel::App,
+    message: "このアクティベーションコードは無効化されています。管理者に新しいアクティベーションコードの発行を依頼してください。",
+    meaning: "the activation code was invalidated",
+};
+
+/// Wrong user ID or password.
+pub const APP_BAD_CREDENTIALS: ResultCode = ResultCode {
+    code: "KZA006",
+    level: CodeLevel::App,
+    message: "ユーザIDまたはパスワードが正しくありません。",
+    meaning: "wrong user ID or password",
+};
+
+/// The account is locked after wrong passwords.
+pub const APP_ACCOUNT_LOCKED: ResultCode = ResultCode {
+    code: "KZA007",
+    level: CodeLevel::App,
+    message: "パスワードを5回間違えたため、アカウントがロックされています。30分後に再度ログインしてください。",
+    meaning: "the account is locked for 30 minutes after 5 wrong passwords",
+};
+
+/// The account's start date is in the future.
+pub const APP_ACCOUNT_NOT_STARTED: ResultCode = ResultCode {
+    code: "KZA008",
+    level: CodeLevel::App,
+    message: "アカウントの利用開始年月日前のため、ログインできません。",
+    meaning: "the account's start date has not come",
+};
+
+/// The account has not made its first system login.
+pub const APP_FIRST_SYSTEM_LOGIN_REQUIRED: ResultCode = ResultCode {
+    code: "KZA009",
+    level: CodeLevel::App,
+    message: "一度もオンライン資格確認等システムにログインしていないアカウントのため、アプリを利用できません。資格確認端末からログインしてください。",
+    meaning: "the account never logged in to the system: the app refuses it",
+};
+
+/// The password breaks the policy.
+pub const APP_PASSWORD_POLICY: ResultCode = ResultCode {
+    code: "KZA010",
+    level: CodeLevel::App,
+    message: "パスワードは英大文字、英小文字、数字、記号をそれぞれ1文字以上含む8文字以上20文字以下で入力してください。",
+    meaning: "the password breaks the policy (8-20 characters, upper, lower, digit, symbol)",
+};
+
+/// A field is invalid.
+pub const APP_INVALID_FIELD: ResultCode = ResultCode {
+    code: "KZA011",
+    level: CodeLevel::App,
+    message: "入力内容に誤りがあります。",
+    meaning: "a field of the request is invalid (user ID, memo, name...)",
+};
+
+/// The user ID is taken.
+pub const APP_ACCOUNT_EXISTS: ResultCode = ResultCode {
+    code: "KZA012",
+    level: CodeLevel::App,
+    message: "このユーザIDは既に登録されています。",
+    meaning: "the facility already has an account with this user ID",
+};
+
+/// No such account.
+pub const APP_ACCOUNT_UNKNOWN: ResultCode = ResultCode {
+    code: "KZA013",
+    level: CodeLevel::App,
+    message: "アカウントが登録されていません。",
+    meaning: "no such account at the facility",
+};
+
+/// The device is not registered.
+pub const APP_DEVICE_UNKNOWN: ResultCode = ResultCode {
+    code: "KZA014",
+    level: CodeLevel::App,
+    message: "この端末は登録されていません。アクティベーションコードで端末を登録してください。",
+    meaning: "the device is not registered at the facility",
+};
+
+/// The device was deregistered.
+pub const APP_DEVICE_DEREGISTERED: ResultCode = ResultCode {
+    code: "KZA015",
+    level: CodeLevel::App,
+    message: "この端末は登録解除されています。",
+    meaning: "the device was deregistered",
+};
+
+/// The device's activation code was invalidated.
+pub const APP_DEVICE_INVALIDATED: ResultCode = ResultCode {
+    code: "KZA016",
+    level: CodeLevel::App,
+    message: "この端末のアクティベーションコードは無効化されています。",
+    meaning: "the device's activation code was invalidated",
+};
+
+/// The session is not live.
+pub const APP_SESSION_INVALID: ResultCode = ResultCode {
+    code: "KZA017",
+    level: CodeLevel::App,
+    message: "ログインの有効期間が切れました。再度ログインしてください。",
+    meaning: "the app session is unknown, logged out or expired",
+};
+
+/// Another facility than the session's.
+pub const APP_FACILITY_MISMATCH: ResultCode = ResultCode {
+    code: "KZA018",
+    level: CodeLevel::App,
+    message: "ログイン中の医療機関等コードと異なります。",
+    meaning: "the request names another facility than the session's",
+};
+
+/// No such notice.
+pub const APP_NOTICE_UNKNOWN: ResultCode = ResultCode {
+    code: "KZA019",
+    level: CodeLevel::App,
+    message: "お知らせが見つかりません。",
+    meaning: "no such notice",
+};
+
 /// Every code, in table order.
 pub const ALL: &[&ResultCode] = &[
     &EXPIRY_WARNING,
@@ -220,6 +376,25 @@ pub const ALL: &[&ResultCode] = &[
     &UNKNOWN_FACILITY,
     &SERVICE_UNAVAILABLE,
     &REQUEST_TOO_LARGE,
+    &APP_OUTPATIENT_FLOW_OFF,
+    &APP_ACTIVATION_CODE_UNKNOWN,
+    &APP_ACTIVATION_CODE_NOT_YET_USABLE,
+    &APP_ACTIVATION_CODE_USED,
+    &APP_ACTIVATION_CODE_INVALIDATED,
+    &APP_BAD_CREDENTIALS,
+    &APP_ACCOUNT_LOCKED,
+    &APP_ACCOUNT_NOT_STARTED,
+    &APP_FIRST_SYSTEM_LOGIN_REQUIRED,
+    &APP_PASSWORD_POLICY,
+    &APP_INVALID_FIELD,
+    &APP_ACCOUNT_EXISTS,
+    &APP_ACCOUNT_UNKNOWN,
+    &APP_DEVICE_UNKNOWN,
+    &APP_DEVICE_DEREGISTERED,
+    &APP_DEVICE_INVALIDATED,
+    &APP_SESSION_INVALID,
+    &APP_FACILITY_MISMATCH,
+    &APP_NOTICE_UNKNOWN,
 ];
 
 /// A code by its value.
@@ -240,6 +415,7 @@ mod tests {
                 CodeLevel::Notice => 'N',
                 CodeLevel::Refusal => 'E',
                 CodeLevel::Failure => 'F',
+                CodeLevel::App => 'A',
             };
             assert!(code.code.starts_with("KZ"), "{}", code.code);
             assert_eq!(code.code.chars().nth(2), Some(letter), "{}", code.code);

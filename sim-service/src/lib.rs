@@ -25,6 +25,9 @@
 //! - [`exchange`]: what facilities do with results afterwards: result
 //!   search, 照会番号, the receipt-computer download (TOTP), the `req`/`res`/`face`
 //!   folder;
+//! - [`facility`]: the facility's administration of マイナ資格確認アプリ
+//!   (environment setting, activation codes, accounts, devices, app
+//!   sessions, notices) and the app channel's rules;
 //! - [`store`]: SQLite (WAL) for fixtures, challenges, history, registrations;
 //! - [`http`]: the axum edge: client API, admin API, faults, OpenAPI;
 //! - [`tls`]: a local CA and server certificate for HTTPS.
@@ -34,6 +37,7 @@ pub mod clock;
 pub mod codes;
 pub mod confirmation;
 pub mod exchange;
+pub mod facility;
 pub mod fixtures;
 pub mod http;
 pub mod kana;

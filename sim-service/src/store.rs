@@ -18,8 +18,12 @@ use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 
 mod exchange;
+mod facility;
 mod traces;
 pub use exchange::{ReceiptComputerCredential, ReferenceNumberStoreError};
+pub use facility::{
+    AccountRow, ActivationCodeRow, DeviceRow, FacilitySettingsRow, NoticeRow, SessionRow,
+};
 pub use traces::ConfirmationTrace;
 
 /// Errors from the database.
@@ -196,6 +200,7 @@ impl Store {
             conn.execute("ALTER TABLE certificates ADD COLUMN phone TEXT", [])?;
         }
         conn.execute_batch(exchange::SCHEMA)?;
+        conn.execute_batch(facility::SCHEMA)?;
         conn.execute_batch(traces::SCHEMA)?;
         Ok(Store {
             conn: Mutex::new(conn),
@@ -496,12 +501,14 @@ impl Store {
     }
 
     /// Forgets everything but the fixtures: challenges, history,
-    /// registrations and the exchange's rows (a scenario's fresh start).
+    /// registrations, the exchange's rows and the facilities' app
+    /// administration (a scenario's fresh start).
     pub fn reset_state(&self) -> StoreResult<()> {
         self.conn().execute_batch(
             "DELETE FROM challenges; DELETE FROM confirmations; DELETE FROM registrations;",
         )?;
         self.conn().execute_batch(exchange::RESET)?;
+        self.conn().execute_batch(facility::RESET)?;
         self.conn().execute_batch(traces::RESET)?;
         Ok(())
     }
@@ -549,6 +556,8 @@ mod tests {
             fixture: String::new(),
         };
         assert!(!store.add_certificate(&nobody, &phone).unwrap());
+        // It gains the facility tables too.
+        assert!(store.facilities_with_app_data().unwrap().is_empty());
         drop(store);
         for suffix in ["", "-wal", "-shm"] {
             let mut file = path.clone().into_os_string();

@@ -155,6 +155,16 @@ async fn set_faults(
     faults
         .validate()
         .map_err(|e| ApiError::unprocessable("invalid_fault", e))?;
+    // Raising the outage publishes the outage notice the app shows at the
+    // next login (お知らせ), as the real service announces its outages.
+    if faults.maintenance && !state.faults.get().maintenance {
+        let outage = crate::facility::NewNotice {
+            title: crate::facility::notice::OUTAGE_TITLE.to_string(),
+            link: String::new(),
+            outage: true,
+        };
+        crate::facility::admin::publish_notice(&state.store, outage, state.clock.now())?;
+    }
     state.faults.set(faults);
     Ok(Json(state.faults.get()))
 }

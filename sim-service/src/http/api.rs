@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime, PrimitiveDateTime};
 
 use super::error::ApiError;
+use super::facility::{Channel, check_facility};
 use super::json::ApiJson;
 use super::{AppState, rfc3339};
 use crate::clock::{JST, jst_date};
@@ -194,14 +195,23 @@ struct Authenticated {
     holder: Option<Holder>,
 }
 
+/// Checks a presentation. On the app channel the facility must be the
+/// session's, and the device recorded is the session's device (its memo),
+/// whatever the body says.
 fn authenticate(
     state: &AppState,
     p: &Presentation,
+    channel: &Channel,
     now: OffsetDateTime,
 ) -> Result<Authenticated, ApiError> {
     let facility = MedicalInstitutionCode::new(&p.medical_institution_code).map_err(|e| {
         ApiError::unprocessable("invalid_field", format!("medical_institution_code: {e}"))
     })?;
+    check_facility(channel, &facility)?;
+    let device = match channel {
+        Some(axum::Extension(session)) => session.device_memo.clone(),
+        None => p.device.clone(),
+    };
     let method = IdentityCheck::from(p.method);
     let certificate = decode_base64("certificate", &p.certificate)?;
     let signature = p
@@ -247,7 +257,7 @@ fn authenticate(
     };
     Ok(Authenticated {
         facility,
-        device: p.device.clone(),
+        device,
         method,
         certificate,
         summary,
@@ -273,6 +283,7 @@ fn wants_xml(headers: &HeaderMap) -> bool {
 
 async fn confirm(
     State(state): State<AppState>,
+    channel: Channel,
     headers: HeaderMap,
     ApiJson(request): ApiJson<Presentation>,
 ) -> Result<Response, ApiError> {
@@ -282,7 +293,7 @@ async fn confirm(
     // async threads.
     let (confirmation_id, outcome) = tokio::task::spawn_blocking(move || {
         let state = state2;
-        let a = authenticate(&state, &request, now)?;
+        let a = authenticate(&state, &request, &channel, now)?;
         let jst = now.to_offset(JST);
         let context = ResponseContext {
             process_execution_time: PrimitiveDateTime::new(jst.date(), jst.time()),
@@ -366,6 +377,7 @@ struct RegistrationView {
 
 async fn register(
     State(state): State<AppState>,
+    channel: Channel,
     ApiJson(request): ApiJson<Presentation>,
 ) -> Result<Response, ApiError> {
     if request.consent != Some(true) {
@@ -383,7 +395,7 @@ async fn register(
         ));
     }
     let state2 = state.clone();
-    let a = tokio::task::spawn_blocking(move || authenticate(&state2, &request, now))
+    let a = tokio::task::spawn_blocking(move || authenticate(&state2, &request, &channel, now))
         .await
         .map_err(ApiError::internal)??;
     let Some(holder) = a.holder else {
@@ -510,12 +522,14 @@ pub(super) fn period(
 /// The result search: see [`crate::exchange::history`].
 async fn history(
     State(state): State<AppState>,
+    channel: Channel,
     query: Result<Query<HistoryParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<HistoryView>, ApiError> {
     let Query(q) = query?;
     let facility = MedicalInstitutionCode::new(&q.medical_institution_code).map_err(|e| {
         ApiError::bad_request("invalid_query", format!("medical_institution_code: {e}"))
     })?;
+    check_facility(&channel, &facility)?;
     let now = state.clock.now();
     let query = period(q.from.as_deref(), q.to.as_deref(), q.device, jst_date(now))?;
     let confirmations =

@@ -42,7 +42,8 @@ pub struct FaultSet {
     #[serde(default)]
     pub endpoints: BTreeMap<String, Fault>,
     /// The whole client API answers 503 `maintenance`, as during the
-    /// service's planned outages.
+    /// service's outages; raising it publishes an outage notice (お知らせ)
+    /// that the app shows at the next login.
     #[serde(default)]
     pub maintenance: bool,
 }

@@ -1,8 +1,11 @@
 //! The HTTP edge: axum routes that decode a request, call the store and the
 //! rules, and encode the answer. No rule lives here.
 //!
-//! - `/v1/…`: the client API (what an app like マイナ資格確認アプリ calls).
-//! - `/admin/v1/…`: the admin API (clock, faults, fixtures, state).
+//! - `/v1/…`: the client API (what an app like マイナ資格確認アプリ calls);
+//!   with `Authorization: Bearer <session token>` a request is on the app
+//!   channel, where the facility's rules apply (see [`crate::facility`]).
+//! - `/admin/v1/…`: the admin API (clock, faults, fixtures, state, the
+//!   facilities' app administration, notices).
 //! - `/admin`: the admin console, HTML for a person at a browser (see
 //!   [`console`]).
 //! - `/openapi.json`: the OpenAPI document of both.
@@ -24,6 +27,7 @@ mod api;
 pub mod console;
 pub mod error;
 mod exchange;
+pub mod facility;
 pub mod faults;
 mod json;
 
@@ -110,7 +114,12 @@ impl AppState {
 /// The whole service as one router.
 pub fn router(state: AppState) -> Router {
     let client = api::routes()
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            facility::app_channel,
+        ))
         .merge(exchange::routes())
+        .merge(facility::routes())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             console::trace::keep,
@@ -121,6 +130,7 @@ pub fn router(state: AppState) -> Router {
         ));
     let admin = admin::routes()
         .merge(exchange::admin_routes())
+        .merge(facility::admin_routes())
         .merge(console::admin_routes())
         .layer(middleware::from_fn_with_state(
             state.clone(),

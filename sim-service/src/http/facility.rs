@@ -1,0 +1,467 @@
+//! The facility's app administration over HTTP (see [`crate::facility`]):
+//!
+//! - `/admin/v1/facilities/{code}/…` and `/admin/v1/notices`: the
+//!   administrator's functions (environment setting, activation codes,
+//!   accounts, notices);
+//! - `/v1/facility/system-login`: a staff login to the system on the
+//!   confirmation terminal (the first one makes an account usable by the app);
+//! - `/v1/app/…`: マイナ資格確認アプリ's own calls: device registration, login
+//!   (a bearer session token), logout, password change, deregistration,
+//!   notices;
+//! - [`app_channel`]: the middleware that puts the client API's requests
+//!   carrying `Authorization: Bearer <session token>` on the app channel.
+//!
+//! Password checks are argon2, slow on purpose: those handlers run off the
+//! async threads.
+
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json, Router, routing};
+use serde::Deserialize;
+
+use super::AppState;
+use super::error::ApiError;
+use super::json::ApiJson;
+use crate::facility::{
+    AccountUpdate, AppSession, EnvironmentSetting, FacilityError, NewAccount, NewNotice, account,
+    admin, device, notice, session,
+};
+use crate::model::MedicalInstitutionCode;
+
+impl From<FacilityError> for ApiError {
+    fn from(error: FacilityError) -> Self {
+        use FacilityError::*;
+        let status = match &error {
+            OutpatientFlowOff(_)
+            | AccountNotStarted { .. }
+            | FirstSystemLoginRequired(_)
+            | DeviceDeregistered
+            | DeviceInvalidated
+            | FacilityMismatch { .. } => StatusCode::FORBIDDEN,
+            UnknownActivationCode(_) | UnknownAccount(_) | UnknownNotice(_) => {
+                StatusCode::NOT_FOUND
+            }
+            ActivationCodeNotYetUsable { .. } | ActivationCodeUsed(_) | AccountExists(_) => {
+                StatusCode::CONFLICT
+            }
+            ActivationCodeInvalidated(_) => StatusCode::GONE,
+            BadCredentials | UnknownDevice | SessionUnknown | SessionExpired(_) => {
+                StatusCode::UNAUTHORIZED
+            }
+            AccountLocked { .. } => StatusCode::LOCKED,
+            PasswordPolicy(_) | InvalidUserId(_) | InvalidField { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            Store(_) | Internal(_) => return ApiError::internal(error),
+        };
+        match error.code() {
+            Some(code) => ApiError::new(status, code.code, format!("{error} ({})", code.message)),
+            None => ApiError::internal(error),
+        }
+    }
+}
+
+/// The admin routes, behind the admin token with the rest of `/admin/v1`.
+pub fn admin_routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/v1/facilities", routing::get(list_facilities))
+        .route(
+            "/admin/v1/facilities/{code}/environment",
+            routing::get(get_environment).put(put_environment),
+        )
+        .route(
+            "/admin/v1/facilities/{code}/activation-codes",
+            routing::get(list_codes).post(issue_code),
+        )
+        .route(
+            "/admin/v1/facilities/{code}/activation-codes/{activation_code}/invalidate",
+            routing::post(invalidate_code),
+        )
+        .route(
+            "/admin/v1/facilities/{code}/accounts",
+            routing::get(list_accounts).post(register_account),
+        )
+        .route(
+            "/admin/v1/facilities/{code}/accounts/{user_id}",
+            routing::patch(update_account),
+        )
+        .route(
+            "/admin/v1/notices",
+            routing::get(list_notices).post(publish_notice),
+        )
+}
+
+/// The client routes of staff and the app.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/facility/system-login", routing::post(system_login))
+        .route("/v1/app/devices", routing::post(register_device))
+        .route(
+            "/v1/app/devices/current",
+            routing::delete(deregister_device),
+        )
+        .route("/v1/app/sessions", routing::post(login))
+        .route("/v1/app/sessions/current", routing::delete(logout))
+        .route("/v1/app/password", routing::put(change_password))
+        .route("/v1/app/notices", routing::get(unread_notices))
+        .route("/v1/app/notices/{id}/read", routing::post(read_notice))
+}
+
+fn facility_code(field: &str, text: &str) -> Result<MedicalInstitutionCode, ApiError> {
+    MedicalInstitutionCode::new(text)
+        .map_err(|e| ApiError::unprocessable("invalid_field", format!("{field}: {e}")))
+}
+
+/// Runs slow or blocking facility work off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, FacilityError> + Send + 'static,
+) -> Result<T, ApiError> {
+    Ok(tokio::task::spawn_blocking(work)
+        .await
+        .map_err(ApiError::internal)??)
+}
+
+async fn list_facilities(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<MedicalInstitutionCode>>, ApiError> {
+    Ok(Json(admin::facilities(&state.store)?))
+}
+
+async fn get_environment(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+) -> Result<Json<EnvironmentSetting>, ApiError> {
+    let facility = facility_code("code", &code)?;
+    Ok(Json(admin::environment(&state.store, &facility)?))
+}
+
+/// A change of the environment settings; absent fields stay.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnvironmentChange {
+    #[serde(default)]
+    outpatient_flow: Option<bool>,
+    #[serde(default)]
+    activation_delay_seconds: Option<i64>,
+}
+
+async fn put_environment(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    ApiJson(change): ApiJson<EnvironmentChange>,
+) -> Result<Json<EnvironmentSetting>, ApiError> {
+    let facility = facility_code("code", &code)?;
+    if let Some(seconds) = change.activation_delay_seconds {
+        admin::set_activation_delay(&state.store, &facility, seconds)?;
+    }
+    if let Some(enabled) = change.outpatient_flow {
+        admin::set_outpatient_flow(&state.store, &facility, enabled)?;
+    }
+    Ok(Json(admin::environment(&state.store, &facility)?))
+}
+
+async fn list_codes(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+) -> Result<Response, ApiError> {
+    let facility = facility_code("code", &code)?;
+    let codes = admin::activation_codes(&state.store, &facility, state.clock.now())?;
+    Ok(Json(codes).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewCode {
+    /// 端末識別メモ情報.
+    memo: String,
+}
+
+async fn issue_code(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    ApiJson(body): ApiJson<NewCode>,
+) -> Result<Response, ApiError> {
+    let facility = facility_code("code", &code)?;
+    let view =
+        admin::issue_activation_code(&state.store, &facility, &body.memo, state.clock.now())?;
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+async fn invalidate_code(
+    State(state): State<AppState>,
+    Path((code, activation_code)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let facility = facility_code("code", &code)?;
+    admin::invalidate_activation_code(&state.store, &facility, &activation_code)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_accounts(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+) -> Result<Response, ApiError> {
+    let facility = facility_code("code", &code)?;
+    let accounts = admin::accounts(&state.store, &facility, state.clock.now())?;
+    Ok(Json(accounts).into_response())
+}
+
+async fn register_account(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    ApiJson(body): ApiJson<NewAccount>,
+) -> Result<Response, ApiError> {
+    let facility = facility_code("code", &code)?;
+    let now = state.clock.now();
+    let view =
+        blocking(move || admin::register_account(&state.store, &facility, body, now)).await?;
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+async fn update_account(
+    State(state): State<AppState>,
+    Path((code, user_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<AccountUpdate>,
+) -> Result<Response, ApiError> {
+    let facility = facility_code("code", &code)?;
+    let now = state.clock.now();
+    let view =
+        blocking(move || admin::update_account(&state.store, &facility, &user_id, body, now))
+            .await?;
+    Ok(Json(view).into_response())
+}
+
+async fn list_notices(State(state): State<AppState>) -> Result<Response, ApiError> {
+    Ok(Json(admin::notices(&state.store)?).into_response())
+}
+
+async fn publish_notice(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<NewNotice>,
+) -> Result<Response, ApiError> {
+    let view = admin::publish_notice(&state.store, body, state.clock.now())?;
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+/// ID and password at a facility.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SystemLogin {
+    medical_institution_code: String,
+    user_id: String,
+    password: String,
+    /// Changes the password at the same time.
+    #[serde(default)]
+    new_password: Option<String>,
+}
+
+async fn system_login(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<SystemLogin>,
+) -> Result<Response, ApiError> {
+    let facility = facility_code("medical_institution_code", &body.medical_institution_code)?;
+    let now = state.clock.now();
+    let view = blocking(move || {
+        account::system_login(
+            &state.store,
+            &facility,
+            &body.user_id,
+            &body.password,
+            body.new_password.as_deref(),
+            now,
+        )
+    })
+    .await?;
+    Ok(Json(view).into_response())
+}
+
+/// The app's initial registration.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeviceRegistration {
+    medical_institution_code: String,
+    user_id: String,
+    password: String,
+    activation_code: String,
+}
+
+async fn register_device(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<DeviceRegistration>,
+) -> Result<Response, ApiError> {
+    let facility = facility_code("medical_institution_code", &body.medical_institution_code)?;
+    let now = state.clock.now();
+    let registered = blocking(move || {
+        device::register(
+            &state.store,
+            &facility,
+            &body.user_id,
+            &body.password,
+            body.activation_code.trim(),
+            now,
+        )
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(registered)).into_response())
+}
+
+/// An app login on a registered device.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    medical_institution_code: String,
+    user_id: String,
+    password: String,
+    device_token: String,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<Login>,
+) -> Result<Response, ApiError> {
+    let facility = facility_code("medical_institution_code", &body.medical_institution_code)?;
+    let now = state.clock.now();
+    let logged_in = blocking(move || {
+        session::login(
+            &state.store,
+            &facility,
+            &body.user_id,
+            &body.password,
+            &body.device_token,
+            now,
+        )
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(logged_in)).into_response())
+}
+
+/// The bearer token of a request, if it carries one.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+/// The live session of a request to an app-only route.
+fn required_session(state: &AppState, headers: &HeaderMap) -> Result<AppSession, ApiError> {
+    let token = bearer(headers).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            crate::codes::APP_SESSION_INVALID.code,
+            "this is an app call: send `Authorization: Bearer <session token>` from POST /v1/app/sessions",
+        )
+    })?;
+    Ok(session::check(&state.store, token, state.clock.now())?)
+}
+
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<StatusCode, ApiError> {
+    let session = required_session(&state, &headers)?;
+    session::logout(&state.store, &session)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn deregister_device(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let session = required_session(&state, &headers)?;
+    device::deregister(&state.store, &session.device_id, state.clock.now())?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    let session = required_session(&state, &headers)?;
+    let now = state.clock.now();
+    blocking(move || {
+        account::change_password(
+            &state.store,
+            &session.facility,
+            &session.user_id,
+            &body.current_password,
+            &body.new_password,
+            now,
+        )
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn unread_notices(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let session = required_session(&state, &headers)?;
+    let unread = notice::unread(&state.store, &session.facility, &session.user_id)?;
+    Ok(Json(unread).into_response())
+}
+
+async fn read_notice(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    let session = required_session(&state, &headers)?;
+    notice::mark_read(
+        &state.store,
+        &session.facility,
+        &session.user_id,
+        id,
+        state.clock.now(),
+    )?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Middleware of the client API: a request with `Authorization: Bearer`
+/// is on the app channel and goes on only with a live session, which the
+/// handlers find in the request's extensions; a request without one is the
+/// confirmation terminal's, unchanged.
+pub async fn app_channel(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let Some(token) = bearer(request.headers()) else {
+        return next.run(request).await;
+    };
+    match session::check(&state.store, token, state.clock.now()) {
+        Ok(session) => {
+            request.extensions_mut().insert(session);
+            next.run(request).await
+        }
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// The app session of a client API request, if it came on the app channel.
+pub type Channel = Option<Extension<AppSession>>;
+
+/// On the app channel, the request must name the session's facility.
+pub fn check_facility(
+    channel: &Channel,
+    facility: &MedicalInstitutionCode,
+) -> Result<(), ApiError> {
+    match channel {
+        Some(Extension(session)) if session.facility != *facility => {
+            Err(FacilityError::FacilityMismatch {
+                session: session.facility.to_string(),
+                requested: facility.to_string(),
+            }
+            .into())
+        }
+        _ => Ok(()),
+    }
+}
