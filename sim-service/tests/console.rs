@@ -29,11 +29,6 @@ struct Service {
     person: InsuredPerson,
 }
 
-#[derive(Serialize)]
-struct FixtureFile<'a> {
-    person: &'a [InsuredPerson],
-}
-
 /// The built-in `valid` person, with a description a browser must not run.
 fn person() -> InsuredPerson {
     let mut person = fixtures::find(&fixtures::built_in().unwrap(), "valid")

@@ -1,6 +1,8 @@
 //! The admin console in a real browser: headless Chromium driven through
-//! chromedriver (WebDriver) logs in, uses the forms as a tester would, and
-//! leaves a screenshot in `target/artifacts/console.png`.
+//! chromedriver (WebDriver) logs in, sets the service clock, turns the
+//! environment setting on, issues an activation code, sees it listed as
+//! 未登録, invalidates it and sees it 無効 — and leaves a screenshot of that
+//! list in `target/artifacts/console.png`.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (and `fonts-noto-cjk` for
 //! the Japanese labels in the screenshot). Without them the test fails and
@@ -20,6 +22,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 const PASSWORD: &str = "browser-test-password";
+const FACILITY: &str = "0110000001";
 
 fn binary(variable: &str, default: &str, package: &str) -> PathBuf {
     let path = std::env::var_os(variable).map_or_else(|| PathBuf::from(default), PathBuf::from);
@@ -160,6 +163,18 @@ async fn fill(browser: &Client, locator: Locator<'_>, text: &str) -> Result<(), 
     field.send_keys(text).await.map_err(|e| e.to_string())
 }
 
+/// Waits for the page a form led to: the one whose notice says `what`.
+async fn wait_for_notice(browser: &Client, what: &str) -> Result<(), String> {
+    let xpath = format!("//p[@class='notice' and contains(., '{what}')]");
+    browser
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::XPath(&xpath))
+        .await
+        .map(drop)
+        .map_err(|e| format!("no notice saying {what:?}: {e}"))
+}
+
 async fn path_now(browser: &Client) -> Result<String, String> {
     Ok(browser
         .current_url()
@@ -195,6 +210,12 @@ async fn drive(browser: &Client, state: &AppState, base: &str) -> Result<(), Str
     );
     fill(browser, Locator::Id("password"), PASSWORD).await?;
     click(browser, Locator::Id("login")).await?;
+    browser
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("dl.summary"))
+        .await
+        .map_err(|e| format!("no overview after the login: {e}"))?;
     let path = path_now(browser).await?;
     ensure!(
         path == "/admin",
@@ -213,20 +234,77 @@ async fn drive(browser: &Client, state: &AppState, base: &str) -> Result<(), Str
     )
     .await?;
     click(browser, Locator::Id("clock-set")).await?;
+    wait_for_notice(browser, "サービス時刻を変更しました").await?;
     let shown = text_of(browser, "#clock-now").await?;
     ensure!(
         shown == "2027-04-01 09:00:00",
         "the clock page shows {shown}"
     );
-    let notice = text_of(browser, ".notice").await?;
-    ensure!(
-        notice.contains("サービス時刻を変更しました"),
-        "notice: {notice}"
-    );
     let now = state.clock.now();
     ensure!(
         now == OffsetDateTime::parse("2027-04-01T09:00:00+09:00", &Rfc3339).unwrap(),
         "the service clock is at {now}"
+    );
+
+    // 環境設定: the app's switch on.
+    browser
+        .goto(&format!("{base}/admin/environment?facility={FACILITY}"))
+        .await
+        .map_err(|e| e.to_string())?;
+    click(browser, Locator::Id("outpatient-flow")).await?;
+    click(browser, Locator::Id("environment-save")).await?;
+    wait_for_notice(browser, "環境設定を更新しました").await?;
+    let shown = text_of(browser, "#outpatient-flow-state").await?;
+    ensure!(shown.contains("利用する (on)"), "environment: {shown}");
+
+    // アクティベーションコード発行, listed as 未登録, then 無効化する.
+    browser
+        .goto(&format!(
+            "{base}/admin/activation-codes?facility={FACILITY}"
+        ))
+        .await
+        .map_err(|e| e.to_string())?;
+    fill(browser, Locator::Id("memo"), "受付タブレット1").await?;
+    click(browser, Locator::Id("issue")).await?;
+    wait_for_notice(browser, "発行しました").await?;
+    let row = browser
+        .find(Locator::Css("#codes tbody tr[data-code]"))
+        .await
+        .map_err(|e| format!("no code listed: {e}"))?;
+    let code = row
+        .attr("data-code")
+        .await
+        .map_err(|e| e.to_string())?
+        .unwrap_or_default();
+    ensure!(
+        code.len() == 12 && code.bytes().all(|b| b.is_ascii_digit()),
+        "code {code:?}"
+    );
+    let memo = text_of(browser, &format!("tr[data-code=\"{code}\"] .memo")).await?;
+    ensure!(memo == "受付タブレット1", "memo {memo:?}");
+    let status = text_of(browser, &format!("tr[data-code=\"{code}\"] .status")).await?;
+    ensure!(
+        status.starts_with("未登録"),
+        "status after issuing: {status}"
+    );
+    click(
+        browser,
+        Locator::Css(&format!("tr[data-code=\"{code}\"] .invalidate")),
+    )
+    .await?;
+    wait_for_notice(browser, "無効化しました").await?;
+    let status = text_of(browser, &format!("tr[data-code=\"{code}\"] .status")).await?;
+    ensure!(status == "無効", "status after invalidating: {status}");
+    // What the page says is what the service holds.
+    let facility = sim_service::model::MedicalInstitutionCode::new(FACILITY).unwrap();
+    let codes =
+        sim_service::facility::admin::activation_codes(&state.store, &facility, state.clock.now())
+            .map_err(|e| e.to_string())?;
+    ensure!(
+        codes.len() == 1
+            && codes[0].code == code
+            && codes[0].status == sim_service::facility::ActivationStatus::Invalidated,
+        "the service holds {codes:?}"
     );
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! The admin console: server-rendered HTML under `/admin` for a person at a
-//! browser — the fixtures, the service clock, the faults, and the live
-//! confirmation history with the HTTP and APDU trace of each.
+//! browser — the administrator's screens for マイナ資格確認アプリ (環境設定,
+//! アクティベーションコード発行, アカウント登録, お知らせ; see [`facility`]),
+//! the fixtures, the service clock, the faults, and the live confirmation
+//! history with the HTTP and APDU trace of each.
 //!
 //! It calls the same store and state as the `/admin/v1` JSON API and
 //! changes nothing of that API's behaviour.
@@ -39,6 +41,7 @@ use super::{AppState, rfc3339};
 use crate::clock::{ClockMode, JST};
 use crate::fixtures::InsuredPerson;
 
+mod facility;
 pub mod session;
 pub mod trace;
 
@@ -71,6 +74,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/faults/clear", routing::post(clear_faults))
         .route("/admin/confirmations", routing::get(history_page))
         .route("/admin/confirmations/{id}", routing::get(confirmation_page))
+        .merge(facility::routes())
         .layer(axum::middleware::map_response(security_headers))
 }
 
@@ -91,32 +95,34 @@ pub fn admin_routes() -> Router<AppState> {
 /// An APDU trace carries every certificate read: larger than a client request.
 const APDU_LIMIT: usize = 1024 * 1024;
 
+/// The templates, compiled in: the console needs no files at run time.
+macro_rules! templates {
+    ($($name:literal),+ $(,)?) => {
+        &[$(($name, include_str!(concat!("console/templates/", $name)))),+]
+    };
+}
+
+const TEMPLATE_FILES: &[(&str, &str)] = templates![
+    "base.html",
+    "login.html",
+    "error.html",
+    "dashboard.html",
+    "fixtures.html",
+    "clock.html",
+    "faults.html",
+    "confirmations.html",
+    "confirmation.html",
+    "facility_picker.html",
+    "environment.html",
+    "activation.html",
+    "accounts.html",
+    "notices.html",
+];
+
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
-    for (name, source) in [
-        ("base.html", include_str!("console/templates/base.html")),
-        ("login.html", include_str!("console/templates/login.html")),
-        ("error.html", include_str!("console/templates/error.html")),
-        (
-            "dashboard.html",
-            include_str!("console/templates/dashboard.html"),
-        ),
-        (
-            "fixtures.html",
-            include_str!("console/templates/fixtures.html"),
-        ),
-        ("clock.html", include_str!("console/templates/clock.html")),
-        ("faults.html", include_str!("console/templates/faults.html")),
-        (
-            "confirmations.html",
-            include_str!("console/templates/confirmations.html"),
-        ),
-        (
-            "confirmation.html",
-            include_str!("console/templates/confirmation.html"),
-        ),
-    ] {
+    for &(name, source) in TEMPLATE_FILES {
         // The templates are part of the binary; one that does not parse is
         // a build defect the console tests catch.
         if let Err(e) = env.add_template(name, source) {
@@ -380,7 +386,8 @@ async fn logout(
 
 /// After a form was carried out: back to its page, which says what was done.
 fn done(to: &str, what: &str) -> Page {
-    Ok(Redirect::to(&format!("{to}?done={what}")).into_response())
+    let join = if to.contains('?') { '&' } else { '?' };
+    Ok(Redirect::to(&format!("{to}{join}done={what}")).into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -397,6 +404,14 @@ fn done_notice(done: &Done) -> Option<&'static str> {
         "faults" => "障害設定を変更しました (the faults were set)",
         "fixtures" => "フィクスチャを読み込みました (the fixtures were loaded)",
         "reset" => "状態を初期化しました (challenges, history and registrations were cleared)",
+        "environment" => "環境設定を更新しました (the environment setting was saved)",
+        "issued" => "アクティベーションコードを発行しました (an activation code was issued)",
+        "invalidated" => {
+            "アクティベーションコードを無効化しました (the activation code was invalidated)"
+        }
+        "registered" => "アカウントを登録しました (the account was registered)",
+        "updated" => "アカウントを更新しました (the account was updated)",
+        "notice" => "お知らせを掲載しました (the notice was published)",
         _ => return None,
     })
 }
@@ -966,17 +981,7 @@ mod tests {
 
     #[test]
     fn every_template_parses() {
-        for name in [
-            "base.html",
-            "login.html",
-            "error.html",
-            "dashboard.html",
-            "fixtures.html",
-            "clock.html",
-            "faults.html",
-            "confirmations.html",
-            "confirmation.html",
-        ] {
+        for (name, _) in TEMPLATE_FILES {
             assert!(TEMPLATES.get_template(name).is_ok(), "{name}");
         }
     }
