@@ -500,3 +500,180 @@ async fn each_confirmation_keeps_its_http_exchange_and_takes_an_apdu_trace() {
         .await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_facility_screens_apply_the_facility_rules() {
+    use sim_service::facility::{ActivationStatus, admin};
+    use sim_service::model::MedicalInstitutionCode;
+
+    let service = start().await;
+    let browser = service.log_in(PASSWORD).await;
+    let facility = MedicalInstitutionCode::new(FACILITY).unwrap();
+    let store = &service.state.store;
+    let form = |extra: &[(&'static str, &'static str)]| {
+        let mut fields = vec![
+            ("csrf", browser.csrf.clone()),
+            ("facility", FACILITY.into()),
+        ];
+        fields.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+        fields
+    };
+    let (service, browser) = (&service, &browser);
+    let post = |path: &'static str, fields: Vec<(&'static str, String)>| {
+        let fields: Vec<(&str, String)> = fields;
+        async move {
+            service
+                .client
+                .post(format!("{}{path}", service.base))
+                .header(COOKIE, &browser.cookie)
+                .form(&fields)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+
+    // 環境設定
+    let page = service
+        .get_page(&browser.cookie, "/admin/environment")
+        .await;
+    assert!(page.contains("利用しない (off)"), "{page}");
+    let saved = post(
+        "/admin/environment",
+        form(&[("outpatient_flow", "on"), ("activation_delay_seconds", "0")]),
+    )
+    .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        saved.headers()[LOCATION],
+        "/admin/environment?facility=0110000001&done=environment"
+    );
+    let setting = admin::environment(store, &facility).unwrap();
+    assert!(setting.outpatient_flow);
+    assert_eq!(setting.activation_delay_seconds, 0);
+    let bad_delay = post(
+        "/admin/environment",
+        form(&[("activation_delay_seconds", "-5")]),
+    )
+    .await;
+    assert_eq!(bad_delay.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        admin::environment(store, &facility)
+            .unwrap()
+            .outpatient_flow
+    );
+    let bad_facility = service
+        .get(&browser.cookie, "/admin/environment?facility=12")
+        .await;
+    assert_eq!(bad_facility.status(), StatusCode::BAD_REQUEST);
+
+    // アクティベーションコード発行, 無効化する
+    let issued = post(
+        "/admin/activation-codes",
+        form(&[("memo", "<i>タブレット</i>")]),
+    )
+    .await;
+    assert_eq!(issued.status(), StatusCode::SEE_OTHER);
+    let codes = admin::activation_codes(store, &facility, service.state.clock.now()).unwrap();
+    assert_eq!(codes.len(), 1);
+    let code = codes[0].code.clone();
+    let page = service
+        .get_page(&browser.cookie, "/admin/activation-codes?done=issued")
+        .await;
+    assert!(
+        page.contains("&lt;i&gt;タブレット&lt;&#x2f;i&gt;"),
+        "{page}"
+    );
+    assert!(page.contains("未登録") && page.contains(&code));
+    let no_memo = post("/admin/activation-codes", form(&[("memo", "  ")])).await;
+    assert_eq!(no_memo.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(no_memo.text().await.unwrap().contains("KZA"));
+
+    let forged = service
+        .post(
+            &browser.cookie,
+            "/admin/activation-codes/invalidate",
+            &[("csrf", "forged"), ("facility", FACILITY), ("code", &code)],
+        )
+        .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let now = service.state.clock.now();
+    assert_eq!(
+        admin::activation_codes(store, &facility, now).unwrap()[0].status,
+        ActivationStatus::Unregistered
+    );
+    let invalidated = post(
+        "/admin/activation-codes/invalidate",
+        vec![
+            ("csrf", browser.csrf.clone()),
+            ("facility", FACILITY.into()),
+            ("code", code.clone()),
+        ],
+    )
+    .await;
+    assert_eq!(invalidated.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        admin::activation_codes(store, &facility, now).unwrap()[0].status,
+        ActivationStatus::Invalidated
+    );
+    let unknown = post(
+        "/admin/activation-codes/invalidate",
+        form(&[("code", "000000000000")]),
+    )
+    .await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+
+    // アカウント登録, 更新
+    let account = |password: &'static str| {
+        form(&[
+            ("role", "一般利用者"),
+            ("user_id", "uketsuke"),
+            ("name", "受付 花子"),
+            ("kana", "ウケツケ ハナコ"),
+            ("start_date", "2026-11-01"),
+            ("password", password),
+        ])
+    };
+    let weak = post("/admin/accounts", account("short")).await;
+    assert_eq!(weak.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(weak.text().await.unwrap().contains("password"));
+    let registered = post("/admin/accounts", account("Passw0rd!x")).await;
+    assert_eq!(registered.status(), StatusCode::SEE_OTHER);
+    let again = post("/admin/accounts", account("Passw0rd!x")).await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    let updated = post(
+        "/admin/accounts/update",
+        form(&[("user_id", "uketsuke"), ("name", "受付 太郎"), ("role", "")]),
+    )
+    .await;
+    assert_eq!(updated.status(), StatusCode::SEE_OTHER);
+    let accounts = admin::accounts(store, &facility, now).unwrap();
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(accounts[0].name, "受付 太郎");
+    assert_eq!(accounts[0].kana, "ウケツケ ハナコ", "empty fields stay");
+    let bad_date = post(
+        "/admin/accounts/update",
+        form(&[("user_id", "uketsuke"), ("start_date", "11/01")]),
+    )
+    .await;
+    assert_eq!(bad_date.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = service.get_page(&browser.cookie, "/admin/accounts").await;
+    assert!(page.contains("uketsuke") && page.contains("受付 太郎"));
+    assert!(!page.contains("Passw0rd"), "no password on the page");
+
+    // お知らせ
+    let published = post(
+        "/admin/notices",
+        form(&[("title", "<b>障害</b>のお知らせ"), ("outage", "on")]),
+    )
+    .await;
+    assert_eq!(published.status(), StatusCode::SEE_OTHER);
+    let notices = admin::notices(store).unwrap();
+    assert_eq!(notices.len(), 1);
+    assert!(notices[0].outage);
+    let page = service.get_page(&browser.cookie, "/admin/notices").await;
+    assert!(
+        page.contains("&lt;b&gt;障害&lt;&#x2f;b&gt;のお知らせ"),
+        "{page}"
+    );
+}

@@ -129,6 +129,10 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             tracing::error!("console template {name}: {e}");
         }
     }
+    // RFC 3339 times of the facility views, as the screens show them (JST).
+    env.add_filter("jst", |v: String| {
+        OffsetDateTime::parse(&v, &Rfc3339).map_or(v, jst)
+    });
     env.add_filter("pretty", |v: Value| {
         serde_json::to_string_pretty(&v).unwrap_or_else(|_| v.to_string())
     });
