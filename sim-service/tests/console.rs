@@ -677,3 +677,98 @@ async fn the_facility_screens_apply_the_facility_rules() {
         "{page}"
     );
 }
+
+/// Everything the service logs while the tests of this file run.
+fn captured_log() -> &'static std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    static LOG: std::sync::OnceLock<std::sync::Arc<std::sync::Mutex<Vec<u8>>>> =
+        std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || Capture(sink.clone()))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+        log
+    })
+}
+
+struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn names_numbers_and_passwords_stay_out_of_the_log() {
+    let log = captured_log();
+    let service = start().await;
+    let browser = service.log_in(PASSWORD).await;
+    let persona = service.person.card.profile.persona.clone();
+    let id = service.confirm("受付1").await;
+    for path in [
+        "/admin/fixtures".to_string(),
+        "/admin/confirmations".to_string(),
+        format!("/admin/confirmations/{id}"),
+    ] {
+        service.get_page(&browser.cookie, &path).await;
+    }
+    let refused = service
+        .post(
+            &browser.cookie,
+            "/admin/fixtures",
+            &[
+                ("csrf", &browser.csrf),
+                ("toml", "[[person]]\nid = \"x\"\nname = \"山田 漏洩\"\n"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    for password in ["short", "Secr3t!pass"] {
+        service
+            .post(
+                &browser.cookie,
+                "/admin/accounts",
+                &[
+                    ("csrf", &browser.csrf),
+                    ("facility", FACILITY),
+                    ("role", "一般利用者"),
+                    ("user_id", "kojin"),
+                    ("name", "個人 情報子"),
+                    ("kana", "コジン ジョウホウコ"),
+                    ("start_date", "2026-11-01"),
+                    ("password", password),
+                ],
+            )
+            .await;
+    }
+    service
+        .post(
+            &browser.cookie,
+            "/admin/login",
+            &[("csrf", "x"), ("password", "Secr3t!pass")],
+        )
+        .await;
+    tracing::warn!("canary: the capture works");
+    let log = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
+    assert!(log.contains("canary"), "{log}");
+    for secret in [
+        persona.name.as_str(),
+        persona.name_kana.as_str(),
+        persona.my_number.as_str(),
+        "山田 漏洩",
+        "個人 情報子",
+        "Secr3t!pass",
+        PASSWORD,
+    ] {
+        assert!(!log.contains(secret), "{secret:?} in the log:\n{log}");
+    }
+}
