@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
+use kazasu::client::app::{self, AppLogin};
 use kazasu::client::misbehave::{self, Misbehaviour};
 use kazasu::client::pcsc::DEFAULT_READER;
 use kazasu::client::{
@@ -86,6 +87,20 @@ pub struct CheckArgs {
     /// With --history: only this device's (--device) confirmations.
     #[arg(long, requires = "history")]
     this_device: bool,
+    /// The app channel: the staff's user ID. With it the client signs in
+    /// (registering the device first with --activation-code) and confirms
+    /// with the session.
+    #[arg(long, conflicts_with = "history")]
+    app_user: Option<String>,
+    /// The app channel: the account's password. Prefer the environment variable.
+    #[arg(long, env = "KAZASU_APP_PASSWORD", hide_env_values = true)]
+    app_password: Option<String>,
+    /// The app channel, first start: register this device with the activation code.
+    #[arg(long, requires = "app_user")]
+    activation_code: Option<String>,
+    /// The app channel: the token of this device, printed when it registered.
+    #[arg(long, env = "KAZASU_DEVICE_TOKEN", hide_env_values = true)]
+    device_token: Option<String>,
     /// Break one rule on purpose (for the runner's own tests).
     #[arg(long, hide = true)]
     misbehave: Option<Misbehaviour>,
@@ -114,7 +129,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     if args.history {
         return history(&args);
     }
-    let (inputs, source, service_url, ca) = if args.adapter {
+    let (inputs, source, service_url, ca, login) = if args.adapter {
         from_environment(&args)?
     } else {
         let method = args.method.unwrap_or(if args.pin.is_some() {
@@ -139,10 +154,38 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
             timeout_ms: args.timeout_ms,
             card_timeout_ms: args.card_timeout_ms,
         };
-        (inputs, source, args.service.clone(), args.ca.clone())
+        let login = match &args.app_user {
+            Some(user) => Some(AppLogin {
+                user_id: user.clone(),
+                password: args.app_password.clone().context(
+                    "--app-user needs the password: --app-password or KAZASU_APP_PASSWORD",
+                )?,
+                activation_code: args.activation_code.clone(),
+                device_token: args.device_token.clone(),
+            }),
+            None => None,
+        };
+        (inputs, source, args.service.clone(), args.ca.clone(), login)
     };
     let service = service_client(&service_url, ca.as_ref())?;
-    let outcome = run_check(&source, &service, inputs, args.misbehave)?;
+    let outcome = match &login {
+        None => run_check(&source, &service, inputs, args.misbehave)?,
+        Some(login) => {
+            let timeout = std::time::Duration::from_millis(inputs.timeout_ms);
+            match app::sign_in(&service, &inputs.facility, login, timeout) {
+                Ok(signed_in) => {
+                    if let Some(token) = &signed_in.new_device_token {
+                        eprintln!(
+                            "device registered; its token for later logins (--device-token or KAZASU_DEVICE_TOKEN): {token}"
+                        );
+                    }
+                    let outcome = run_check(&source, &signed_in.service, inputs, args.misbehave)?;
+                    app::with_notices(outcome, &signed_in.notices)
+                }
+                Err(failure) => app::stop(failure),
+            }
+        }
+    };
     if args.adapter || args.json {
         println!("{}", serde_json::to_string(&outcome)?);
     } else {
@@ -181,9 +224,15 @@ fn history(args: &CheckArgs) -> anyhow::Result<()> {
 }
 
 /// The adapter contract's inputs (harness/ADAPTER.md).
-fn from_environment(
-    args: &CheckArgs,
-) -> anyhow::Result<(CheckInputs, CardSource, String, Option<PathBuf>)> {
+type Setup = (
+    CheckInputs,
+    CardSource,
+    String,
+    Option<PathBuf>,
+    Option<AppLogin>,
+);
+
+fn from_environment(args: &CheckArgs) -> anyhow::Result<Setup> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let flag = |name: &str, default: bool| -> anyhow::Result<bool> {
         match var(name).as_deref() {
@@ -228,7 +277,23 @@ fn from_environment(
         None => CardSource::Reader(var("KAZASU_READER").unwrap_or_else(|| DEFAULT_READER.into())),
     };
     let service = var("KAZASU_SERVICE_URL").unwrap_or_else(|| DEFAULT_SERVICE.into());
-    Ok((inputs, source, service, var("KAZASU_CA").map(PathBuf::from)))
+    let login = match var("KAZASU_APP_USER") {
+        Some(user_id) => Some(AppLogin {
+            user_id,
+            password: var("KAZASU_APP_PASSWORD")
+                .context("KAZASU_APP_USER is set but KAZASU_APP_PASSWORD is not")?,
+            activation_code: var("KAZASU_ACTIVATION_CODE"),
+            device_token: var("KAZASU_DEVICE_TOKEN"),
+        }),
+        None => None,
+    };
+    Ok((
+        inputs,
+        source,
+        service,
+        var("KAZASU_CA").map(PathBuf::from),
+        login,
+    ))
 }
 
 fn run_check(

@@ -59,6 +59,15 @@ fn check(scenario: &Scenario, persons: &[String]) -> Vec<String> {
             Err(e) => problems.push(format!("service.faults is not a fault set: {e}")),
         }
     }
+    if let Some(facility) = &scenario.facility {
+        use sim_service::facility::account::{check_password_policy, check_user_id};
+        if let Err(e) = check_user_id(&facility.user_id) {
+            problems.push(format!("facility.user_id: {e}"));
+        }
+        if let Err(e) = check_password_policy(&facility.password) {
+            problems.push(format!("facility.password: {e}"));
+        }
+    }
     problems
 }
 

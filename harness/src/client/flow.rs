@@ -430,7 +430,7 @@ fn wrong_pin(left: u8) -> ClientOutcome {
     o
 }
 
-fn service_stop(failure: ServiceFailure) -> Box<ClientOutcome> {
+pub(super) fn service_stop(failure: ServiceFailure) -> Box<ClientOutcome> {
     Box::new(match failure {
         ServiceFailure::Maintenance { code, message } => outcome(
             OutcomeKind::Maintenance,
@@ -449,6 +449,7 @@ fn service_stop(failure: ServiceFailure) -> Box<ClientOutcome> {
             OutcomeKind::ServiceError,
             format!("資格確認サービスでエラーが発生しました（{detail}）。{OTHER_MEANS}"),
         ),
+        ServiceFailure::AppRefused { code, message } => super::app::refused(&code, &message),
     })
 }
 

@@ -10,6 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod app;
 pub mod card;
 pub mod flow;
 pub mod in_process;
@@ -131,6 +132,12 @@ pub enum OutcomeKind {
     /// card is not opened in Wallet, or a phone the card was never added to
     /// (not possible under 15). Open it in Wallet, or use the physical card.
     CardNotOnPhone,
+    /// The app channel refused before (or while) confirming: the facility's
+    /// environment setting is off, the activation code is not yet usable,
+    /// used or invalidated, the account is locked or never logged in to the
+    /// system, the device was deregistered, the session ended.
+    /// `processing_result_code` carries the service's `KZA…` code.
+    AppRefused,
 }
 
 /// The outcome of one check: what `kazasu check --json` prints, and what a

@@ -1,5 +1,7 @@
 //! A blocking client of the eligibility service's API (`/v1`): challenges,
-//! confirmations and registrations.
+//! confirmations and registrations, and the app's own calls (device
+//! registration and login, see [`super::app`]). A client holding an app
+//! session sends it with every request: those are on the app channel.
 //!
 //! Every failure is sorted into what the staff can do about it: the service
 //! is under maintenance (come back later, use other means), it did not answer
@@ -32,6 +34,10 @@ pub enum ServiceFailure {
     /// Unreachable, an error answer, or an unreadable one.
     #[error("{0}")]
     Failed(String),
+    /// The app channel refused (a `KZA…` code): environment setting off,
+    /// activation code, account, device or session.
+    #[error("{code}: {message}")]
+    AppRefused { code: String, message: String },
 }
 
 /// A challenge to sign.
@@ -74,6 +80,9 @@ pub enum RegistrationAnswer {
 pub struct ServiceClient {
     base: String,
     http: reqwest::blocking::Client,
+    /// The app session's bearer token; `None` on the confirmation
+    /// terminal's channel.
+    session: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -115,7 +124,70 @@ impl ServiceClient {
         Ok(ServiceClient {
             base: base_url.trim_end_matches('/').to_string(),
             http,
+            session: None,
         })
+    }
+
+    /// The same service, on the app channel of a session.
+    pub fn with_session(&self, token: String) -> ServiceClient {
+        ServiceClient {
+            session: Some(token),
+            ..self.clone()
+        }
+    }
+
+    /// POST /v1/app/devices: registers this device with an activation
+    /// code; the device token it answers proves the device at each login.
+    pub fn register_device(
+        &self,
+        facility: &str,
+        user_id: &str,
+        password: &str,
+        activation_code: &str,
+        timeout: Duration,
+    ) -> Result<String, ServiceFailure> {
+        let body = serde_json::json!({
+            "medical_institution_code": facility,
+            "user_id": user_id,
+            "password": password,
+            "activation_code": activation_code,
+        });
+        let (_, answer) = self.post("/v1/app/devices", Some(&body), timeout)?;
+        answer["device_token"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| ServiceFailure::Failed("a device registration without a token".into()))
+    }
+
+    /// POST /v1/app/sessions: logs in on a registered device; the session
+    /// token and the titles of the unread notices.
+    pub fn app_login(
+        &self,
+        facility: &str,
+        user_id: &str,
+        password: &str,
+        device_token: &str,
+        timeout: Duration,
+    ) -> Result<(String, Vec<String>), ServiceFailure> {
+        let body = serde_json::json!({
+            "medical_institution_code": facility,
+            "user_id": user_id,
+            "password": password,
+            "device_token": device_token,
+        });
+        let (_, answer) = self.post("/v1/app/sessions", Some(&body), timeout)?;
+        let token = answer["session_token"]
+            .as_str()
+            .ok_or_else(|| ServiceFailure::Failed("a login without a session token".into()))?;
+        let notices = answer["notices"]
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .filter_map(|n| n["title"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok((token.to_string(), notices))
     }
 
     pub fn base_url(&self) -> &str {
@@ -219,6 +291,10 @@ impl ServiceClient {
         request: reqwest::blocking::RequestBuilder,
         timeout: Duration,
     ) -> Result<(StatusCode, Value), ServiceFailure> {
+        let request = match &self.session {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
         let response = request
             .timeout(timeout)
             .header(reqwest::header::ACCEPT, "application/json")
@@ -251,6 +327,12 @@ impl ServiceClient {
             && matches!(code, "maintenance" | "registration_unavailable")
         {
             return Err(ServiceFailure::Maintenance {
+                code: code.to_string(),
+                message: message.to_string(),
+            });
+        }
+        if code.starts_with("KZA") {
+            return Err(ServiceFailure::AppRefused {
                 code: code.to_string(),
                 message: message.to_string(),
             });

@@ -20,6 +20,9 @@
 //! | `KAZASU_CARD_HAS_PHOTO` | `1` or `0` |
 //! | `KAZASU_TIMEOUT_MS` | how long to wait for the service |
 //! | `KAZASU_CARD_TIMEOUT_MS` | how long the card may take for one command |
+//! | `KAZASU_APP_USER`, `KAZASU_APP_PASSWORD` | app channel (`[facility]` scenarios only): the staff's login |
+//! | `KAZASU_ACTIVATION_CODE` | app channel, unregistered device: register it with this code first |
+//! | `KAZASU_DEVICE_TOKEN` | app channel, registered device: its token |
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;
@@ -36,6 +39,15 @@ const GRACE: Duration = Duration::from_secs(30);
 /// Output kept per stream: an adapter that floods stdout must not exhaust
 /// the runner's memory.
 const OUTPUT_LIMIT: usize = 1 << 20;
+
+/// The app channel's variables: set only for `[facility]` scenarios, never
+/// inherited from the runner's own environment.
+const APP_VARIABLES: [&str; 4] = [
+    "KAZASU_APP_USER",
+    "KAZASU_APP_PASSWORD",
+    "KAZASU_ACTIVATION_CODE",
+    "KAZASU_DEVICE_TOKEN",
+];
 
 /// A client run as `sh -c COMMAND`.
 #[derive(Debug, Clone)]
@@ -104,6 +116,20 @@ impl ClientUnderTest for ExternalCommand {
             Some(pin) => command.env("KAZASU_PIN", pin),
             None => command.env_remove("KAZASU_PIN"),
         };
+        for name in APP_VARIABLES {
+            command.env_remove(name);
+        }
+        if let Some(login) = setup.app {
+            command
+                .env("KAZASU_APP_USER", &login.user_id)
+                .env("KAZASU_APP_PASSWORD", &login.password);
+            if let Some(code) = &login.activation_code {
+                command.env("KAZASU_ACTIVATION_CODE", code);
+            }
+            if let Some(token) = &login.device_token {
+                command.env("KAZASU_DEVICE_TOKEN", token);
+            }
+        }
         let deadline = Duration::from_millis(inputs.timeout_ms) + GRACE;
         run_with_deadline(command, deadline)
     }
@@ -240,6 +266,7 @@ mod tests {
             reader: Reader::Pcsc {
                 name: "Virtual PCD 00 01".into(),
             },
+            app: None,
         })
     }
 

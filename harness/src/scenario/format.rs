@@ -47,6 +47,11 @@ pub struct Scenario {
     #[serde(default)]
     pub service: ServiceSetup,
     pub client: CheckInputs,
+    /// The app channel: the facility as its administrator prepared it, and
+    /// the staff's login. Without it the client confirms on the
+    /// confirmation terminal's channel, with no session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub facility: Option<FacilitySetup>,
     pub expect: Expectations,
 }
 
@@ -113,6 +118,86 @@ pub struct ServiceSetup {
     /// registers them (POST /v1/reference-numbers, OQSsiimm01req).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reference_numbers: Vec<ReferenceNumberSetup>,
+}
+
+/// `[facility]`: what the runner prepares as the facility's administrator
+/// (environment setting, an account, one activation code, notices) before
+/// the client starts, and the state the client's device is in. The client
+/// then signs in on the app channel (registering its device with the code
+/// when it has none) before the card is read; a refusal is the outcome
+/// `app-refused` with the service's `KZA…` code as `processing_result_code`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FacilitySetup {
+    /// 外来診療等(通常とは異なる動線)機能 in the environment settings (the
+    /// app is refused while it is off).
+    #[serde(default = "yes")]
+    pub outpatient_flow: bool,
+    /// The staff's account, created with this ID (2–8 letters and digits)
+    /// and password; the client logs in with them.
+    #[serde(default = "default_user_id")]
+    pub user_id: String,
+    #[serde(default = "default_password")]
+    pub password: String,
+    /// The account's start date, `YYYY-MM-DD` (default: the clock's day, JST).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<String>,
+    /// The account logged in to the system once (the app refuses one that
+    /// never did).
+    #[serde(default = "yes")]
+    pub system_login: bool,
+    /// Wrong passwords typed before the client starts: 5 lock the account
+    /// for 30 minutes of the service clock.
+    #[serde(default)]
+    pub wrong_passwords: u32,
+    /// The activation code's memo (端末識別メモ情報); default the client's
+    /// device name, so the history's device is the client's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memo: Option<String>,
+    /// Seconds the service clock moves after the code is issued and before
+    /// the device registers (codes mature after 600).
+    #[serde(default = "default_wait_seconds")]
+    pub wait_seconds: u32,
+    /// The device when the client starts.
+    #[serde(default)]
+    pub device: DeviceSetup,
+    /// Notices (お知らせ) published before the client logs in: their titles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_user_id() -> String {
+    "staff1".into()
+}
+
+fn default_password() -> String {
+    "Passw0rd!".into()
+}
+
+fn default_wait_seconds() -> u32 {
+    600
+}
+
+/// The state of the client's device when it starts.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeviceSetup {
+    /// Not registered: the client registers it with the activation code.
+    #[default]
+    Unregistered,
+    /// Registered earlier (by the runner, after `wait_seconds`): the client
+    /// logs in with its token.
+    Registered,
+    /// Registered, then its activation code invalidated (無効化する).
+    Invalidated,
+    /// Registered, then deregistered in the app's settings.
+    Deregistered,
 }
 
 /// One 照会番号 registration: ReferenceNumberRegistrationInfo, at a facility.

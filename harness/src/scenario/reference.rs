@@ -1,7 +1,8 @@
 //! The reference client as the client under test.
 //!
 //! In process, the client drives the runner's [`SimulatedSlot`] directly;
-//! over PC/SC it opens the reader by name, like any PC/SC application.
+//! over PC/SC it opens the reader by name, like any PC/SC application. With
+//! an app login it signs in on the app channel first.
 
 use super::runner::{ClientRun, ClientUnderTest, Reader, RunSetup, Transport};
 use crate::client::{self, ServiceClient};
@@ -25,12 +26,17 @@ impl ClientUnderTest for ReferenceClient {
             Ok(service) => service,
             Err(e) => return ClientRun::of(Err(format!("cannot build the service client: {e}"))),
         };
-        let outcome = match setup.reader {
-            Reader::InProcess(card) => client::check(card, &service, inputs),
+        let mut pcsc;
+        let card: &mut dyn client::CardChannel = match setup.reader {
+            Reader::InProcess(card) => card,
             Reader::Pcsc { name } => {
-                let mut card = client::PcscChannel::new(name.clone());
-                client::check(&mut card, &service, inputs)
+                pcsc = client::PcscChannel::new(name.clone());
+                &mut pcsc
             }
+        };
+        let outcome = match setup.app {
+            Some(login) => client::app::check_on_app(card, &service, inputs, login).0,
+            None => client::check(card, &service, inputs),
         };
         ClientRun::of(Ok(outcome))
     }

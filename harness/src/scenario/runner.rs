@@ -40,9 +40,13 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::conformance::Rule;
-use super::format::{CardSetup, Expectations, HistorySearch, ReferenceNumberSetup, Scenario};
+use super::format::{
+    CardSetup, DeviceSetup, Expectations, FacilitySetup, HistorySearch, ReferenceNumberSetup,
+    Scenario,
+};
 use super::load::{LoadedScenario, built_in_persons};
 use super::report::{Check, ScenarioReport, Timings};
+use crate::client::app::AppLogin;
 use crate::client::{CardChannel, CardError, CheckInputs, ClientOutcome, Method, OutcomeKind};
 
 /// The service clock when a scenario does not set one: the instant the
@@ -90,6 +94,9 @@ pub struct RunSetup<'a> {
     /// The service's base URL, e.g. `http://127.0.0.1:40123`.
     pub service_url: &'a str,
     pub reader: Reader<'a>,
+    /// The staff's app login, when the scenario is on the app channel
+    /// (`[facility]`); `None` on the confirmation terminal's channel.
+    pub app: Option<&'a AppLogin>,
 }
 
 /// What a client run left: its outcome (or why there is none) and what it
@@ -242,6 +249,13 @@ impl Runner {
             Ok(service) => service,
             Err(e) => return report.setup_failed(e, started),
         };
+        let app = match &scenario.facility {
+            Some(setup) => match prepare_facility(&service.state, setup, &scenario.client) {
+                Ok(login) => Some(login),
+                Err(e) => return report.setup_failed(e, started),
+            },
+            None => None,
+        };
         let trace = SharedTrace::default();
         let card = match issue_card(scenario) {
             // The card as the client meets it: behind the scenario's reader,
@@ -266,6 +280,7 @@ impl Runner {
                     inputs,
                     service_url: &service.url,
                     reader: Reader::InProcess(&mut slot),
+                    app: app.as_ref(),
                 });
                 (run, slot.auth_tries_left())
             }
@@ -284,6 +299,7 @@ impl Runner {
                             reader: Reader::Pcsc {
                                 name: attached.reader_name(),
                             },
+                            app: app.as_ref(),
                         });
                         let tries = attached.remove(&self.runtime);
                         (run, tries)
@@ -488,6 +504,105 @@ impl ScenarioService {
             })
             .collect()
     }
+}
+
+/// Prepares the facility as its administrator would (`[facility]`) and
+/// returns the staff's app login: the environment setting, an account that
+/// logged in to the system, one activation code, the notices; then the
+/// clock moves `wait_seconds`, the device is put in its state, and the wrong
+/// passwords are typed.
+fn prepare_facility(
+    state: &AppState,
+    setup: &FacilitySetup,
+    inputs: &CheckInputs,
+) -> Result<AppLogin, String> {
+    use sim_service::facility::{
+        FacilityError, NewAccount, NewNotice, Role, account, admin, device,
+    };
+    let failed = |what: &'static str| move |e: FacilityError| format!("facility: {what}: {e}");
+    let facility = MedicalInstitutionCode::new(&inputs.facility)
+        .map_err(|e| format!("client.facility: {e}"))?;
+    let store = &state.store;
+    let now = state.clock.now();
+    // On while the runner registers the device; as the scenario says after.
+    admin::set_outpatient_flow(store, &facility, true).map_err(failed("environment"))?;
+    let start_date = match &setup.start_date {
+        Some(text) => time::Date::parse(
+            text,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .map_err(|e| format!("facility.start_date {text:?}: {e}"))?,
+        None => jst_date(now),
+    };
+    let new = NewAccount {
+        role: Role::General,
+        user_id: setup.user_id.clone(),
+        name: "資格確認 担当".into(),
+        kana: "シカクカクニン タントウ".into(),
+        start_date,
+        password: setup.password.clone(),
+    };
+    admin::register_account(store, &facility, new, now).map_err(failed("account"))?;
+    if setup.system_login {
+        account::system_login(store, &facility, &setup.user_id, &setup.password, None, now)
+            .map_err(failed("system login"))?;
+    }
+    let memo = setup.memo.clone().unwrap_or_else(|| inputs.device.clone());
+    let code = admin::issue_activation_code(store, &facility, &memo, now)
+        .map_err(failed("activation code"))?;
+    for title in &setup.notices {
+        let notice = NewNotice {
+            title: title.clone(),
+            link: String::new(),
+            outage: false,
+        };
+        admin::publish_notice(store, notice, now).map_err(failed("notice"))?;
+    }
+    state
+        .clock
+        .advance(time::Duration::seconds(i64::from(setup.wait_seconds)))
+        .map_err(|e| format!("facility.wait_seconds: {e}"))?;
+    let now = state.clock.now();
+    let mut login = AppLogin {
+        user_id: setup.user_id.clone(),
+        password: setup.password.clone(),
+        activation_code: Some(code.code.clone()),
+        device_token: None,
+    };
+    if setup.device != DeviceSetup::Unregistered {
+        let registered = device::register(
+            store,
+            &facility,
+            &setup.user_id,
+            &setup.password,
+            &code.code,
+            now,
+        )
+        .map_err(failed("device registration"))?;
+        match setup.device {
+            DeviceSetup::Invalidated => {
+                admin::invalidate_activation_code(store, &facility, &code.code)
+                    .map_err(failed("invalidation"))?;
+            }
+            DeviceSetup::Deregistered => {
+                device::deregister(store, &registered.device_id, now)
+                    .map_err(failed("deregistration"))?;
+            }
+            DeviceSetup::Registered | DeviceSetup::Unregistered => {}
+        }
+        login.activation_code = None;
+        login.device_token = Some(registered.device_token);
+    }
+    for _ in 0..setup.wrong_passwords {
+        match account::authenticate(store, &facility, &setup.user_id, "Wr0ng-password", now) {
+            Err(FacilityError::BadCredentials | FacilityError::AccountLocked { .. }) => {}
+            Ok(_) => return Err("facility: the wrong password was accepted".into()),
+            Err(e) => return Err(format!("facility: wrong passwords: {e}")),
+        }
+    }
+    admin::set_outpatient_flow(store, &facility, setup.outpatient_flow)
+        .map_err(failed("environment"))?;
+    Ok(login)
 }
 
 /// Registers the scenario's 照会番号 as a receipt computer would.

@@ -191,6 +191,16 @@ fn password_matches(password: &str, hash: &str) -> bool {
     })
 }
 
+/// A hash to check passwords of unknown users against (made once).
+fn unknown_user_hash() -> Result<&'static str, FacilityError> {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let Some(hash) = HASH.get() {
+        return Ok(hash);
+    }
+    let hash = hash_password("no such user")?;
+    Ok(HASH.get_or_init(|| hash))
+}
+
 /// Whether the account is locked at `now`.
 fn locked(row: &AccountRow, now: OffsetDateTime) -> Option<OffsetDateTime> {
     row.locked_until.filter(|until| now < *until)
@@ -311,6 +321,9 @@ pub fn authenticate(
     now: OffsetDateTime,
 ) -> Result<AccountRow, FacilityError> {
     let Some(mut row) = store.account(facility.as_str(), user_id)? else {
+        // As slow as a wrong password, so that the time of the answer does
+        // not tell which user IDs exist.
+        let _ = password_matches(password, unknown_user_hash()?);
         return Err(FacilityError::BadCredentials);
     };
     if let Some(until) = locked(&row, now) {
@@ -515,6 +528,10 @@ mod tests {
         let store = Store::in_memory().unwrap();
         let now = datetime!(2026-12-01 10:00 +9);
         register(&store, &facility(), new_account(), now).unwrap();
+        assert!(matches!(
+            authenticate(&store, &facility(), "nobody", "Initial1!", now),
+            Err(FacilityError::BadCredentials)
+        ));
         for _ in 0..4 {
             assert!(matches!(
                 authenticate(&store, &facility(), "staff1", "Wrong11!", now),
