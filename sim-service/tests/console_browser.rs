@@ -103,6 +103,14 @@ async fn start_service() -> (AppState, String) {
         ..ServiceConfig::default()
     };
     let state = AppState::new(Store::in_memory().unwrap(), clock, config).unwrap();
+    let valid = sim_service::fixtures::find(&sim_service::fixtures::built_in().unwrap(), "valid")
+        .unwrap()
+        .clone();
+    let installing = state.clone();
+    tokio::task::spawn_blocking(move || http::install_fixtures(&installing, &[valid]))
+        .await
+        .unwrap()
+        .unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(http::serve(
@@ -198,6 +206,52 @@ async fn a_tester_logs_in_and_uses_the_forms() {
     result.unwrap();
 }
 
+/// A visual confirmation of the `valid` person's card from device 受付1,
+/// and the APDU trace a harness would post for it; the confirmation's id.
+async fn confirm_with_trace(base: &str) -> Result<i64, String> {
+    use base64::Engine;
+    let persons = sim_service::fixtures::built_in().map_err(|e| e.to_string())?;
+    let person = sim_service::fixtures::find(&persons, "valid").ok_or("no valid person")?;
+    let pki = sim_card::personalize::simulated_jpki().map_err(|e| e.to_string())?;
+    let certificate = sim_card::personalize::auth_certificate(&person.card.profile, &pki)
+        .map_err(|e| e.to_string())?;
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("{base}/v1/confirmations"))
+        .json(&serde_json::json!({
+            "medical_institution_code": FACILITY,
+            "device": "受付1",
+            "method": "visual",
+            "certificate": base64::engine::general_purpose::STANDARD.encode(certificate),
+        }))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let id: i64 = response
+        .headers()
+        .get("x-kazasu-confirmation-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| format!("no confirmation id: {}", response.status()))?;
+    let put = client
+        .put(format!("{base}/admin/v1/confirmations/{id}/apdu-trace"))
+        .json(&serde_json::json!({"records": [
+            {"at": "2026-12-01T01:00:00Z", "elapsed_us": 0, "event": "power-on", "summary": "power on"},
+            {"at": "2026-12-01T01:00:00Z", "elapsed_us": 850, "event": "apdu",
+             "command": "00A4040C0AD392F000260100000001", "response": "9000", "sw": "9000",
+             "summary": "SELECT JPKI-AP → 9000"}
+        ]}))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    ensure!(
+        put.status().as_u16() == 204,
+        "PUT apdu-trace: {}",
+        put.status()
+    );
+    Ok(id)
+}
+
 async fn drive(browser: &Client, state: &AppState, base: &str) -> Result<(), String> {
     browser
         .goto(&format!("{base}/admin"))
@@ -221,6 +275,29 @@ async fn drive(browser: &Client, state: &AppState, base: &str) -> Result<(), Str
         path == "/admin",
         "after the login: {path}, not the overview"
     );
+
+    // A confirmation in the history, with its HTTP exchange and an APDU
+    // trace as a harness posts it.
+    let id = confirm_with_trace(base).await?;
+    browser
+        .goto(&format!("{base}/admin/confirmations"))
+        .await
+        .map_err(|e| e.to_string())?;
+    click(browser, Locator::LinkText(&id.to_string())).await?;
+    browser
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("table.trace"))
+        .await
+        .map_err(|e| format!("no APDU trace on the confirmation's page: {e}"))?;
+    let page = text_of(browser, "main").await?;
+    ensure!(
+        page.contains("SELECT JPKI-AP") && page.contains("\"device\": \"受付1\""),
+        "the confirmation's page: {page}"
+    );
+    if let Ok(png) = browser.screenshot().await {
+        std::fs::write(artifact("console-confirmation.png"), png).map_err(|e| e.to_string())?;
+    }
 
     // The service clock, through its form.
     browser
