@@ -1021,6 +1021,32 @@ mod tests {
         assert!(fault_set(&garbage).unwrap_err().contains("latency"));
     }
 
+    proptest::proptest! {
+        /// Any Cookie header: the lookup never panics, and a cookie set
+        /// among others is found with its exact value.
+        #[test]
+        fn any_cookie_header_is_read_safely(
+            others in proptest::collection::vec(("[a-z_]{1,12}", "[!-:<-~]{0,20}"), 0..6),
+            value in "[0-9a-f]{0,64}",
+            noise in "[ -~]{0,60}",
+        ) {
+            let mut pairs: Vec<String> = others
+                .iter()
+                .filter(|(k, _)| k != COOKIE)
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            pairs.insert(pairs.len() / 2, format!("{COOKIE}={value}"));
+            let mut headers = HeaderMap::new();
+            headers.insert(header::COOKIE, pairs.join("; ").parse().unwrap());
+            proptest::prop_assert_eq!(cookie(&headers, COOKIE), Some(value.as_str()));
+            let mut junk = HeaderMap::new();
+            if let Ok(v) = noise.parse() {
+                junk.insert(header::COOKIE, v);
+                let _ = cookie(&junk, COOKIE);
+            }
+        }
+    }
+
     #[test]
     fn cookies_are_found_by_name() {
         let mut headers = HeaderMap::new();

@@ -179,6 +179,36 @@ mod tests {
         assert_eq!(masked, "<?xml version=\"1.0\"?><a>資格</a>");
     }
 
+    proptest::proptest! {
+        /// Whatever a client sends as certificate or signature, the trace
+        /// keeps its first characters and its length, and nothing else of
+        /// the request changes.
+        #[test]
+        fn long_fields_keep_their_head_and_length(
+            certificate in "[A-Za-z0-9+/=]{0,3000}",
+            signature in "[A-Za-z0-9+/=]{0,600}",
+            device in "\\PC{0,20}",
+        ) {
+            let body = Bytes::from(
+                json!({"certificate": certificate, "signature": signature, "device": device})
+                    .to_string(),
+            );
+            let masked = masked_body(&json_headers(), &body);
+            for (field, original) in [("certificate", &certificate), ("signature", &signature)] {
+                let kept = masked[field].as_str().unwrap();
+                if original.len() <= KEPT {
+                    proptest::prop_assert_eq!(kept, original.as_str());
+                } else {
+                    proptest::prop_assert!(kept.starts_with(&original[..KEPT]));
+                    let length = format!("({} characters)", original.len());
+                    proptest::prop_assert!(kept.ends_with(&length));
+                    proptest::prop_assert!(kept.len() < KEPT + 30);
+                }
+            }
+            proptest::prop_assert_eq!(masked["device"].as_str().unwrap(), device.as_str());
+        }
+    }
+
     #[test]
     fn other_bodies_are_told_by_length() {
         let masked = masked_body(&HeaderMap::new(), &Bytes::from_static(b"\x00\x01"));
