@@ -495,6 +495,14 @@ async fn each_confirmation_keeps_its_http_exchange_and_takes_an_apdu_trace() {
         .get_page(&browser.cookie, "/admin/confirmations")
         .await;
     assert!(history.contains("HTTP") && history.contains("APDU"));
+    assert!(!history.contains("http-equiv=\"refresh\""));
+    let live = service
+        .get_page(&browser.cookie, "/admin/confirmations?live=1")
+        .await;
+    assert!(
+        live.contains("<meta http-equiv=\"refresh\" content=\"3\">"),
+        "{live}"
+    );
     let missing = service
         .get(&browser.cookie, "/admin/confirmations/9999")
         .await;

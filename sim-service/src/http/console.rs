@@ -852,7 +852,19 @@ fn header_field(result: &serde_json::Value, field: &str) -> Option<String> {
     }
 }
 
-async fn history_page(State(state): State<AppState>, session: LoggedIn) -> Page {
+#[derive(Deserialize, Default)]
+struct HistoryQuery {
+    /// Reload the page every few seconds (a meta refresh: the console runs
+    /// no script).
+    #[serde(default)]
+    live: Option<String>,
+}
+
+async fn history_page(
+    State(state): State<AppState>,
+    session: LoggedIn,
+    Query(q): Query<HistoryQuery>,
+) -> Page {
     let store = state.store.clone();
     let rows = tokio::task::spawn_blocking(move || store.latest_confirmations(HISTORY_ROWS))
         .await
@@ -878,7 +890,12 @@ async fn history_page(State(state): State<AppState>, session: LoggedIn) -> Page 
         &session,
         StatusCode::OK,
         None,
-        context! { active => "confirmations", rows => rows, limit => HISTORY_ROWS },
+        context! {
+            active => "confirmations",
+            rows => rows,
+            limit => HISTORY_ROWS,
+            live => q.live.is_some(),
+        },
     )
 }
 
