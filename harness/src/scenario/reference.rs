@@ -1,8 +1,9 @@
 //! The reference client as the client under test.
 //!
-//! In process, the client drives the runner's [`SimulatedSlot`] directly;
-//! over PC/SC it opens the reader by name, like any PC/SC application. With
-//! an app login it signs in on the app channel first.
+//! In process, the client drives the runner's
+//! [`SimulatedSlot`](super::runner::SimulatedSlot) directly; over PC/SC it
+//! opens the reader by name, like any PC/SC application. With an app login
+//! it signs in on the app channel first.
 
 use super::runner::{ClientRun, ClientUnderTest, Reader, RunSetup, Transport};
 use crate::client::{self, ServiceClient};
