@@ -35,6 +35,11 @@ pub struct ServiceArgs {
     /// beyond loopback without one).
     #[arg(long, env = "KAZASU_ADMIN_TOKEN")]
     admin_token: Option<String>,
+    /// The admin console's password (`/admin`) when there is no admin token
+    /// (which the console accepts otherwise); generated and printed when
+    /// neither is given.
+    #[arg(long, env = "KAZASU_CONSOLE_PASSWORD")]
+    console_password: Option<String>,
     /// Scales simulated waits such as the ~15 s registration (0.001 = 15 ms).
     #[arg(long, default_value_t = 1.0)]
     time_factor: f64,
@@ -70,6 +75,18 @@ pub fn run(args: ServiceArgs) -> anyhow::Result<()> {
             Some(token)
         }
     };
+    // The console never goes without a password, even on loopback: any page
+    // the tester's browser opens can reach 127.0.0.1 (see
+    // sim_service::http::console).
+    let console_password = match (&admin_token, &args.console_password) {
+        (Some(_), _) => None,
+        (None, Some(password)) => Some(password.clone()),
+        (None, None) => {
+            let mut bytes = [0u8; 12];
+            openssl::rand::rand_bytes(&mut bytes)?;
+            Some(hex::encode(bytes))
+        }
+    };
     let clock = ServiceClock::wall();
     if let Some(at) = &args.clock {
         let at = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
@@ -99,6 +116,7 @@ pub fn run(args: ServiceArgs) -> anyhow::Result<()> {
     };
     let config = ServiceConfig {
         admin_token,
+        console_password: console_password.clone(),
         time_factor: args.time_factor,
         oqs_folder: oqs_folder.clone(),
         ..ServiceConfig::default()
@@ -138,6 +156,15 @@ pub fn run(args: ServiceArgs) -> anyhow::Result<()> {
         listener.local_addr()?,
         persons.len(),
         args.db.display()
+    );
+    let console = match (&console_password, args.console_password.is_some()) {
+        (Some(password), false) => format!("password {password}"),
+        (Some(_), true) => "password from --console-password".to_string(),
+        (None, _) => "password: the admin token".to_string(),
+    };
+    println!(
+        "admin console: {scheme}://{}/admin ({console})",
+        listener.local_addr()?
     );
     if tls.is_some() {
         println!("CA certificate for clients: {}", args.tls_ca_out.display());

@@ -8,7 +8,13 @@
 //! faults stay with the service's own admin API; the control API only
 //! forwards to the same in-process state, so that a tester needs one URL.
 //!
-//! Nothing here authenticates: both listeners are refused beyond loopback.
+//! Nothing here authenticates but the service's admin console (`/admin`,
+//! with a password printed at start): both listeners are refused beyond
+//! loopback.
+//!
+//! The card's APDUs are traced; each confirmation the app makes takes the
+//! APDUs exchanged since the previous one as its APDU trace, which the
+//! console shows next to the confirmation's HTTP exchange.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,6 +28,7 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 use sim_card::card::{Card, PinRef};
 use sim_card::personalize::{self, AUTH_PIN, SIGN_PIN, TEXT_PIN};
+use sim_card::trace::{SharedTrace, Traced};
 use sim_card::transport::vpcd::{self, VPCD_PORT, VpcdControl, VpcdEvent, VpcdOptions};
 use sim_service::clock::{ClockMode, ServiceClock};
 use sim_service::fixtures::{self, InsuredPerson};
@@ -62,7 +69,7 @@ struct Lab {
     /// The card vpcd serves. The link locks it per message only, so the
     /// control API can change PINs or replace the whole card between two
     /// commands without stopping the link.
-    card: Arc<Mutex<Card>>,
+    card: Arc<Mutex<Traced<Card, SharedTrace>>>,
     control: VpcdControl,
     persons: Arc<Vec<InsuredPerson>>,
     service: AppState,
@@ -163,8 +170,14 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot open the database {}", path.display()))?,
         None => Store::in_memory()?,
     };
+    // The console never goes without a password, even on loopback (see
+    // sim_service::http::console).
+    let mut password = [0u8; 12];
+    openssl::rand::rand_bytes(&mut password)?;
+    let console_password = hex::encode(password);
     let config = ServiceConfig {
         time_factor: args.time_factor,
+        console_password: Some(console_password.clone()),
         ..ServiceConfig::default()
     };
     let service = AppState::new(store, clock, config).map_err(anyhow::Error::msg)?;
@@ -180,10 +193,11 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         service_url: format!("http://{}", service_listener.local_addr()?),
         control_url: format!("http://{}", control_listener.local_addr()?),
     };
-    print_banner(&info, &args.person);
+    print_banner(&info, &args.person, &console_password);
+    let trace = SharedTrace::default();
 
     let lab = Lab {
-        card: Arc::new(Mutex::new(card)),
+        card: Arc::new(Mutex::new(Traced::new(card, trace.clone()))),
         control: VpcdControl::new(),
         persons: Arc::new(persons),
         service: service.clone(),
@@ -215,7 +229,10 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         ));
         let service_task = tokio::spawn(http::serve(
             service_listener,
-            http::router(service),
+            http::router(service.clone()).layer(axum::middleware::from_fn_with_state(
+                (trace, service),
+                attach_apdu_trace,
+            )),
             None,
             until_stopped(stopped.clone()),
         ));
@@ -236,7 +253,44 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
     })
 }
 
-fn print_banner(info: &Info, person: &str) {
+/// The most APDUs kept between two confirmations: an app that polls the
+/// card for hours without confirming must not grow the trace without bound.
+const APDU_TRACE_LIMIT: usize = 2000;
+
+/// Middleware of the lab's service: a confirmation answered (it names its
+/// history entry in `x-kazasu-confirmation-id`) takes the card's APDUs since
+/// the previous confirmation as its APDU trace.
+async fn attach_apdu_trace(
+    State((trace, service)): State<(SharedTrace, AppState)>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let response = next.run(request).await;
+    let Some(id) = response
+        .headers()
+        .get("x-kazasu-confirmation-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i64>().ok())
+    else {
+        return response;
+    };
+    let records = std::mem::take(&mut *lock(&trace));
+    if records.is_empty() {
+        // No card exchange since the last confirmation (visual check, or an
+        // app that reads the card once): nothing to show.
+        return response;
+    }
+    let skip = records.len().saturating_sub(APDU_TRACE_LIMIT);
+    let records = serde_json::to_value(&records[skip..]).unwrap_or_default();
+    let store = service.store.clone();
+    let kept = tokio::task::spawn_blocking(move || store.record_apdu_trace(id, &records)).await;
+    if !matches!(kept, Ok(Ok(true))) {
+        eprintln!("the APDU trace of confirmation {id} was not kept");
+    }
+    response
+}
+
+fn print_banner(info: &Info, person: &str, console_password: &str) {
     let reader = info
         .reader
         .as_deref()
@@ -251,6 +305,9 @@ fn print_banner(info: &Info, person: &str) {
     );
     println!("  service  {s}");
     println!("  admin    {s}/admin/v1 (clock, faults, fixtures)");
+    println!(
+        "  console  {s}/admin (password {console_password}): history with APDU and HTTP traces"
+    );
     println!("  control  {c}/lab");
     println!("try:");
     println!("  curl {c}/lab");
@@ -368,7 +425,8 @@ fn clock_view(clock: &ServiceClock) -> ClockView {
 
 fn view(lab: &Lab) -> LabView {
     let (pins, variant) = {
-        let card = lock(&lab.card);
+        let traced = lock(&lab.card);
+        let card = traced.card();
         let pins = PinsView {
             auth: card.pin_tries_left(AUTH_PIN),
             sign: card.pin_tries_left(SIGN_PIN),
@@ -471,7 +529,7 @@ async fn swap_card(
             return Err(error);
         }
     };
-    *lock(&lab.card) = card;
+    *lock(&lab.card).card_mut() = card;
     {
         let mut status = lock(&lab.status);
         status.person = body.person;
@@ -506,7 +564,7 @@ async fn face_id(
                 "seconds_ago: too far back for this machine",
             )
         })?;
-    if !lock(&lab.card).authenticate_holder(at) {
+    if !lock(&lab.card).card_mut().authenticate_holder(at) {
         return Err(ApiError::unprocessable(
             "not_an_iphone",
             "only an iPhone authenticates its holder: PUT /lab/card with an iPhone phone first",
@@ -542,7 +600,10 @@ async fn set_pin(
             ));
         }
     };
-    if !lock(&lab.card).set_pin_tries_left(pin, body.tries_left) {
+    if !lock(&lab.card)
+        .card_mut()
+        .set_pin_tries_left(pin, body.tries_left)
+    {
         return Err(ApiError::internal(format!(
             "the card has no {} PIN",
             body.pin

@@ -337,6 +337,32 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// A visual confirmation of the fixture person's physical card; the id of
+/// its history entry.
+fn confirm_visually(lab: &Lab, person: &str) -> i64 {
+    use base64::Engine;
+    let persons = sim_service::fixtures::built_in().expect("built-in fixtures");
+    let person = sim_service::fixtures::find(&persons, person).expect("a fixture person");
+    let pki = sim_card::personalize::simulated_jpki().expect("the simulated JPKI");
+    let certificate = sim_card::personalize::auth_certificate(&person.card.profile, &pki)
+        .expect("the person's certificate");
+    let response = client()
+        .post(format!("{}/v1/confirmations", lab.service))
+        .json(&json!({
+            "medical_institution_code": "0110000001",
+            "method": "visual",
+            "certificate": base64::engine::general_purpose::STANDARD.encode(certificate),
+        }))
+        .send()
+        .expect("a confirmation");
+    assert!(response.status().is_success(), "{}", response.status());
+    response.headers()["x-kazasu-confirmation-id"]
+        .to_str()
+        .expect("an id")
+        .parse()
+        .expect("a number")
+}
+
 #[test]
 fn pcscd_sees_the_card_and_a_new_card_after_a_swap() {
     if !pcscd_ready() {
@@ -380,6 +406,35 @@ fn pcscd_sees_the_card_and_a_new_card_after_a_swap() {
     });
     assert_eq!(get_lab(&lab)["person"], "preschool");
     drop(old_card);
+
+    // The card's APDUs since the last confirmation become the next
+    // confirmation's APDU trace.
+    let card = ctx
+        .connect(&reader, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)
+        .expect("connect to the new card");
+    let answer = card.transmit(&select_mf, &mut buffer).expect("SELECT MF");
+    assert_eq!(answer.len(), 2, "a status word");
+    drop(card);
+    let id = confirm_visually(&lab, "preschool");
+    let trace: Value = client()
+        .get(format!("{}/admin/v1/confirmations/{id}/trace", lab.service))
+        .send()
+        .expect("the trace")
+        .json()
+        .expect("JSON");
+    let commands: Vec<&str> = trace["apdu"]
+        .as_array()
+        .unwrap_or_else(|| panic!("an APDU trace: {trace}"))
+        .iter()
+        .filter_map(|r| r["command"].as_str())
+        .collect();
+    assert!(
+        commands
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case("00A40000023F00")),
+        "{commands:?}"
+    );
+    assert_eq!(trace["http"]["request"]["body"]["method"], "visual");
 
     let removed = client()
         .post(lab.url("/lab/card/remove"))

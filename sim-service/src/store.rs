@@ -25,10 +25,12 @@ mod challenges;
 mod exchange;
 mod facility;
 mod group_commit;
+mod traces;
 pub use exchange::{ReceiptComputerCredential, ReferenceNumberStoreError};
 pub use facility::{
     AccountRow, ActivationCodeRow, DeviceRow, FacilitySettingsRow, NoticeRow, SessionRow,
 };
+pub use traces::ConfirmationTrace;
 
 /// Errors from the database.
 #[derive(Debug, thiserror::Error)]
@@ -228,6 +230,7 @@ impl Store {
         }
         conn.execute_batch(exchange::SCHEMA)?;
         conn.execute_batch(facility::SCHEMA)?;
+        conn.execute_batch(traces::SCHEMA)?;
         Ok(Store {
             conn: Mutex::new(conn),
             challenges: Mutex::default(),
@@ -527,6 +530,7 @@ impl Store {
             .execute_batch("DELETE FROM confirmations; DELETE FROM registrations;")?;
         self.conn().execute_batch(exchange::RESET)?;
         self.conn().execute_batch(facility::RESET)?;
+        self.conn().execute_batch(traces::RESET)?;
         Ok(())
     }
 }

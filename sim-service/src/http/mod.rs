@@ -6,6 +6,8 @@
 //!   channel, where the facility's rules apply (see [`crate::facility`]).
 //! - `/admin/v1/…`: the admin API (clock, faults, fixtures, state, the
 //!   facilities' app administration, notices).
+//! - `/admin`: the admin console, HTML for a person at a browser (see
+//!   [`console`]).
 //! - `/openapi.json`: the OpenAPI document of both.
 
 use std::sync::Arc;
@@ -23,6 +25,7 @@ use crate::store::{CertificateEntry, Store, StoredPerson};
 
 mod admin;
 mod api;
+pub mod console;
 pub mod error;
 mod exchange;
 pub mod facility;
@@ -48,6 +51,9 @@ pub struct ServiceConfig {
     /// The admin API's bearer token; `None` leaves the admin API open, which
     /// is only allowed on loopback.
     pub admin_token: Option<String>,
+    /// The admin console's password when there is no admin token (which
+    /// the console accepts otherwise); with neither, nobody can log in.
+    pub console_password: Option<String>,
     /// How long a challenge may be redeemed after it is issued.
     pub challenge_lifetime: time::Duration,
     /// Scales registration times (1.0 real time; 0.001 turns 15 s into 15 ms).
@@ -65,6 +71,7 @@ impl Default for ServiceConfig {
     fn default() -> Self {
         ServiceConfig {
             admin_token: None,
+            console_password: None,
             challenge_lifetime: crate::rules::challenge::DEFAULT_LIFETIME,
             time_factor: 1.0,
             registration_processing: time::Duration::seconds(15),
@@ -87,6 +94,8 @@ pub struct AppState {
     /// Slots for confirmation work on the blocking pool (see
     /// [`blocking_slots`]).
     pub blocking: Arc<tokio::sync::Semaphore>,
+    /// Who is logged in to the admin console.
+    pub console: console::Sessions,
 }
 
 /// How many confirmations may be in the blocking pool at once. Unbounded,
@@ -115,6 +124,7 @@ impl AppState {
             anchors,
             config: Arc::new(config),
             blocking: Arc::new(tokio::sync::Semaphore::new(blocking_slots())),
+            console: console::Sessions::default(),
         })
     }
 }
@@ -129,12 +139,17 @@ pub fn router(state: AppState) -> Router {
         .merge(exchange::routes())
         .merge(facility::routes())
         .layer(middleware::from_fn_with_state(
+            state.clone(),
+            console::trace::keep,
+        ))
+        .layer(middleware::from_fn_with_state(
             state.faults.clone(),
             faults::apply,
         ));
     let admin = admin::routes()
         .merge(exchange::admin_routes())
         .merge(facility::admin_routes())
+        .merge(console::admin_routes())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             admin::require_token,
@@ -142,6 +157,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(client)
         .merge(admin)
+        .merge(console::routes())
         .route("/openapi.json", get(openapi))
         .route("/health", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
