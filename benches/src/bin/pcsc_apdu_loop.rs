@@ -6,8 +6,15 @@
 //! sees: libpcsclite, pcscd, the reader driver (vpcd) and the card behind it.
 //!
 //! ```text
-//! pcsc_apdu_loop [--reader "Virtual PCD 00 00"] [--seconds 5 | --iterations N] [--apdu HEX]...
+//! pcsc_apdu_loop [--reader "Virtual PCD 00 00"] [--seconds 5 | --iterations N]
+//!                [--apdu HEX]... | [--sequence confirmation]
 //! ```
+//!
+//! `--sequence confirmation` sends what a client sends the built-in default
+//! card for one PIN confirmation (see `kazasu_benches::confirmation_commands`):
+//! run `kazasu card` (default profile) in the reader. Each round is one
+//! confirmation, so `rounds_per_s` is confirmations' card work per second; its
+//! empty VERIFY answers `63C3`, one `not_9000` per round.
 
 use std::ffi::CString;
 use std::time::{Duration, Instant};
@@ -38,6 +45,10 @@ struct Args {
     /// A command APDU in hex; repeat for a list. Default: SELECT AP, SELECT EF, READ BINARY.
     #[arg(long = "apdu")]
     apdus: Vec<String>,
+    /// A named list instead of --apdu: `confirmation`, the card side of one
+    /// PIN confirmation on the default card.
+    #[arg(long, value_parser = ["confirmation"], conflicts_with = "apdus")]
+    sequence: Option<String>,
     /// How long to wait for a card to be in the reader.
     #[arg(long, default_value_t = 10.0)]
     wait: f64,
@@ -48,7 +59,11 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let apdus: Vec<Vec<u8>> = if args.apdus.is_empty() {
+    let apdus: Vec<Vec<u8>> = if args.sequence.is_some() {
+        let card = kazasu_benches::issue("default", None)?;
+        let pin = card.auth_pin.context("the default card has an auth PIN")?;
+        kazasu_benches::confirmation_commands(&pin, card.certificate_len)
+    } else if args.apdus.is_empty() {
         DEFAULT_APDUS
             .iter()
             .map(hex::decode)
@@ -134,6 +149,7 @@ fn main() -> anyhow::Result<()> {
         latencies_ns[i] as f64 / 1000.0
     };
     let per_second = count as f64 / elapsed;
+    let rounds_per_second = rounds as f64 / elapsed;
     let (p50, p99, max) = (percentile(0.5), percentile(0.99), percentile(1.0));
     println!(
         "{count} APDUs in {elapsed:.2} s = {per_second:.0} APDU/s on {:?} \
@@ -148,6 +164,9 @@ fn main() -> anyhow::Result<()> {
         "apdus": count,
         "seconds": elapsed,
         "apdu_per_s": per_second,
+        "rounds": rounds,
+        "rounds_per_s": rounds_per_second,
+        "apdus_per_round": apdus.len(),
         "p50_us": p50,
         "p99_us": p99,
         "max_us": max,
