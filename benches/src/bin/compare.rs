@@ -718,8 +718,11 @@ fn number(value: Option<f64>) -> String {
                 grouped
             }
         }
-        Some(v) if v.abs() >= 1.0 => format!("{v:.2}"),
-        Some(v) => format!("{v:.3}"),
+        Some(v) => {
+            let places = if v.abs() >= 1.0 { 2 } else { 3 };
+            let text = format!("{v:.places$}");
+            text.trim_end_matches('0').trim_end_matches('.').to_string()
+        }
     }
 }
 
@@ -878,6 +881,14 @@ fn svg(rows: &[Row], machine: &Machine, load: &Load) -> String {
             escape(&detail)
         );
     }
+    // The target line again, over the bars.
+    let _ = writeln!(
+        s,
+        r##"<line x1="{x}" y1="{}" x2="{x}" y2="{}" stroke="#000" stroke-width="2"/>"##,
+        top - 8.0,
+        top + row_h * judged.len() as f64,
+        x = x_of(1.0)
+    );
     s.push_str("</svg>\n");
     s
 }
