@@ -380,7 +380,10 @@ fn openssl_speed(algorithm: &str, prefix: &str, seconds: f64) -> anyhow::Result<
 // --------------------------------------------------------------- pcscd, vpcd
 
 /// The project-wide pcscd lock, held by a `flock` child for as long as this
-/// value lives (no libc binding needed, and the lock goes when we die).
+/// value lives. The child holds it in `cat`, reading a pipe from us: however
+/// this process ends (even killed, when no destructor runs), the pipe closes,
+/// `cat` ends and the lock is free. A child that outlived us would block
+/// every pcscd user on the machine.
 struct PcscdLock(Child);
 
 impl PcscdLock {
@@ -389,11 +392,12 @@ impl PcscdLock {
         let mut child = Command::new("flock")
             .args([
                 "-w",
-                "900",
+                "1800",
                 PCSCD_LOCK,
                 "-c",
-                "echo locked; exec sleep 86400",
+                "echo locked; exec cat >/dev/null",
             ])
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
             .context("cannot run flock")?;
@@ -415,12 +419,32 @@ impl Drop for PcscdLock {
     }
 }
 
-/// A child process killed when dropped: a card in a vpcd slot.
+/// A card in a vpcd slot (`kazasu card`, `vicc`), run by a shell that stops
+/// it when its standard input closes: when this value is dropped, or when
+/// this process ends in any way. An orphaned card would hold the slot.
 struct Running(Child);
+
+impl Running {
+    fn start(program: &Path, args: &[&str]) -> anyhow::Result<Running> {
+        Command::new("sh")
+            .args([
+                "-c",
+                r#""$@" >/dev/null 2>&1 </dev/null & card=$!; cat >/dev/null; kill $card; wait $card"#,
+                "sh",
+            ])
+            .arg(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .map(Running)
+            .with_context(|| format!("cannot start {}", program.display()))
+    }
+}
 
 impl Drop for Running {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        drop(self.0.stdin.take());
         let _ = self.0.wait();
     }
 }
@@ -441,19 +465,22 @@ fn pcsc_rows(bin: &Binaries, seconds: f64, scenarios: &Path) -> Vec<Row> {
         bin,
         seconds,
         &["--reader", SLOT0.1],
-        Command::new(&bin.kazasu).args(["card", "--vpcd", SLOT0.0]),
+        (&bin.kazasu, &["card", "--vpcd", SLOT0.0]),
     );
     let sequences = pcsc_loop_with_card(
         bin,
         seconds,
         &["--reader", SLOT0.1, "--sequence", "confirmation"],
-        Command::new(&bin.kazasu).args(["card", "--vpcd", SLOT0.0]),
+        (&bin.kazasu, &["card", "--vpcd", SLOT0.0]),
     );
     let vicc = pcsc_loop_with_card(
         bin,
         seconds,
         &["--reader", SLOT1_READER, "--apdu", SELECT_MF],
-        Command::new("vicc").args(["--type", "iso7816", "--port", SLOT1_PORT]),
+        (
+            Path::new("vicc"),
+            &["--type", "iso7816", "--port", SLOT1_PORT],
+        ),
     );
     let mut rows = Vec::new();
     match (&ours, &vicc) {
@@ -497,15 +524,9 @@ fn pcsc_loop_with_card(
     bin: &Binaries,
     seconds: f64,
     loop_args: &[&str],
-    card: &mut Command,
+    (program, args): (&Path, &[&str]),
 ) -> anyhow::Result<Value> {
-    let child = card
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .with_context(|| format!("cannot start {:?}", card.get_program()))?;
-    let _card = Running(child);
+    let _card = Running::start(program, args)?;
     let output = Command::new(&bin.pcsc_apdu_loop)
         .args(loop_args)
         .args(["--seconds", &seconds.to_string(), "--wait", "20"])
