@@ -296,34 +296,49 @@ impl Binaries {
 // ---------------------------------------------------------------- signatures
 
 fn signature_rows(seconds: f64) -> Vec<Row> {
-    let mut rows = Vec::new();
-    let rsa = "card RSA-2048 signatures/s (physical card)";
-    rows.push(
+    vec![
+        signature_row(
+            "card RSA-2048 signatures/s (physical card)",
+            None,
+            ("openssl speed rsa2048", "rsa2048", "+F2:"),
+            0.9,
+            seconds,
+        ),
+        signature_row(
+            "card P-256 signatures/s (iPhone, Face ID)",
+            Some(Variant::Iphone),
+            ("openssl speed ecdsap256", "ecdsap256", "+F4:"),
+            0.8,
+            seconds,
+        ),
+    ]
+}
+
+/// Ours and OpenSSL's in alternating one-second rounds, the best round of
+/// each: other work on a shared machine comes and goes within seconds, and
+/// alternating gives both sides the same chances of a quiet round.
+fn signature_row(
+    name: &str,
+    variant: Option<Variant>,
+    (anchor_name, algorithm, prefix): (&str, &str, &str),
+    target: f64,
+    seconds: f64,
+) -> Row {
+    let rounds = (seconds.round() as usize).max(1);
+    let mut best = (0.0_f64, 0.0_f64);
+    for _ in 0..rounds {
         match (
-            card_signatures(None, seconds),
-            openssl_speed("rsa2048", "+F2:", seconds),
+            card_signatures(variant, 1.0),
+            openssl_speed(algorithm, prefix, 1.0),
         ) {
-            (Ok(ours), Ok(anchor)) => Row::new(rsa, "sign/s")
-                .ours(ours)
-                .anchor("openssl speed rsa2048", anchor)
-                .target(Bound::RatioAtLeast(0.9)),
-            (Err(e), _) | (_, Err(e)) => Row::failed(rsa, "sign/s", &e),
-        },
-    );
-    let p256 = "card P-256 signatures/s (iPhone, Face ID)";
-    rows.push(
-        match (
-            card_signatures(Some(Variant::Iphone), seconds),
-            openssl_speed("ecdsap256", "+F4:", seconds),
-        ) {
-            (Ok(ours), Ok(anchor)) => Row::new(p256, "sign/s")
-                .ours(ours)
-                .anchor("openssl speed ecdsap256", anchor)
-                .target(Bound::RatioAtLeast(0.8)),
-            (Err(e), _) | (_, Err(e)) => Row::failed(p256, "sign/s", &e),
-        },
-    );
-    rows
+            (Ok(ours), Ok(anchor)) => best = (best.0.max(ours), best.1.max(anchor)),
+            (Err(e), _) | (_, Err(e)) => return Row::failed(name, "sign/s", &e),
+        }
+    }
+    Row::new(name, "sign/s")
+        .ours(best.0)
+        .anchor(&format!("{anchor_name}, best of {rounds} s"), best.1)
+        .target(Bound::RatioAtLeast(target))
 }
 
 /// COMPUTE DIGITAL SIGNATURE per second on one thread, in process, on the
@@ -425,8 +440,12 @@ impl Drop for PcscdLock {
 struct Running(Child);
 
 impl Running {
-    fn start(program: &Path, args: &[&str]) -> anyhow::Result<Running> {
-        Command::new("sh")
+    fn start(program: &Path, args: &[&str], python_path: Option<&str>) -> anyhow::Result<Running> {
+        let mut shell = Command::new("sh");
+        if let Some(path) = python_path {
+            shell.env("PYTHONPATH", path);
+        }
+        shell
             .args([
                 "-c",
                 r#""$@" >/dev/null 2>&1 </dev/null & card=$!; cat >/dev/null; kill $card; wait $card"#,
@@ -466,12 +485,14 @@ fn pcsc_rows(bin: &Binaries, seconds: f64, scenarios: &Path) -> Vec<Row> {
         seconds,
         &["--reader", SLOT0.1],
         (&bin.kazasu, &["card", "--vpcd", SLOT0.0]),
+        None,
     );
     let sequences = pcsc_loop_with_card(
         bin,
         seconds,
         &["--reader", SLOT0.1, "--sequence", "confirmation"],
         (&bin.kazasu, &["card", "--vpcd", SLOT0.0]),
+        None,
     );
     let vicc = pcsc_loop_with_card(
         bin,
@@ -481,29 +502,26 @@ fn pcsc_rows(bin: &Binaries, seconds: f64, scenarios: &Path) -> Vec<Row> {
             Path::new("vicc"),
             &["--type", "iso7816", "--port", SLOT1_PORT],
         ),
+        vicc_python_path().as_deref(),
     );
     let mut rows = Vec::new();
-    match (&ours, &vicc) {
-        (Ok(ours), Ok(vicc)) => {
-            let apdus = ours["apdu_per_s"].as_f64().unwrap_or(0.0);
-            let anchor = vicc["apdu_per_s"].as_f64().unwrap_or(f64::NAN);
-            rows.push(
-                Row::new(apdu, "APDU/s")
-                    .ours(apdus)
-                    .anchor("vsmartcard vicc (Python)", anchor)
-                    .target(Bound::RatioAtLeast(500.0)),
-            );
-            rows.push(
-                Row::new(&format!("{apdu}, absolute"), "APDU/s")
-                    .ours(apdus)
-                    .target(Bound::AtLeast(10_000.0)),
-            );
-        }
-        (Err(e), _) | (_, Err(e)) => {
-            rows.push(Row::failed(apdu, "APDU/s", e));
-            rows.push(Row::failed(&format!("{apdu}, absolute"), "APDU/s", e));
-        }
-    }
+    rows.push(match (&ours, &vicc) {
+        (Ok(ours), Ok(vicc)) => Row::new(apdu, "APDU/s")
+            .ours(ours["apdu_per_s"].as_f64().unwrap_or(f64::NAN))
+            .anchor(
+                "vsmartcard vicc (Python)",
+                vicc["apdu_per_s"].as_f64().unwrap_or(f64::NAN),
+            )
+            .target(Bound::RatioAtLeast(500.0)),
+        (Err(e), _) | (_, Err(e)) => Row::failed(apdu, "APDU/s", e),
+    });
+    let absolute = format!("{apdu}, absolute");
+    rows.push(match &ours {
+        Ok(ours) => Row::new(&absolute, "APDU/s")
+            .ours(ours["apdu_per_s"].as_f64().unwrap_or(f64::NAN))
+            .target(Bound::AtLeast(10_000.0)),
+        Err(e) => Row::failed(&absolute, "APDU/s", e),
+    });
     rows.push(match sequences {
         Ok(run) => Row::new(sequence, "seq/s").ours(run["rounds_per_s"].as_f64().unwrap_or(0.0)),
         Err(e) => Row::failed(sequence, "seq/s", &e),
@@ -525,9 +543,11 @@ fn pcsc_loop_with_card(
     seconds: f64,
     loop_args: &[&str],
     (program, args): (&Path, &[&str]),
+    python_path: Option<&str>,
 ) -> anyhow::Result<Value> {
-    let _card = Running::start(program, args)?;
+    let _card = Running::start(program, args, python_path)?;
     let output = Command::new(&bin.pcsc_apdu_loop)
+        .env("RUST_BACKTRACE", "0")
         .args(loop_args)
         .args(["--seconds", &seconds.to_string(), "--wait", "20"])
         .stderr(Stdio::piped())
@@ -537,10 +557,42 @@ fn pcsc_loop_with_card(
         bail!(
             "pcsc_apdu_loop {}: {}",
             loop_args.join(" "),
-            String::from_utf8_lossy(&output.stderr).trim()
+            String::from_utf8_lossy(&output.stderr)
+                .lines()
+                .next()
+                .unwrap_or("")
         );
     }
     last_json_line(&output.stdout)
+}
+
+/// Debian 12's `python3-virtualsmartcard` installs its package one directory
+/// too deep (`site-packages/virtualsmartcard/virtualsmartcard`, outside
+/// Python's path) and imports PyCryptodome as `Crypto`, which Debian's
+/// `python3-pycryptodome` ships as `Cryptodome`: `vicc` does not start as
+/// installed. The path that makes it start: a directory holding a `Crypto`
+/// link to `Cryptodome`, then the package's real parent.
+fn vicc_python_path() -> Option<String> {
+    let package_parent = Path::new("/usr/lib/python3/site-packages/virtualsmartcard");
+    let cryptodome = Path::new("/usr/lib/python3/dist-packages/Cryptodome");
+    let mut path = Vec::new();
+    if cryptodome.is_dir() {
+        let shim = std::env::temp_dir().join("kazasu-vicc-python");
+        let link = shim.join("Crypto");
+        let linked = std::fs::create_dir_all(&shim).is_ok()
+            && (link.exists() || std::os::unix::fs::symlink(cryptodome, &link).is_ok());
+        if linked {
+            path.push(shim.display().to_string());
+        }
+    }
+    if package_parent.is_dir() {
+        path.push(package_parent.display().to_string());
+    }
+    let inherited = std::env::var("PYTHONPATH").unwrap_or_default();
+    if !inherited.is_empty() {
+        path.push(inherited);
+    }
+    (!path.is_empty()).then(|| path.join(":"))
 }
 
 fn last_json_line(stdout: &[u8]) -> anyhow::Result<Value> {
@@ -564,6 +616,7 @@ fn service_rows(bin: &Binaries, seconds: f64, quick: bool) -> Vec<Row> {
     let warmup = if quick { 0.5 } else { 2.0 };
     let run = || -> anyhow::Result<Value> {
         let output = Command::new(&bin.service_load)
+            .env("RUST_BACKTRACE", "0")
             .args([
                 "--concurrency",
                 "64",
@@ -606,7 +659,7 @@ fn service_rows(bin: &Binaries, seconds: f64, quick: bool) -> Vec<Row> {
 /// caller holds the lock). The in-process suite has a target, < 15 s.
 fn scenario_row(bin: &Binaries, scenarios: &Path, pcsc: bool, name: &str) -> Row {
     let mut command = Command::new(&bin.kazasu);
-    command.arg("run").arg(scenarios);
+    command.env("RUST_BACKTRACE", "0").arg("run").arg(scenarios);
     if pcsc {
         command.args(["--transport", "pcsc"]);
     }
