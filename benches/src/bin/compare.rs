@@ -316,7 +316,8 @@ fn signature_rows(seconds: f64) -> Vec<Row> {
 
 /// Ours and OpenSSL's in alternating one-second rounds, the best round of
 /// each: other work on a shared machine comes and goes within seconds, and
-/// alternating gives both sides the same chances of a quiet round.
+/// alternating gives both sides the same chances of a quiet round. Both
+/// count signatures per second of CPU (see [`thread_cpu_time`]).
 fn signature_row(
     name: &str,
     variant: Option<Variant>,
@@ -341,7 +342,7 @@ fn signature_row(
         .target(Bound::RatioAtLeast(target))
 }
 
-/// COMPUTE DIGITAL SIGNATURE per second on one thread, in process, on the
+/// COMPUTE DIGITAL SIGNATURE per CPU second on one thread, in process, on the
 /// default card on `variant` (the key selected, the PIN verified or the
 /// iPhone's Face ID window open).
 fn card_signatures(variant: Option<Variant>, seconds: f64) -> anyhow::Result<f64> {
@@ -365,6 +366,7 @@ fn card_signatures(variant: Option<Variant>, seconds: f64) -> anyhow::Result<f64
     let sign = compute_signature(&[0x5A; 32]);
     let deadline = Duration::from_secs_f64(seconds);
     let start = Instant::now();
+    let cpu_start = thread_cpu_time()?;
     let mut count = 0u64;
     while start.elapsed() < deadline {
         let response = card.process_at(&sign, now);
@@ -373,7 +375,25 @@ fn card_signatures(variant: Option<Variant>, seconds: f64) -> anyhow::Result<f64
         }
         count += 1;
     }
-    Ok(count as f64 / start.elapsed().as_secs_f64())
+    let cpu = thread_cpu_time()?.saturating_sub(cpu_start);
+    Ok(count as f64 / cpu.as_secs_f64().max(1e-9))
+}
+
+/// CPU time this thread has run, from `/proc/thread-self/schedstat`.
+///
+/// Signatures per second are counted per second of CPU on both sides:
+/// `openssl speed` divides by its user CPU time unless given `-elapsed`, so
+/// on a busy machine dividing ours by wall time would charge the card for
+/// the time other processes had the core.
+fn thread_cpu_time() -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat")
+        .context("cannot read /proc/thread-self/schedstat")?;
+    let nanos: u64 = stat
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .context("unexpected /proc/thread-self/schedstat")?;
+    Ok(Duration::from_nanos(nanos))
 }
 
 /// Sign/s from `openssl speed -mr`: its line `+F2:k:bits:sign/s:verify/s`
