@@ -475,6 +475,7 @@ impl Running {
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .spawn()
             .map(Running)
             .with_context(|| format!("cannot start {}", program.display()))
@@ -903,7 +904,7 @@ fn svg(rows: &[Row], machine: &Machine, load: &Load) -> String {
     let judged: Vec<&Row> = rows.iter().filter(|r| r.target.is_some()).collect();
     let (label_w, bar_w, row_h, top) = (430.0, 420.0, 34.0, 70.0);
     let max_score = 3.0_f64;
-    let width = label_w + bar_w + 280.0;
+    let width = label_w + bar_w + 330.0;
     let height = top + row_h * judged.len() as f64 + 60.0;
     let x_of = |score: f64| label_w + bar_w * (score.clamp(0.0, max_score) / max_score);
     let mut s = String::new();
