@@ -49,6 +49,9 @@ struct Args {
     /// PIN confirmation on the default card.
     #[arg(long, value_parser = ["confirmation"], conflicts_with = "apdus")]
     sequence: Option<String>,
+    /// Seconds of untimed exchanges before measuring.
+    #[arg(long, default_value_t = 0.5)]
+    warmup: f64,
     /// How long to wait for a card to be in the reader.
     #[arg(long, default_value_t = 10.0)]
     wait: f64,
@@ -83,9 +86,11 @@ fn main() -> anyhow::Result<()> {
     if !(args.seconds.is_finite()
         && args.seconds > 0.0
         && args.wait.is_finite()
-        && args.wait >= 0.0)
+        && args.wait >= 0.0
+        && args.warmup.is_finite()
+        && args.warmup >= 0.0)
     {
-        bail!("--seconds must be positive and --wait not negative");
+        bail!("--seconds must be positive, --wait and --warmup not negative");
     }
     let reader = CString::new(args.reader.clone()).context("reader name contains NUL")?;
 
@@ -96,6 +101,25 @@ fn main() -> anyhow::Result<()> {
         .with_context(|| format!("cannot connect to the card in {:?}", args.reader))?;
 
     let mut response = [0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
+    // Untimed warm-up: pcscd resets a freshly inserted card once, shortly
+    // after insertion, and the first exchanges pay for cold caches.
+    let warm_until = Instant::now() + Duration::from_secs_f64(args.warmup);
+    let mut warm_resets = 0;
+    while Instant::now() < warm_until {
+        for apdu in &apdus {
+            match card.transmit(apdu, &mut response) {
+                Ok(_) => {}
+                Err(pcsc::Error::ResetCard) if warm_resets < 10 => {
+                    warm_resets += 1;
+                    reconnect(&mut card)?;
+                }
+                Err(error) => {
+                    return Err(error)
+                        .with_context(|| format!("transmit {} failed", hex::encode_upper(apdu)));
+                }
+            }
+        }
+    }
     let mut latencies_ns: Vec<u64> = Vec::with_capacity(1 << 16);
     let mut not_9000 = 0u64;
     let mut resets = 0u64;
