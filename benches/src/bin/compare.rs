@@ -69,7 +69,8 @@ struct Args {
     /// Skip the measures that need pcscd and vpcd.
     #[arg(long)]
     no_pcsc: bool,
-    /// The scenario directory for the suite's wall time.
+    /// The scenario directory for the suite's wall time (run from the
+    /// repository root for the default).
     #[arg(long, default_value = "scenarios")]
     scenarios: PathBuf,
 }
