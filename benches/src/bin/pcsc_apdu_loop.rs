@@ -6,8 +6,15 @@
 //! sees: libpcsclite, pcscd, the reader driver (vpcd) and the card behind it.
 //!
 //! ```text
-//! pcsc_apdu_loop [--reader "Virtual PCD 00 00"] [--seconds 5 | --iterations N] [--apdu HEX]...
+//! pcsc_apdu_loop [--reader "Virtual PCD 00 00"] [--seconds 5 | --iterations N]
+//!                [--apdu HEX]... | [--sequence confirmation]
 //! ```
+//!
+//! `--sequence confirmation` sends what a client sends the built-in default
+//! card for one PIN confirmation (see `kazasu_benches::confirmation_commands`):
+//! run `kazasu card` (default profile) in the reader. Each round is one
+//! confirmation, so `rounds_per_s` is confirmations' card work per second; its
+//! empty VERIFY answers `63C3`, one `not_9000` per round.
 
 use std::ffi::CString;
 use std::time::{Duration, Instant};
@@ -38,6 +45,13 @@ struct Args {
     /// A command APDU in hex; repeat for a list. Default: SELECT AP, SELECT EF, READ BINARY.
     #[arg(long = "apdu")]
     apdus: Vec<String>,
+    /// A named list instead of --apdu: `confirmation`, the card side of one
+    /// PIN confirmation on the default card.
+    #[arg(long, value_parser = ["confirmation"], conflicts_with = "apdus")]
+    sequence: Option<String>,
+    /// Seconds of untimed exchanges before measuring.
+    #[arg(long, default_value_t = 0.5)]
+    warmup: f64,
     /// How long to wait for a card to be in the reader.
     #[arg(long, default_value_t = 10.0)]
     wait: f64,
@@ -48,7 +62,11 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let apdus: Vec<Vec<u8>> = if args.apdus.is_empty() {
+    let apdus: Vec<Vec<u8>> = if args.sequence.is_some() {
+        let card = kazasu_benches::issue("default", None)?;
+        let pin = card.auth_pin.context("the default card has an auth PIN")?;
+        kazasu_benches::confirmation_commands(&pin, card.certificate_len)
+    } else if args.apdus.is_empty() {
         DEFAULT_APDUS
             .iter()
             .map(hex::decode)
@@ -68,9 +86,11 @@ fn main() -> anyhow::Result<()> {
     if !(args.seconds.is_finite()
         && args.seconds > 0.0
         && args.wait.is_finite()
-        && args.wait >= 0.0)
+        && args.wait >= 0.0
+        && args.warmup.is_finite()
+        && args.warmup >= 0.0)
     {
-        bail!("--seconds must be positive and --wait not negative");
+        bail!("--seconds must be positive, --wait and --warmup not negative");
     }
     let reader = CString::new(args.reader.clone()).context("reader name contains NUL")?;
 
@@ -81,6 +101,25 @@ fn main() -> anyhow::Result<()> {
         .with_context(|| format!("cannot connect to the card in {:?}", args.reader))?;
 
     let mut response = [0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
+    // Untimed warm-up: pcscd resets a freshly inserted card once, shortly
+    // after insertion, and the first exchanges pay for cold caches.
+    let warm_until = Instant::now() + Duration::from_secs_f64(args.warmup);
+    let mut warm_resets = 0;
+    while Instant::now() < warm_until {
+        for apdu in &apdus {
+            match card.transmit(apdu, &mut response) {
+                Ok(_) => {}
+                Err(pcsc::Error::ResetCard) if warm_resets < 10 => {
+                    warm_resets += 1;
+                    reconnect(&mut card)?;
+                }
+                Err(error) => {
+                    return Err(error)
+                        .with_context(|| format!("transmit {} failed", hex::encode_upper(apdu)));
+                }
+            }
+        }
+    }
     let mut latencies_ns: Vec<u64> = Vec::with_capacity(1 << 16);
     let mut not_9000 = 0u64;
     let mut resets = 0u64;
@@ -134,6 +173,7 @@ fn main() -> anyhow::Result<()> {
         latencies_ns[i] as f64 / 1000.0
     };
     let per_second = count as f64 / elapsed;
+    let rounds_per_second = rounds as f64 / elapsed;
     let (p50, p99, max) = (percentile(0.5), percentile(0.99), percentile(1.0));
     println!(
         "{count} APDUs in {elapsed:.2} s = {per_second:.0} APDU/s on {:?} \
@@ -148,6 +188,9 @@ fn main() -> anyhow::Result<()> {
         "apdus": count,
         "seconds": elapsed,
         "apdu_per_s": per_second,
+        "rounds": rounds,
+        "rounds_per_s": rounds_per_second,
+        "apdus_per_round": apdus.len(),
         "p50_us": p50,
         "p99_us": p99,
         "max_us": max,
