@@ -905,7 +905,9 @@ async fn confirmation_page(
     Path(id): Path<i64>,
 ) -> Page {
     let store = state.store.clone();
+    let traces = state.traces.clone();
     let (confirmation, trace) = tokio::task::spawn_blocking(move || {
+        traces.flush();
         Ok::<_, crate::store::StoreError>((store.confirmation(id)?, store.confirmation_trace(id)?))
     })
     .await
@@ -979,7 +981,9 @@ async fn get_trace(
     Path(id): Path<i64>,
 ) -> Result<Json<TraceView>, ApiError> {
     let store = state.store.clone();
+    let traces = state.traces.clone();
     let (exists, trace) = tokio::task::spawn_blocking(move || {
+        traces.flush();
         Ok::<_, crate::store::StoreError>((
             store.confirmation(id)?.is_some(),
             store.confirmation_trace(id)?,

@@ -96,6 +96,9 @@ pub struct AppState {
     pub blocking: Arc<tokio::sync::Semaphore>,
     /// Who is logged in to the admin console.
     pub console: console::Sessions,
+    /// Keeps each confirmation's HTTP exchange for the console, off the
+    /// confirmation's path.
+    pub traces: console::trace::TraceWriter,
 }
 
 /// How many confirmations may be in the blocking pool at once. Unbounded,
@@ -116,8 +119,10 @@ impl AppState {
             .add_der(pki.ca_certificate_der(sim_card::pki::Purpose::UserAuthentication))
             .map_err(|e| e.to_string())?;
         let anchors = Arc::new(anchors);
+        let store = Arc::new(store);
         Ok(AppState {
-            store: Arc::new(store),
+            traces: console::trace::TraceWriter::start(store.clone()),
+            store,
             clock,
             faults: Faults::default(),
             caches: Arc::new(Caches::new(anchors.clone())),

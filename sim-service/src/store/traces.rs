@@ -32,14 +32,25 @@ pub struct ConfirmationTrace {
 }
 
 impl Store {
-    /// Keeps the HTTP exchange of a confirmation. `false` when there is no
-    /// such confirmation.
-    pub fn record_http_trace(
-        &self,
-        confirmation: i64,
-        http: &serde_json::Value,
-    ) -> StoreResult<bool> {
-        self.upsert_trace(confirmation, "http", http)
+    /// Keeps the HTTP exchanges of several confirmations in one transaction
+    /// (the console's trace writer batches what concurrent confirmations
+    /// left). Returns how many had a confirmation to belong to.
+    pub fn record_http_traces(&self, traces: &[(i64, serde_json::Value)]) -> StoreResult<usize> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut kept = 0;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO confirmation_traces (confirmation, http)
+                 SELECT id, ?2 FROM confirmations WHERE id = ?1
+                 ON CONFLICT (confirmation) DO UPDATE SET http = excluded.http",
+            )?;
+            for (confirmation, http) in traces {
+                kept += insert.execute(params![confirmation, http.to_string()])?;
+            }
+        }
+        tx.commit()?;
+        Ok(kept)
     }
 
     /// Keeps (replacing any earlier one) the APDU trace of a confirmation.
@@ -165,7 +176,10 @@ mod tests {
             ConfirmationTrace::default()
         );
         let http = serde_json::json!({"request": {"method": "pin"}});
-        assert!(store.record_http_trace(id, &http).unwrap());
+        // One batch: the trace of a confirmation that does not exist is
+        // left out, the others kept.
+        let batch = [(id + 1, http.clone()), (id, http.clone())];
+        assert_eq!(store.record_http_traces(&batch).unwrap(), 1);
         let apdu = serde_json::json!([{"summary": "SELECT"}]);
         assert!(store.record_apdu_trace(id, &apdu).unwrap());
         let again = serde_json::json!([{"summary": "SELECT again"}]);
