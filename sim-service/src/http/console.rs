@@ -192,15 +192,62 @@ fn render_page(name: &str, ctx: Value) -> Result<Html<String>, ConsoleError> {
 
 /// A page of a logged-in session: the template with the session's CSRF
 /// token, the active menu entry and an optional notice.
-fn page(
-    name: &str,
-    session: &LoggedIn,
+fn page(name: &str, session: &LoggedIn, shown: Shown, ctx: Value) -> Page {
+    let ctx = context! {
+        csrf => session.csrf,
+        notice => shown.notice,
+        error => shown.error,
+        ..ctx
+    };
+    Ok((shown.status, render_page(name, ctx)?).into_response())
+}
+
+/// How a page is shown besides its data: as asked (with the notice of the
+/// action that led there), or again after its form was refused (the status
+/// and the sentence why, next to what the user typed).
+struct Shown {
     status: StatusCode,
-    notice: Option<&str>,
-    ctx: Value,
-) -> Page {
-    let ctx = context! { csrf => session.csrf, notice => notice, ..ctx };
-    Ok((status, render_page(name, ctx)?).into_response())
+    notice: Option<&'static str>,
+    error: Option<String>,
+}
+
+impl Shown {
+    fn plain() -> Self {
+        Shown {
+            status: StatusCode::OK,
+            notice: None,
+            error: None,
+        }
+    }
+
+    fn asked(done: &Done) -> Self {
+        Shown {
+            notice: done_notice(done),
+            ..Shown::plain()
+        }
+    }
+
+    fn refused(status: StatusCode, error: impl Into<String>) -> Self {
+        Shown {
+            status,
+            notice: None,
+            error: Some(error.into()),
+        }
+    }
+
+    /// A form whose fields do not parse.
+    fn invalid(error: impl Into<String>) -> Self {
+        Shown::refused(StatusCode::UNPROCESSABLE_ENTITY, error)
+    }
+}
+
+/// Runs blocking store work (argon2 included) off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ConsoleError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ConsoleError::from(ApiError::internal(e)))
 }
 
 /// No script, no frames, forms only to the console itself, no caching of
@@ -455,18 +502,15 @@ fn clock_view(state: &AppState) -> ClockView {
 
 async fn dashboard(State(state): State<AppState>, session: LoggedIn) -> Page {
     let store = state.store.clone();
-    let (persons, confirmations) =
-        tokio::task::spawn_blocking(move || -> Result<_, crate::store::StoreError> {
-            Ok((store.persons()?.len(), store.confirmation_count()?))
-        })
-        .await
-        .map_err(|e| ConsoleError::from(ApiError::internal(e)))??;
+    let (persons, confirmations) = blocking(move || -> Result<_, crate::store::StoreError> {
+        Ok((store.persons()?.len(), store.confirmation_count()?))
+    })
+    .await??;
     let faults = state.faults.get();
     page(
         "dashboard.html",
         &session,
-        StatusCode::OK,
-        None,
+        Shown::plain(),
         context! {
             active => "dashboard",
             clock => clock_view(&state),
@@ -530,35 +574,16 @@ async fn fixtures_page(
     session: LoggedIn,
     Query(q): Query<Done>,
 ) -> Page {
-    fixtures_with(
-        state,
-        session,
-        StatusCode::OK,
-        done_notice(&q),
-        None,
-        String::new(),
-    )
-    .await
+    fixtures_with(state, session, Shown::asked(&q), String::new()).await
 }
 
-async fn fixtures_with(
-    state: AppState,
-    session: LoggedIn,
-    status: StatusCode,
-    notice: Option<&str>,
-    error: Option<String>,
-    toml: String,
-) -> Page {
-    let state2 = state.clone();
-    let persons = tokio::task::spawn_blocking(move || person_rows(&state2))
-        .await
-        .map_err(|e| ConsoleError::from(ApiError::internal(e)))??;
+async fn fixtures_with(state: AppState, session: LoggedIn, shown: Shown, toml: String) -> Page {
+    let persons = blocking(move || person_rows(&state)).await??;
     page(
         "fixtures.html",
         &session,
-        status,
-        notice,
-        context! { active => "fixtures", persons => persons, error => error, toml => toml },
+        shown,
+        context! { active => "fixtures", persons => persons, toml => toml },
     )
 }
 
@@ -577,25 +602,17 @@ async fn load_fixtures(
     let fixtures = match crate::fixtures::parse(&form.toml, "the form") {
         Ok(f) => f,
         Err(e) => {
-            return fixtures_with(
-                state,
-                session,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                None,
-                Some(e.to_string()),
-                form.toml,
-            )
-            .await;
+            return fixtures_with(state, session, Shown::invalid(e.to_string()), form.toml).await;
         }
     };
     let state2 = state.clone();
-    let installed =
-        tokio::task::spawn_blocking(move || super::install_fixtures(&state2, &fixtures))
-            .await
-            .map_err(|e| ConsoleError::from(ApiError::internal(e)))?;
+    let installed = blocking(move || super::install_fixtures(&state2, &fixtures)).await?;
     match installed {
         Ok(()) => done("/admin/fixtures", "fixtures"),
-        Err(e) => fixtures_with(state, session, e.status, None, Some(e.message), form.toml).await,
+        Err(e) => {
+            let shown = Shown::refused(e.status, e.message);
+            fixtures_with(state, session, shown, form.toml).await
+        }
     }
 }
 
@@ -606,9 +623,7 @@ async fn reset_state(
 ) -> Page {
     session.check(&form.csrf)?;
     let store = state.store.clone();
-    tokio::task::spawn_blocking(move || store.reset_state())
-        .await
-        .map_err(|e| ConsoleError::from(ApiError::internal(e)))??;
+    blocking(move || store.reset_state()).await??;
     done("/admin/fixtures", "reset")
 }
 
@@ -619,22 +634,15 @@ async fn clock_page(
     session: LoggedIn,
     Query(q): Query<Done>,
 ) -> Page {
-    clock_with(&state, &session, StatusCode::OK, done_notice(&q), None)
+    clock_with(&state, &session, Shown::asked(&q))
 }
 
-fn clock_with(
-    state: &AppState,
-    session: &LoggedIn,
-    status: StatusCode,
-    notice: Option<&str>,
-    error: Option<String>,
-) -> Page {
+fn clock_with(state: &AppState, session: &LoggedIn, shown: Shown) -> Page {
     page(
         "clock.html",
         session,
-        status,
-        notice,
-        context! { active => "clock", clock => clock_view(state), error => error },
+        shown,
+        context! { active => "clock", clock => clock_view(state) },
     )
 }
 
@@ -660,9 +668,7 @@ async fn set_clock(
             return clock_with(
                 &state,
                 &session,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                None,
-                Some(format!(
+                Shown::invalid(format!(
                     "not an RFC 3339 time (e.g. 2026-12-01T09:00:00+09:00): {e}"
                 )),
             );
@@ -696,13 +702,7 @@ async fn advance_clock(
         });
     match advanced {
         Ok(_) => done("/admin/clock", "clock"),
-        Err(e) => clock_with(
-            &state,
-            &session,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            None,
-            Some(e),
-        ),
+        Err(e) => clock_with(&state, &session, Shown::invalid(e)),
     }
 }
 
@@ -726,13 +726,7 @@ struct FaultRow {
     drop_connection: bool,
 }
 
-fn faults_with(
-    state: &AppState,
-    session: &LoggedIn,
-    status: StatusCode,
-    notice: Option<&str>,
-    error: Option<String>,
-) -> Page {
+fn faults_with(state: &AppState, session: &LoggedIn, shown: Shown) -> Page {
     let set = state.faults.get();
     let rows: Vec<FaultRow> = std::iter::once("*")
         .chain(ENDPOINTS.iter().copied())
@@ -749,9 +743,8 @@ fn faults_with(
     page(
         "faults.html",
         session,
-        status,
-        notice,
-        context! { active => "faults", rows => rows, maintenance => set.maintenance, error => error },
+        shown,
+        context! { active => "faults", rows => rows, maintenance => set.maintenance },
     )
 }
 
@@ -760,7 +753,7 @@ async fn faults_page(
     session: LoggedIn,
     Query(q): Query<Done>,
 ) -> Page {
-    faults_with(&state, &session, StatusCode::OK, done_notice(&q), None)
+    faults_with(&state, &session, Shown::asked(&q))
 }
 
 /// The faults form: `latency:<endpoint>`, `status:<endpoint>`,
@@ -807,13 +800,7 @@ async fn set_faults(
             state.faults.set(set);
             done("/admin/faults", "faults")
         }
-        Err(e) => faults_with(
-            &state,
-            &session,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            None,
-            Some(e),
-        ),
+        Err(e) => faults_with(&state, &session, Shown::invalid(e)),
     }
 }
 
@@ -866,9 +853,7 @@ async fn history_page(
     Query(q): Query<HistoryQuery>,
 ) -> Page {
     let store = state.store.clone();
-    let rows = tokio::task::spawn_blocking(move || store.latest_confirmations(HISTORY_ROWS))
-        .await
-        .map_err(|e| ConsoleError::from(ApiError::internal(e)))??;
+    let rows = blocking(move || store.latest_confirmations(HISTORY_ROWS)).await??;
     let rows: Vec<HistoryRow> = rows
         .into_iter()
         .map(|(c, http, apdu)| HistoryRow {
@@ -888,8 +873,7 @@ async fn history_page(
     page(
         "confirmations.html",
         &session,
-        StatusCode::OK,
-        None,
+        Shown::plain(),
         context! {
             active => "confirmations",
             rows => rows,
@@ -906,12 +890,11 @@ async fn confirmation_page(
 ) -> Page {
     let store = state.store.clone();
     let traces = state.traces.clone();
-    let (confirmation, trace) = tokio::task::spawn_blocking(move || {
+    let (confirmation, trace) = blocking(move || {
         traces.flush();
         Ok::<_, crate::store::StoreError>((store.confirmation(id)?, store.confirmation_trace(id)?))
     })
-    .await
-    .map_err(|e| ConsoleError::from(ApiError::internal(e)))??;
+    .await??;
     let Some(c) = confirmation else {
         return Err(ConsoleError::new(
             StatusCode::NOT_FOUND,
@@ -921,8 +904,7 @@ async fn confirmation_page(
     page(
         "confirmation.html",
         &session,
-        StatusCode::OK,
-        None,
+        Shown::plain(),
         context! {
             active => "confirmations",
             id => c.id,

@@ -15,11 +15,12 @@ use minijinja::context;
 use serde::Deserialize;
 use time::Date;
 
-use super::{ConsoleError, Done, LoggedIn, Page, done, done_notice, page};
+use super::{ConsoleError, Done, LoggedIn, Page, Shown, blocking, done, page};
 use crate::facility::{AccountUpdate, FacilityError, NewAccount, NewNotice, Role, admin};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::model::MedicalInstitutionCode;
+use crate::store::Store;
 
 /// The facility a page starts with when none is chosen: the harness's.
 const DEFAULT_FACILITY: &str = "0110000001";
@@ -79,15 +80,6 @@ fn refused(error: FacilityError) -> Result<(StatusCode, String), ConsoleError> {
     }
 }
 
-/// Runs blocking store work (argon2 included) off the async threads.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ConsoleError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| ConsoleError::from(ApiError::internal(e)))
-}
-
 /// The facilities for the selector, the chosen one included.
 fn known_facilities(
     state: &AppState,
@@ -105,8 +97,44 @@ fn known_facilities(
     Ok(codes)
 }
 
-fn back(path: &str, facility: &MedicalInstitutionCode, what: &str) -> Page {
-    done(&format!("{path}?facility={}", facility.as_str()), what)
+/// A facility screen's data, read off the async threads with the
+/// facilities for the selector.
+async fn read_screen<T: Send + 'static>(
+    state: &AppState,
+    facility: &MedicalInstitutionCode,
+    read: impl FnOnce(&Store, &MedicalInstitutionCode) -> Result<T, FacilityError> + Send + 'static,
+) -> Result<(T, Vec<String>), ConsoleError> {
+    let (state, facility) = (state.clone(), facility.clone());
+    blocking(move || {
+        Ok((
+            read(&state.store, &facility).map_err(|e| ConsoleError::from(ApiError::from(e)))?,
+            known_facilities(&state, &facility)?,
+        ))
+    })
+    .await?
+}
+
+/// A facility screen's address: the form's page, of the facility it was for.
+fn screen_of(path: &str, facility: &MedicalInstitutionCode) -> String {
+    format!("{path}?facility={}", facility.as_str())
+}
+
+/// Runs a facility admin action off the async threads. Done, it goes back
+/// to `to` with the `what` notice (so a reload does not post again);
+/// refused by the facility rules, it shows the form's page again through
+/// `again`, with the refusal.
+async fn act<T: Send + 'static, Again: Future<Output = Page>>(
+    action: impl FnOnce() -> Result<T, FacilityError> + Send + 'static,
+    (to, what): (&str, &str),
+    again: impl FnOnce(Shown) -> Again,
+) -> Page {
+    match blocking(action).await? {
+        Ok(_) => done(to, what),
+        Err(e) => {
+            let (status, error) = refused(e)?;
+            again(Shown::refused(status, error)).await
+        }
+    }
 }
 
 // ---- 環境設定 ----
@@ -117,47 +145,25 @@ async fn environment_page(
     Query(q): Query<PageQuery>,
 ) -> Page {
     let facility = facility_of(q.facility.as_deref())?;
-    environment_with(
-        state,
-        session,
-        facility,
-        StatusCode::OK,
-        done_notice(&q.done),
-        None,
-    )
-    .await
+    environment_with(state, session, facility, Shown::asked(&q.done)).await
 }
 
 async fn environment_with(
     state: AppState,
     session: LoggedIn,
     facility: MedicalInstitutionCode,
-    status: StatusCode,
-    notice: Option<&str>,
-    error: Option<String>,
+    shown: Shown,
 ) -> Page {
-    let (setting, facilities) = {
-        let (state, facility) = (state.clone(), facility.clone());
-        blocking(move || {
-            Ok::<_, ConsoleError>((
-                admin::environment(&state.store, &facility)
-                    .map_err(|e| ConsoleError::from(ApiError::from(e)))?,
-                known_facilities(&state, &facility)?,
-            ))
-        })
-        .await??
-    };
+    let (setting, facilities) = read_screen(&state, &facility, admin::environment).await?;
     page(
         "environment.html",
         &session,
-        status,
-        notice,
+        shown,
         context! {
             active => "environment",
             facility => facility.as_str(),
             facilities => facilities,
             setting => setting,
-            error => error,
         },
     )
 }
@@ -184,31 +190,20 @@ async fn set_environment(
         _ => {
             let error =
                 "アクティベーションコードの有効化までの秒数: a whole number of seconds, 0 or more";
-            return environment_with(
-                state,
-                session,
-                facility,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                None,
-                Some(error.into()),
-            )
-            .await;
+            return environment_with(state, session, facility, Shown::invalid(error)).await;
         }
     };
     let enabled = form.outpatient_flow.is_some();
     let (store, code) = (state.store.clone(), facility.clone());
-    let result = blocking(move || {
-        admin::set_outpatient_flow(&store, &code, enabled)?;
-        admin::set_activation_delay(&store, &code, delay)
-    })
-    .await?;
-    match result {
-        Ok(()) => back("/admin/environment", &facility, "environment"),
-        Err(e) => {
-            let (status, error) = refused(e)?;
-            environment_with(state, session, facility, status, None, Some(error)).await
-        }
-    }
+    act(
+        move || {
+            admin::set_outpatient_flow(&store, &code, enabled)?;
+            admin::set_activation_delay(&store, &code, delay)
+        },
+        (&screen_of("/admin/environment", &facility), "environment"),
+        |shown| environment_with(state, session, facility, shown),
+    )
+    .await
 }
 
 // ---- アクティベーションコード ----
@@ -219,50 +214,33 @@ async fn activation_page(
     Query(q): Query<PageQuery>,
 ) -> Page {
     let facility = facility_of(q.facility.as_deref())?;
-    activation_with(
-        state,
-        session,
-        facility,
-        StatusCode::OK,
-        done_notice(&q.done),
-        None,
-    )
-    .await
+    activation_with(state, session, facility, Shown::asked(&q.done)).await
 }
 
 async fn activation_with(
     state: AppState,
     session: LoggedIn,
     facility: MedicalInstitutionCode,
-    status: StatusCode,
-    notice: Option<&str>,
-    error: Option<String>,
+    shown: Shown,
 ) -> Page {
     let now = state.clock.now();
-    let (codes, setting, facilities) = {
-        let (state, facility) = (state.clone(), facility.clone());
-        blocking(move || {
-            let api = |e: FacilityError| ConsoleError::from(ApiError::from(e));
-            Ok::<_, ConsoleError>((
-                admin::activation_codes(&state.store, &facility, now).map_err(api)?,
-                admin::environment(&state.store, &facility).map_err(api)?,
-                known_facilities(&state, &facility)?,
-            ))
-        })
-        .await??
-    };
+    let ((codes, setting), facilities) = read_screen(&state, &facility, move |store, facility| {
+        Ok((
+            admin::activation_codes(store, facility, now)?,
+            admin::environment(store, facility)?,
+        ))
+    })
+    .await?;
     page(
         "activation.html",
         &session,
-        status,
-        notice,
+        shown,
         context! {
             active => "activation",
             facility => facility.as_str(),
             facilities => facilities,
             codes => codes,
             setting => setting,
-            error => error,
         },
     )
 }
@@ -283,15 +261,12 @@ async fn issue_code(
     let facility = facility_of(Some(&form.facility))?;
     let now = state.clock.now();
     let (store, code) = (state.store.clone(), facility.clone());
-    let issued =
-        blocking(move || admin::issue_activation_code(&store, &code, &form.memo, now)).await?;
-    match issued {
-        Ok(_) => back("/admin/activation-codes", &facility, "issued"),
-        Err(e) => {
-            let (status, error) = refused(e)?;
-            activation_with(state, session, facility, status, None, Some(error)).await
-        }
-    }
+    act(
+        move || admin::issue_activation_code(&store, &code, &form.memo, now),
+        (&screen_of("/admin/activation-codes", &facility), "issued"),
+        |shown| activation_with(state, session, facility, shown),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -309,16 +284,15 @@ async fn invalidate_code(
     session.check(&form.csrf)?;
     let facility = facility_of(Some(&form.facility))?;
     let (store, code) = (state.store.clone(), facility.clone());
-    let invalidated =
-        blocking(move || admin::invalidate_activation_code(&store, &code, form.code.trim()))
-            .await?;
-    match invalidated {
-        Ok(()) => back("/admin/activation-codes", &facility, "invalidated"),
-        Err(e) => {
-            let (status, error) = refused(e)?;
-            activation_with(state, session, facility, status, None, Some(error)).await
-        }
-    }
+    act(
+        move || admin::invalidate_activation_code(&store, &code, form.code.trim()),
+        (
+            &screen_of("/admin/activation-codes", &facility),
+            "invalidated",
+        ),
+        |shown| activation_with(state, session, facility, shown),
+    )
+    .await
 }
 
 // ---- アカウント ----
@@ -329,43 +303,25 @@ async fn accounts_page(
     Query(q): Query<PageQuery>,
 ) -> Page {
     let facility = facility_of(q.facility.as_deref())?;
-    accounts_with(
-        state,
-        session,
-        facility,
-        StatusCode::OK,
-        done_notice(&q.done),
-        None,
-    )
-    .await
+    accounts_with(state, session, facility, Shown::asked(&q.done)).await
 }
 
 async fn accounts_with(
     state: AppState,
     session: LoggedIn,
     facility: MedicalInstitutionCode,
-    status: StatusCode,
-    notice: Option<&str>,
-    error: Option<String>,
+    shown: Shown,
 ) -> Page {
     let now = state.clock.now();
     let today = crate::clock::jst_date(now).to_string();
-    let (accounts, facilities) = {
-        let (state, facility) = (state.clone(), facility.clone());
-        blocking(move || {
-            Ok::<_, ConsoleError>((
-                admin::accounts(&state.store, &facility, now)
-                    .map_err(|e| ConsoleError::from(ApiError::from(e)))?,
-                known_facilities(&state, &facility)?,
-            ))
-        })
-        .await??
-    };
+    let (accounts, facilities) = read_screen(&state, &facility, move |store, facility| {
+        admin::accounts(store, facility, now)
+    })
+    .await?;
     page(
         "accounts.html",
         &session,
-        status,
-        notice,
+        shown,
         context! {
             active => "accounts",
             facility => facility.as_str(),
@@ -373,7 +329,6 @@ async fn accounts_with(
             accounts => accounts,
             today => today,
             roles => [Role::General.label(), Role::MedicalInformation.label()],
-            error => error,
         },
     )
 }
@@ -416,15 +371,7 @@ async fn register_account(
     let (role, start_date) = match fields {
         Ok(fields) => fields,
         Err(error) => {
-            return accounts_with(
-                state,
-                session,
-                facility,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                None,
-                Some(error),
-            )
-            .await;
+            return accounts_with(state, session, facility, Shown::invalid(error)).await;
         }
     };
     let account = NewAccount {
@@ -437,14 +384,12 @@ async fn register_account(
     };
     let now = state.clock.now();
     let (store, code) = (state.store.clone(), facility.clone());
-    let registered = blocking(move || admin::register_account(&store, &code, account, now)).await?;
-    match registered {
-        Ok(_) => back("/admin/accounts", &facility, "registered"),
-        Err(e) => {
-            let (status, error) = refused(e)?;
-            accounts_with(state, session, facility, status, None, Some(error)).await
-        }
-    }
+    act(
+        move || admin::register_account(&store, &code, account, now),
+        (&screen_of("/admin/accounts", &facility), "registered"),
+        |shown| accounts_with(state, session, facility, shown),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -491,28 +436,17 @@ async fn update_account(
     let update = match update_of(&form) {
         Ok(update) => update,
         Err(error) => {
-            return accounts_with(
-                state,
-                session,
-                facility,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                None,
-                Some(error),
-            )
-            .await;
+            return accounts_with(state, session, facility, Shown::invalid(error)).await;
         }
     };
     let now = state.clock.now();
     let (store, code, user_id) = (state.store.clone(), facility.clone(), form.user_id.clone());
-    let updated =
-        blocking(move || admin::update_account(&store, &code, user_id.trim(), update, now)).await?;
-    match updated {
-        Ok(_) => back("/admin/accounts", &facility, "updated"),
-        Err(e) => {
-            let (status, error) = refused(e)?;
-            accounts_with(state, session, facility, status, None, Some(error)).await
-        }
-    }
+    act(
+        move || admin::update_account(&store, &code, user_id.trim(), update, now),
+        (&screen_of("/admin/accounts", &facility), "updated"),
+        |shown| accounts_with(state, session, facility, shown),
+    )
+    .await
 }
 
 // ---- お知らせ ----
@@ -522,16 +456,10 @@ async fn notices_page(
     session: LoggedIn,
     Query(q): Query<Done>,
 ) -> Page {
-    notices_with(state, session, StatusCode::OK, done_notice(&q), None).await
+    notices_with(state, session, Shown::asked(&q)).await
 }
 
-async fn notices_with(
-    state: AppState,
-    session: LoggedIn,
-    status: StatusCode,
-    notice: Option<&str>,
-    error: Option<String>,
-) -> Page {
+async fn notices_with(state: AppState, session: LoggedIn, shown: Shown) -> Page {
     let store = state.store.clone();
     let notices = blocking(move || admin::notices(&store))
         .await?
@@ -539,9 +467,8 @@ async fn notices_with(
     page(
         "notices.html",
         &session,
-        status,
-        notice,
-        context! { active => "notices", notices => notices, error => error },
+        shown,
+        context! { active => "notices", notices => notices },
     )
 }
 
@@ -569,12 +496,10 @@ async fn publish_notice(
     };
     let now = state.clock.now();
     let store = state.store.clone();
-    let published = blocking(move || admin::publish_notice(&store, new, now)).await?;
-    match published {
-        Ok(_) => done("/admin/notices", "notice"),
-        Err(e) => {
-            let (status, error) = refused(e)?;
-            notices_with(state, session, status, None, Some(error)).await
-        }
-    }
+    act(
+        move || admin::publish_notice(&store, new, now),
+        ("/admin/notices", "notice"),
+        |shown| notices_with(state, session, shown),
+    )
+    .await
 }
