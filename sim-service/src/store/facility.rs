@@ -237,6 +237,35 @@ const CODE_SELECT: &str = "SELECT c.code, c.facility, c.memo, c.issued_at, c.usa
     c.invalidated, d.id FROM activation_codes c LEFT JOIN app_devices d ON d.activation_code = c.code";
 
 impl Store {
+    /// The one row `sql` selects, read by `raw` and then decoded: apart,
+    /// because a stored time or date that does not decode is
+    /// [`StoreError::Corrupt`], which rusqlite's row mapper cannot answer.
+    fn decoded_row<R, T>(
+        &self,
+        sql: &str,
+        values: impl rusqlite::Params,
+        raw: impl FnOnce(&Row<'_>) -> rusqlite::Result<R>,
+        decode: impl FnOnce(R) -> StoreResult<T>,
+    ) -> StoreResult<Option<T>> {
+        let raw = self.conn().query_row(sql, values, raw).optional()?;
+        raw.map(decode).transpose()
+    }
+
+    /// The rows `sql` selects, each read by `raw` and then decoded (see
+    /// [`Store::decoded_row`]).
+    fn decoded_rows<R, T>(
+        &self,
+        sql: &str,
+        values: impl rusqlite::Params,
+        raw: impl FnMut(&Row<'_>) -> rusqlite::Result<R>,
+        mut decode: impl FnMut(R) -> StoreResult<T>,
+    ) -> StoreResult<Vec<T>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(values, raw)?;
+        rows.map(|row| decode(row?)).collect()
+    }
+
     /// The facility's settings; `None` when it never had any.
     pub fn facility_settings(&self, facility: &str) -> StoreResult<Option<FacilitySettingsRow>> {
         Ok(self
@@ -307,25 +336,22 @@ impl Store {
         facility: &str,
         code: &str,
     ) -> StoreResult<Option<ActivationCodeRow>> {
-        let conn = self.conn();
-        let raw = conn
-            .query_row(
-                &format!("{CODE_SELECT} WHERE c.facility = ?1 AND c.code = ?2"),
-                params![facility, code],
-                raw_code,
-            )
-            .optional()?;
-        raw.map(code_row).transpose()
+        self.decoded_row(
+            &format!("{CODE_SELECT} WHERE c.facility = ?1 AND c.code = ?2"),
+            params![facility, code],
+            raw_code,
+            code_row,
+        )
     }
 
     /// The facility's activation codes, newest first.
     pub fn activation_codes(&self, facility: &str) -> StoreResult<Vec<ActivationCodeRow>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!(
-            "{CODE_SELECT} WHERE c.facility = ?1 ORDER BY c.issued_at DESC, c.code"
-        ))?;
-        let rows = stmt.query_map([facility], raw_code)?;
-        rows.map(|row| code_row(row?)).collect()
+        self.decoded_rows(
+            &format!("{CODE_SELECT} WHERE c.facility = ?1 ORDER BY c.issued_at DESC, c.code"),
+            [facility],
+            raw_code,
+            code_row,
+        )
     }
 
     /// Invalidates a code and ends the sessions of the device bound to it;
@@ -376,30 +402,25 @@ impl Store {
     }
 
     fn device_where(&self, condition: &str, value: &str) -> StoreResult<Option<DeviceRow>> {
-        let conn = self.conn();
-        let raw = conn
-            .query_row(
-                &format!(
-                    "SELECT d.id, d.facility, d.activation_code, c.memo, d.registered_at,
-                     d.deregistered_at, c.invalidated
-                     FROM app_devices d JOIN activation_codes c ON c.code = d.activation_code
-                     WHERE {condition}"
-                ),
-                [value],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, i64>(4)?,
-                        r.get::<_, Option<i64>>(5)?,
-                        r.get::<_, bool>(6)?,
-                    ))
-                },
-            )
-            .optional()?;
-        raw.map(
+        self.decoded_row(
+            &format!(
+                "SELECT d.id, d.facility, d.activation_code, c.memo, d.registered_at,
+                 d.deregistered_at, c.invalidated
+                 FROM app_devices d JOIN activation_codes c ON c.code = d.activation_code
+                 WHERE {condition}"
+            ),
+            [value],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, Option<i64>>(5)?,
+                    r.get::<_, bool>(6)?,
+                ))
+            },
             |(id, facility, activation_code, memo, registered, deregistered, invalidated)| {
                 Ok(DeviceRow {
                     id,
@@ -412,7 +433,6 @@ impl Store {
                 })
             },
         )
-        .transpose()
     }
 
     /// Deregisters a device and ends its sessions.
@@ -485,27 +505,26 @@ impl Store {
 
     /// One account of the facility.
     pub fn account(&self, facility: &str, user_id: &str) -> StoreResult<Option<AccountRow>> {
-        let conn = self.conn();
-        let raw = conn
-            .query_row(
-                &format!(
-                    "SELECT {ACCOUNT_COLUMNS} FROM app_accounts WHERE facility = ?1 AND user_id = ?2"
-                ),
-                params![facility, user_id],
-                raw_account,
-            )
-            .optional()?;
-        raw.map(account).transpose()
+        self.decoded_row(
+            &format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM app_accounts WHERE facility = ?1 AND user_id = ?2"
+            ),
+            params![facility, user_id],
+            raw_account,
+            account,
+        )
     }
 
     /// The facility's accounts, in user ID order.
     pub fn accounts(&self, facility: &str) -> StoreResult<Vec<AccountRow>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM app_accounts WHERE facility = ?1 ORDER BY user_id"
-        ))?;
-        let rows = stmt.query_map([facility], raw_account)?;
-        rows.map(|row| account(row?)).collect()
+        self.decoded_rows(
+            &format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM app_accounts WHERE facility = ?1 ORDER BY user_id"
+            ),
+            [facility],
+            raw_account,
+            account,
+        )
     }
 
     /// Adds a session.
@@ -527,33 +546,29 @@ impl Store {
 
     /// The session holding this token.
     pub fn session(&self, token_hash: &str) -> StoreResult<Option<SessionRow>> {
-        let conn = self.conn();
-        let raw = conn
-            .query_row(
-                "SELECT facility, user_id, device, created_at, expires_at FROM app_sessions
-                 WHERE token_hash = ?1",
-                [token_hash],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, i64>(3)?,
-                        r.get::<_, i64>(4)?,
-                    ))
-                },
-            )
-            .optional()?;
-        raw.map(|(facility, user_id, device, created, expires)| {
-            Ok(SessionRow {
-                facility,
-                user_id,
-                device,
-                created_at: from_millis(created)?,
-                expires_at: from_millis(expires)?,
-            })
-        })
-        .transpose()
+        self.decoded_row(
+            "SELECT facility, user_id, device, created_at, expires_at FROM app_sessions
+             WHERE token_hash = ?1",
+            [token_hash],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            },
+            |(facility, user_id, device, created, expires)| {
+                Ok(SessionRow {
+                    facility,
+                    user_id,
+                    device,
+                    created_at: from_millis(created)?,
+                    expires_at: from_millis(expires)?,
+                })
+            },
+        )
     }
 
     /// Ends a session; `false` when there was none.
@@ -599,31 +614,31 @@ impl Store {
         condition: &str,
         values: &[&dyn rusqlite::ToSql],
     ) -> StoreResult<Vec<NoticeRow>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT n.id, n.title, n.link, n.outage, n.published_at FROM notices n
-             WHERE {condition} ORDER BY n.published_at DESC, n.id DESC"
-        ))?;
-        let rows = stmt.query_map(values, |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, bool>(3)?,
-                r.get::<_, i64>(4)?,
-            ))
-        })?;
-        rows.map(|row| {
-            let (id, title, link, outage, at) = row?;
-            Ok(NoticeRow {
-                id,
-                title,
-                link,
-                outage,
-                published_at: from_millis(at)?,
-            })
-        })
-        .collect()
+        self.decoded_rows(
+            &format!(
+                "SELECT n.id, n.title, n.link, n.outage, n.published_at FROM notices n
+                 WHERE {condition} ORDER BY n.published_at DESC, n.id DESC"
+            ),
+            values,
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, bool>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            },
+            |(id, title, link, outage, at)| {
+                Ok(NoticeRow {
+                    id,
+                    title,
+                    link,
+                    outage,
+                    published_at: from_millis(at)?,
+                })
+            },
+        )
     }
 
     /// Marks a notice read by an account; `false` when there is no such notice.
