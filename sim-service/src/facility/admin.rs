@@ -17,15 +17,7 @@ pub fn set_outpatient_flow(
     facility: &MedicalInstitutionCode,
     enabled: bool,
 ) -> Result<(), FacilityError> {
-    let current = environment::setting(store, facility)?;
-    environment::put(
-        store,
-        facility,
-        EnvironmentSetting {
-            outpatient_flow: enabled,
-            ..current
-        },
-    )
+    change_environment(store, facility, |setting| setting.outpatient_flow = enabled)
 }
 
 /// Sets the maturation delay of the codes issued from now on (a bench
@@ -35,15 +27,20 @@ pub fn set_activation_delay(
     facility: &MedicalInstitutionCode,
     seconds: i64,
 ) -> Result<(), FacilityError> {
-    let current = environment::setting(store, facility)?;
-    environment::put(
-        store,
-        facility,
-        EnvironmentSetting {
-            activation_delay_seconds: seconds,
-            ..current
-        },
-    )
+    change_environment(store, facility, |setting| {
+        setting.activation_delay_seconds = seconds;
+    })
+}
+
+/// Changes one part of the facility's environment settings, keeping the rest.
+fn change_environment(
+    store: &Store,
+    facility: &MedicalInstitutionCode,
+    change: impl FnOnce(&mut EnvironmentSetting),
+) -> Result<(), FacilityError> {
+    let mut setting = environment::setting(store, facility)?;
+    change(&mut setting);
+    environment::put(store, facility, setting)
 }
 
 /// The facility's environment settings.

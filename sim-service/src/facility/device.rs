@@ -74,8 +74,8 @@ pub fn deregister(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facility::admin;
-    use time::macros::{date, datetime};
+    use crate::facility::{admin, testing};
+    use time::macros::datetime;
 
     #[test]
     fn the_first_device_gets_the_code_and_invalidation_shuts_it_out() {
@@ -83,21 +83,7 @@ mod tests {
         let facility = MedicalInstitutionCode::new("0110000001").unwrap();
         let issued = datetime!(2026-12-01 09:00 +9);
         let now = issued + time::Duration::minutes(10);
-        admin::register_account(
-            &store,
-            &facility,
-            account::NewAccount {
-                role: account::Role::General,
-                user_id: "a1".into(),
-                name: "A".into(),
-                kana: "エー".into(),
-                start_date: date!(2026 - 12 - 01),
-                password: "Passw0rd!".into(),
-            },
-            issued,
-        )
-        .unwrap();
-        account::system_login(&store, &facility, "a1", "Passw0rd!", None, issued).unwrap();
+        testing::app_user(&store, &facility, issued);
         let code = admin::issue_activation_code(&store, &facility, "Aのスマホ1", issued).unwrap();
         let register = |at| register(&store, &facility, "a1", "Passw0rd!", &code.code, at);
         assert!(matches!(

@@ -167,6 +167,33 @@ fn rfc3339(t: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
+/// What the facility modules' tests set up alike.
+#[cfg(test)]
+pub(crate) mod testing {
+    use time::OffsetDateTime;
+    use time::macros::date;
+
+    use super::{NewAccount, Role, account, admin};
+    use crate::model::MedicalInstitutionCode;
+    use crate::store::Store;
+
+    /// Registers the general user `a1` (password `Passw0rd!`) at `at` and
+    /// logs it in once on the system: the first system login is what makes
+    /// an account usable by the app.
+    pub fn app_user(store: &Store, facility: &MedicalInstitutionCode, at: OffsetDateTime) {
+        let new = NewAccount {
+            role: Role::General,
+            user_id: "a1".into(),
+            name: "A".into(),
+            kana: "エー".into(),
+            start_date: date!(2026 - 12 - 01),
+            password: "Passw0rd!".into(),
+        };
+        admin::register_account(store, facility, new, at).unwrap();
+        account::system_login(store, facility, "a1", "Passw0rd!", None, at).unwrap();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

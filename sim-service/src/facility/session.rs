@@ -112,8 +112,8 @@ pub fn logout(store: &Store, session: &AppSession) -> Result<(), FacilityError> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facility::{account, admin, device};
-    use time::macros::{date, datetime};
+    use crate::facility::{admin, device, testing};
+    use time::macros::datetime;
 
     #[test]
     fn a_session_lives_until_logout_or_its_lifetime() {
@@ -121,21 +121,7 @@ mod tests {
         let facility = MedicalInstitutionCode::new("0110000001").unwrap();
         let now = datetime!(2026-12-01 09:00 +9);
         admin::set_outpatient_flow(&store, &facility, true).unwrap();
-        admin::register_account(
-            &store,
-            &facility,
-            account::NewAccount {
-                role: account::Role::General,
-                user_id: "a1".into(),
-                name: "A".into(),
-                kana: "エー".into(),
-                start_date: date!(2026 - 12 - 01),
-                password: "Passw0rd!".into(),
-            },
-            now,
-        )
-        .unwrap();
-        account::system_login(&store, &facility, "a1", "Passw0rd!", None, now).unwrap();
+        testing::app_user(&store, &facility, now);
         let code = admin::issue_activation_code(&store, &facility, "A", now).unwrap();
         let now = now + time::Duration::minutes(10);
         let d = device::register(&store, &facility, "a1", "Passw0rd!", &code.code, now).unwrap();
