@@ -3,7 +3,7 @@
 //! for the admin token, escaping of what clients sent, and the traces kept
 //! for each confirmation. The browser test is `console_browser.rs`.
 
-use std::net::TcpListener;
+mod common;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -11,10 +11,8 @@ use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde::Serialize;
 use serde_json::{Value, json};
-use sim_service::clock::ServiceClock;
 use sim_service::fixtures::{self, InsuredPerson};
-use sim_service::http::{self, AppState, ServiceConfig};
-use sim_service::store::Store;
+use sim_service::http::{AppState, ServiceConfig};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -39,24 +37,9 @@ fn person() -> InsuredPerson {
 }
 
 async fn start_with(config: ServiceConfig) -> Service {
-    let clock = ServiceClock::frozen_at(
-        OffsetDateTime::parse("2026-12-01T10:00:00+09:00", &Rfc3339).unwrap(),
-    );
-    let state = AppState::new(Store::in_memory().unwrap(), clock, config).unwrap();
     let person = person();
-    let (installing, persons) = (state.clone(), vec![person.clone()]);
-    tokio::task::spawn_blocking(move || http::install_fixtures(&installing, &persons))
-        .await
-        .unwrap()
-        .unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(http::serve(
-        listener,
-        http::router(state.clone()),
-        None,
-        std::future::pending(),
-    ));
+    let (state, base) =
+        common::serve("2026-12-01T10:00:00+09:00", vec![person.clone()], config).await;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -9,15 +9,15 @@
 //! says so: a browser test that skips itself would pass in CI for the wrong
 //! reason. `CHROMEDRIVER` and `CHROMIUM` override the binaries' paths.
 
+mod common;
+
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use sim_service::clock::ServiceClock;
-use sim_service::http::{self, AppState, ServiceConfig};
-use sim_service::store::Store;
+use sim_service::http::{AppState, ServiceConfig};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -95,31 +95,14 @@ async fn browser(driver: &Driver) -> Client {
 }
 
 async fn start_service() -> (AppState, String) {
-    let clock = ServiceClock::frozen_at(
-        OffsetDateTime::parse("2026-12-01T10:00:00+09:00", &Rfc3339).unwrap(),
-    );
     let config = ServiceConfig {
         console_password: Some(PASSWORD.into()),
         ..ServiceConfig::default()
     };
-    let state = AppState::new(Store::in_memory().unwrap(), clock, config).unwrap();
     let valid = sim_service::fixtures::find(&sim_service::fixtures::built_in().unwrap(), "valid")
         .unwrap()
         .clone();
-    let installing = state.clone();
-    tokio::task::spawn_blocking(move || http::install_fixtures(&installing, &[valid]))
-        .await
-        .unwrap()
-        .unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(http::serve(
-        listener,
-        http::router(state.clone()),
-        None,
-        std::future::pending(),
-    ));
-    (state, base)
+    common::serve("2026-12-01T10:00:00+09:00", vec![valid], config).await
 }
 
 fn artifact(name: &str) -> PathBuf {

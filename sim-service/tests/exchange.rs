@@ -7,19 +7,18 @@
 //! Card confirmations here use the visual method (the certificate only):
 //! the signature path is http_api.rs's business.
 
-use std::net::TcpListener;
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
 use sim_card::personalize;
-use sim_service::clock::ServiceClock;
 use sim_service::exchange::folder::{Handled, OqsFolder, Watcher};
 use sim_service::fixtures::{self, InsuredPerson};
-use sim_service::http::{self, AppState, ServiceConfig};
+use sim_service::http::{AppState, ServiceConfig};
 use sim_service::model::{CharacterCodeIdentifier, MedicalInstitutionCode};
-use sim_service::store::Store;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -39,22 +38,7 @@ struct Service {
 
 async fn start_with(config: ServiceConfig) -> Service {
     let persons = fixtures::built_in().unwrap();
-    let clock = ServiceClock::frozen_at(at("2026-12-01T10:00:00+09:00"));
-    let state = AppState::new(Store::in_memory().unwrap(), clock, config).unwrap();
-    let installing = state.clone();
-    let to_install = persons.clone();
-    tokio::task::spawn_blocking(move || http::install_fixtures(&installing, &to_install))
-        .await
-        .unwrap()
-        .unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(http::serve(
-        listener,
-        http::router(state.clone()),
-        None,
-        std::future::pending(),
-    ));
+    let (state, base) = common::serve("2026-12-01T10:00:00+09:00", persons.clone(), config).await;
     Service {
         base,
         client: reqwest::Client::new(),

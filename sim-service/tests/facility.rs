@@ -3,17 +3,13 @@
 //! notices, seen as an app and an administrator see them, with time moved by
 //! the admin clock endpoints (never by waiting).
 
-use std::net::TcpListener;
+mod common;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
-use sim_service::clock::ServiceClock;
 use sim_service::fixtures;
-use sim_service::http::{self, AppState, ServiceConfig};
-use sim_service::store::Store;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
+use sim_service::http::ServiceConfig;
 
 const FACILITY: &str = "0110000001";
 const PASSWORD: &str = "Passw0rd!";
@@ -26,13 +22,6 @@ struct Service {
 }
 
 async fn start() -> Service {
-    let now = OffsetDateTime::parse("2026-12-01T09:00:00+09:00", &Rfc3339).unwrap();
-    let state = AppState::new(
-        Store::in_memory().unwrap(),
-        ServiceClock::frozen_at(now),
-        ServiceConfig::default(),
-    )
-    .unwrap();
     let persons: Vec<_> = fixtures::built_in()
         .unwrap()
         .into_iter()
@@ -41,19 +30,12 @@ async fn start() -> Service {
     let pki = sim_card::personalize::simulated_jpki().unwrap();
     let certificate = BASE64
         .encode(sim_card::personalize::auth_certificate(&persons[0].card.profile, &pki).unwrap());
-    let installing = state.clone();
-    tokio::task::spawn_blocking(move || http::install_fixtures(&installing, &persons))
-        .await
-        .unwrap()
-        .unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(http::serve(
-        listener,
-        http::router(state),
-        None,
-        std::future::pending(),
-    ));
+    let (_, base) = common::serve(
+        "2026-12-01T09:00:00+09:00",
+        persons,
+        ServiceConfig::default(),
+    )
+    .await;
     Service {
         base,
         client: reqwest::Client::new(),

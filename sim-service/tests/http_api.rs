@@ -3,6 +3,8 @@
 //! in-process virtual card, in JSON and in XML; the grace-period edges; and
 //! every kind of bad input answered with a 4xx and a code.
 
+mod common;
+
 use std::net::TcpListener;
 
 use base64::Engine;
@@ -16,8 +18,6 @@ use sim_service::clock::ServiceClock;
 use sim_service::fixtures::{self, InsuredPerson, Phone};
 use sim_service::http::{self, AppState, ServiceConfig};
 use sim_service::store::Store;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 const FACILITY: &str = "0110000001";
 const REFERENCE_TIME: &str = "2026-12-01T10:00:00+09:00";
@@ -30,23 +30,8 @@ struct Service {
     persons: Vec<InsuredPerson>,
 }
 
-fn at(text: &str) -> OffsetDateTime {
-    OffsetDateTime::parse(text, &Rfc3339).unwrap()
-}
-
 async fn start_with(persons: Vec<InsuredPerson>, config: ServiceConfig) -> Service {
-    let clock = ServiceClock::frozen_at(at(REFERENCE_TIME));
-    let state = AppState::new(Store::in_memory().unwrap(), clock, config).unwrap();
-    let installing = state.clone();
-    let to_install = persons.clone();
-    tokio::task::spawn_blocking(move || http::install_fixtures(&installing, &to_install))
-        .await
-        .unwrap()
-        .unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = http::router(state.clone());
-    tokio::spawn(http::serve(listener, app, None, std::future::pending()));
+    let (state, base) = common::serve(REFERENCE_TIME, persons.clone(), config).await;
     Service {
         base,
         client: reqwest::Client::new(),
