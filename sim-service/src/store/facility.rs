@@ -157,30 +157,25 @@ fn opt_time(ms: Option<i64>) -> StoreResult<Option<OffsetDateTime>> {
     ms.map(from_millis).transpose()
 }
 
-fn account_row(r: &Row<'_>) -> rusqlite::Result<[String; 7]> {
-    Ok([
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-    ])
-}
-
 const ACCOUNT_COLUMNS: &str = "facility, user_id, role, name, kana, start_date, password_hash,
     failed_attempts, locked_until, first_login_at, created_at";
 
-type RawAccount = ([String; 7], u32, Option<i64>, Option<i64>, i64);
-
-fn raw_account(r: &Row<'_>) -> rusqlite::Result<RawAccount> {
-    Ok((account_row(r)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?))
-}
+type RawAccount = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    u32,
+    Option<i64>,
+    Option<i64>,
+    i64,
+);
 
 fn account(raw: RawAccount) -> StoreResult<AccountRow> {
-    let (text, failed_attempts, locked_until, first_login_at, created_at) = raw;
-    let [
+    let (
         facility,
         user_id,
         role,
@@ -188,7 +183,11 @@ fn account(raw: RawAccount) -> StoreResult<AccountRow> {
         kana,
         start_date,
         password_hash,
-    ] = text;
+        failed_attempts,
+        locked_until,
+        first_login_at,
+        created_at,
+    ) = raw;
     let start_date = Date::parse(&start_date, DATE)
         .map_err(|e| StoreError::Corrupt(format!("account start date {start_date:?}: {e}")))?;
     Ok(AccountRow {
@@ -207,18 +206,6 @@ fn account(raw: RawAccount) -> StoreResult<AccountRow> {
 }
 
 type RawCode = (String, String, String, i64, i64, bool, Option<String>);
-
-fn raw_code(r: &Row<'_>) -> rusqlite::Result<RawCode> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-    ))
-}
 
 fn code_row(raw: RawCode) -> StoreResult<ActivationCodeRow> {
     let (code, facility, memo, issued_at, usable_from, invalidated, device) = raw;
@@ -339,7 +326,7 @@ impl Store {
         self.decoded_row(
             &format!("{CODE_SELECT} WHERE c.facility = ?1 AND c.code = ?2"),
             params![facility, code],
-            raw_code,
+            |r| r.try_into(),
             code_row,
         )
     }
@@ -349,7 +336,7 @@ impl Store {
         self.decoded_rows(
             &format!("{CODE_SELECT} WHERE c.facility = ?1 ORDER BY c.issued_at DESC, c.code"),
             [facility],
-            raw_code,
+            |r| r.try_into(),
             code_row,
         )
     }
@@ -410,18 +397,16 @@ impl Store {
                  WHERE {condition}"
             ),
             [value],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, Option<i64>>(5)?,
-                    r.get::<_, bool>(6)?,
-                ))
-            },
-            |(id, facility, activation_code, memo, registered, deregistered, invalidated)| {
+            |r| r.try_into(),
+            |(id, facility, activation_code, memo, registered, deregistered, invalidated): (
+                String,
+                String,
+                String,
+                String,
+                i64,
+                Option<i64>,
+                bool,
+            )| {
                 Ok(DeviceRow {
                     id,
                     facility,
@@ -510,7 +495,7 @@ impl Store {
                 "SELECT {ACCOUNT_COLUMNS} FROM app_accounts WHERE facility = ?1 AND user_id = ?2"
             ),
             params![facility, user_id],
-            raw_account,
+            |r| r.try_into(),
             account,
         )
     }
@@ -522,7 +507,7 @@ impl Store {
                 "SELECT {ACCOUNT_COLUMNS} FROM app_accounts WHERE facility = ?1 ORDER BY user_id"
             ),
             [facility],
-            raw_account,
+            |r| r.try_into(),
             account,
         )
     }
@@ -550,16 +535,8 @@ impl Store {
             "SELECT facility, user_id, device, created_at, expires_at FROM app_sessions
              WHERE token_hash = ?1",
             [token_hash],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, i64>(4)?,
-                ))
-            },
-            |(facility, user_id, device, created, expires)| {
+            |r| r.try_into(),
+            |(facility, user_id, device, created, expires): (String, String, String, i64, i64)| {
                 Ok(SessionRow {
                     facility,
                     user_id,
@@ -620,16 +597,8 @@ impl Store {
                  WHERE {condition} ORDER BY n.published_at DESC, n.id DESC"
             ),
             values,
-            |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, bool>(3)?,
-                    r.get::<_, i64>(4)?,
-                ))
-            },
-            |(id, title, link, outage, at)| {
+            |r| r.try_into(),
+            |(id, title, link, outage, at): (i64, String, String, bool, i64)| {
                 Ok(NoticeRow {
                     id,
                     title,
