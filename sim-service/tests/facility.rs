@@ -69,6 +69,13 @@ impl Service {
             .await
     }
 
+    /// An app's DELETE with its session token; answers the status.
+    async fn delete(&self, path: &str, token: &str) -> u16 {
+        self.send(reqwest::Method::DELETE, path, Some(token), None)
+            .await
+            .0
+    }
+
     async fn get(&self, path: &str) -> Value {
         let (status, body) = self.send(reqwest::Method::GET, path, None, None).await;
         assert_eq!(status, 200, "GET {path}: {body}");
@@ -439,15 +446,7 @@ async fn a_deregistered_device_is_refused() {
     let service = start().await;
     let device = service.ready_device().await;
     let token = service.session(&device).await;
-    let (status, _) = service
-        .send(
-            reqwest::Method::DELETE,
-            "/v1/app/devices/current",
-            Some(&token),
-            None,
-        )
-        .await;
-    assert_eq!(status, 204);
+    assert_eq!(service.delete("/v1/app/devices/current", &token).await, 204);
     let (status, body) = service.confirm(Some(&token), FACILITY).await;
     assert_eq!((status, code_of(&body)), (401, "KZA017"));
     let (status, body) = service.login("staff1", PASSWORD, &device).await;
@@ -461,15 +460,10 @@ async fn sessions_end_at_logout_and_after_eight_hours() {
     let service = start().await;
     let device = service.ready_device().await;
     let token = service.session(&device).await;
-    let (status, _) = service
-        .send(
-            reqwest::Method::DELETE,
-            "/v1/app/sessions/current",
-            Some(&token),
-            None,
-        )
-        .await;
-    assert_eq!(status, 204);
+    assert_eq!(
+        service.delete("/v1/app/sessions/current", &token).await,
+        204
+    );
     let (status, body) = service.confirm(Some(&token), FACILITY).await;
     assert_eq!((status, code_of(&body)), (401, "KZA017"));
     let token = service.session(&device).await;
