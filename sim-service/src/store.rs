@@ -186,6 +186,53 @@ fn json(text: String) -> StoreResult<serde_json::Value> {
     serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// The columns of a history row, in the order [`raw_confirmation`] reads
+/// them: every query that reads confirmations back selects these first.
+const CONFIRMATION_COLUMNS: &str =
+    "id, confirmed_at, facility, device, method, person, shows_qualification, result";
+
+/// A history row's columns as SQLite holds them.
+type RawConfirmation = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    bool,
+    String,
+);
+
+/// Reads the [`CONFIRMATION_COLUMNS`] at the head of `r` (a query may
+/// select more after them).
+fn raw_confirmation(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawConfirmation> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+    ))
+}
+
+/// Decodes a history row: its time and its result JSON can be corrupt.
+fn confirmation(raw: RawConfirmation) -> StoreResult<Confirmation> {
+    let (id, at, facility, device, method, person, shows, result) = raw;
+    Ok(Confirmation {
+        id,
+        confirmed_at: from_millis(at)?,
+        facility,
+        device,
+        method,
+        person,
+        shows_qualification: shows,
+        result: json(result)?,
+    })
+}
+
 fn insert_history_row(conn: &Connection, row: &HistoryRow) -> StoreResult<i64> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO confirmations (confirmed_at, facility, device, method, person, shows_qualification, result)
@@ -436,39 +483,18 @@ impl Store {
         device: Option<&str>,
     ) -> StoreResult<Vec<Confirmation>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, confirmed_at, facility, device, method, person, shows_qualification, result
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {CONFIRMATION_COLUMNS}
              FROM confirmations
              WHERE facility = ?1 AND confirmed_at >= ?2 AND confirmed_at < ?3
                AND (?4 IS NULL OR device = ?4)
-             ORDER BY confirmed_at, id",
+             ORDER BY confirmed_at, id"
+        ))?;
+        let rows = stmt.query_map(
+            params![facility, millis(from), millis(to), device],
+            raw_confirmation,
         )?;
-        let rows = stmt.query_map(params![facility, millis(from), millis(to), device], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, Option<String>>(5)?,
-                r.get::<_, bool>(6)?,
-                r.get::<_, String>(7)?,
-            ))
-        })?;
-        rows.map(|row| {
-            let (id, at, facility, device, method, person, shows, result) = row?;
-            Ok(Confirmation {
-                id,
-                confirmed_at: from_millis(at)?,
-                facility,
-                device,
-                method,
-                person,
-                shows_qualification: shows,
-                result: json(result)?,
-            })
-        })
-        .collect()
+        rows.map(|row| confirmation(row?)).collect()
     }
 
     /// How many confirmations the history holds (all facilities).

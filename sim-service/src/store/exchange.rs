@@ -9,7 +9,10 @@
 use rusqlite::{OptionalExtension, params};
 use time::OffsetDateTime;
 
-use super::{Confirmation, Store, StoreError, StoreResult, from_millis, json, millis};
+use super::{
+    CONFIRMATION_COLUMNS, Confirmation, Store, StoreError, StoreResult, confirmation, from_millis,
+    millis, raw_confirmation,
+};
 
 /// The exchange's tables, created with the store's.
 pub(super) const SCHEMA: &str = "
@@ -128,40 +131,15 @@ impl Store {
 
     /// One confirmation of the history by its id.
     pub fn confirmation(&self, id: i64) -> StoreResult<Option<Confirmation>> {
-        let conn = self.conn();
-        let row = conn
+        let raw = self
+            .conn()
             .query_row(
-                "SELECT confirmed_at, facility, device, method, person, shows_qualification, result
-                 FROM confirmations WHERE id = ?1",
+                &format!("SELECT {CONFIRMATION_COLUMNS} FROM confirmations WHERE id = ?1"),
                 [id],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                        r.get::<_, bool>(5)?,
-                        r.get::<_, String>(6)?,
-                    ))
-                },
+                raw_confirmation,
             )
             .optional()?;
-        row.map(
-            |(at, facility, device, method, person, shows, result)| -> StoreResult<_> {
-                Ok(Confirmation {
-                    id,
-                    confirmed_at: from_millis(at)?,
-                    facility,
-                    device,
-                    method,
-                    person,
-                    shows_qualification: shows,
-                    result: json(result)?,
-                })
-            },
-        )
-        .transpose()
+        raw.map(confirmation).transpose()
     }
 
     /// Enrols (or re-enrols) a facility's receipt computer: a new password

@@ -8,7 +8,9 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Confirmation, Store, StoreResult, from_millis, json};
+use super::{
+    CONFIRMATION_COLUMNS, Confirmation, Store, StoreResult, confirmation, json, raw_confirmation,
+};
 
 /// The traces' table, created with the store's.
 pub(super) const SCHEMA: &str = "
@@ -31,6 +33,17 @@ pub struct ConfirmationTrace {
     pub apdu: Option<serde_json::Value>,
 }
 
+/// Sets one trace `column` of a confirmation (parameters: its id, the JSON
+/// text), adding its row if need be; inserts nothing when the confirmation
+/// does not exist. `column` is `http` or `apdu`, never input.
+fn upsert_sql(column: &str) -> String {
+    format!(
+        "INSERT INTO confirmation_traces (confirmation, {column})
+         SELECT id, ?2 FROM confirmations WHERE id = ?1
+         ON CONFLICT (confirmation) DO UPDATE SET {column} = excluded.{column}"
+    )
+}
+
 impl Store {
     /// Keeps the HTTP exchanges of several confirmations in one transaction
     /// (the console's trace writer batches what concurrent confirmations
@@ -40,11 +53,7 @@ impl Store {
         let tx = conn.transaction()?;
         let mut kept = 0;
         {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO confirmation_traces (confirmation, http)
-                 SELECT id, ?2 FROM confirmations WHERE id = ?1
-                 ON CONFLICT (confirmation) DO UPDATE SET http = excluded.http",
-            )?;
+            let mut insert = tx.prepare_cached(&upsert_sql("http"))?;
             for (confirmation, http) in traces {
                 kept += insert.execute(params![confirmation, http.to_string()])?;
             }
@@ -60,24 +69,9 @@ impl Store {
         confirmation: i64,
         apdu: &serde_json::Value,
     ) -> StoreResult<bool> {
-        self.upsert_trace(confirmation, "apdu", apdu)
-    }
-
-    fn upsert_trace(
-        &self,
-        confirmation: i64,
-        column: &str,
-        value: &serde_json::Value,
-    ) -> StoreResult<bool> {
-        // `column` is one of two literals above, never user input.
-        let sql = format!(
-            "INSERT INTO confirmation_traces (confirmation, {column})
-             SELECT id, ?2 FROM confirmations WHERE id = ?1
-             ON CONFLICT (confirmation) DO UPDATE SET {column} = excluded.{column}"
-        );
         Ok(self
             .conn()
-            .execute(&sql, params![confirmation, value.to_string()])?
+            .execute(&upsert_sql("apdu"), params![confirmation, apdu.to_string()])?
             > 0)
     }
 
@@ -109,39 +103,21 @@ impl Store {
     /// whether each has an HTTP and an APDU trace.
     pub fn latest_confirmations(&self, limit: u32) -> StoreResult<Vec<(Confirmation, bool, bool)>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT c.id, c.confirmed_at, c.facility, c.device, c.method, c.person,
-                    c.shows_qualification, c.result, t.http IS NOT NULL, t.apdu IS NOT NULL
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {CONFIRMATION_COLUMNS}, t.http IS NOT NULL, t.apdu IS NOT NULL
              FROM confirmations c LEFT JOIN confirmation_traces t ON t.confirmation = c.id
-             ORDER BY c.id DESC LIMIT ?1",
-        )?;
+             ORDER BY c.id DESC LIMIT ?1"
+        ))?;
         let rows = stmt.query_map([limit], |r| {
             Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, Option<String>>(5)?,
-                r.get::<_, bool>(6)?,
-                r.get::<_, String>(7)?,
+                raw_confirmation(r)?,
                 r.get::<_, Option<bool>>(8)?.unwrap_or(false),
                 r.get::<_, Option<bool>>(9)?.unwrap_or(false),
             ))
         })?;
         rows.map(|row| {
-            let (id, at, facility, device, method, person, shows, result, http, apdu) = row?;
-            let confirmation = Confirmation {
-                id,
-                confirmed_at: from_millis(at)?,
-                facility,
-                device,
-                method,
-                person,
-                shows_qualification: shows,
-                result: json(result)?,
-            };
-            Ok((confirmation, http, apdu))
+            let (raw, http, apdu) = row?;
+            Ok((confirmation(raw)?, http, apdu))
         })
         .collect()
     }
