@@ -345,8 +345,15 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
+/// The live session a token names, checked off the async threads (a few
+/// reads of the store, which may wait behind a commit).
+async fn live_session(state: &AppState, token: &str) -> Result<AppSession, ApiError> {
+    let (store, token, now) = (state.store.clone(), token.to_string(), state.clock.now());
+    blocking(move || session::check(&store, &token, now)).await
+}
+
 /// The live session of a request to an app-only route.
-fn required_session(state: &AppState, headers: &HeaderMap) -> Result<AppSession, ApiError> {
+async fn required_session(state: &AppState, headers: &HeaderMap) -> Result<AppSession, ApiError> {
     let token = bearer(headers).ok_or_else(|| {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -354,11 +361,11 @@ fn required_session(state: &AppState, headers: &HeaderMap) -> Result<AppSession,
             "this is an app call: send `Authorization: Bearer <session token>` from POST /v1/app/sessions",
         )
     })?;
-    Ok(session::check(&state.store, token, state.clock.now())?)
+    live_session(state, token).await
 }
 
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<StatusCode, ApiError> {
-    let session = required_session(&state, &headers)?;
+    let session = required_session(&state, &headers).await?;
     session::logout(&state.store, &session)?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -367,7 +374,7 @@ async fn deregister_device(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let session = required_session(&state, &headers)?;
+    let session = required_session(&state, &headers).await?;
     device::deregister(&state.store, &session.device_id, state.clock.now())?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -384,7 +391,7 @@ async fn change_password(
     headers: HeaderMap,
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> Result<StatusCode, ApiError> {
-    let session = required_session(&state, &headers)?;
+    let session = required_session(&state, &headers).await?;
     let now = state.clock.now();
     blocking(move || {
         account::change_password(
@@ -404,7 +411,7 @@ async fn unread_notices(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let session = required_session(&state, &headers)?;
+    let session = required_session(&state, &headers).await?;
     let unread = notice::unread(&state.store, &session.facility, &session.user_id)?;
     Ok(Json(unread).into_response())
 }
@@ -414,7 +421,7 @@ async fn read_notice(
     headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
-    let session = required_session(&state, &headers)?;
+    let session = required_session(&state, &headers).await?;
     notice::mark_read(
         &state.store,
         &session.facility,
@@ -437,12 +444,12 @@ pub async fn app_channel(
     let Some(token) = bearer(request.headers()) else {
         return next.run(request).await;
     };
-    match session::check(&state.store, token, state.clock.now()) {
+    match live_session(&state, token).await {
         Ok(session) => {
             request.extensions_mut().insert(session);
             next.run(request).await
         }
-        Err(e) => ApiError::from(e).into_response(),
+        Err(e) => e.into_response(),
     }
 }
 
