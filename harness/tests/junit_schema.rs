@@ -61,7 +61,7 @@ fn temp_dir(name: &str) -> PathBuf {
 
 const VALID: &str = r#"
 name = "有効 <valid> & \"quoted\""
-rule = "service.md §4 Results (valid 有効)"
+rule = "docs/service-rules.md#result-fields (valid 有効)"
 tags = ["result"]
 [card]
 person = "valid"

@@ -8,7 +8,7 @@
 //! off after a few seconds.
 //!
 //! The card also knows what carries it ([`Variant`]), for the few commands a
-//! phone answers differently from the plastic card (card spec §7; public
+//! phone answers differently from the plastic card (docs/client-apdus.md, Phones; public
 //! facts are thin, so these are documented choices):
 //!
 //! - an iPhone has no PIN at the reader: VERIFY (with or without data) and

@@ -24,7 +24,7 @@
 //! second on one core.
 //!
 //! The iPhone's JPKI key lives in the Secure Enclave, which holds ECDSA P-256 keys
-//! only, so the simulator models that key as P-256 ([`EcKey`], card spec §7). Its
+//! only, so the simulator models that key as P-256 ([`EcKey`], docs/client-apdus.md, Phones). Its
 //! derivation is simpler: the private scalar is SHA-256 in counter mode over
 //! (seed, label), the first output in `1..n` (n the group order); the public point
 //! is the scalar times the generator.

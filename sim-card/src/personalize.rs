@@ -2,8 +2,8 @@
 //! PINs, keys and certificates, the way a card is issued at the municipality.
 //!
 //! This is the only place that knows the card's layout: which application has
-//! which EF under which access condition (spec: card.md §1), and how each
-//! [`Variant`] differs (card.md §7: phones carry the JPKI-AP only). The card
+//! which EF under which access condition (what public JPKI clients expect), and how each
+//! [`Variant`] differs (phones carry the JPKI-AP only; docs/client-apdus.md, Phones). The card
 //! state machine itself knows nothing of JPKI.
 
 use std::sync::Arc;
@@ -155,7 +155,7 @@ pub fn sign_key(profile: &CardProfile) -> JpkiKey {
 
 /// Issues the card `profile` describes, with certificates from `pki`.
 ///
-/// What the card holds depends on its variant (card spec §1, §7):
+/// What the card holds depends on its variant (docs/client-apdus.md, Phones):
 ///
 /// - the plastic card (contact or contactless): the five applications;
 /// - an Android phone: the JPKI-AP only (a phone carries only the JPKI

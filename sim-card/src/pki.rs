@@ -3,8 +3,8 @@
 //! The real service runs two separate hierarchies, one for the user-authentication
 //! certificate (利用者証明用電子証明書) and one for the signature certificate
 //! (署名用電子証明書), each under a self-signed CA. This module derives both CAs from
-//! a seed and issues end-entity certificates in the real profile (card spec,
-//! section 5), so that clients and services which look at the certificate's shape
+//! a seed and issues end-entity certificates in the real profile (as public
+//! JPKI certificates show it), so that clients and services which look at the certificate's shape
 //! (policy OIDs, the subjectAltName of the signature certificate, the JST end of
 //! validity) see what they would see on a real card.
 //!
@@ -107,7 +107,7 @@ pub enum PkiError {
 
 /// A key a certificate can be issued for: what the certificate needs of it is its
 /// public half. The card's keys are RSA-2048 ([`RsaKey`]); the iPhone's is P-256
-/// ([`EcKey`], card spec §7). Whatever the subject's key, the CAs sign with RSA.
+/// ([`EcKey`], docs/client-apdus.md, Phones). Whatever the subject's key, the CAs sign with RSA.
 pub trait SubjectKey {
     /// The DER `SubjectPublicKeyInfo`, written into the certificate as it is.
     fn spki_der(&self) -> &[u8];

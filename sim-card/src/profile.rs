@@ -10,7 +10,7 @@
 //! through a contact or a contactless reader, or the card added to an Android
 //! phone or an iPhone (スマホ用電子証明書). The person, the PINs and the dates
 //! stay the same; the variant decides which applications the card has, how its
-//! JPKI keys are made and used, and the ATR (card spec §1, §6, §7).
+//! JPKI keys are made and used, and the ATR (docs/client-apdus.md, Phones).
 
 use serde::{Deserialize, Serialize};
 use time::Date;
@@ -39,8 +39,8 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ),
 ];
 
-/// The youngest holder a smartphone certificate is issued to (card spec §7:
-/// スマホ用電子証明書 are not issued under 15).
+/// The youngest holder a smartphone certificate is issued to (スマホ用電子証明書
+/// are not issued under 15; docs/service-rules.md, Smartphone rules).
 pub const SMARTPHONE_MINIMUM_AGE: u8 = 15;
 
 /// What carries the card, as a reader meets it.
@@ -288,7 +288,7 @@ fn default_security_code() -> String {
     "1234".into()
 }
 
-/// The ATR the card answers with (card spec §6).
+/// The ATR the card answers with (docs/client-apdus.md, Phones).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum Atr {

@@ -205,7 +205,7 @@ const fn ms(n: u64) -> Duration {
 /// command (SELECT ≈ 15 ms, including the file lookup); PIN comparison with
 /// the retry counter written to EEPROM (≈ 50 ms); and RSA-2048 private-key
 /// operations on smart-card coprocessors taking hundreds of milliseconds
-/// (spec anchors: "a real card takes hundreds of milliseconds per signature";
+/// ("a real card takes hundreds of milliseconds per signature";
 /// 400 ms here). READ BINARY of 256 bytes: 8 + 256 × 0.11 ≈ 36 ms. A whole
 /// PIN flow (certificate of ~1.6 kB in 7 chunks) comes to about 0.8 s.
 const REAL_CARD: Costs = Costs {

@@ -1,5 +1,5 @@
 //! The card as each variant carries it, issued from the built-in profiles and
-//! driven by APDUs (spec: card.md §1, §6, §7): an Android phone's PIN-gated
+//! driven by APDUs (docs/client-apdus.md, Phones): an Android phone's PIN-gated
 //! auth certificate and its own RSA keys, an iPhone's P-256 signatures inside
 //! the Face ID window, Wallet not opened, the ATRs, and the age rule.
 

@@ -1,7 +1,8 @@
 //! The app's flow for one patient: identity check, card read, confirmation,
 //! and what the screen tells the staff afterwards.
 //!
-//! The rules it keeps, from the manual (spec/service.md §2, §3, §8):
+//! The rules it keeps, from the manuals (docs/service-rules.md: Identity check,
+//! Registration, When confirmation cannot be done):
 //! - visual confirmation needs the card's photo, and sends no PIN at all;
 //! - the PIN's tries left are read first (the empty VERIFY costs nothing),
 //!   and a locked PIN is never tried;

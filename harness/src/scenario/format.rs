@@ -8,7 +8,7 @@
 //!
 //! ```toml
 //! name = "PIN entered right: a valid qualification"
-//! rule = "service.md §3 B; manual 000 p.15 (暗証番号で本人確認)"
+//! rule = "docs/service-rules.md#identity-check 【B】; 使い方 P.17 資格を確認する(暗証番号)"
 //! tags = ["pin", "result"]
 //!
 //! [card]
@@ -38,7 +38,7 @@ use crate::client::{CheckInputs, OutcomeKind};
 pub struct Scenario {
     /// What the scenario shows, in one line.
     pub name: String,
-    /// The rule or manual section it checks (spec section, manual page).
+    /// The rule it checks (a section of the docs/ reference pages, a manual page).
     pub rule: String,
     /// Free-form tags for `--filter` (e.g. `pin`, `grace`, `conformance`).
     #[serde(default)]

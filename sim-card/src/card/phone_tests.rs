@@ -1,5 +1,5 @@
 //! What a phone does differently from the plastic card, on small hand-built
-//! cards with synthetic instants (spec: card.md §7 and the documented choices
+//! cards with synthetic instants (docs/client-apdus.md, Phones, and the documented choices
 //! in the module docs): the iPhone's Face ID window, its answers to VERIFY and
 //! to `80 FC 00 00`, and that the window is the phone's state, not the session's.
 

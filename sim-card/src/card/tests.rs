@@ -1,5 +1,5 @@
 //! The card's behaviour against the status-word table and the behaviours
-//! clients depend on (spec: card.md §2 and §3), on a small hand-built card.
+//! clients depend on (docs/client-apdus.md, Status words), on a small hand-built card.
 
 use std::sync::Arc;
 

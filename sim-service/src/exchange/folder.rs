@@ -1,6 +1,6 @@
 //! The folder exchange (`kazasu service --oqs-dir DIR`): how a receipt
 //! computer talks to the service through files, as with the confirmation
-//! terminal's shared folder (service.md §6).
+//! terminal's shared folder (harness/RECEIPT-COMPUTER.md).
 //!
 //! ```text
 //! DIR/req/OQSsiquc01req_<id>.xml   → DIR/res/OQSsiquc01res_<id>.xml   confirmation by insurance card number

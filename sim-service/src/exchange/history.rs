@@ -2,8 +2,8 @@
 //! facility may look at again, by confirmation date and optionally "this
 //! device only".
 //!
-//! The rules (運用マニュアル 第2章 再度資格確認結果を確認する場合; service.md §5
-//! History):
+//! The rules (運用マニュアル 第2章 再度資格確認結果を確認する場合;
+//! docs/service-rules.md, Result search):
 //! - a result can be looked up from the day of the confirmation to the **end
 //!   of the following month** ([`retention`]), in JST days, on the service
 //!   clock;

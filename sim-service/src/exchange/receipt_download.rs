@@ -1,7 +1,7 @@
 //! The limited-type receipt-computer link (資格確認限定型レセコン連携): a
 //! receipt computer logs in with the facility's 機関コード, a password and the
 //! 6-digit code of an authenticator app, then downloads the results of a
-//! period (運用マニュアル コラム：レセプトコンピュータ用端末の操作; service.md §6).
+//! period (運用マニュアル コラム：レセプトコンピュータ用端末の操作; harness/RECEIPT-COMPUTER.md).
 //!
 //! The real API is not public; the simulator's, under `/v1/receipt-computer`:
 //!

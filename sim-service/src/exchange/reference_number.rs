@@ -2,7 +2,7 @@
 //! カルテ番号) registered against a person's qualification, and carried as
 //! `ReferenceNumber` on every later result for that person at that facility.
 //!
-//! The manual (運用マニュアル 第2章 照会番号; service.md §7): once registered,
+//! The manual (運用マニュアル 第2章 照会番号; docs/service-rules.md, Reference numbers): once registered,
 //! the number stays with the **person**, even when their insurer changes. The
 //! registration names one qualification (ReferenceNumberRegistrationInfo
 //! {ReferenceNumber, InsurerNumber, InsuredCardSymbol,

@@ -18,7 +18,7 @@ use crate::store::{AccountRow, Store};
 pub const MAX_FAILED_ATTEMPTS: u32 = 5;
 /// How long a locked account stays locked (service clock).
 pub const LOCK_DURATION: Duration = Duration::minutes(30);
-/// The symbols a password may contain (spec service.md §2); nothing else
+/// The symbols a password may contain (docs/service-rules.md, Facility rules); nothing else
 /// outside the ASCII letters and digits is allowed.
 pub const PASSWORD_SYMBOLS: &str = "`~!@#$%^&*_{}[]|;'<>,.?-()/";
 
@@ -124,7 +124,7 @@ pub enum PasswordPolicyError {
     Missing(&'static str),
 }
 
-/// The password policy (spec service.md §2): 8–20 characters, at least one
+/// The password policy (docs/service-rules.md, Facility rules): 8–20 characters, at least one
 /// upper-case letter, one lower-case letter, one digit and one symbol of
 /// [`PASSWORD_SYMBOLS`], and nothing else.
 pub fn check_password_policy(password: &str) -> Result<(), PasswordPolicyError> {
@@ -476,7 +476,7 @@ mod tests {
     }
 
     proptest! {
-        /// The policy accepts exactly the strings the spec describes.
+        /// The policy accepts exactly the strings docs/service-rules.md describes.
         #[test]
         fn policy_is_the_spec(password in "\\PC{0,24}") {
             let chars: Vec<char> = password.chars().collect();

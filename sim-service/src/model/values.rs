@@ -103,7 +103,7 @@ macro_rules! code_list {
 code_list! {
     /// 資格有効性: what the result list says about the person's qualification.
     ///
-    /// Code 6 is in the spec's list as "valid, unregistered (welfare)": the
+    /// Code 6 is in the publicly known list as "valid, unregistered (welfare)": the
     /// simulator uses it for a person whose only valid qualification is 医療扶助
     /// (no health-insurance qualification). Its label is the simulator's own.
     QualificationValidity {

@@ -1,7 +1,7 @@
 //! Where a user-authentication certificate stands in its life on a given day:
 //! valid, valid but expiring soon, expired but in the grace period, or done.
 //!
-//! Three rules (service spec §5; operations manual, 「ポイント 電子証明書の有効期限切れ」
+//! Three rules (docs/service-rules.md; 運用マニュアル, 「ポイント 電子証明書の有効期限切れ」
 //! and 「注意事項 スマホ用利用者証明用電子証明書の場合」):
 //!
 //! - **Grace period, physical card only.** Someone who forgot to renew should not
@@ -18,7 +18,7 @@
 //!   after the expiry date. (The manual says 「有効期間満了日以降」 — "from the expiry
 //!   date on" — which read literally would refuse the expiry date itself; the
 //!   certificate is valid through that day, so the simulator follows the
-//!   certificate, as the spec does.)
+//!   certificate.)
 //! - **Expiry warning.** From three months before expiry the result carries
 //!   「証明書の有効期限が3か月以内となっています。…」. "Three months before" is
 //!   taken as a calendar rule on JST dates: the warning shows when today is on or

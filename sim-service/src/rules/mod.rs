@@ -1,4 +1,4 @@
-//! The rules the service applies (service spec §5), one module per rule.
+//! The rules the service applies (docs/service-rules.md), one module per rule.
 //!
 //! Each rule is a pure function: the certificate bytes, dates and instants it
 //! judges are passed in, `now` included, and nothing is read from the system
@@ -38,7 +38,7 @@ impl Carrier {
     }
 }
 
-/// How the patient's identity is checked (service spec §3, methods A to D).
+/// How the patient's identity is checked (docs/service-rules.md, Identity check: methods A to D).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IdentityCheck {
     /// A: the staff compares the card's photo with the patient. No PIN, so no

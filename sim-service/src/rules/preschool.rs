@@ -8,7 +8,7 @@
 //! 法律). A child born on April 1 therefore turns six on March 31 and starts
 //! school the next day, with the children born in the year before; one born on
 //! April 2 waits a year. So children born from April 2 of year Y to April 1 of
-//! Y+1 all start on April 1 of Y+7 (service spec §5): born 2020-04-01 → school
+//! Y+1 all start on April 1 of Y+7 (docs/service-rules.md, Preschool): born 2020-04-01 → school
 //! from 2026-04-01; born 2020-04-02 → from 2027-04-01.
 //!
 //! The child is preschool up to the day before that April 1, inclusive, on the

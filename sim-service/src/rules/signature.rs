@@ -14,8 +14,8 @@
 //! The scheme is decided by the method the client says it used, and the
 //! certificate's key must fit it: an RSA certificate with an iPhone-style
 //! signature, or the reverse, is refused as a key mismatch before any
-//! cryptography. One allowance: the iPhone's key type is not public (card spec
-//! §7), so an iPhone whose certificate certifies an RSA-2048 key signs as the
+//! cryptography. One allowance: the iPhone's key type is not public (docs/client-apdus.md,
+//! Phones), so an iPhone whose certificate certifies an RSA-2048 key signs as the
 //! card does, and is verified so. Every failure is an error value; the inputs
 //! are attacker bytes.
 

@@ -1,4 +1,4 @@
-//! The rules only smartphone certificates have (service spec §5, card spec §7;
+//! The rules only smartphone certificates have (docs/service-rules.md, Smartphone rules;
 //! スマホ周知; 運用マニュアル 第2章 注意事項 スマホ用利用者証明用電子証明書の場合).
 //!
 //! - **One phone per person.** The card can be added to one smartphone at a
