@@ -94,10 +94,10 @@ struct XmlParams {
     path = "/v1/reference-numbers",
     tag = "client",
     params(XmlParams),
-    request_body(content(
-        (RegistrationRequest = "application/json"),
-        (String = "application/xml", description = "OQSsiimm01req"),
-    )),
+    request_body(
+        description = "JSON, or an OQSsiimm01req with an XML Content-Type",
+        content((RegistrationRequest = "application/json"), (String = "application/xml")),
+    ),
     responses(
         (status = 201, description = "Registered (JSON request)", body = RegistrationView),
         (status = 200, description = "OQSsiimm01res, the outcome inside (XML request)", content((String = "application/xml"))),
@@ -237,7 +237,7 @@ struct Enrol {
     request_body = Enrol,
     responses(
         (status = 201, description = "Enrolled: the authenticator's secret", body = crate::exchange::receipt_download::Enrolment),
-        (status = 422, description = "`invalid_field`, or the password refused", body = ApiError),
+        (status = 422, description = "`invalid_field`, `weak_password`", body = ApiError),
     )
 )]
 async fn enrol_receipt_computer(

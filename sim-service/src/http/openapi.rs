@@ -140,7 +140,10 @@ impl PartialSchema for ApiError {
             .property(
                 "error",
                 ObjectBuilder::new()
-                    .property("code", text("Stable, machine-readable (e.g. `challenge_expired`)"))
+                    .property(
+                        "code",
+                        text("Stable, machine-readable (e.g. `challenge_expired`)"),
+                    )
                     .property("message", text("What went wrong and what to do"))
                     .required("code")
                     .required("message"),
@@ -164,15 +167,24 @@ impl PartialSchema for ConfirmationOutcome {
         let text = || ObjectBuilder::new().schema_type(Type::String);
         let header = ObjectBuilder::new()
             .description(Some("MessageHeader"))
-            .property("ProcessExecutionTime", text().description(Some("YYYYMMDDHHMMSS, JST")))
-            .property("QualificationConfirmationDate", text().description(Some("YYYYMMDD")))
+            .property(
+                "ProcessExecutionTime",
+                text().description(Some("YYYYMMDDHHMMSS, JST")),
+            )
+            .property(
+                "QualificationConfirmationDate",
+                text().description(Some("YYYYMMDD")),
+            )
             .property("MedicalInstitutionCode", text())
             .property("ArbitraryFileIdentifier", text())
             .property("ReferenceClassification", text())
             .property("SegmentOfResult", text())
             .property("ErrorCode", text())
             .property("ErrorMessage", text())
-            .property("CharacterCodeIdentifier", text().description(Some("0 UTF-8, 1 Shift_JIS")))
+            .property(
+                "CharacterCodeIdentifier",
+                text().description(Some("0 UTF-8, 1 Shift_JIS")),
+            )
             .required("ProcessExecutionTime")
             .required("QualificationConfirmationDate")
             .required("MedicalInstitutionCode")
@@ -270,7 +282,10 @@ fn apply_layers(path: &str, operation: &mut Operation) {
     if path == "/health" || path == "/openapi.json" {
         return;
     }
-    add("500", "`internal_error`: the service failed; the request was not carried out");
+    add(
+        "500",
+        "`internal_error`: the service failed; the request was not carried out",
+    );
     if path.starts_with("/v1/") {
         add(
             "503",
@@ -290,7 +305,10 @@ fn apply_layers(path: &str, operation: &mut Operation) {
     let Some(body) = &operation.request_body else {
         return;
     };
-    let json_only = body.content.keys().all(|t| t == "application/json");
+    let json_only = match body {
+        RefOr::T(body) => body.content.keys().all(|t| t == "application/json"),
+        RefOr::Ref(_) => false,
+    };
     add(
         "413",
         "`body_too_large`: the body is over the service's limit",
@@ -298,7 +316,10 @@ fn apply_layers(path: &str, operation: &mut Operation) {
     if json_only {
         add("400", "`malformed_json`");
         add("415", "`not_json`: send Content-Type: application/json");
-        add("422", "`invalid_field`: a field is missing, unknown or of the wrong type");
+        add(
+            "422",
+            "`invalid_field`: a field is missing, unknown or of the wrong type",
+        );
     }
 }
 
@@ -332,7 +353,10 @@ mod tests {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 registrations(&path, found);
-            } else if path.extension().is_some_and(|e| e == "rs") {
+            } else if path.extension().is_some_and(|e| e == "rs")
+                // This reader's own source names `.route(` without routing.
+                && !path.ends_with("http/openapi.rs")
+            {
                 let text = std::fs::read_to_string(&path).unwrap();
                 for (at, _) in text.match_indices(".route(") {
                     let (route, methods) = parse_route(&text[at + ".route(".len()..]);
@@ -421,7 +445,10 @@ mod tests {
         assert!(!console.is_empty());
         let documented = documented();
         let missing: Vec<_> = api.difference(&documented).collect();
-        assert!(missing.is_empty(), "routes not in /openapi.json: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "routes not in /openapi.json: {missing:?}"
+        );
         let stray: Vec<_> = documented.difference(&api).collect();
         assert!(stray.is_empty(), "documented but not routed: {stray:?}");
     }
