@@ -239,7 +239,9 @@ async fn load_fixtures(
     list_fixtures(State(state)).await
 }
 
-/// Forgets challenges, history and registrations; keeps fixtures, clock and faults.
+/// Forgets challenges, history, registrations, traces, 照会番号,
+/// receipt-computer enrolments and the facilities' app administration;
+/// keeps fixtures, clock and faults.
 #[utoipa::path(post, path = "/admin/v1/reset", tag = "admin",
     responses((status = 204, description = "Reset")))]
 async fn reset_state(State(state): State<AppState>) -> Result<StatusCode, ApiError> {

@@ -274,7 +274,9 @@ struct SessionView {
     expires_at: String,
 }
 
-/// Logs the receipt computer in: password and one-time code.
+/// Logs the receipt computer in: 機関コード, password and the 6-digit TOTP
+/// code (RFC 6238, SHA-1, 30 s, ±1 step, each code once, on the service
+/// clock); the bearer token lasts 30 minutes.
 #[utoipa::path(
     post,
     path = "/v1/receipt-computer/sessions",

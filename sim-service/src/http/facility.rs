@@ -380,7 +380,10 @@ struct SystemLogin {
     new_password: Option<String>,
 }
 
-/// A staff login on the confirmation terminal; the first one makes the account usable by the app.
+/// A staff login on the confirmation terminal; the first one makes the
+/// account usable by the app. `new_password` changes the password at the
+/// same time; 5 wrong passwords in a row lock the account for 30 minutes
+/// (423).
 #[utoipa::path(
     post,
     path = "/v1/facility/system-login",
@@ -472,7 +475,9 @@ struct Login {
     device_token: String,
 }
 
-/// The app's login: a bearer session token.
+/// The app's login on a registered device: a bearer session token (8 hours
+/// on the service clock) and the unread notices. With the token, the client
+/// API's requests are on the app channel.
 #[utoipa::path(
     post,
     path = "/v1/app/sessions",
@@ -578,7 +583,8 @@ struct PasswordChange {
     new_password: String,
 }
 
-/// Changes the session's account's password.
+/// Changes the session's account's password (8-20 characters: upper case,
+/// lower case, a digit and a symbol).
 #[utoipa::path(
     put,
     path = "/v1/app/password",
