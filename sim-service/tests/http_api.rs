@@ -1082,6 +1082,61 @@ async fn fixtures_can_be_replaced_through_the_admin_api() {
     assert!(openapi["paths"]["/v1/confirmations"]["post"].is_object());
 }
 
+/// `/openapi.json` as served: JSON, every client API operation answering 503
+/// in the one error shape, and that shape the one a real error comes in.
+#[tokio::test]
+async fn the_served_api_description_has_the_error_answers() {
+    let service = start().await;
+    let r = service
+        .client
+        .get(format!("{}/openapi.json", service.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let openapi: Value = r.json().await.unwrap();
+    assert!(openapi["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = openapi["paths"].as_object().unwrap();
+    assert!(paths.contains_key("/v1/insurance-card-confirmations"));
+    assert!(paths.contains_key("/admin/v1/confirmations/{id}/trace"));
+    for (path, item) in paths.iter().filter(|(p, _)| p.starts_with("/v1/")) {
+        for (method, operation) in item.as_object().unwrap() {
+            assert_eq!(
+                operation["responses"]["503"]["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/Error",
+                "{method} {path}"
+            );
+        }
+    }
+    let presentation = &openapi["components"]["schemas"]["Presentation"];
+    assert!(
+        presentation["required"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("certificate"))
+    );
+    // A real error answer has the documented fields.
+    let error: Value = service
+        .client
+        .post(format!("{}/v1/confirmations", service.base))
+        .header("content-type", "application/json")
+        .body("{")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let schema = &openapi["components"]["schemas"]["Error"]["properties"]["error"];
+    for field in schema["required"].as_array().unwrap() {
+        assert!(
+            error["error"][field.as_str().unwrap()].is_string(),
+            "{field}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn https_with_the_generated_ca() {
     let tls = sim_service::tls::server_tls("kazasu-test", &["localhost".to_string()]).unwrap();

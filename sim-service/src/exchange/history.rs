@@ -50,7 +50,7 @@ impl HistoryQuery {
 
 /// One listed confirmation: what the list shows (date, name, validity) and
 /// the result as the client received it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct HistoryEntry {
     pub confirmation_id: i64,
     #[serde(with = "time::serde::rfc3339")]

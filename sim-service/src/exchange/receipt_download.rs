@@ -56,7 +56,7 @@ pub const MIN_PASSWORD_CHARS: usize = 8;
 pub const ISSUER: &str = "kazasu";
 
 /// What an enrolment gives the facility.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Enrolment {
     /// `otpauth://totp/kazasu:<機関コード>?secret=…&issuer=kazasu…`
     pub otpauth_uri: String,

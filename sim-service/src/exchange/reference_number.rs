@@ -70,10 +70,11 @@ pub const MAX_REFERENCE_NUMBER_CHARS: usize = 20;
 
 /// ReferenceNumberRegistrationInfo: the number and the qualification it is
 /// registered against.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ReferenceNumberRegistrationInfo {
     pub reference_number: String,
+    #[schema(value_type = String)]
     pub insurer_number: InsurerNumber,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insured_card_symbol: Option<String>,

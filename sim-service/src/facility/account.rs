@@ -23,7 +23,7 @@ pub const LOCK_DURATION: Duration = Duration::minutes(30);
 pub const PASSWORD_SYMBOLS: &str = "`~!@#$%^&*_{}[]|;'<>,.?-()/";
 
 /// 権限区分.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum Role {
     /// 一般利用者: confirms eligibility.
     #[serde(rename = "一般利用者", alias = "general")]
@@ -52,7 +52,7 @@ time::serde::format_description!(iso_date, Date, "[year]-[month]-[day]");
 
 /// An account the administrator registers (アカウント管理(登録)), with its
 /// initial password.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAccount {
     pub role: Role,
@@ -68,7 +68,7 @@ pub struct NewAccount {
 
 /// What the administrator changes about an account (アカウント管理(更新));
 /// absent fields stay as they are.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccountUpdate {
     #[serde(default)]
@@ -88,7 +88,7 @@ pub struct AccountUpdate {
 }
 
 /// Whether an account can be used now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum AccountStatus {
     Usable,
@@ -100,7 +100,7 @@ pub enum AccountStatus {
 }
 
 /// An account as the administrator sees it (no password, not even hashed).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AccountView {
     pub user_id: String,
     pub role: Role,

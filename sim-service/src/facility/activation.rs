@@ -15,7 +15,7 @@ use crate::store::ActivationCodeRow;
 pub const MEMO_MAX_CHARS: usize = 50;
 
 /// 未登録 / 登録済 / 無効, as the administrator's list shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub enum ActivationStatus {
     #[serde(rename = "未登録")]
     Unregistered,
@@ -26,7 +26,7 @@ pub enum ActivationStatus {
 }
 
 /// An activation code as the administrator sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ActivationCodeView {
     pub code: String,
     /// 端末識別メモ情報.

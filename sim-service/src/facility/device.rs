@@ -11,7 +11,7 @@ use crate::store::{DeviceRow, Store};
 
 /// What a device keeps after registering: its token proves at each login
 /// that it is the registered device.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RegisteredDevice {
     pub device_id: String,
     pub device_token: String,

@@ -14,7 +14,7 @@ use crate::store::{FacilitySettingsRow, Store};
 pub const DEFAULT_ACTIVATION_DELAY: Duration = Duration::minutes(10);
 
 /// A facility's environment settings that concern the app.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EnvironmentSetting {
     /// 外来診療等(通常とは異なる動線)機能: 利用する (true) or 利用しない.
     pub outpatient_flow: bool,

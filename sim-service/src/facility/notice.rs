@@ -10,7 +10,7 @@ use crate::model::MedicalInstitutionCode;
 use crate::store::{NoticeRow, Store};
 
 /// A notice to publish.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewNotice {
     pub title: String,
@@ -23,7 +23,7 @@ pub struct NewNotice {
 }
 
 /// A notice as published.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct NoticeView {
     pub id: i64,
     pub title: String,

@@ -16,7 +16,7 @@ use crate::store::{SessionRow, Store};
 pub const LIFETIME: Duration = Duration::hours(8);
 
 /// What a login answers: the token, and the unread notices the app shows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LoggedIn {
     pub session_token: String,
     pub expires_at: String,

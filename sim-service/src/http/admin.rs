@@ -69,7 +69,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Clock)]
 struct ClockView {
     now: String,
     now_jst: String,
@@ -89,11 +90,14 @@ fn clock_view(state: &AppState) -> Json<ClockView> {
     })
 }
 
+/// The service clock.
+#[utoipa::path(get, path = "/admin/v1/clock", tag = "admin",
+    responses((status = 200, description = "The clock", body = ClockView)))]
 async fn get_clock(State(state): State<AppState>) -> Json<ClockView> {
     clock_view(&state)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SetClock {
     /// RFC 3339, e.g. `2026-12-01T09:00:00+09:00`.
@@ -107,6 +111,12 @@ fn yes() -> bool {
     true
 }
 
+/// Sets the service clock: frozen at `now` (the default), or ticking from it.
+#[utoipa::path(put, path = "/admin/v1/clock", tag = "admin", request_body = SetClock,
+    responses(
+        (status = 200, description = "The clock", body = ClockView),
+        (status = 422, description = "`invalid_time`", body = ApiError),
+    ))]
 async fn set_clock(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<SetClock>,
@@ -122,17 +132,26 @@ async fn set_clock(
     Ok(clock_view(&state))
 }
 
+/// Back to the wall clock.
+#[utoipa::path(delete, path = "/admin/v1/clock", tag = "admin",
+    responses((status = 200, description = "The clock", body = ClockView)))]
 async fn reset_clock(State(state): State<AppState>) -> Json<ClockView> {
     state.clock.reset();
     clock_view(&state)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Advance {
     seconds: i64,
 }
 
+/// Moves the service clock by `seconds` (negative: back).
+#[utoipa::path(post, path = "/admin/v1/clock/advance", tag = "admin", request_body = Advance,
+    responses(
+        (status = 200, description = "The clock", body = ClockView),
+        (status = 422, description = "`invalid_time`", body = ApiError),
+    ))]
 async fn advance_clock(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Advance>,
@@ -144,10 +163,19 @@ async fn advance_clock(
     Ok(clock_view(&state))
 }
 
+/// The faults in force.
+#[utoipa::path(get, path = "/admin/v1/faults", tag = "admin",
+    responses((status = 200, description = "The faults", body = FaultSet)))]
 async fn get_faults(State(state): State<AppState>) -> Json<FaultSet> {
     Json(state.faults.get())
 }
 
+/// Replaces the faults; raising `maintenance` publishes an outage notice.
+#[utoipa::path(put, path = "/admin/v1/faults", tag = "admin", request_body = FaultSet,
+    responses(
+        (status = 200, description = "The faults", body = FaultSet),
+        (status = 422, description = "`invalid_fault`", body = ApiError),
+    ))]
 async fn set_faults(
     State(state): State<AppState>,
     ApiJson(faults): ApiJson<FaultSet>,
@@ -169,22 +197,35 @@ async fn set_faults(
     Ok(Json(state.faults.get()))
 }
 
+/// Clears every fault.
+#[utoipa::path(delete, path = "/admin/v1/faults", tag = "admin",
+    responses((status = 200, description = "The faults (none)", body = FaultSet)))]
 async fn clear_faults(State(state): State<AppState>) -> Json<FaultSet> {
     state.faults.set(FaultSet::default());
     Json(state.faults.get())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Fixtures)]
 struct FixtureSummary {
     persons: Vec<String>,
 }
 
+/// The fixture persons installed.
+#[utoipa::path(get, path = "/admin/v1/fixtures", tag = "admin",
+    responses((status = 200, description = "The persons' ids", body = FixtureSummary)))]
 async fn list_fixtures(State(state): State<AppState>) -> Result<Json<FixtureSummary>, ApiError> {
     let persons = state.store.persons()?.into_iter().map(|p| p.id).collect();
     Ok(Json(FixtureSummary { persons }))
 }
 
 /// Replaces the fixtures with the TOML document in the body.
+#[utoipa::path(put, path = "/admin/v1/fixtures", tag = "admin",
+    request_body(content = String, content_type = "application/toml", description = "A fixture file"),
+    responses(
+        (status = 200, description = "The persons' ids", body = FixtureSummary),
+        (status = 422, description = "`invalid_fixtures`", body = ApiError),
+    ))]
 async fn load_fixtures(
     State(state): State<AppState>,
     body: String,
@@ -198,17 +239,22 @@ async fn load_fixtures(
     list_fixtures(State(state)).await
 }
 
-/// Forgets challenges, history and registrations; keeps fixtures, clock and faults.
+/// Forgets challenges, history, registrations, traces, 照会番号,
+/// receipt-computer enrolments and the facilities' app administration;
+/// keeps fixtures, clock and faults.
+#[utoipa::path(post, path = "/admin/v1/reset", tag = "admin",
+    responses((status = 204, description = "Reset")))]
 async fn reset_state(State(state): State<AppState>) -> Result<StatusCode, ApiError> {
     state.store.reset_state()?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// A phone to add a person's card to.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewPhone {
     /// `android` or `iphone`.
+    #[schema(value_type = String, example = "android")]
     variant: sim_card::profile::Variant,
     /// The smartphone certificate's first and last day (`YYYY-MM-DD`).
     not_before: String,
@@ -224,7 +270,8 @@ struct NewPhone {
     pin: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = AddedPhone)]
 struct AddedPhoneView {
     person: String,
     phone: String,
@@ -247,6 +294,14 @@ fn admin_date(field: &str, text: &str) -> Result<time::Date, ApiError> {
 /// Adds the person's card to a new phone (スマートフォンへの追加): the new
 /// phone's certificate is valid from now on, the older phones' are not (one
 /// phone per person).
+#[utoipa::path(post, path = "/admin/v1/persons/{id}/phones", tag = "admin",
+    params(("id" = String, Path, description = "The fixture person's id")),
+    request_body = NewPhone,
+    responses(
+        (status = 201, description = "The phone, and the phones it superseded", body = AddedPhoneView),
+        (status = 404, description = "`unknown_person`", body = ApiError),
+        (status = 422, description = "`invalid_field`, `invalid_phone`", body = ApiError),
+    ))]
 async fn add_phone(
     State(state): State<AppState>,
     axum::extract::Path(person_id): axum::extract::Path<String>,

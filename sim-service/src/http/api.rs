@@ -54,7 +54,8 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/history", routing::get(history))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Challenge)]
 struct ChallengeIssued {
     challenge_id: String,
     /// The bytes to sign, base64.
@@ -62,6 +63,16 @@ struct ChallengeIssued {
     expires_at: String,
 }
 
+/// Issues a single-use challenge for a card or phone to sign.
+#[utoipa::path(
+    post,
+    path = "/v1/challenges",
+    tag = "client",
+    responses(
+        (status = 201, description = "The challenge", body = ChallengeIssued),
+        (status = 401, description = "App channel: the session is unknown or expired (`KZA017`)", body = ApiError),
+    )
+)]
 async fn issue_challenge(State(state): State<AppState>) -> Result<Response, ApiError> {
     let now = state.clock.now();
     let challenge =
@@ -82,7 +93,7 @@ async fn issue_challenge(State(state): State<AppState>) -> Result<Response, ApiE
 }
 
 /// The identity check, as the API names it.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 enum Method {
     Visual,
@@ -103,7 +114,7 @@ impl From<Method> for IdentityCheck {
 }
 
 /// What a client presents: the same for a confirmation and a registration.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Presentation {
     /// 医療機関等コード of the facility (10 digits).
@@ -122,6 +133,7 @@ struct Presentation {
     signature: Option<String>,
     /// Confirmations: 0 UTF-8, 1 Shift_JIS (the facility's setting).
     #[serde(default)]
+    #[schema(value_type = Option<String>, example = "0")]
     character_code_identifier: Option<CharacterCodeIdentifier>,
     /// Confirmations: echoed in the response header.
     #[serde(default)]
@@ -292,6 +304,31 @@ fn wants_xml(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.contains("xml"))
 }
 
+/// Confirms eligibility with the certificate read from the card.
+///
+/// visual: certificate only. pin, android: RSA-2048 PKCS#1 v1.5 SHA-256
+/// signature over the challenge bytes. iphone: ECDSA P-256 SHA-256 (DER).
+/// Send `Accept: application/xml` for the official XmlMsg in the facility's
+/// encoding. A business outcome (revoked or expired certificate,
+/// unregistered card, no qualification) is a 200 whose body says so.
+#[utoipa::path(
+    post,
+    path = "/v1/confirmations",
+    tag = "client",
+    request_body = Presentation,
+    responses(
+        (status = 200, description = "The outcome (XmlMsg)",
+            headers(("x-kazasu-confirmation-id" = i64, description = "The history entry the confirmation was recorded as")),
+            content((ConfirmationOutcome = "application/json"), (String = "application/xml"))),
+        (status = 400, description = "`invalid_base64`, `malformed_json`", body = ApiError),
+        (status = 401, description = "App channel: the session is unknown or expired (`KZA017`)", body = ApiError),
+        (status = 403, description = "App channel: the request names another facility than the session's (`KZA018`)", body = ApiError),
+        (status = 404, description = "`challenge_unknown`", body = ApiError),
+        (status = 409, description = "`challenge_used`", body = ApiError),
+        (status = 410, description = "`challenge_expired`", body = ApiError),
+        (status = 422, description = "`invalid_field`, `challenge_required`, `certificate_untrusted`, `certificate_malformed`, `signature_invalid`, `signature_required`, `method_mismatch`", body = ApiError),
+    )
+)]
 async fn confirm(
     State(state): State<AppState>,
     channel: Channel,
@@ -390,7 +427,8 @@ fn render(
     Ok(response)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Registration)]
 struct RegistrationView {
     registration_id: String,
     /// `registered` (in effect) or `accepted` (completes in the background).
@@ -398,6 +436,29 @@ struct RegistrationView {
     completes_at: String,
 }
 
+/// Registers the card for health-insurance use (健康保険証利用登録), with
+/// the patient's consent.
+///
+/// About 15 s (scaled by the service's time factor); 25 s or more completes
+/// in the background (202). Refused 03:00-06:00 JST.
+#[utoipa::path(
+    post,
+    path = "/v1/registrations",
+    tag = "client",
+    request_body = Presentation,
+    responses(
+        (status = 200, description = "Registered", body = RegistrationView),
+        (status = 202, description = "Accepted; completes in the background", body = RegistrationView),
+        (status = 400, description = "`invalid_base64`, `malformed_json`", body = ApiError),
+        (status = 401, description = "App channel: the session is unknown or expired (`KZA017`)", body = ApiError),
+        (status = 403, description = "App channel: the request names another facility than the session's (`KZA018`)", body = ApiError),
+        (status = 404, description = "`challenge_unknown`", body = ApiError),
+        (status = 409, description = "`challenge_used`", body = ApiError),
+        (status = 410, description = "`challenge_expired`", body = ApiError),
+        (status = 422, description = "`consent_required`, `unknown_card`, and the confirmation's certificate and signature refusals", body = ApiError),
+        (status = 503, description = "`registration_unavailable` (03:00-06:00 JST), or `maintenance`", body = ApiError),
+    )
+)]
 async fn register(
     State(state): State<AppState>,
     channel: Channel,
@@ -463,6 +524,18 @@ async fn register(
     Ok((code, Json(view)).into_response())
 }
 
+/// The state of a registration for health-insurance use.
+#[utoipa::path(
+    get,
+    path = "/v1/registrations/{id}",
+    tag = "client",
+    params(("id" = String, Path, description = "The registration_id a registration answered")),
+    responses(
+        (status = 200, description = "The registration", body = RegistrationView),
+        (status = 401, description = "App channel: the session is unknown or expired (`KZA017`)", body = ApiError),
+        (status = 404, description = "`registration_unknown`", body = ApiError),
+    )
+)]
 async fn registration_status(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -483,7 +556,8 @@ async fn registration_status(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct HistoryParams {
     medical_institution_code: String,
@@ -499,7 +573,8 @@ struct HistoryParams {
     device: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = History)]
 struct HistoryView {
     confirmations: Vec<HistoryEntry>,
 }
@@ -543,6 +618,18 @@ pub(super) fn period(
 }
 
 /// The result search: see [`crate::exchange::history`].
+#[utoipa::path(
+    get,
+    path = "/v1/history",
+    tag = "client",
+    params(HistoryParams),
+    responses(
+        (status = 200, description = "The facility's confirmations in the period, newest first", body = HistoryView),
+        (status = 400, description = "`invalid_query`", body = ApiError),
+        (status = 401, description = "App channel: the session is unknown or expired (`KZA017`)", body = ApiError),
+        (status = 403, description = "App channel: the request names another facility than the session's (`KZA018`)", body = ApiError),
+    )
+)]
 async fn history(
     State(state): State<AppState>,
     channel: Channel,
@@ -563,17 +650,33 @@ async fn history(
     Ok(Json(HistoryView { confirmations }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct XmlQuery {
     /// 0 UTF-8 (default), 1 Shift_JIS: the facility's setting.
     #[serde(default)]
+    #[param(value_type = Option<String>)]
     character_code_identifier: Option<CharacterCodeIdentifier>,
 }
 
 /// A request by insurance card number as the XML interface carries it
 /// (OQSsiquc01req), answered with XmlMsg. The XML is read by a guarded
 /// parser: no DTD, no entities beyond the predefined ones, bounded size.
+#[utoipa::path(
+    post,
+    path = "/v1/insurance-card-confirmations",
+    tag = "client",
+    params(XmlQuery),
+    request_body(content = String, content_type = "application/xml", description = "OQSsiquc01req"),
+    responses(
+        (status = 200, description = "The outcome as XmlMsg, in the facility's encoding",
+            headers(("x-kazasu-confirmation-id" = i64, description = "The history entry the confirmation was recorded as")),
+            content((String = "application/xml"))),
+        (status = 400, description = "`malformed_xml`, `invalid_query`", body = ApiError),
+        (status = 401, description = "App channel: the session is unknown or expired (`KZA017`)", body = ApiError),
+    )
+)]
 async fn confirm_by_insurance_card(
     State(state): State<AppState>,
     query: Result<Query<XmlQuery>, axum::extract::rejection::QueryRejection>,

@@ -924,13 +924,26 @@ async fn confirmation_page(
 // ---- the admin JSON API's trace endpoints ----
 
 /// An APDU trace of one confirmation, as the harness recorded it.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ApduTrace {
+    /// The trace's lines, as `kazasu` writes them (a PIN shown as `*`).
+    #[schema(value_type = Vec<Object>)]
     records: Vec<sim_card::trace::TraceRecord>,
 }
 
 /// Keeps the APDU trace of a confirmation (replacing an earlier one).
+#[utoipa::path(
+    put,
+    path = "/admin/v1/confirmations/{id}/apdu-trace",
+    tag = "admin",
+    params(("id" = i64, Path, description = "The confirmation's history id (x-kazasu-confirmation-id)")),
+    request_body = ApduTrace,
+    responses(
+        (status = 204, description = "Kept"),
+        (status = 404, description = "`unknown_confirmation`", body = ApiError),
+    )
+)]
 async fn put_apdu_trace(
     State(state): State<AppState>,
     Path(id): Path<i64>,
@@ -951,13 +964,26 @@ async fn put_apdu_trace(
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Trace)]
 struct TraceView {
     confirmation: i64,
     http: Option<serde_json::Value>,
     apdu: Option<serde_json::Value>,
 }
 
+/// A confirmation's traces: its HTTP exchange and, if the harness sent it,
+/// its APDU trace.
+#[utoipa::path(
+    get,
+    path = "/admin/v1/confirmations/{id}/trace",
+    tag = "admin",
+    params(("id" = i64, Path, description = "The confirmation's history id (x-kazasu-confirmation-id)")),
+    responses(
+        (status = 200, description = "The traces kept", body = TraceView),
+        (status = 404, description = "`unknown_confirmation`", body = ApiError),
+    )
+)]
 async fn get_trace(
     State(state): State<AppState>,
     Path(id): Path<i64>,

@@ -56,7 +56,8 @@ fn facility_code(field: &str, text: &str) -> Result<MedicalInstitutionCode, ApiE
 }
 
 /// A registration as JSON.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = ReferenceNumberRegistrationRequest)]
 #[serde(deny_unknown_fields)]
 struct RegistrationRequest {
     medical_institution_code: String,
@@ -66,7 +67,8 @@ struct RegistrationRequest {
     info: ReferenceNumberRegistrationInfo,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ReferenceNumberRegistered)]
 struct RegistrationView {
     /// The fixture person the number is now linked to.
     person: String,
@@ -74,16 +76,35 @@ struct RegistrationView {
     info: ReferenceNumberRegistrationInfo,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct XmlParams {
+    /// 0 UTF-8 (default), 1 Shift_JIS: the encoding of an XML answer.
     #[serde(default)]
+    #[param(value_type = Option<String>)]
     character_code_identifier: Option<CharacterCodeIdentifier>,
 }
 
 /// `POST /v1/reference-numbers`: JSON in, JSON out (201, or 422 with the
 /// refusal's KZ code); or, with an XML Content-Type, an OQSsiimm01req in and
 /// the OQSsiimm01res out (200, the outcome inside, as the file exchange).
+#[utoipa::path(
+    post,
+    path = "/v1/reference-numbers",
+    tag = "client",
+    params(XmlParams),
+    request_body(
+        description = "JSON, or an OQSsiimm01req with an XML Content-Type",
+        content((RegistrationRequest = "application/json"), (String = "application/xml")),
+    ),
+    responses(
+        (status = 201, description = "Registered (JSON request)", body = RegistrationView),
+        (status = 200, description = "OQSsiimm01res, the outcome inside (XML request)", content((String = "application/xml"))),
+        (status = 400, description = "`malformed_xml`, `invalid_json`, `invalid_query`", body = ApiError),
+        (status = 422, description = "`invalid_field`, or the refusal's result code", body = ApiError),
+    )
+)]
 async fn register_reference_number(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -199,7 +220,8 @@ fn download_error(e: DownloadError) -> ApiError {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = ReceiptComputerEnrolment)]
 #[serde(deny_unknown_fields)]
 struct Enrol {
     password: String,
@@ -207,6 +229,17 @@ struct Enrol {
 
 /// `POST /admin/v1/facilities/{code}/receipt-computer`: enrols the
 /// facility's receipt computer; answers the otpauth URI.
+#[utoipa::path(
+    post,
+    path = "/admin/v1/facilities/{code}/receipt-computer",
+    tag = "admin",
+    params(("code" = String, Path, description = "医療機関等コード (10 digits)")),
+    request_body = Enrol,
+    responses(
+        (status = 201, description = "Enrolled: the authenticator's secret", body = crate::exchange::receipt_download::Enrolment),
+        (status = 422, description = "`invalid_field`, `weak_password`", body = ApiError),
+    )
+)]
 async fn enrol_receipt_computer(
     State(state): State<AppState>,
     Path(code): Path<String>,
@@ -224,7 +257,8 @@ async fn enrol_receipt_computer(
     Ok((StatusCode::CREATED, Json(enrolment)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = ReceiptComputerLogin)]
 #[serde(deny_unknown_fields)]
 struct Login {
     medical_institution_code: String,
@@ -233,12 +267,26 @@ struct Login {
     one_time_code: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ReceiptComputerSession)]
 struct SessionView {
     token: String,
     expires_at: String,
 }
 
+/// Logs the receipt computer in: 機関コード, password and the 6-digit TOTP
+/// code (RFC 6238, SHA-1, 30 s, ±1 step, each code once, on the service
+/// clock); the bearer token lasts 30 minutes.
+#[utoipa::path(
+    post,
+    path = "/v1/receipt-computer/sessions",
+    tag = "receipt computer",
+    request_body = Login,
+    responses(
+        (status = 201, description = "The session's bearer token", body = SessionView),
+        (status = 401, description = "`invalid_credentials`, `one_time_code_wrong`, `one_time_code_used`", body = ApiError),
+    )
+)]
 async fn receipt_login(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<Login>,
@@ -291,6 +339,17 @@ fn session(state: &AppState, headers: &HeaderMap) -> Result<MedicalInstitutionCo
         .map_err(download_error)
 }
 
+/// Ends the receipt computer's session.
+#[utoipa::path(
+    delete,
+    path = "/v1/receipt-computer/sessions",
+    tag = "receipt computer",
+    security(("receipt_session" = [])),
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 401, description = "`session_required`, `session_invalid`", body = ApiError),
+    )
+)]
 async fn receipt_logout(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -300,7 +359,8 @@ async fn receipt_logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct PeriodParams {
     #[serde(default)]
@@ -309,7 +369,7 @@ struct PeriodParams {
     to: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ResultSummary {
     confirmation_id: i64,
     confirmed_at: String,
@@ -319,7 +379,8 @@ struct ResultSummary {
     href: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Results)]
 struct ResultsView {
     from: String,
     to: String,
@@ -328,6 +389,19 @@ struct ResultsView {
 }
 
 /// The period's results (件数 and 一覧).
+#[utoipa::path(
+    get,
+    path = "/v1/receipt-computer/results",
+    tag = "receipt computer",
+    security(("receipt_session" = [])),
+    params(PeriodParams),
+    responses(
+        (status = 200, description = "The results of the period", body = ResultsView),
+        (status = 400, description = "`invalid_query`", body = ApiError),
+        (status = 401, description = "`session_required`, `session_invalid`", body = ApiError),
+        (status = 422, description = "`period_beyond_retention`", body = ApiError),
+    )
+)]
 async fn receipt_results(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -363,6 +437,18 @@ async fn receipt_results(
 }
 
 /// One result as XmlMsg.
+#[utoipa::path(
+    get,
+    path = "/v1/receipt-computer/results/{id}",
+    tag = "receipt computer",
+    security(("receipt_session" = [])),
+    params(("id" = i64, Path, description = "The confirmation_id of a result")),
+    responses(
+        (status = 200, description = "The result as XmlMsg, in its encoding", content((String = "application/xml"))),
+        (status = 401, description = "`session_required`, `session_invalid`", body = ApiError),
+        (status = 404, description = "`result_unknown`", body = ApiError),
+    )
+)]
 async fn receipt_result(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -123,12 +123,32 @@ async fn blocking<T: Send + 'static>(
         .map_err(ApiError::internal)??)
 }
 
+/// The facilities with app settings, accounts or activation codes.
+#[utoipa::path(
+    get,
+    path = "/admin/v1/facilities",
+    tag = "admin",
+    responses(
+        (status = 200, description = "Every facility the service knows (医療機関等コード)", body = Vec<String>),
+    )
+)]
 async fn list_facilities(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<MedicalInstitutionCode>>, ApiError> {
     Ok(Json(admin::facilities(&state.store)?))
 }
 
+/// The facility's environment setting (環境設定).
+#[utoipa::path(
+    get,
+    path = "/admin/v1/facilities/{code}/environment",
+    tag = "admin",
+    params(("code" = String, Path, description = "医療機関等コード (10 digits)")),
+    responses(
+        (status = 200, description = "The environment setting", body = EnvironmentSetting),
+        (status = 422, description = "`invalid_field`", body = ApiError),
+    )
+)]
 async fn get_environment(
     State(state): State<AppState>,
     Path(code): Path<String>,
@@ -138,7 +158,7 @@ async fn get_environment(
 }
 
 /// A change of the environment settings; absent fields stay.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct EnvironmentChange {
     #[serde(default)]
@@ -147,6 +167,18 @@ struct EnvironmentChange {
     activation_delay_seconds: Option<i64>,
 }
 
+/// Changes the facility's environment setting.
+#[utoipa::path(
+    put,
+    path = "/admin/v1/facilities/{code}/environment",
+    tag = "admin",
+    params(("code" = String, Path, description = "医療機関等コード (10 digits)")),
+    request_body = EnvironmentChange,
+    responses(
+        (status = 200, description = "The environment setting", body = EnvironmentSetting),
+        (status = 422, description = "`invalid_field`", body = ApiError),
+    )
+)]
 async fn put_environment(
     State(state): State<AppState>,
     Path(code): Path<String>,
@@ -162,6 +194,17 @@ async fn put_environment(
     Ok(Json(admin::environment(&state.store, &facility)?))
 }
 
+/// The facility's activation codes (アクティベーションコード).
+#[utoipa::path(
+    get,
+    path = "/admin/v1/facilities/{code}/activation-codes",
+    tag = "admin",
+    params(("code" = String, Path, description = "医療機関等コード (10 digits)")),
+    responses(
+        (status = 200, description = "The activation codes", body = Vec<crate::facility::ActivationCodeView>),
+        (status = 422, description = "`invalid_field`", body = ApiError),
+    )
+)]
 async fn list_codes(
     State(state): State<AppState>,
     Path(code): Path<String>,
@@ -171,13 +214,25 @@ async fn list_codes(
     Ok(Json(codes).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewCode {
     /// 端末識別メモ情報.
     memo: String,
 }
 
+/// Issues an activation code for a device.
+#[utoipa::path(
+    post,
+    path = "/admin/v1/facilities/{code}/activation-codes",
+    tag = "admin",
+    params(("code" = String, Path, description = "医療機関等コード (10 digits)")),
+    request_body = NewCode,
+    responses(
+        (status = 201, description = "The new activation code", body = crate::facility::ActivationCodeView),
+        (status = 422, description = "`invalid_field`", body = ApiError),
+    )
+)]
 async fn issue_code(
     State(state): State<AppState>,
     Path(code): Path<String>,
@@ -189,6 +244,18 @@ async fn issue_code(
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
+/// Invalidates an activation code.
+#[utoipa::path(
+    post,
+    path = "/admin/v1/facilities/{code}/activation-codes/{activation_code}/invalidate",
+    tag = "admin",
+    params(("code" = String, Path, description = "医療機関等コード (10 digits)"), ("activation_code" = String, Path, description = "The activation code")),
+    responses(
+        (status = 204, description = "Invalidated"),
+        (status = 404, description = "No such activation code", body = ApiError),
+        (status = 422, description = "`invalid_field`", body = ApiError),
+    )
+)]
 async fn invalidate_code(
     State(state): State<AppState>,
     Path((code, activation_code)): Path<(String, String)>,
@@ -198,6 +265,17 @@ async fn invalidate_code(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The facility's staff accounts.
+#[utoipa::path(
+    get,
+    path = "/admin/v1/facilities/{code}/accounts",
+    tag = "admin",
+    params(("code" = String, Path, description = "医療機関等コード (10 digits)")),
+    responses(
+        (status = 200, description = "The accounts", body = Vec<crate::facility::AccountView>),
+        (status = 422, description = "`invalid_field`", body = ApiError),
+    )
+)]
 async fn list_accounts(
     State(state): State<AppState>,
     Path(code): Path<String>,
@@ -207,6 +285,19 @@ async fn list_accounts(
     Ok(Json(accounts).into_response())
 }
 
+/// Registers a staff account.
+#[utoipa::path(
+    post,
+    path = "/admin/v1/facilities/{code}/accounts",
+    tag = "admin",
+    params(("code" = String, Path, description = "医療機関等コード (10 digits)")),
+    request_body = NewAccount,
+    responses(
+        (status = 201, description = "The new account", body = crate::facility::AccountView),
+        (status = 409, description = "The user id is taken", body = ApiError),
+        (status = 422, description = "`invalid_field`, an invalid user id, or a password the policy refuses", body = ApiError),
+    )
+)]
 async fn register_account(
     State(state): State<AppState>,
     Path(code): Path<String>,
@@ -219,6 +310,19 @@ async fn register_account(
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
+/// Changes a staff account; absent fields stay.
+#[utoipa::path(
+    patch,
+    path = "/admin/v1/facilities/{code}/accounts/{user_id}",
+    tag = "admin",
+    params(("code" = String, Path, description = "医療機関等コード (10 digits)"), ("user_id" = String, Path, description = "The account's user id")),
+    request_body = AccountUpdate,
+    responses(
+        (status = 200, description = "The account", body = crate::facility::AccountView),
+        (status = 404, description = "No such account", body = ApiError),
+        (status = 422, description = "`invalid_field`, or a password the policy refuses", body = ApiError),
+    )
+)]
 async fn update_account(
     State(state): State<AppState>,
     Path((code, user_id)): Path<(String, String)>,
@@ -232,10 +336,30 @@ async fn update_account(
     Ok(Json(view).into_response())
 }
 
+/// The notices (お知らせ) published.
+#[utoipa::path(
+    get,
+    path = "/admin/v1/notices",
+    tag = "admin",
+    responses(
+        (status = 200, description = "The notices, newest first", body = Vec<crate::facility::NoticeView>),
+    )
+)]
 async fn list_notices(State(state): State<AppState>) -> Result<Response, ApiError> {
     Ok(Json(admin::notices(&state.store)?).into_response())
 }
 
+/// Publishes a notice to every facility's app.
+#[utoipa::path(
+    post,
+    path = "/admin/v1/notices",
+    tag = "admin",
+    request_body = NewNotice,
+    responses(
+        (status = 201, description = "The notice", body = crate::facility::NoticeView),
+        (status = 422, description = "A field refused", body = ApiError),
+    )
+)]
 async fn publish_notice(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<NewNotice>,
@@ -245,7 +369,7 @@ async fn publish_notice(
 }
 
 /// ID and password at a facility.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SystemLogin {
     medical_institution_code: String,
@@ -256,6 +380,23 @@ struct SystemLogin {
     new_password: Option<String>,
 }
 
+/// A staff login on the confirmation terminal; the first one makes the
+/// account usable by the app. `new_password` changes the password at the
+/// same time; 5 wrong passwords in a row lock the account for 30 minutes
+/// (423).
+#[utoipa::path(
+    post,
+    path = "/v1/facility/system-login",
+    tag = "facility",
+    request_body = SystemLogin,
+    responses(
+        (status = 200, description = "The account, usable by the app after its first system login", body = crate::facility::AccountView),
+        (status = 401, description = "Wrong user id or password", body = ApiError),
+        (status = 403, description = "The account is not started yet", body = ApiError),
+        (status = 422, description = "`invalid_field`, or a new password the policy refuses", body = ApiError),
+        (status = 423, description = "The account is locked after repeated failures", body = ApiError),
+    )
+)]
 async fn system_login(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<SystemLogin>,
@@ -277,7 +418,7 @@ async fn system_login(
 }
 
 /// The app's initial registration.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DeviceRegistration {
     medical_institution_code: String,
@@ -286,6 +427,23 @@ struct DeviceRegistration {
     activation_code: String,
 }
 
+/// Registers the app's device with an activation code.
+#[utoipa::path(
+    post,
+    path = "/v1/app/devices",
+    tag = "app",
+    request_body = DeviceRegistration,
+    responses(
+        (status = 201, description = "The device and its token", body = crate::facility::device::RegisteredDevice),
+        (status = 401, description = "Wrong user id or password", body = ApiError),
+        (status = 403, description = "The outpatient flow is off, or the account is not usable yet", body = ApiError),
+        (status = 404, description = "No such activation code", body = ApiError),
+        (status = 409, description = "The activation code is used or not usable yet", body = ApiError),
+        (status = 410, description = "The activation code was invalidated", body = ApiError),
+        (status = 422, description = "`invalid_field`", body = ApiError),
+        (status = 423, description = "The account is locked", body = ApiError),
+    )
+)]
 async fn register_device(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<DeviceRegistration>,
@@ -307,7 +465,8 @@ async fn register_device(
 }
 
 /// An app login on a registered device.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = AppLogin)]
 #[serde(deny_unknown_fields)]
 struct Login {
     medical_institution_code: String,
@@ -316,6 +475,22 @@ struct Login {
     device_token: String,
 }
 
+/// The app's login on a registered device: a bearer session token (8 hours
+/// on the service clock) and the unread notices. With the token, the client
+/// API's requests are on the app channel.
+#[utoipa::path(
+    post,
+    path = "/v1/app/sessions",
+    tag = "app",
+    request_body = Login,
+    responses(
+        (status = 201, description = "The session token and the unread notices", body = crate::facility::session::LoggedIn),
+        (status = 401, description = "Wrong user id, password or device token", body = ApiError),
+        (status = 403, description = "The outpatient flow is off, the device was deregistered or invalidated, or the account is not usable yet", body = ApiError),
+        (status = 422, description = "`invalid_field`", body = ApiError),
+        (status = 423, description = "The account is locked", body = ApiError),
+    )
+)]
 async fn login(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Login>,
@@ -364,12 +539,34 @@ async fn required_session(state: &AppState, headers: &HeaderMap) -> Result<AppSe
     live_session(state, token).await
 }
 
+/// Ends the app's session.
+#[utoipa::path(
+    delete,
+    path = "/v1/app/sessions/current",
+    tag = "app",
+    security(("app_session" = [])),
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 401, description = "No live session (`KZA017`)", body = ApiError),
+    )
+)]
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<StatusCode, ApiError> {
     let session = required_session(&state, &headers).await?;
     session::logout(&state.store, &session)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Deregisters the session's device.
+#[utoipa::path(
+    delete,
+    path = "/v1/app/devices/current",
+    tag = "app",
+    security(("app_session" = [])),
+    responses(
+        (status = 204, description = "Deregistered"),
+        (status = 401, description = "No live session (`KZA017`)", body = ApiError),
+    )
+)]
 async fn deregister_device(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -379,13 +576,28 @@ async fn deregister_device(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PasswordChange {
     current_password: String,
     new_password: String,
 }
 
+/// Changes the session's account's password (8-20 characters: upper case,
+/// lower case, a digit and a symbol).
+#[utoipa::path(
+    put,
+    path = "/v1/app/password",
+    tag = "app",
+    security(("app_session" = [])),
+    request_body = PasswordChange,
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 401, description = "No live session (`KZA017`)", body = ApiError),
+        (status = 422, description = "A password the policy refuses", body = ApiError),
+        (status = 423, description = "The account is locked", body = ApiError),
+    )
+)]
 async fn change_password(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -407,6 +619,17 @@ async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The notices the session's account has not read.
+#[utoipa::path(
+    get,
+    path = "/v1/app/notices",
+    tag = "app",
+    security(("app_session" = [])),
+    responses(
+        (status = 200, description = "The notices the account has not read", body = Vec<crate::facility::NoticeView>),
+        (status = 401, description = "No live session (`KZA017`)", body = ApiError),
+    )
+)]
 async fn unread_notices(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -416,6 +639,19 @@ async fn unread_notices(
     Ok(Json(unread).into_response())
 }
 
+/// Marks a notice read.
+#[utoipa::path(
+    post,
+    path = "/v1/app/notices/{id}/read",
+    tag = "app",
+    security(("app_session" = [])),
+    params(("id" = i64, Path, description = "The notice's id")),
+    responses(
+        (status = 204, description = "Marked read"),
+        (status = 401, description = "No live session (`KZA017`)", body = ApiError),
+        (status = 404, description = "No such notice", body = ApiError),
+    )
+)]
 async fn read_notice(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::error::ApiError;
 
 /// What to do to requests of one endpoint.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Fault {
     /// Wait this long before handling the request.
@@ -35,7 +35,7 @@ pub struct Fault {
 }
 
 /// The whole fault configuration.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSet {
     /// Faults by endpoint name; `*` applies to every endpoint without its own.

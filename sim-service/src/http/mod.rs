@@ -8,7 +8,8 @@
 //!   facilities' app administration, notices).
 //! - `/admin`: the admin console, HTML for a person at a browser (see
 //!   [`console`]).
-//! - `/openapi.json`: the OpenAPI document of both.
+//! - `/openapi.json`: the OpenAPI document of the client and admin APIs,
+//!   generated from the handlers (see [`openapi`]).
 
 use std::sync::Arc;
 
@@ -31,6 +32,7 @@ mod exchange;
 pub mod facility;
 pub mod faults;
 mod json;
+pub mod openapi;
 
 pub use error::ApiError;
 pub use faults::{Fault, FaultSet, Faults};
@@ -163,17 +165,21 @@ pub fn router(state: AppState) -> Router {
         .merge(client)
         .merge(admin)
         .merge(console::routes())
-        .route("/openapi.json", get(openapi))
-        .route("/health", get(|| async { "ok" }))
+        .route("/openapi.json", get(openapi::serve))
+        .route("/health", get(health))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }
 
-async fn openapi() -> impl axum::response::IntoResponse {
-    (
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        include_str!("openapi.json"),
-    )
+/// Whether the service is up.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "service",
+    responses((status = 200, description = "`ok`", body = String, content_type = "text/plain"))
+)]
+async fn health() -> &'static str {
+    "ok"
 }
 
 /// Issues every person's card and phones (deterministically, as `kazasu card`
