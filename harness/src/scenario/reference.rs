@@ -1,11 +1,11 @@
 //! The reference client as the client under test.
 //!
 //! In process, the client drives the runner's
-//! [`SimulatedSlot`](super::runner::SimulatedSlot) directly; over PC/SC it
+//! [`SimulatedSlot`](super::card::SimulatedSlot) directly; over PC/SC it
 //! opens the reader by name, like any PC/SC application. With an app login
 //! it signs in on the app channel first.
 
-use super::runner::{ClientRun, ClientUnderTest, Reader, RunSetup, Transport};
+use super::contract::{ClientRun, ClientUnderTest, Reader, RunSetup, Transport};
 use crate::client::{self, ServiceClient};
 
 /// `kazasu::client::check`, in this process.
