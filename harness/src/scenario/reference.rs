@@ -6,9 +6,10 @@
 //! it signs in on the app channel first.
 
 use super::contract::{ClientRun, ClientUnderTest, Reader, RunSetup, Transport};
-use crate::client::{self, ServiceClient};
+use crate::client::service::ServiceClient;
+use crate::client::{self, CardChannel};
 
-/// `kazasu::client::check`, in this process.
+/// `kazasu::client::flow::check`, in this process.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ReferenceClient;
 
@@ -28,16 +29,16 @@ impl ClientUnderTest for ReferenceClient {
             Err(e) => return ClientRun::of(Err(format!("cannot build the service client: {e}"))),
         };
         let mut pcsc;
-        let card: &mut dyn client::CardChannel = match setup.reader {
+        let card: &mut dyn CardChannel = match setup.reader {
             Reader::InProcess(card) => card,
             Reader::Pcsc { name } => {
-                pcsc = client::PcscChannel::new(name.clone());
+                pcsc = client::pcsc::PcscChannel::new(name.clone());
                 &mut pcsc
             }
         };
         let outcome = match setup.app {
             Some(login) => client::app::check_on_app(card, &service, inputs, login).0,
-            None => client::check(card, &service, inputs),
+            None => client::flow::check(card, &service, inputs),
         };
         ClientRun::of(Ok(outcome))
     }
