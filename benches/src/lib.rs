@@ -20,6 +20,8 @@
 //! [`read_certificate_commands`] follows OpenSC (4-byte header, 256-byte
 //! chunks, exact last chunk): the harness's own client reads the same way.
 
+pub mod proc_stat;
+
 use sim_card::card::Card;
 use sim_card::keys::SHA256_DIGEST_INFO_PREFIX;
 use sim_card::personalize::{self, IssueError};

@@ -12,11 +12,14 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use kazasu::client::app::{self, AppLogin};
+use kazasu::client::in_process::InProcessChannel;
 use kazasu::client::misbehave::{self, Misbehaviour};
 use kazasu::client::pcsc::DEFAULT_READER;
+use kazasu::client::pcsc::PcscChannel;
+use kazasu::client::service::ServiceClient;
 use kazasu::client::{
-    CardChannel, CheckInputs, ClientOutcome, InProcessChannel, Method, PcscChannel, ServiceClient,
-    default_card_timeout_ms, default_facility, flow, render,
+    CardChannel, CheckInputs, ClientOutcome, Method, default_card_timeout_ms, default_facility,
+    flow, render,
 };
 use sim_card::personalize;
 use sim_card::profile::CardProfile;

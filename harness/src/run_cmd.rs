@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
+use kazasu::scenario::contract::{ClientUnderTest, Transport};
 use kazasu::scenario::external::ExternalCommand;
 use kazasu::scenario::load::{self, Shard};
 use kazasu::scenario::report::{Certification, RunReport, ScenarioReport};
-use kazasu::scenario::runner::{ClientUnderTest, RunOptions, Runner, Transport};
+use kazasu::scenario::runner::{RunOptions, Runner};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 

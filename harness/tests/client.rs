@@ -9,9 +9,11 @@
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
+use kazasu::client::flow::check;
+use kazasu::client::in_process::InProcessChannel;
+use kazasu::client::service::ServiceClient;
 use kazasu::client::{
-    CheckInputs, ClientOutcome, InProcessChannel, Method, OutcomeKind, ServiceClient, check,
-    default_facility, misbehave,
+    CheckInputs, ClientOutcome, Method, OutcomeKind, default_facility, misbehave,
 };
 use sim_card::card::Card;
 use sim_card::personalize;

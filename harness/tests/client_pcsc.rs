@@ -1,5 +1,5 @@
 //! The reference client through the real PC/SC stack: `kazasu card` on vpcd
-//! slot 1, pcscd, and [`PcscChannel`], against the mock service in process.
+//! slot 1, pcscd, and [`PcscChannel`](kazasu::client::pcsc::PcscChannel), against the mock service in process.
 //!
 //! Needs pcscd with Debian's vpcd (`bash .ci/setup`). Without them the test
 //! says so and passes, unless `CI` is set. Slot 1 ("Virtual PCD 00 01") keeps
@@ -10,10 +10,10 @@ use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use kazasu::client::{
-    CardChannel, CheckInputs, Method, OutcomeKind, PcscChannel, ServiceClient, check,
-    default_facility,
-};
+use kazasu::client::flow::check;
+use kazasu::client::pcsc::PcscChannel;
+use kazasu::client::service::ServiceClient;
+use kazasu::client::{CardChannel, CheckInputs, Method, OutcomeKind, default_facility};
 use sim_service::clock::ServiceClock;
 use sim_service::fixtures;
 use sim_service::http::{self, AppState, ServiceConfig};

@@ -14,11 +14,10 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use kazasu::client::{CardChannel, CardError, ClientOutcome, Method, OutcomeKind};
+use kazasu::scenario::contract::{ClientRun, ClientUnderTest, Reader, RunSetup, Transport};
 use kazasu::scenario::load::{self, LoadedScenario, Shard};
 use kazasu::scenario::report::{Certification, RunReport, ScenarioReport};
-use kazasu::scenario::runner::{
-    ClientRun, ClientUnderTest, Reader, RunOptions, RunSetup, Runner, Transport,
-};
+use kazasu::scenario::runner::{RunOptions, Runner};
 use openssl::sha::sha256;
 use serde_json::{Value, json};
 

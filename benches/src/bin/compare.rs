@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
 use clap::Parser;
+use kazasu_benches::proc_stat::CpuTicks;
 use kazasu_benches::{
     EF_AUTH_KEY, EF_AUTH_PIN, JPKI_AID, compute_signature, issue, select_aid, select_ef, verify,
 };
@@ -42,7 +43,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sim_card::profile::Variant;
 
-/// The lock every pcscd user of the project takes (HELPERS.md, CI).
+/// The lock every pcscd user of the project takes (CONTRIBUTING.md).
 const PCSCD_LOCK: &str = "/tmp/kazasu-pcscd.lock";
 /// Debian's vpcd: slot 0 listens on 35963, slot 1 on 35964.
 const SLOT0: (&str, &str) = ("127.0.0.1:35963", "Virtual PCD 00 00");
@@ -182,7 +183,7 @@ fn main() -> anyhow::Result<()> {
     }
     let bin = Binaries::find()?;
     let machine = Machine::describe();
-    let cpu_before = CpuTimes::read();
+    let cpu_before = CpuTicks::read();
     let load_before = load_average();
     let started = Instant::now();
     eprintln!(
@@ -209,7 +210,8 @@ fn main() -> anyhow::Result<()> {
     let load = Load {
         load_average_before: load_before,
         load_average_after: load_average(),
-        busy_cores: cpu_before.and_then(|before| Some(CpuTimes::read()?.busy_cores_since(&before))),
+        busy_cores: cpu_before
+            .and_then(|before| Some(CpuTicks::read()?.busy_cores_since(&before, machine.cores))),
         seconds: started.elapsed().as_secs_f64(),
     };
     print!("{}", table(&rows));
@@ -776,39 +778,6 @@ fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "?".into())
-}
-
-/// The machine's aggregate CPU counters (`cpu` line of /proc/stat, in ticks).
-struct CpuTimes {
-    busy: u64,
-    total: u64,
-    cores: usize,
-}
-
-impl CpuTimes {
-    fn read() -> Option<CpuTimes> {
-        let stat = std::fs::read_to_string("/proc/stat").ok()?;
-        let fields: Vec<u64> = stat
-            .lines()
-            .next()?
-            .split_whitespace()
-            .skip(1)
-            .filter_map(|f| f.parse().ok())
-            .collect();
-        let total: u64 = fields.iter().take(8).sum();
-        // idle and iowait are the 4th and 5th fields.
-        let idle = fields.get(3)? + fields.get(4).unwrap_or(&0);
-        Some(CpuTimes {
-            busy: total - idle,
-            total,
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        })
-    }
-
-    fn busy_cores_since(&self, before: &CpuTimes) -> f64 {
-        let total = self.total.saturating_sub(before.total).max(1) as f64;
-        self.busy.saturating_sub(before.busy) as f64 / total * self.cores as f64
-    }
 }
 
 // ------------------------------------------------------------------ output

@@ -55,6 +55,7 @@ use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use clap::Parser;
+use kazasu_benches::proc_stat::CpuTicks;
 use serde::Deserialize;
 use sim_card::keys::{AUTH_KEY_LABEL, RsaKey};
 use sim_service::clock::ServiceClock;
@@ -193,27 +194,10 @@ struct Cpu {
     machine: f64,
 }
 
-/// Busy CPU seconds of the whole machine since boot, from /proc/stat's
-/// first line (in USER_HZ ticks, 100 a second on Linux): everything but
-/// idle and iowait.
+/// Busy CPU seconds of the whole machine since boot (NaN where /proc/stat
+/// cannot be read, so the figure shows as unknown rather than as zero).
 fn machine_busy() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
-        return f64::NAN;
-    };
-    let Some(line) = stat.lines().next() else {
-        return f64::NAN;
-    };
-    let ticks: Vec<u64> = line
-        .split_whitespace()
-        .skip(1)
-        .take(8)
-        .filter_map(|t| t.parse().ok())
-        .collect();
-    if ticks.len() < 8 {
-        return f64::NAN;
-    }
-    let total: u64 = ticks.iter().sum();
-    (total - ticks[3] - ticks[4]) as f64 / 100.0
+    CpuTicks::read().map_or(f64::NAN, |ticks| ticks.busy_seconds())
 }
 
 /// CPU time per thread name (summed), from /proc: `schedstat`'s first field

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::flow::{check, outcome};
-use super::{CardChannel, CheckInputs, ClientOutcome, OutcomeKind, ServiceClient, ServiceFailure};
+use super::flow::check;
+use super::service::{ServiceClient, ServiceFailure};
+use super::{CardChannel, CheckInputs, ClientOutcome};
 
 /// The staff's app login. Passwords and tokens are never logged.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,29 +42,6 @@ pub struct SignedIn {
     pub service: ServiceClient,
     pub notices: Vec<String>,
     pub new_device_token: Option<String>,
-}
-
-/// The staff's message for a refusal of the app channel.
-pub fn refused(code: &str, message: &str) -> ClientOutcome {
-    let advice = match code {
-        "KZA001" => {
-            "管理者に環境設定情報（外来診療等(通常とは異なる動線)機能）を「利用する」に変更するよう依頼してください。"
-        }
-        "KZA003" => "アクティベーションコードは発行から10分程度経過してから利用してください。",
-        "KZA004" | "KZA005" | "KZA015" | "KZA016" => {
-            "管理者に新しいアクティベーションコードの発行を依頼し、端末を登録し直してください。"
-        }
-        "KZA007" => "30分経過してから再度ログインしてください。",
-        "KZA009" => "資格確認端末からオンライン資格確認等システムに一度ログインしてください。",
-        "KZA017" => "再度ログインしてください。",
-        _ => "入力内容を確認してください。",
-    };
-    let mut o = outcome(
-        OutcomeKind::AppRefused,
-        format!("マイナ資格確認アプリを利用できません（{code}: {message}）。{advice}"),
-    );
-    o.processing_result_code = Some(code.to_string());
-    o
 }
 
 /// Registers the device if it has no token yet, then logs in.

@@ -76,15 +76,15 @@ pub fn check(
         return refusal;
     }
     let mut timed = card::TimedChannel::new(card, Duration::from_millis(inputs.card_timeout_ms));
-    let mut session = Session {
+    let mut ongoing = CheckInProgress {
         card: &mut timed,
         service,
         inputs,
         timeout: Duration::from_millis(inputs.timeout_ms),
         connected: false,
     };
-    let result = session.run();
-    session.card.disconnect();
+    let result = ongoing.run();
+    ongoing.card.disconnect();
     result.unwrap_or_else(|stop| *stop)
 }
 
@@ -127,7 +127,11 @@ pub fn method_name(method: Method) -> &'static str {
     }
 }
 
-struct Session<'a> {
+/// One check under way: the card and the service it talks to, the staff's
+/// and the patient's inputs, and whether the card is powered yet (not a
+/// session of the service: the terminal channel has none, and the app
+/// channel's is the token `app::sign_in` gets).
+struct CheckInProgress<'a> {
     card: &'a mut dyn CardChannel,
     service: &'a ServiceClient,
     inputs: &'a CheckInputs,
@@ -135,7 +139,7 @@ struct Session<'a> {
     connected: bool,
 }
 
-impl Session<'_> {
+impl CheckInProgress<'_> {
     fn run(&mut self) -> Step<ClientOutcome> {
         self.card
             .connect()
@@ -450,7 +454,7 @@ pub(super) fn service_stop(failure: ServiceFailure) -> Box<ClientOutcome> {
             OutcomeKind::ServiceError,
             format!("資格確認サービスでエラーが発生しました（{detail}）。{OTHER_MEANS}"),
         ),
-        ServiceFailure::AppRefused { code, message } => super::app::refused(&code, &message),
+        ServiceFailure::AppRefused { code, message } => app_refused(&code, &message),
     })
 }
 
@@ -559,6 +563,30 @@ fn refused(result: Value, method: Method) -> ClientOutcome {
     );
     o.processing_result_code = (!code.is_empty()).then(|| code.to_string());
     o.result = Some(result);
+    o
+}
+
+/// The staff's message for a refusal of the app channel (`KZA…`): what the
+/// administrator or the staff does next.
+fn app_refused(code: &str, message: &str) -> ClientOutcome {
+    let advice = match code {
+        "KZA001" => {
+            "管理者に環境設定情報（外来診療等(通常とは異なる動線)機能）を「利用する」に変更するよう依頼してください。"
+        }
+        "KZA003" => "アクティベーションコードは発行から10分程度経過してから利用してください。",
+        "KZA004" | "KZA005" | "KZA015" | "KZA016" => {
+            "管理者に新しいアクティベーションコードの発行を依頼し、端末を登録し直してください。"
+        }
+        "KZA007" => "30分経過してから再度ログインしてください。",
+        "KZA009" => "資格確認端末からオンライン資格確認等システムに一度ログインしてください。",
+        "KZA017" => "再度ログインしてください。",
+        _ => "入力内容を確認してください。",
+    };
+    let mut o = outcome(
+        OutcomeKind::AppRefused,
+        format!("マイナ資格確認アプリを利用できません（{code}: {message}）。{advice}"),
+    );
+    o.processing_result_code = Some(code.to_string());
     o
 }
 

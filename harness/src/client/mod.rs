@@ -1,12 +1,17 @@
 //! The reference client: what マイナ資格確認アプリ does, as a library.
 //!
 //! It reads the card through a [`CardChannel`] (PC/SC or in-process), talks to
-//! the service through a [`ServiceClient`], and answers the way the manual
+//! the service through a [`ServiceClient`](service::ServiceClient), and answers the way the manual
 //! tells staff to act: tries left after a wrong PIN, lock guidance and the
 //! switch to visual confirmation, photo-less cards, expired certificates,
 //! unregistered cards (registration with consent), maintenance, service errors
 //! and time-outs, a card removed mid-read. It never reads the My Number, never
 //! sends a PIN in visual mode, and never retries a wrong PIN by itself.
+//!
+//! This module holds the vocabulary every part of the client shares (the
+//! inputs, the outcome, the card channel) and nothing else: the parts depend
+//! on it, it depends on none of them, so there is no path back. The entry
+//! point of a check is [`flow::check`].
 
 use serde::{Deserialize, Serialize};
 
@@ -18,11 +23,6 @@ pub mod misbehave;
 pub mod pcsc;
 pub mod render;
 pub mod service;
-
-pub use flow::check;
-pub use in_process::InProcessChannel;
-pub use pcsc::PcscChannel;
-pub use service::{ServiceClient, ServiceFailure};
 
 /// How the patient's identity is checked (本人確認の方法).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -29,7 +29,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::runner::{ClientRun, ClientUnderTest, Reader, RunSetup, Transport};
+use super::contract::{ClientRun, ClientUnderTest, Reader, RunSetup, Transport};
 use crate::client::{ClientOutcome, Method};
 
 /// On top of the scenario's service time-out: time for the client to start,

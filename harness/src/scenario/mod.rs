@@ -1,7 +1,10 @@
 //! Scenarios: the format, the conformance rules, loading a suite, running it
 //! against a client, and reporting.
 
+pub mod card;
 pub mod conformance;
+pub mod contract;
+pub mod expectations;
 pub mod external;
 pub mod format;
 pub mod load;
@@ -9,3 +12,4 @@ pub mod pcsc_slot;
 pub mod reference;
 pub mod report;
 pub mod runner;
+mod service;

@@ -16,7 +16,7 @@ use sim_card::personalize::AUTH_PIN;
 use sim_card::transport::SmartCard;
 use sim_card::transport::vpcd::{self, ERROR_REPLY, VpcdControl, VpcdEvent, VpcdOptions};
 
-use super::runner::ScenarioCard;
+use super::card::ScenarioCard;
 
 /// How long vpcd and pcscd may take to see a card come or go.
 const SETTLE: Duration = Duration::from_secs(10);

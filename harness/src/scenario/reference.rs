@@ -1,14 +1,15 @@
 //! The reference client as the client under test.
 //!
 //! In process, the client drives the runner's
-//! [`SimulatedSlot`](super::runner::SimulatedSlot) directly; over PC/SC it
+//! [`SimulatedSlot`](super::card::SimulatedSlot) directly; over PC/SC it
 //! opens the reader by name, like any PC/SC application. With an app login
 //! it signs in on the app channel first.
 
-use super::runner::{ClientRun, ClientUnderTest, Reader, RunSetup, Transport};
-use crate::client::{self, ServiceClient};
+use super::contract::{ClientRun, ClientUnderTest, Reader, RunSetup, Transport};
+use crate::client::service::ServiceClient;
+use crate::client::{self, CardChannel};
 
-/// `kazasu::client::check`, in this process.
+/// `kazasu::client::flow::check`, in this process.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ReferenceClient;
 
@@ -28,16 +29,16 @@ impl ClientUnderTest for ReferenceClient {
             Err(e) => return ClientRun::of(Err(format!("cannot build the service client: {e}"))),
         };
         let mut pcsc;
-        let card: &mut dyn client::CardChannel = match setup.reader {
+        let card: &mut dyn CardChannel = match setup.reader {
             Reader::InProcess(card) => card,
             Reader::Pcsc { name } => {
-                pcsc = client::PcscChannel::new(name.clone());
+                pcsc = client::pcsc::PcscChannel::new(name.clone());
                 &mut pcsc
             }
         };
         let outcome = match setup.app {
             Some(login) => client::app::check_on_app(card, &service, inputs, login).0,
-            None => client::check(card, &service, inputs),
+            None => client::flow::check(card, &service, inputs),
         };
         ClientRun::of(Ok(outcome))
     }

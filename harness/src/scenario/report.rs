@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 use sim_card::trace::TraceRecord;
 
 use super::conformance::Rule;
+use super::contract::ClientRun;
 use super::format::Scenario;
 use super::load::LoadedScenario;
-use super::runner::ClientRun;
 use crate::client::ClientOutcome;
 
 /// One expectation and what was seen.

@@ -1,0 +1,80 @@
+//! The contract between the runner and the client under test: what a
+//! client is given for one check ([`RunSetup`]), what it hands back
+//! ([`ClientRun`]), and how it reaches the card ([`Transport`]).
+//!
+//! It lives apart from the runner so that the clients (the reference client,
+//! a vendor's command) and the reports depend on the contract alone, not on
+//! the machinery that sets up a scenario.
+
+use crate::client::app::AppLogin;
+use crate::client::{CardChannel, CheckInputs, ClientOutcome};
+
+/// How the client reaches the card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// A function call away, through [`CardChannel`]: fast, parallel, and
+    /// only for a client living in this process.
+    InProcess,
+    /// Through the real pcscd: the card is attached to vpcd's slot N and the
+    /// client opens the reader `Virtual PCD 00 0N`, as it would a real one.
+    Pcsc,
+}
+
+impl Transport {
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::InProcess => "in-process",
+            Transport::Pcsc => "pcsc",
+        }
+    }
+}
+
+/// Where the client finds the card.
+pub enum Reader<'a> {
+    /// The scenario's card slot, in process (`absent` scenarios answer
+    /// [`CardError::NoCard`](crate::client::CardError::NoCard) on connect).
+    InProcess(&'a mut dyn CardChannel),
+    /// A PC/SC reader, by the name pcscd gives it.
+    Pcsc { name: String },
+}
+
+/// Everything a client needs for one check.
+pub struct RunSetup<'a> {
+    /// The scenario's id, for a client's own logs.
+    pub id: &'a str,
+    pub inputs: &'a CheckInputs,
+    /// The service's base URL, e.g. `http://127.0.0.1:40123`.
+    pub service_url: &'a str,
+    pub reader: Reader<'a>,
+    /// The staff's app login, when the scenario is on the app channel
+    /// (`[facility]`); `None` on the confirmation terminal's channel.
+    pub app: Option<&'a AppLogin>,
+}
+
+/// What a client run left: its outcome (or why there is none) and what it
+/// said on stderr, kept for the report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientRun {
+    pub outcome: Result<ClientOutcome, String>,
+    pub stderr: String,
+}
+
+impl ClientRun {
+    pub fn of(outcome: Result<ClientOutcome, String>) -> Self {
+        ClientRun {
+            outcome,
+            stderr: String::new(),
+        }
+    }
+}
+
+/// The client under test.
+pub trait ClientUnderTest: Send + Sync {
+    /// Who the client is, for reports and the certification summary.
+    fn identity(&self) -> String;
+    /// Which transports it can use.
+    fn supports(&self, transport: Transport) -> Result<(), String>;
+    /// Does one check. Must return (a client that hangs is the client's
+    /// implementation's to bound, e.g. with a time-out).
+    fn run(&self, setup: RunSetup<'_>) -> ClientRun;
+}
