@@ -681,6 +681,39 @@ fn run(args: &Args, cores: usize, db: &std::path::Path) -> anyhow::Result<()> {
         );
     }
 
+    let summary = summarize(cores, &trivial, &confirmations, sign_cost);
+    // After the load, so that it cannot disturb it.
+    let stages_us = if args.smoke {
+        serde_json::Map::new()
+    } else {
+        timed_stages(&state, &persons, &card, &certificate, db)?
+    };
+    let json = json_line(args, cores, &trivial, &confirmations, &summary, stages_us);
+    println!("{json}");
+    if confirmations.errors > 0 || trivial.errors > 0 {
+        bail!("the load saw errors (see above)");
+    }
+    if confirmations.count == 0 || trivial.count == 0 {
+        bail!("no request was answered in the measured window");
+    }
+    Ok(())
+}
+
+/// The load's figures derived from both phases, as printed and as the JSON
+/// line carries them.
+#[derive(Clone, Copy)]
+struct Summary {
+    ratio: f64,
+    http_ratio: f64,
+    sign_ms: f64,
+    server_ms: f64,
+    client_ms: f64,
+    server_bound: f64,
+}
+
+/// Derives and prints the ratios and the CPU per confirmation, and warns
+/// when other processes took cores during a phase.
+fn summarize(cores: usize, trivial: &Phase, confirmations: &Phase, sign_cost: Duration) -> Summary {
     let ratio = confirmations.rate() / trivial.rate();
     let http_ratio = 2.0 * confirmations.rate() / trivial.rate();
     let per_confirmation_ms = |cpu_s: f64| 1000.0 * cpu_s / confirmations.count as f64;
@@ -704,7 +737,7 @@ fn run(args: &Args, cores: usize, db: &std::path::Path) -> anyhow::Result<()> {
          (~{:.0} on {cores} cores with the client elsewhere)",
         server_bound * cores as f64
     );
-    for (what, phase) in [("trivial", &trivial), ("confirmation", &confirmations)] {
+    for (what, phase) in [("trivial", trivial), ("confirmation", confirmations)] {
         let others = (phase.cpu.machine - phase.cpu.server - phase.cpu.client - phase.cpu.other)
             / phase.seconds;
         if others > 0.2 {
@@ -714,15 +747,30 @@ fn run(args: &Args, cores: usize, db: &std::path::Path) -> anyhow::Result<()> {
             );
         }
     }
-    // After the load, so that it cannot disturb it.
+    Summary {
+        ratio,
+        http_ratio,
+        sign_ms,
+        server_ms,
+        client_ms,
+        server_bound,
+    }
+}
+
+/// Times the steps of a confirmation (see [`stage_costs`]) and prints
+/// them, warning when other processes took cores meanwhile; answers them
+/// for the JSON line, in microseconds.
+fn timed_stages(
+    state: &AppState,
+    persons: &[fixtures::InsuredPerson],
+    card: &ClientCard,
+    certificate: &[u8],
+    db: &std::path::Path,
+) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
     let stages_db = db.with_file_name("stages.db");
     let (own_before, machine_before, started) =
         (cpu_by_thread_name(), machine_busy(), Instant::now());
-    let stages = if args.smoke {
-        Vec::new()
-    } else {
-        stage_costs(&state, &persons, &card, &certificate, &stages_db)?
-    };
+    let stages = stage_costs(state, persons, card, certificate, &stages_db)?;
     let stage_cpu = cpu_between(
         &own_before,
         &cpu_by_thread_name(),
@@ -747,7 +795,27 @@ fn run(args: &Args, cores: usize, db: &std::path::Path) -> anyhow::Result<()> {
         .map(|(what, cost)| (what.trim().to_string(), (cost.as_secs_f64() * 1e6).into()))
         .collect();
 
-    let json = serde_json::json!({
+    Ok(stages_us)
+}
+
+/// The run as the one JSON object of the last stdout line.
+fn json_line(
+    args: &Args,
+    cores: usize,
+    trivial: &Phase,
+    confirmations: &Phase,
+    summary: &Summary,
+    stages_us: serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Value {
+    let Summary {
+        ratio,
+        http_ratio,
+        sign_ms,
+        server_ms,
+        client_ms,
+        server_bound,
+    } = *summary;
+    serde_json::json!({
         "bench": "service_load",
         "label": args.label,
         "mode": if args.smoke { "smoke" } else if args.presigned.is_some() { "presigned" } else { "signing" },
@@ -782,15 +850,7 @@ fn run(args: &Args, cores: usize, db: &std::path::Path) -> anyhow::Result<()> {
         "machine_cores_busy": confirmations.cpu.machine / confirmations.seconds,
         "trivial_machine_cores_busy": trivial.cpu.machine / trivial.seconds,
         "stages_us": stages_us,
-    });
-    println!("{json}");
-    if confirmations.errors > 0 || trivial.errors > 0 {
-        bail!("the load saw errors (see above)");
-    }
-    if confirmations.count == 0 || trivial.count == 0 {
-        bail!("no request was answered in the measured window");
-    }
-    Ok(())
+    })
 }
 
 /// Mean time of `f` over `rounds` calls, after one call to warm caches.
