@@ -8,10 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Context, bail};
 use clap::Args;
 use sim_service::clock::ServiceClock;
-use sim_service::exchange::folder::{OqsFolder, POLL_INTERVAL, Watcher};
+use sim_service::exchange::folder::{OqsFolder, POLL_INTERVAL};
 use sim_service::fixtures;
 use sim_service::http::{self, AppState, ServiceConfig};
 use sim_service::model::{CharacterCodeIdentifier, MedicalInstitutionCode};
+use sim_service::oqs_dir::Watcher;
 use sim_service::store::Store;
 
 #[derive(Args)]
@@ -122,12 +123,12 @@ pub fn run(args: ServiceArgs) -> anyhow::Result<()> {
         ..ServiceConfig::default()
     };
     let state = AppState::new(store, clock, config).map_err(anyhow::Error::msg)?;
-    http::install_fixtures(&state, &persons).map_err(|e| anyhow::anyhow!(e.message))?;
+    state.install_fixtures(&persons)?;
     let stop_watching = Arc::new(AtomicBool::new(false));
     let watcher = match oqs_folder {
         Some(folder) => {
             let dir = folder.dir.clone();
-            let watcher = Watcher::new(folder, state.store.clone(), state.clock.clone())
+            let watcher = Watcher::new(folder, state.service.clone())
                 .with_context(|| format!("--oqs-dir {}", dir.display()))?;
             println!(
                 "exchanging files in {} (req → res, face), polling every {} ms",

@@ -30,9 +30,10 @@ use sim_card::card::{Card, PinRef};
 use sim_card::personalize::{self, AUTH_PIN, SIGN_PIN, TEXT_PIN};
 use sim_card::trace::{SharedTrace, Traced};
 use sim_card::transport::vpcd::{self, VPCD_PORT, VpcdControl, VpcdEvent, VpcdOptions};
-use sim_service::clock::{ClockMode, ServiceClock};
+use sim_service::clock::ServiceClock;
 use sim_service::fixtures::{self, InsuredPerson};
 use sim_service::http::{self, ApiError, AppState, FaultSet, ServiceConfig};
+use sim_service::service::ClockView;
 use sim_service::store::Store;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -181,7 +182,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         ..ServiceConfig::default()
     };
     let service = AppState::new(store, clock, config).map_err(anyhow::Error::msg)?;
-    http::install_fixtures(&service, &persons).map_err(|e| anyhow::anyhow!(e.message))?;
+    service.install_fixtures(&persons)?;
 
     let service_listener = std::net::TcpListener::bind(args.service_listen)
         .with_context(|| format!("cannot listen on {}", args.service_listen))?;
@@ -282,9 +283,10 @@ async fn attach_apdu_trace(
     }
     let skip = records.len().saturating_sub(APDU_TRACE_LIMIT);
     let records = serde_json::to_value(&records[skip..]).unwrap_or_default();
-    let store = service.store.clone();
-    let kept = tokio::task::spawn_blocking(move || store.record_apdu_trace(id, &records)).await;
-    if !matches!(kept, Ok(Ok(true))) {
+    let kept = service
+        .blocking(move |service| service.record_apdu_trace(id, &records))
+        .await;
+    if kept.is_err() {
         eprintln!("the APDU trace of confirmation {id} was not kept");
     }
     response
@@ -403,26 +405,6 @@ struct PinsView {
     text: Option<u8>,
 }
 
-#[derive(Serialize)]
-struct ClockView {
-    now: String,
-    now_jst: String,
-    mode: &'static str,
-}
-
-fn clock_view(clock: &ServiceClock) -> ClockView {
-    let format = |t: OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
-    ClockView {
-        now: format(clock.now()),
-        now_jst: format(clock.now_jst()),
-        mode: match clock.mode() {
-            ClockMode::Wall => "wall",
-            ClockMode::Offset(_) => "ticking",
-            ClockMode::Frozen(_) => "frozen",
-        },
-    }
-}
-
 fn view(lab: &Lab) -> LabView {
     let (pins, variant) = {
         let traced = lock(&lab.card);
@@ -450,7 +432,7 @@ fn view(lab: &Lab) -> LabView {
         pins,
         service: lab.info.service_url.clone(),
         admin: format!("{}/admin/v1", lab.info.service_url),
-        clock: clock_view(&lab.service.clock),
+        clock: lab.service.clock_view(),
         faults: lab.service.faults.get(),
     }
 }
@@ -635,11 +617,7 @@ async fn set_clock(
     let at = OffsetDateTime::parse(&body.now, &Rfc3339).map_err(|e| {
         ApiError::unprocessable("invalid_time", format!("now: not an RFC 3339 time: {e}"))
     })?;
-    if body.frozen {
-        lab.service.clock.freeze(at);
-    } else {
-        lab.service.clock.set(at);
-    }
+    lab.service.set_clock(at, body.frozen);
     Ok(Json(view(&lab)))
 }
 

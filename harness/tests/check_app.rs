@@ -52,7 +52,7 @@ fn the_reference_client_registers_its_device_logs_in_and_confirms() {
     )
     .unwrap();
     let persons = fixtures::built_in().unwrap();
-    http::install_fixtures(&state, &persons).unwrap();
+    state.install_fixtures(&persons).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     runtime.spawn(http::serve(

@@ -45,7 +45,7 @@ fn start(name: &str) -> Service {
     let state =
         AppState::new(Store::in_memory().unwrap(), clock, ServiceConfig::default()).unwrap();
     let persons = fixtures::built_in().unwrap();
-    http::install_fixtures(&state, &persons).unwrap();
+    state.install_fixtures(&persons).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     runtime.spawn(http::serve(

@@ -55,7 +55,7 @@ fn start_with_persons(persons: Vec<InsuredPerson>, config: ServiceConfig) -> Ser
         .unwrap();
     let clock = ServiceClock::frozen_at(OffsetDateTime::parse(REFERENCE_TIME, &Rfc3339).unwrap());
     let state = AppState::new(Store::in_memory().unwrap(), clock, config).unwrap();
-    http::install_fixtures(&state, &persons).unwrap();
+    state.install_fixtures(&persons).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let app = http::router(state.clone());

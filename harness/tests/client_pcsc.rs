@@ -56,7 +56,7 @@ fn a_pin_check_through_pcscd() {
     let state =
         AppState::new(Store::in_memory().unwrap(), clock, ServiceConfig::default()).unwrap();
     let persons = fixtures::built_in().unwrap();
-    http::install_fixtures(&state, &persons).unwrap();
+    state.install_fixtures(&persons).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     runtime.spawn(http::serve(

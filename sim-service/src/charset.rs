@@ -83,11 +83,6 @@ pub fn is_jis_x_0208_level_1_2(c: char) -> bool {
     }
 }
 
-/// The level-1/2 equivalent the simulator's table gives for `c`, if any.
-pub fn substitute_for(c: char) -> Option<char> {
-    substitutions().get(&c).copied().flatten()
-}
-
 fn is_single_byte_jis(c: char) -> bool {
     matches!(c, ' '..='~' | '\t' | '\n' | '\r' | '\u{FF61}'..='\u{FF9F}')
 }

@@ -12,7 +12,7 @@ use crate::codes::{self, ResultCode};
 use crate::fixtures::InsuredPerson;
 use crate::lookup::{LookupOptions, qualification_result};
 use crate::model::{ConfirmationOutcome, ResponseContext};
-use crate::rules::certificate::{CertificateError, CertificateSummary, TrustAnchors};
+use crate::rules::certificate::{CertificateError, CertificateSummary};
 use crate::rules::expiry::{self, CertificateStanding};
 use crate::rules::signature::{self, SignatureError};
 use crate::rules::smartphone::{self, PhoneStanding};
@@ -32,7 +32,7 @@ pub struct Presented<'a> {
 
 /// What the service knows of the certificate's holder.
 #[derive(Debug, Clone)]
-pub struct Holder {
+pub struct CardHolder {
     pub person: InsuredPerson,
     /// Which of the person's phones the certificate is on (`None`: the
     /// physical card).
@@ -75,24 +75,9 @@ pub fn fingerprint(certificate: &[u8]) -> String {
     hex::encode(sha256(certificate))
 }
 
-/// Checks the certificate and the signature: everything that does not need
-/// to know whose card it is.
-pub fn authenticate(
-    presented: &Presented<'_>,
-    anchors: &TrustAnchors,
-) -> Result<CertificateSummary, Rejection> {
-    let summary = anchors
-        .verify(presented.certificate)
-        .map_err(Rejection::Certificate)?;
-    check_signature(presented, |challenge, signature| {
-        signature::verify_for_method(presented.method, &summary.spki_der, challenge, signature)
-    })?;
-    Ok(summary)
-}
-
-/// [`authenticate`] for a certificate already verified against the trust
-/// anchors (see [`crate::caches::VerifiedCertificates`]): the challenge
-/// signature, checked with the certified key as decoded then.
+/// The challenge signature of a certificate already verified against the
+/// trust anchors (see [`crate::caches::VerifiedCertificates`]), checked with
+/// the certified key as decoded then.
 pub fn authenticate_verified(
     presented: &Presented<'_>,
     verified: &VerifiedCertificate,
@@ -122,11 +107,11 @@ fn check_signature(
 pub fn decide(
     presented: &Presented<'_>,
     summary: &CertificateSummary,
-    holder: Option<&Holder>,
+    holder: Option<&CardHolder>,
     context: &ResponseContext,
     now: OffsetDateTime,
 ) -> Result<Decision, Rejection> {
-    let refused = |code: &ResultCode, person: Option<&Holder>| Decision {
+    let refused = |code: &ResultCode, person: Option<&CardHolder>| Decision {
         outcome: ConfirmationOutcome::refused(context, code, None)
             .expect("refusal codes are refusals"),
         person: person.map(|h| h.person.id.clone()),
@@ -242,6 +227,7 @@ mod tests {
     use super::*;
     use crate::fixtures::{self, Phone};
     use crate::model::{CharacterCodeIdentifier, MedicalInstitutionCode, ReferenceClassification};
+    use crate::rules::certificate::TrustAnchors;
     use sim_card::keys::{EcKey, RsaKey};
     use sim_card::pki::{Holder as CertificateHolder, Jpki, Purpose};
     use sim_card::profile::{CertificateSetting, Variant};
@@ -286,7 +272,7 @@ mod tests {
             signature: None,
             challenge: None,
         };
-        let holder = Holder {
+        let holder = CardHolder {
             person: person.clone(),
             phone: phone.map(str::to_string),
             revoked: false,

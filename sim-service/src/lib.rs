@@ -1,10 +1,13 @@
 //! The mock online eligibility confirmation service (オンライン資格確認等システム).
 //!
 //! The service's data and rules are pure functions over an instant; the
-//! instant comes from a settable clock, the state from a store, and the HTTP
-//! edge only decodes requests, calls the rules and encodes the answers. The
+//! instant comes from a settable clock, the state from a store. One
+//! [`service::Service`] carries out every operation over them, and each edge
+//! (HTTP, the `--oqs-dir` folder, the scenario runner, the benchmarks) only
+//! decodes a request, calls one of its methods and encodes the answer. The
 //! parts:
 //!
+//! - [`service`]: the core: the service's operations, transport-free;
 //! - [`model`]: the domain under the official XML element names: a
 //!   qualification result (ResultOfQualificationConfirmation), its code lists,
 //!   and the confirmation outcome rendered as JSON or XmlMsg;
@@ -30,6 +33,8 @@
 //!   sessions, notices) and the app channel's rules;
 //! - [`store`]: SQLite (WAL) for fixtures, challenges, history, registrations;
 //! - [`http`]: the axum edge: client API, admin API, faults, OpenAPI;
+//! - [`oqs_dir`]: the folder edge (`--oqs-dir`): request files in, response
+//!   files out;
 //! - [`tls`]: a local CA and server certificate for HTTPS.
 
 pub mod caches;
@@ -44,7 +49,9 @@ pub mod http;
 pub mod kana;
 pub mod lookup;
 pub mod model;
+pub mod oqs_dir;
 pub mod rules;
+pub mod service;
 pub mod store;
 pub mod tls;
 pub mod xml;

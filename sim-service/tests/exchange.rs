@@ -15,10 +15,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
 use sim_card::personalize;
-use sim_service::exchange::folder::{Handled, OqsFolder, Watcher};
+use sim_service::exchange::folder::OqsFolder;
 use sim_service::fixtures::{self, InsuredPerson};
 use sim_service::http::{AppState, ServiceConfig};
 use sim_service::model::{CharacterCodeIdentifier, MedicalInstitutionCode};
+use sim_service::oqs_dir::{Handled, Watcher};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -573,12 +574,8 @@ async fn folder_round_trips_in_utf8_and_shift_jis() {
         ("Shift_JIS", CharacterCodeIdentifier::ShiftJis),
     ] {
         let dir = scratch(&format!("round-{encoding}"));
-        let mut watcher = Watcher::new(
-            folder(&dir, identifier),
-            service.state.store.clone(),
-            service.state.clock.clone(),
-        )
-        .unwrap();
+        let mut watcher =
+            Watcher::new(folder(&dir, identifier), service.state.service.clone()).unwrap();
         let text = insurance_card_request(&valid, 0, encoding);
         let bytes = match identifier {
             CharacterCodeIdentifier::Utf8 => text.into_bytes(),
@@ -618,12 +615,7 @@ async fn folder_registers_reference_numbers_and_drops_face_files() {
         ..ServiceConfig::default()
     })
     .await;
-    let mut watcher = Watcher::new(
-        oqs,
-        service.state.store.clone(),
-        service.state.clock.clone(),
-    )
-    .unwrap();
+    let mut watcher = Watcher::new(oqs, service.state.service.clone()).unwrap();
     std::fs::write(
         dir.join("req/OQSsiimm01req_r1.xml"),
         registration_request("C-123", "06139990", "1234", "8102"),
@@ -689,8 +681,7 @@ async fn hostile_files_get_error_responses_or_are_skipped() {
     std::fs::write(&secret, "do not touch").unwrap();
     let mut watcher = Watcher::new(
         folder(&dir, CharacterCodeIdentifier::Utf8),
-        service.state.store.clone(),
-        service.state.clock.clone(),
+        service.state.service.clone(),
     )
     .unwrap();
     let req = dir.join("req");
@@ -784,8 +775,7 @@ async fn hostile_files_get_error_responses_or_are_skipped() {
     assert!(
         Watcher::new(
             folder(&linked, CharacterCodeIdentifier::Utf8),
-            service.state.store.clone(),
-            service.state.clock.clone(),
+            service.state.service.clone(),
         )
         .is_err()
     );

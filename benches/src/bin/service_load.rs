@@ -60,7 +60,8 @@ use serde::Deserialize;
 use sim_card::keys::{AUTH_KEY_LABEL, RsaKey};
 use sim_service::clock::ServiceClock;
 use sim_service::fixtures;
-use sim_service::http::{AppState, ServiceConfig, install_fixtures, router, serve};
+use sim_service::http::{AppState, ServiceConfig, router, serve};
+use sim_service::service::{CardPresentation, Service};
 use sim_service::store::Store;
 use tokio::sync::oneshot;
 
@@ -116,12 +117,12 @@ enum Load {
 }
 
 /// The client's side of a confirmation: the card's certificate and key.
-struct Card {
+struct ClientCard {
     certificate_b64: String,
     key: RsaKey,
 }
 
-impl Card {
+impl ClientCard {
     /// What COMPUTE DIGITAL SIGNATURE returns for this challenge after VERIFY.
     fn sign(&self, challenge: &[u8]) -> anyhow::Result<Vec<u8>> {
         let mut digest_info = Vec::with_capacity(SHA256_DIGEST_INFO_PREFIX.len() + 32);
@@ -282,7 +283,7 @@ fn http_client() -> anyhow::Result<reqwest::Client> {
 async fn connection(
     load: Load,
     base: Arc<str>,
-    card: Arc<Card>,
+    card: Arc<ClientCard>,
     mut pool: Option<Vec<Presigned>>,
     measure_from: Instant,
     end: Instant,
@@ -346,7 +347,7 @@ async fn trivial_once(client: &reqwest::Client, base: &str) -> anyhow::Result<Du
 async fn confirm_once(
     client: &reqwest::Client,
     base: &str,
-    card: &Card,
+    card: &ClientCard,
 ) -> anyhow::Result<Duration> {
     let response = client.post(format!("{base}/v1/challenges")).send().await?;
     if response.status().as_u16() != 201 {
@@ -366,7 +367,11 @@ async fn confirm_once(
 }
 
 /// POST /v1/challenges and sign it, before anything is timed.
-async fn presign(client: &reqwest::Client, base: &str, card: &Card) -> anyhow::Result<Presigned> {
+async fn presign(
+    client: &reqwest::Client,
+    base: &str,
+    card: &ClientCard,
+) -> anyhow::Result<Presigned> {
     let response = client.post(format!("{base}/v1/challenges")).send().await?;
     if response.status().as_u16() != 201 {
         bail!("POST /v1/challenges answered {}", response.status());
@@ -383,7 +388,7 @@ async fn presign(client: &reqwest::Client, base: &str, card: &Card) -> anyhow::R
 fn presign_pools(
     client_runtime: &tokio::runtime::Runtime,
     addr: SocketAddr,
-    card: &Arc<Card>,
+    card: &Arc<ClientCard>,
     count: usize,
     connections: usize,
 ) -> anyhow::Result<Vec<Vec<Presigned>>> {
@@ -415,7 +420,7 @@ fn presign_pools(
 async fn post_confirmation(
     client: &reqwest::Client,
     base: &str,
-    card: &Card,
+    card: &ClientCard,
     signed: &Presigned,
 ) -> anyhow::Result<Duration> {
     let body = serde_json::json!({
@@ -451,7 +456,7 @@ fn run_phase(
     client_runtime: &tokio::runtime::Runtime,
     load: Load,
     addr: SocketAddr,
-    card: &Arc<Card>,
+    card: &Arc<ClientCard>,
     pools: Option<Vec<Vec<Presigned>>>,
     args: &Args,
 ) -> anyhow::Result<Phase> {
@@ -577,14 +582,14 @@ fn run(args: &Args, cores: usize, db: &std::path::Path) -> anyhow::Result<()> {
     )?);
     let state = AppState::new(store, clock, ServiceConfig::default()).map_err(|e| anyhow!(e))?;
     let persons = fixtures::built_in()?;
-    install_fixtures(&state, &persons).map_err(|e| anyhow!(e.message))?;
+    state.install_fixtures(&persons)?;
 
     // The client's card: key derived once, before anything is timed.
     let person = fixtures::find(&persons, PERSON).context("the built-in person `valid`")?;
     let profile = &person.card.profile;
     let pki = sim_card::personalize::simulated_jpki()?;
     let certificate = sim_card::personalize::auth_certificate(profile, &pki)?;
-    let card = Arc::new(Card {
+    let card = Arc::new(ClientCard {
         certificate_b64: BASE64.encode(&certificate),
         key: RsaKey::derive(&profile.seed, AUTH_KEY_LABEL),
     });
@@ -660,6 +665,39 @@ fn run(args: &Args, cores: usize, db: &std::path::Path) -> anyhow::Result<()> {
         );
     }
 
+    let summary = summarize(cores, &trivial, &confirmations, sign_cost);
+    // After the load, so that it cannot disturb it.
+    let stages_us = if args.smoke {
+        serde_json::Map::new()
+    } else {
+        timed_stages(&state, &persons, &card, &certificate, db)?
+    };
+    let json = json_line(args, cores, &trivial, &confirmations, &summary, stages_us);
+    println!("{json}");
+    if confirmations.errors > 0 || trivial.errors > 0 {
+        bail!("the load saw errors (see above)");
+    }
+    if confirmations.count == 0 || trivial.count == 0 {
+        bail!("no request was answered in the measured window");
+    }
+    Ok(())
+}
+
+/// The load's figures derived from both phases, as printed and as the JSON
+/// line carries them.
+#[derive(Clone, Copy)]
+struct Summary {
+    ratio: f64,
+    http_ratio: f64,
+    sign_ms: f64,
+    server_ms: f64,
+    client_ms: f64,
+    server_bound: f64,
+}
+
+/// Derives and prints the ratios and the CPU per confirmation, and warns
+/// when other processes took cores during a phase.
+fn summarize(cores: usize, trivial: &Phase, confirmations: &Phase, sign_cost: Duration) -> Summary {
     let ratio = confirmations.rate() / trivial.rate();
     let http_ratio = 2.0 * confirmations.rate() / trivial.rate();
     let per_confirmation_ms = |cpu_s: f64| 1000.0 * cpu_s / confirmations.count as f64;
@@ -683,7 +721,7 @@ fn run(args: &Args, cores: usize, db: &std::path::Path) -> anyhow::Result<()> {
          (~{:.0} on {cores} cores with the client elsewhere)",
         server_bound * cores as f64
     );
-    for (what, phase) in [("trivial", &trivial), ("confirmation", &confirmations)] {
+    for (what, phase) in [("trivial", trivial), ("confirmation", confirmations)] {
         let others = (phase.cpu.machine - phase.cpu.server - phase.cpu.client - phase.cpu.other)
             / phase.seconds;
         if others > 0.2 {
@@ -693,15 +731,30 @@ fn run(args: &Args, cores: usize, db: &std::path::Path) -> anyhow::Result<()> {
             );
         }
     }
-    // After the load, so that it cannot disturb it.
+    Summary {
+        ratio,
+        http_ratio,
+        sign_ms,
+        server_ms,
+        client_ms,
+        server_bound,
+    }
+}
+
+/// Times the steps of a confirmation (see [`stage_costs`]) and prints
+/// them, warning when other processes took cores meanwhile; answers them
+/// for the JSON line, in microseconds.
+fn timed_stages(
+    state: &AppState,
+    persons: &[fixtures::InsuredPerson],
+    card: &ClientCard,
+    certificate: &[u8],
+    db: &std::path::Path,
+) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
     let stages_db = db.with_file_name("stages.db");
     let (own_before, machine_before, started) =
         (cpu_by_thread_name(), machine_busy(), Instant::now());
-    let stages = if args.smoke {
-        Vec::new()
-    } else {
-        stage_costs(&state, &persons, &card, &certificate, &stages_db)?
-    };
+    let stages = stage_costs(state, persons, card, certificate, &stages_db)?;
     let stage_cpu = cpu_between(
         &own_before,
         &cpu_by_thread_name(),
@@ -726,7 +779,27 @@ fn run(args: &Args, cores: usize, db: &std::path::Path) -> anyhow::Result<()> {
         .map(|(what, cost)| (what.trim().to_string(), (cost.as_secs_f64() * 1e6).into()))
         .collect();
 
-    let json = serde_json::json!({
+    Ok(stages_us)
+}
+
+/// The run as the one JSON object of the last stdout line.
+fn json_line(
+    args: &Args,
+    cores: usize,
+    trivial: &Phase,
+    confirmations: &Phase,
+    summary: &Summary,
+    stages_us: serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Value {
+    let Summary {
+        ratio,
+        http_ratio,
+        sign_ms,
+        server_ms,
+        client_ms,
+        server_bound,
+    } = *summary;
+    serde_json::json!({
         "bench": "service_load",
         "label": args.label,
         "mode": if args.smoke { "smoke" } else if args.presigned.is_some() { "presigned" } else { "signing" },
@@ -761,15 +834,7 @@ fn run(args: &Args, cores: usize, db: &std::path::Path) -> anyhow::Result<()> {
         "machine_cores_busy": confirmations.cpu.machine / confirmations.seconds,
         "trivial_machine_cores_busy": trivial.cpu.machine / trivial.seconds,
         "stages_us": stages_us,
-    });
-    println!("{json}");
-    if confirmations.errors > 0 || trivial.errors > 0 {
-        bail!("the load saw errors (see above)");
-    }
-    if confirmations.count == 0 || trivial.count == 0 {
-        bail!("no request was answered in the measured window");
-    }
-    Ok(())
+    })
 }
 
 /// Mean time of `f` over `rounds` calls, after one call to warm caches.
@@ -782,85 +847,111 @@ fn mean_time(rounds: u32, mut f: impl FnMut()) -> Duration {
     started.elapsed() / rounds
 }
 
-/// What each step of a confirmation costs on one thread with nothing
-/// competing: the service's own functions called as its handler calls them,
-/// and the OpenSSL operations inside them taken apart. Under load the sum
-/// grows by the contention the steps meet (the store's one connection,
-/// OpenSSL's global locks, the hand-offs to the blocking pool); the
-/// difference with the measured CPU per confirmation is that.
+/// What a confirmation costs on one thread with nothing competing: the
+/// service core's own methods, called as the HTTP handlers call them, then
+/// the OpenSSL operations and store reads inside them taken apart. Under
+/// load the sum grows by the contention the steps meet (the store's one
+/// connection, OpenSSL's global locks, the hand-offs to the blocking pool);
+/// the difference with the measured CPU per confirmation is that.
 fn stage_costs(
     state: &AppState,
     persons: &[fixtures::InsuredPerson],
-    card: &Card,
+    card: &ClientCard,
     certificate: &[u8],
     db: &std::path::Path,
+) -> anyhow::Result<Vec<(&'static str, Duration)>> {
+    let mut stages = core_costs(state, persons, card, certificate, db)?;
+    stages.extend(crypto_costs(state, card, certificate)?);
+    stages.extend(lookup_costs(state, certificate)?);
+    stages.push((
+        "tokio spawn_blocking round trip (empty closure)",
+        spawn_blocking_cost()?,
+    ));
+    Ok(stages)
+}
+
+/// Rounds of each timed step.
+const ROUNDS: u32 = 300;
+
+/// The core's methods, whole: `Service::issue_challenge` and
+/// `Service::confirm_card` (challenge redeemed, certificate and signature
+/// checked, rules, history row committed). They write, so they run on a
+/// service of their own (same settings, its own database): the load's is
+/// not touched.
+fn core_costs(
+    state: &AppState,
+    persons: &[fixtures::InsuredPerson],
+    card: &ClientCard,
+    certificate: &[u8],
+    db: &std::path::Path,
+) -> anyhow::Result<Vec<(&'static str, Duration)>> {
+    let clock = ServiceClock::frozen_at(state.clock.now());
+    let service =
+        Service::new(Store::open(db)?, clock, ServiceConfig::default()).map_err(|e| anyhow!(e))?;
+    service.install_fixtures(persons)?;
+    let facility =
+        sim_service::model::MedicalInstitutionCode::new(FACILITY).map_err(|e| anyhow!(e))?;
+    // Each confirmation redeems a challenge of its own, signed before the
+    // clock starts (the card's signature is the client's cost).
+    let mut presentations = (0..=ROUNDS)
+        .map(|_| {
+            let challenge = service.issue_challenge()?;
+            Ok(CardPresentation {
+                facility: facility.clone(),
+                device: "service_load".into(),
+                method: sim_service::rules::IdentityCheck::Pin,
+                certificate: certificate.to_vec(),
+                challenge_id: Some(challenge.id),
+                signature: Some(card.sign(&challenge.nonce)?),
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?
+        .into_iter();
+    let confirm = mean_time(ROUNDS, || {
+        let presentation = presentations.next().expect("enough challenges");
+        let confirmed = service
+            .confirm_card(&presentation, None, None, None)
+            .expect("confirms");
+        assert!(
+            confirmed
+                .outcome
+                .message_body
+                .processing_result_code
+                .is_none(),
+            "the card confirms"
+        );
+    });
+    let issue = mean_time(ROUNDS, || {
+        service.issue_challenge().expect("issues");
+    });
+    Ok(vec![
+        (
+            "Service::confirm_card (redeem, verify, rules, history row committed)",
+            confirm,
+        ),
+        ("Service::issue_challenge (in memory)", issue),
+    ])
+}
+
+/// The OpenSSL operations a confirmation needs, with and without the
+/// caches that spare them per request.
+fn crypto_costs(
+    state: &AppState,
+    card: &ClientCard,
+    certificate: &[u8],
 ) -> anyhow::Result<Vec<(&'static str, Duration)>> {
     use openssl::hash::MessageDigest;
     use openssl::pkey::PKey;
     use openssl::sign::Verifier;
     use openssl::x509::X509;
-    use sim_service::confirmation::{self, Holder, Presented};
-    use sim_service::model::{
-        CharacterCodeIdentifier, MedicalInstitutionCode, ReferenceClassification, ResponseContext,
-    };
-    use sim_service::rules::IdentityCheck;
-    use sim_service::rules::challenge::{Challenge, DEFAULT_LIFETIME};
-    use sim_service::store::{NewConfirmation, StoredChallenge};
 
-    const ROUNDS: u32 = 300;
-    let now = state.clock.now();
     let challenge = [7u8; 32];
     let signature = card.sign(&challenge)?;
     let x509 = X509::from_der(certificate)?;
     let spki = x509.public_key()?.public_key_to_der()?;
     let cached_key = PKey::public_key_from_der(&spki)?;
     let summary = state.anchors.verify(certificate)?;
-    let fingerprint = confirmation::fingerprint(certificate);
-    let (entry, stored) = state
-        .store
-        .certificate(&fingerprint)?
-        .context("the card's certificate is installed")?;
-    let person: fixtures::InsuredPerson = toml::from_str(&stored.fixture)?;
-    anyhow::ensure!(
-        fixtures::find(persons, &person.id).is_some(),
-        "the stored person is a fixture"
-    );
-    let jst = now.to_offset(sim_service::clock::JST);
-    let context = ResponseContext {
-        process_execution_time: time::PrimitiveDateTime::new(jst.date(), jst.time()),
-        qualification_confirmation_date: sim_service::clock::jst_date(now),
-        medical_institution_code: MedicalInstitutionCode::new(FACILITY).map_err(|e| anyhow!(e))?,
-        arbitrary_file_identifier: None,
-        reference_classification: ReferenceClassification::MyNumberCard,
-        character_code_identifier: CharacterCodeIdentifier::Utf8,
-    };
-    let holder = Holder {
-        person: person.clone(),
-        phone: entry.phone.clone(),
-        revoked: entry.revoked,
-        registered: true,
-    };
-    let presented = Presented {
-        method: IdentityCheck::Pin,
-        certificate,
-        signature: None,
-        challenge: None,
-    };
-    let decision = confirmation::decide(&presented, &summary, Some(&holder), &context, now)?;
-    let result = serde_json::to_value(&decision.outcome)?;
-    // Writes go to a store of their own (same settings) so the load's
-    // database is not touched.
-    let store = Store::open(db)?;
-    let mut n = 0u64;
-    let mut next_id = || {
-        n += 1;
-        format!("{n:032x}")
-    };
-    let blocking = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .build()?;
-
-    let mut stages: Vec<(&'static str, Duration)> = vec![
+    Ok(vec![
         (
             "TrustAnchors::verify (parse, CA signature, summary)",
             mean_time(ROUNDS, || {
@@ -885,7 +976,7 @@ fn stage_costs(
             "signature::verify_for_method (SPKI decode + RSA verify)",
             mean_time(ROUNDS, || {
                 sim_service::rules::signature::verify_for_method(
-                    IdentityCheck::Pin,
+                    sim_service::rules::IdentityCheck::Pin,
                     &summary.spki_der,
                     &challenge,
                     &signature,
@@ -918,6 +1009,22 @@ fn stage_costs(
                     .expect("verifies");
             }),
         ),
+    ])
+}
+
+/// The holder's lookup inside a confirmation: the store's reads and the
+/// fixture's parse, with and without the cache.
+fn lookup_costs(
+    state: &AppState,
+    certificate: &[u8],
+) -> anyhow::Result<Vec<(&'static str, Duration)>> {
+    let fingerprint = sim_service::confirmation::fingerprint(certificate);
+    let (_, stored) = state
+        .store
+        .certificate(&fingerprint)?
+        .context("the card's certificate is installed")?;
+    let now = state.clock.now();
+    Ok(vec![
         (
             "caches.persons.get (a hit: compares the stored TOML)",
             mean_time(ROUNDS, || {
@@ -927,7 +1034,7 @@ fn stage_costs(
         (
             "fingerprint + store.certificate (SELECT)",
             mean_time(ROUNDS, || {
-                let f = confirmation::fingerprint(certificate);
+                let f = sim_service::confirmation::fingerprint(certificate);
                 state.store.certificate(&f).expect("select");
             }),
         ),
@@ -942,78 +1049,23 @@ fn stage_costs(
             mean_time(ROUNDS, || {
                 state
                     .store
-                    .is_registered_by(&person.id, now)
+                    .is_registered_by(&stored.id, now)
                     .expect("select");
             }),
         ),
-        (
-            "confirmation::decide + serde_json::to_value",
-            mean_time(ROUNDS, || {
-                let d = confirmation::decide(&presented, &summary, Some(&holder), &context, now)
-                    .expect("decides");
-                serde_json::to_value(&d.outcome).expect("json");
-            }),
-        ),
-        (
-            "Challenge::issue + store.insert_challenge (in memory)",
-            mean_time(ROUNDS, || {
-                let c = Challenge::issue(now, DEFAULT_LIFETIME).expect("issue");
-                store
-                    .insert_challenge(&StoredChallenge {
-                        id: c.id.to_string(),
-                        nonce: c.nonce.to_vec(),
-                        issued_at: c.issued_at,
-                        expires_at: c.expires_at,
-                        used: false,
-                    })
-                    .expect("insert");
-            }),
-        ),
-    ];
-    // take_challenge needs a fresh challenge each round: insert them first.
-    let ids: Vec<String> = (0..=ROUNDS).map(|_| next_id()).collect();
-    for id in &ids {
-        store.insert_challenge(&StoredChallenge {
-            id: id.clone(),
-            nonce: challenge.to_vec(),
-            issued_at: now,
-            expires_at: now + DEFAULT_LIFETIME,
-            used: false,
-        })?;
-    }
-    let mut ids = ids.iter();
-    stages.push((
-        "store.take_challenge (in memory)",
-        mean_time(ROUNDS, || {
-            let id = ids.next().expect("enough ids");
-            store.take_challenge(id).expect("take");
-        }),
-    ));
-    stages.push((
-        "store.record_confirmation (one caller: INSERT, commit)",
-        mean_time(ROUNDS, || {
-            store
-                .record_confirmation(&NewConfirmation {
-                    confirmed_at: now,
-                    facility: FACILITY.into(),
-                    device: "service_load".into(),
-                    method: "pin".into(),
-                    person: Some(person.id.clone()),
-                    shows_qualification: true,
-                    result: result.clone(),
-                })
-                .expect("insert");
-        }),
-    ));
-    stages.push((
-        "tokio spawn_blocking round trip (empty closure)",
-        mean_time(ROUNDS, || {
-            blocking.block_on(async {
-                tokio::task::spawn_blocking(|| ()).await.expect("joins");
-            });
-        }),
-    ));
-    Ok(stages)
+    ])
+}
+
+/// A hand-off to tokio's blocking pool and back, as each confirmation takes.
+fn spawn_blocking_cost() -> anyhow::Result<Duration> {
+    let blocking = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()?;
+    Ok(mean_time(ROUNDS, || {
+        blocking.block_on(async {
+            tokio::task::spawn_blocking(|| ()).await.expect("joins");
+        });
+    }))
 }
 
 fn report(what: &str, unit: &str, phase: &Phase) {

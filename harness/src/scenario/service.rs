@@ -9,13 +9,12 @@ use std::sync::OnceLock;
 
 use sim_card::personalize;
 use sim_service::clock::{ServiceClock, jst_date};
-use sim_service::exchange::history::{HistoryQuery, search_history};
-use sim_service::exchange::insurance_card::persons_with_reference_numbers;
 use sim_service::exchange::reference_number::{
-    self, ReferenceNumberRegistration, ReferenceNumberRegistrationInfo,
+    ReferenceNumberRegistration, ReferenceNumberRegistrationInfo, RegistrationAnswer,
 };
 use sim_service::http::{self, AppState, FaultSet, ServiceConfig};
 use sim_service::model::{InsurerNumber, MedicalInstitutionCode};
+use sim_service::service::confirm::Period;
 use sim_service::store::{CertificateEntry, Store, StoredPerson};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -60,10 +59,9 @@ impl ScenarioService {
         let state = AppState::new(store, ServiceClock::frozen_at(clock), config)?;
         let (persons, certificates) = fixture_rows()?;
         state
-            .store
-            .replace_fixtures(persons, certificates)
+            .install_fixture_rows(persons, certificates)
             .map_err(|e| format!("service fixtures: {e}"))?;
-        register_reference_numbers(&state, &setup.reference_numbers, clock)?;
+        register_reference_numbers(&state, &setup.reference_numbers)?;
         if let Some(faults) = &setup.faults {
             let faults: FaultSet = serde_json::from_value(faults.clone())
                 .map_err(|e| format!("service.faults: {e}"))?;
@@ -141,7 +139,6 @@ impl ScenarioService {
                         .map_err(|e| format!("history_search.at {text:?}: {e}"))?;
                     self.state.clock.freeze(at);
                 }
-                let now = self.state.clock.now();
                 let day = |field: &str, text: &Option<String>| {
                     text.as_deref()
                         .map(|t| {
@@ -153,16 +150,15 @@ impl ScenarioService {
                         })
                         .transpose()
                 };
-                let visible = HistoryQuery::visible_on(jst_date(now));
-                let from = day("from", &search.from)?.unwrap_or(visible.from);
-                let query = HistoryQuery {
-                    from,
-                    to: day("to", &search.to)?.unwrap_or(visible.to.max(from)),
-                    device: search.this_device.then(|| inputs.device.clone()),
+                let period = Period {
+                    from: day("from", &search.from)?,
+                    to: day("to", &search.to)?,
                 };
+                let device = search.this_device.then(|| inputs.device.clone());
                 let facility = MedicalInstitutionCode::new(&inputs.facility)
                     .map_err(|e| format!("client.facility: {e}"))?;
-                search_history(&self.state.store, &facility, &query, now)
+                self.state
+                    .search_history(&facility, period, device, None)
                     .map(|entries| entries.len())
                     .map_err(|e| format!("result search: {e}"))
             })
@@ -180,16 +176,20 @@ pub(super) fn prepare_facility(
     setup: &FacilitySetup,
     inputs: &CheckInputs,
 ) -> Result<AppLogin, String> {
-    use sim_service::facility::{
-        FacilityError, NewAccount, NewNotice, Role, account, admin, device,
-    };
+    use sim_service::facility::{FacilityError, NewAccount, NewNotice, Role};
+    use sim_service::service::facility::EnvironmentChange;
     let failed = |what: &'static str| move |e: FacilityError| format!("facility: {what}: {e}");
     let facility = MedicalInstitutionCode::new(&inputs.facility)
         .map_err(|e| format!("client.facility: {e}"))?;
-    let store = &state.store;
+    let outpatient_flow = |on: bool| EnvironmentChange {
+        outpatient_flow: Some(on),
+        activation_delay_seconds: None,
+    };
     let now = state.clock.now();
     // On while the runner registers the device; as the scenario says after.
-    admin::set_outpatient_flow(store, &facility, true).map_err(failed("environment"))?;
+    state
+        .change_environment(&facility, outpatient_flow(true))
+        .map_err(failed("environment"))?;
     let start_date = match &setup.start_date {
         Some(text) => time::Date::parse(
             text,
@@ -206,13 +206,17 @@ pub(super) fn prepare_facility(
         start_date,
         password: setup.password.clone(),
     };
-    admin::register_account(store, &facility, new, now).map_err(failed("account"))?;
+    state
+        .register_account(&facility, new)
+        .map_err(failed("account"))?;
     if setup.system_login {
-        account::system_login(store, &facility, &setup.user_id, &setup.password, None, now)
+        state
+            .system_login(&facility, &setup.user_id, &setup.password, None)
             .map_err(failed("system login"))?;
     }
     let memo = setup.memo.clone().unwrap_or_else(|| inputs.device.clone());
-    let code = admin::issue_activation_code(store, &facility, &memo, now)
+    let code = state
+        .issue_activation_code(&facility, &memo)
         .map_err(failed("activation code"))?;
     for title in &setup.notices {
         let notice = NewNotice {
@@ -220,13 +224,11 @@ pub(super) fn prepare_facility(
             link: String::new(),
             outage: false,
         };
-        admin::publish_notice(store, notice, now).map_err(failed("notice"))?;
+        state.publish_notice(notice).map_err(failed("notice"))?;
     }
     state
-        .clock
-        .advance(time::Duration::seconds(i64::from(setup.wait_seconds)))
+        .advance_clock(time::Duration::seconds(i64::from(setup.wait_seconds)))
         .map_err(|e| format!("facility.wait_seconds: {e}"))?;
-    let now = state.clock.now();
     let mut login = AppLogin {
         user_id: setup.user_id.clone(),
         password: setup.password.clone(),
@@ -234,22 +236,18 @@ pub(super) fn prepare_facility(
         device_token: None,
     };
     if setup.device != DeviceSetup::Unregistered {
-        let registered = device::register(
-            store,
-            &facility,
-            &setup.user_id,
-            &setup.password,
-            &code.code,
-            now,
-        )
-        .map_err(failed("device registration"))?;
+        let registered = state
+            .register_device(&facility, &setup.user_id, &setup.password, &code.code)
+            .map_err(failed("device registration"))?;
         match setup.device {
             DeviceSetup::Invalidated => {
-                admin::invalidate_activation_code(store, &facility, &code.code)
+                state
+                    .invalidate_activation_code(&facility, &code.code)
                     .map_err(failed("invalidation"))?;
             }
             DeviceSetup::Deregistered => {
-                device::deregister(store, &registered.device_id, now)
+                state
+                    .deregister_device(&registered.device_id)
                     .map_err(failed("deregistration"))?;
             }
             DeviceSetup::Registered | DeviceSetup::Unregistered => {}
@@ -258,13 +256,14 @@ pub(super) fn prepare_facility(
         login.device_token = Some(registered.device_token);
     }
     for _ in 0..setup.wrong_passwords {
-        match account::authenticate(store, &facility, &setup.user_id, "Wr0ng-password", now) {
+        match state.check_password(&facility, &setup.user_id, "Wr0ng-password") {
             Err(FacilityError::BadCredentials | FacilityError::AccountLocked { .. }) => {}
             Ok(_) => return Err("facility: the wrong password was accepted".into()),
             Err(e) => return Err(format!("facility: wrong passwords: {e}")),
         }
     }
-    admin::set_outpatient_flow(store, &facility, setup.outpatient_flow)
+    state
+        .change_environment(&facility, outpatient_flow(setup.outpatient_flow))
         .map_err(failed("environment"))?;
     Ok(login)
 }
@@ -273,12 +272,7 @@ pub(super) fn prepare_facility(
 fn register_reference_numbers(
     state: &AppState,
     setups: &[ReferenceNumberSetup],
-    now: OffsetDateTime,
 ) -> Result<(), String> {
-    if setups.is_empty() {
-        return Ok(());
-    }
-    let persons = persons_with_reference_numbers(&state.store).map_err(|e| e.to_string())?;
     for (i, setup) in setups.iter().enumerate() {
         let field = format!("service.reference_numbers[{i}]");
         let registration = ReferenceNumberRegistration {
@@ -298,12 +292,11 @@ fn register_reference_numbers(
             .info
             .check()
             .map_err(|e| format!("{field}: {e}"))?;
-        match reference_number::register(&state.store, &persons, &registration, now) {
-            Ok(Ok(_)) => {}
-            Ok(Err(refusal)) => {
-                return Err(format!("{field}: refused: {}", refusal.code().meaning));
-            }
-            Err(e) => return Err(format!("{field}: {e}")),
+        let answer = state
+            .register_reference_number(registration, None)
+            .map_err(|e| format!("{field}: {e}"))?;
+        if let RegistrationAnswer::Refused(_, refusal) = answer.response.answer {
+            return Err(format!("{field}: refused: {}", refusal.code().meaning));
         }
     }
     Ok(())
@@ -319,55 +312,18 @@ impl Drop for ScenarioService {
 
 /// The built-in fixtures as the store holds them, computed once per process.
 ///
-/// `http::install_fixtures` issues every person's certificate (~24 RSA
-/// signatures) for each service it fills; the rows are the same every time,
-/// so they are made once and copied into each scenario's store.
+/// Installing fixtures issues every person's certificate (~24 RSA
+/// signatures); the rows are the same every time, so they are made once by
+/// the service's own pure function and copied into each scenario's store.
 fn fixture_rows() -> Result<(&'static [StoredPerson], &'static [CertificateEntry]), String> {
     type Rows = (Vec<StoredPerson>, Vec<CertificateEntry>);
     static ROWS: OnceLock<Result<Rows, String>> = OnceLock::new();
     let rows = ROWS.get_or_init(|| {
-        // Made by the service's own installer into a scratch store, then
-        // read back, so the rows are exactly what the service would hold.
-        let scratch = AppState::new(
-            Store::in_memory().map_err(|e| e.to_string())?,
-            ServiceClock::frozen_at(OffsetDateTime::UNIX_EPOCH),
-            ServiceConfig::default(),
-        )?;
-        let persons = built_in_persons()?;
-        http::install_fixtures(&scratch, persons).map_err(|e| format!("fixtures: {e:?}"))?;
-        let stored = scratch.store.persons().map_err(|e| e.to_string())?;
         let pki = personalize::simulated_jpki().map_err(|e| e.to_string())?;
-        let mut certificates = Vec::with_capacity(persons.len());
-        for person in persons {
-            for certificate in certificates_of(person, &pki)? {
-                let fingerprint = sim_service::confirmation::fingerprint(&certificate);
-                let (entry, _) = scratch
-                    .store
-                    .certificate(&fingerprint)
-                    .map_err(|e| e.to_string())?
-                    .ok_or_else(|| format!("{}: the installer stored no certificate", person.id))?;
-                certificates.push(entry);
-            }
-        }
-        Ok((stored, certificates))
+        sim_service::fixtures::rows(built_in_persons()?, &pki).map_err(|e| format!("fixtures: {e}"))
     });
     match rows {
         Ok((persons, certificates)) => Ok((persons, certificates)),
         Err(e) => Err(e.clone()),
     }
-}
-
-/// The certificates the service knows a person by: the physical card's and
-/// each phone's.
-fn certificates_of(
-    person: &sim_service::fixtures::InsuredPerson,
-    pki: &sim_card::pki::Jpki,
-) -> Result<Vec<Vec<u8>>, String> {
-    let profiles = std::iter::once(person.card.profile.clone())
-        .chain(person.phones.iter().map(|p| person.phone_profile(p)));
-    profiles
-        .map(|profile| {
-            personalize::auth_certificate(&profile, pki).map_err(|e| format!("{}: {e}", person.id))
-        })
-        .collect()
 }

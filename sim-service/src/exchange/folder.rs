@@ -1,4 +1,5 @@
-//! The folder exchange (`kazasu service --oqs-dir DIR`): how a receipt
+//! The folder exchange (`kazasu service --oqs-dir DIR`; the watcher is the
+//! edge [`crate::oqs_dir`]): how a receipt
 //! computer talks to the service through files, as with the confirmation
 //! terminal's shared folder (harness/RECEIPT-COMPUTER.md).
 //!
@@ -33,8 +34,8 @@
 //! DIR:
 //! - unreadable XML, a DTD or entity (so no entity bomb), a wrong root,
 //!   missing fields → a response with SegmentOfResult 9 and ErrorCode
-//!   [`codes::MALFORMED_REQUEST`]; a file over [`crate::xml::MAX_DOCUMENT_BYTES`]
-//!   → ErrorCode [`codes::REQUEST_TOO_LARGE`], without reading it;
+//!   [`crate::codes::MALFORMED_REQUEST`]; a file over [`crate::xml::MAX_DOCUMENT_BYTES`]
+//!   → ErrorCode [`crate::codes::REQUEST_TOO_LARGE`], without reading it;
 //! - names not matching a pattern, symbolic links (never followed: checked
 //!   with `symlink_metadata`, and the opened file must be the same inode),
 //!   anything but a regular file → skipped with a logged reason;
@@ -42,28 +43,16 @@
 //!   validated `<id>` alone; `req`, `res` and `face` must be real folders
 //!   (not links) when the watcher starts.
 
-use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::io::{self, Read, Write};
-use std::os::unix::fs::MetadataExt;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use super::insurance_card;
-use super::reference_number::{self, RegistrationAnswer, RegistrationResponse};
-use crate::clock::{JST, ServiceClock, jst_date};
-use crate::codes::{self, ResultCode};
+use crate::clock::JST;
 use crate::model::dates::format_yyyymmddhhmmss;
-use crate::model::{
-    CharacterCodeIdentifier, ConfirmationOutcome, MedicalInstitutionCode, ReferenceClassification,
-    ResponseContext,
-};
-use crate::store::Store;
-use crate::xml::MAX_DOCUMENT_BYTES;
+use crate::model::{CharacterCodeIdentifier, ConfirmationOutcome, MedicalInstitutionCode};
 
 /// How often `req` is scanned.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
@@ -174,275 +163,11 @@ pub fn classify(name: &str) -> Result<RequestName, String> {
     Err("not a request name (OQSsiquc01req_<id>.xml or OQSsiimm01req_<id>.xml)".into())
 }
 
-/// What one poll did with one file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Handled {
-    /// Answered; the request was removed.
-    Answered { request: String, response: PathBuf },
-    /// Left alone, for this reason (reported once per file).
-    Skipped { name: String, reason: String },
-}
-
-/// A file's size and modification time, to see it stop changing.
-type Signature = (u64, Option<SystemTime>);
-
-/// The watcher of one folder: call [`Watcher::poll`] repeatedly, or
-/// [`Watcher::spawn`] a thread that does.
-pub struct Watcher {
-    folder: OqsFolder,
-    store: Arc<Store>,
-    clock: ServiceClock,
-    /// Files seen on the previous poll and how they looked.
-    settling: HashMap<String, Signature>,
-    /// Files skipped and already reported.
-    skipped: HashSet<String>,
-}
-
-impl Watcher {
-    pub fn new(folder: OqsFolder, store: Arc<Store>, clock: ServiceClock) -> io::Result<Self> {
-        folder.prepare()?;
-        Ok(Watcher {
-            folder,
-            store,
-            clock,
-            settling: HashMap::new(),
-            skipped: HashSet::new(),
-        })
-    }
-
-    /// Runs [`Watcher::poll`] every [`POLL_INTERVAL`] on a thread until
-    /// `stop` is set, logging what it does.
-    pub fn spawn(mut self, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                for handled in self.poll() {
-                    match handled {
-                        Handled::Answered { request, response } => {
-                            tracing::info!(request, response = %response.display(), "answered")
-                        }
-                        Handled::Skipped { name, reason } => {
-                            tracing::warn!(name, reason, "skipped a file in req")
-                        }
-                    }
-                }
-                std::thread::sleep(POLL_INTERVAL);
-            }
-        })
-    }
-
-    fn skip(&mut self, name: &str, reason: String, out: &mut Vec<Handled>) {
-        if self.skipped.insert(name.to_string()) {
-            out.push(Handled::Skipped {
-                name: name.to_string(),
-                reason,
-            });
-        }
-    }
-
-    /// One scan of `req`: answers every request that has stopped changing.
-    pub fn poll(&mut self) -> Vec<Handled> {
-        let mut out = Vec::new();
-        let entries = match fs::read_dir(self.folder.req()) {
-            Ok(entries) => entries,
-            Err(e) => {
-                self.skip("req", format!("cannot list the folder: {e}"), &mut out);
-                return out;
-            }
-        };
-        let mut present = HashSet::new();
-        for entry in entries.flatten() {
-            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-                let shown = entry.file_name().to_string_lossy().into_owned();
-                present.insert(shown.clone());
-                self.skip(&shown, "the name is not UTF-8".into(), &mut out);
-                continue;
-            };
-            present.insert(name.clone());
-            if name.starts_with('.') {
-                continue; // hidden: a temporary name by convention
-            }
-            let request = match classify(&name) {
-                Ok(request) => request,
-                Err(reason) => {
-                    self.skip(&name, reason, &mut out);
-                    continue;
-                }
-            };
-            let path = entry.path();
-            let meta = match fs::symlink_metadata(&path) {
-                Ok(meta) => meta,
-                Err(_) => continue, // gone since the listing
-            };
-            if meta.file_type().is_symlink() {
-                self.skip(&name, "a symbolic link: not followed".into(), &mut out);
-                continue;
-            }
-            if !meta.is_file() {
-                self.skip(&name, "not a regular file".into(), &mut out);
-                continue;
-            }
-            let signature = (meta.len(), meta.modified().ok());
-            if self.settling.insert(name.clone(), signature) != Some(signature) {
-                continue; // new or still changing: look again next poll
-            }
-            match self.answer(&path, &meta, &request) {
-                Ok(response) => {
-                    self.settling.remove(&name);
-                    match fs::remove_file(&path) {
-                        Ok(()) => out.push(Handled::Answered {
-                            request: name,
-                            response,
-                        }),
-                        Err(e) => {
-                            out.push(Handled::Answered {
-                                request: name.clone(),
-                                response,
-                            });
-                            self.skip(
-                                &name,
-                                format!("answered, but cannot remove the request: {e}"),
-                                &mut out,
-                            );
-                        }
-                    }
-                }
-                Err(e) => self.skip(&name, format!("cannot answer: {e}"), &mut out),
-            }
-        }
-        self.settling.retain(|name, _| present.contains(name));
-        self.skipped.retain(|name| present.contains(name));
-        out
-    }
-
-    /// Reads, decides and writes the response of one request.
-    fn answer(
-        &self,
-        path: &Path,
-        meta: &fs::Metadata,
-        request: &RequestName,
-    ) -> io::Result<PathBuf> {
-        let bytes = if meta.len() > MAX_DOCUMENT_BYTES as u64 {
-            Err(&codes::REQUEST_TOO_LARGE)
-        } else {
-            read_no_follow(path, meta)?
-        };
-        let now = self.clock.now();
-        let response = match request.kind {
-            RequestKind::InsuranceCardConfirmation => self.confirm(bytes, now)?,
-            RequestKind::ReferenceNumberRegistration => self.register(bytes, now)?,
-        };
-        let target = self.folder.res().join(request.response_name());
-        write_atomically(&target, &response)?;
-        Ok(target)
-    }
-
-    fn failure_context(
-        &self,
-        now: OffsetDateTime,
-        kind: ReferenceClassification,
-    ) -> ResponseContext {
-        let jst = now.to_offset(JST);
-        ResponseContext {
-            process_execution_time: PrimitiveDateTime::new(jst.date(), jst.time()),
-            qualification_confirmation_date: jst_date(now),
-            medical_institution_code: self.folder.facility.clone(),
-            arbitrary_file_identifier: None,
-            reference_classification: kind,
-            character_code_identifier: self.folder.character_code,
-        }
-    }
-
-    fn confirm(
-        &self,
-        bytes: Result<Vec<u8>, &'static ResultCode>,
-        now: OffsetDateTime,
-    ) -> io::Result<Vec<u8>> {
-        let parsed = bytes.and_then(|b| {
-            crate::xml::parse_request(&b).map_err(|e| {
-                tracing::info!("malformed OQSsiquc01req: {e}");
-                &codes::MALFORMED_REQUEST
-            })
-        });
-        let outcome = match parsed {
-            Ok(request) => {
-                insurance_card::confirm(&self.store, &request, self.folder.character_code, now)
-                    .map_err(io::Error::other)?
-                    .1
-            }
-            Err(code) => ConfirmationOutcome::failed(
-                &self.failure_context(now, ReferenceClassification::InsuredCardInfo),
-                code,
-            )
-            .map_err(io::Error::other)?,
-        };
-        crate::xml::render(&outcome).map_err(io::Error::other)
-    }
-
-    fn register(
-        &self,
-        bytes: Result<Vec<u8>, &'static ResultCode>,
-        now: OffsetDateTime,
-    ) -> io::Result<Vec<u8>> {
-        let jst = now.to_offset(JST);
-        let mut response = RegistrationResponse {
-            process_execution_time: PrimitiveDateTime::new(jst.date(), jst.time()),
-            medical_institution_code: self.folder.facility.clone(),
-            arbitrary_file_identifier: None,
-            character_code_identifier: self.folder.character_code,
-            answer: RegistrationAnswer::Failed(&codes::MALFORMED_REQUEST),
-        };
-        let parsed = bytes.and_then(|b| {
-            reference_number::parse_request(&b).map_err(|e| {
-                tracing::info!("malformed OQSsiimm01req: {e}");
-                &codes::MALFORMED_REQUEST
-            })
-        });
-        match parsed {
-            Ok(registration) => {
-                let persons = insurance_card::persons_with_reference_numbers(&self.store)
-                    .map_err(io::Error::other)?;
-                let answer = reference_number::register(&self.store, &persons, &registration, now)
-                    .map_err(io::Error::other)?;
-                response.medical_institution_code = registration.medical_institution_code.clone();
-                response.arbitrary_file_identifier = registration.arbitrary_file_identifier.clone();
-                response.answer = match answer {
-                    Ok(_) => RegistrationAnswer::Registered(registration.info),
-                    Err(refusal) => RegistrationAnswer::Refused(registration.info, refusal),
-                };
-            }
-            Err(code) => response.answer = RegistrationAnswer::Failed(code),
-        }
-        reference_number::render_response(&response).map_err(io::Error::other)
-    }
-}
-
-/// Reads a request without following links: the opened file must be the
-/// inode `meta` described (a link swapped in after the check is refused).
-fn read_no_follow(
-    path: &Path,
-    meta: &fs::Metadata,
-) -> io::Result<Result<Vec<u8>, &'static ResultCode>> {
-    let file = fs::File::open(path)?;
-    let opened = file.metadata()?;
-    if opened.dev() != meta.dev() || opened.ino() != meta.ino() || !opened.is_file() {
-        return Err(io::Error::other(
-            "the file changed into another while being opened",
-        ));
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_DOCUMENT_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)?;
-    if bytes.len() > MAX_DOCUMENT_BYTES {
-        return Ok(Err(&codes::REQUEST_TOO_LARGE));
-    }
-    Ok(Ok(bytes))
-}
-
 /// Writes `bytes` to `target` through a hidden temporary name in the same
 /// folder and a rename, so that a reader never sees half a file. The
 /// temporary file is created exclusively (a link planted there fails it),
 /// and a rename replaces a link at `target` rather than following it.
-fn write_atomically(target: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_atomically(target: &Path, bytes: &[u8]) -> io::Result<()> {
     let folder = target
         .parent()
         .ok_or_else(|| io::Error::other("no folder"))?;

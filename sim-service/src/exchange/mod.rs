@@ -7,8 +7,6 @@
 //!   qualifications;
 //! - [`reference_number`]: 照会番号, the facility's own patient number
 //!   registered against a person and carried on later results;
-//! - [`insurance_card`]: a confirmation by insurance card number, stored
-//!   (shared by the HTTP API and the folder exchange);
 //! - [`receipt_download`]: the limited-type receipt-computer link
 //!   (資格確認限定型レセコン連携): login with 機関コード, password and a
 //!   6-digit TOTP code, then results of a period as XmlMsg;
@@ -17,6 +15,5 @@
 
 pub mod folder;
 pub mod history;
-pub mod insurance_card;
 pub mod receipt_download;
 pub mod reference_number;

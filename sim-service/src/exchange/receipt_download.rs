@@ -66,7 +66,7 @@ pub struct Enrolment {
 
 /// A download session.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
+pub struct DownloadSession {
     /// The bearer token (the store keeps only its SHA-256).
     pub token: String,
     pub expires_at: OffsetDateTime,
@@ -192,7 +192,7 @@ pub fn login(
     password: &str,
     code: &str,
     now: OffsetDateTime,
-) -> Result<Session, DownloadError> {
+) -> Result<DownloadSession, DownloadError> {
     let credential = store
         .receipt_computer_credential(facility.as_str())?
         .ok_or(DownloadError::InvalidCredentials)?;
@@ -209,7 +209,7 @@ pub fn login(
     let token = hex::encode(token);
     let expires_at = now + SESSION_LIFETIME;
     store.insert_receipt_session(&token_hash(&token), facility.as_str(), expires_at)?;
-    Ok(Session { token, expires_at })
+    Ok(DownloadSession { token, expires_at })
 }
 
 /// The facility a live session belongs to.

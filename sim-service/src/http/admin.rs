@@ -12,11 +12,11 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::AppState;
 use super::error::ApiError;
 use super::faults::FaultSet;
 use super::json::ApiJson;
-use super::{AppState, rfc3339};
-use crate::clock::ClockMode;
+use crate::service::{AddedPhone, ClockView, PhoneToAdd};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -69,32 +69,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-#[schema(as = Clock)]
-struct ClockView {
-    now: String,
-    now_jst: String,
-    mode: &'static str,
-}
-
-fn clock_view(state: &AppState) -> Json<ClockView> {
-    let clock = &state.clock;
-    Json(ClockView {
-        now: rfc3339(clock.now()),
-        now_jst: rfc3339(clock.now_jst()),
-        mode: match clock.mode() {
-            ClockMode::Wall => "wall",
-            ClockMode::Offset(_) => "ticking",
-            ClockMode::Frozen(_) => "frozen",
-        },
-    })
-}
-
 /// The service clock.
 #[utoipa::path(get, path = "/admin/v1/clock", tag = "admin",
     responses((status = 200, description = "The clock", body = ClockView)))]
 async fn get_clock(State(state): State<AppState>) -> Json<ClockView> {
-    clock_view(&state)
+    Json(state.clock_view())
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -124,20 +103,14 @@ async fn set_clock(
     let at = OffsetDateTime::parse(&body.now, &Rfc3339).map_err(|e| {
         ApiError::unprocessable("invalid_time", format!("now: not an RFC 3339 time: {e}"))
     })?;
-    if body.frozen {
-        state.clock.freeze(at);
-    } else {
-        state.clock.set(at);
-    }
-    Ok(clock_view(&state))
+    Ok(Json(state.set_clock(at, body.frozen)))
 }
 
 /// Back to the wall clock.
 #[utoipa::path(delete, path = "/admin/v1/clock", tag = "admin",
     responses((status = 200, description = "The clock", body = ClockView)))]
 async fn reset_clock(State(state): State<AppState>) -> Json<ClockView> {
-    state.clock.reset();
-    clock_view(&state)
+    Json(state.reset_clock())
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -156,11 +129,9 @@ async fn advance_clock(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Advance>,
 ) -> Result<Json<ClockView>, ApiError> {
-    state
-        .clock
-        .advance(time::Duration::seconds(body.seconds))
-        .map_err(|e| ApiError::unprocessable("invalid_time", e.to_string()))?;
-    Ok(clock_view(&state))
+    Ok(Json(
+        state.advance_clock(time::Duration::seconds(body.seconds))?,
+    ))
 }
 
 /// The faults in force.
@@ -186,12 +157,7 @@ async fn set_faults(
     // Raising the outage publishes the outage notice the app shows at the
     // next login (お知らせ), as the real service announces its outages.
     if faults.maintenance && !state.faults.get().maintenance {
-        let outage = crate::facility::NewNotice {
-            title: crate::facility::notice::OUTAGE_TITLE.to_string(),
-            link: String::new(),
-            outage: true,
-        };
-        crate::facility::admin::publish_notice(&state.store, outage, state.clock.now())?;
+        state.announce_outage()?;
     }
     state.faults.set(faults);
     Ok(Json(state.faults.get()))
@@ -215,8 +181,9 @@ struct FixtureSummary {
 #[utoipa::path(get, path = "/admin/v1/fixtures", tag = "admin",
     responses((status = 200, description = "The persons' ids", body = FixtureSummary)))]
 async fn list_fixtures(State(state): State<AppState>) -> Result<Json<FixtureSummary>, ApiError> {
-    let persons = state.store.persons()?.into_iter().map(|p| p.id).collect();
-    Ok(Json(FixtureSummary { persons }))
+    Ok(Json(FixtureSummary {
+        persons: state.fixture_ids()?,
+    }))
 }
 
 /// Replaces the fixtures with the TOML document in the body.
@@ -230,13 +197,10 @@ async fn load_fixtures(
     State(state): State<AppState>,
     body: String,
 ) -> Result<Json<FixtureSummary>, ApiError> {
-    let fixtures = crate::fixtures::parse(&body, "request body")
-        .map_err(|e| ApiError::unprocessable("invalid_fixtures", e.to_string()))?;
-    let state2 = state.clone();
-    tokio::task::spawn_blocking(move || super::install_fixtures(&state2, &fixtures))
-        .await
-        .map_err(ApiError::internal)??;
-    list_fixtures(State(state)).await
+    let persons = state
+        .blocking(move |service| service.replace_fixtures(&body, "request body"))
+        .await?;
+    Ok(Json(FixtureSummary { persons }))
 }
 
 /// Forgets challenges, history, registrations, traces, 照会番号,
@@ -245,7 +209,7 @@ async fn load_fixtures(
 #[utoipa::path(post, path = "/admin/v1/reset", tag = "admin",
     responses((status = 204, description = "Reset")))]
 async fn reset_state(State(state): State<AppState>) -> Result<StatusCode, ApiError> {
-    state.store.reset_state()?;
+    state.reset_state()?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -270,19 +234,6 @@ struct NewPhone {
     pin: Option<String>,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-#[schema(as = AddedPhone)]
-struct AddedPhoneView {
-    person: String,
-    phone: String,
-    variant: &'static str,
-    added: String,
-    /// SHA-256 of the new smartphone certificate.
-    fingerprint: String,
-    /// The person's other phones, whose certificates are no longer valid.
-    replaced: Vec<String>,
-}
-
 fn admin_date(field: &str, text: &str) -> Result<time::Date, ApiError> {
     time::Date::parse(
         text,
@@ -298,7 +249,7 @@ fn admin_date(field: &str, text: &str) -> Result<time::Date, ApiError> {
     params(("id" = String, Path, description = "The fixture person's id")),
     request_body = NewPhone,
     responses(
-        (status = 201, description = "The phone, and the phones it superseded", body = AddedPhoneView),
+        (status = 201, description = "The phone, and the phones it superseded", body = AddedPhone),
         (status = 404, description = "`unknown_person`", body = ApiError),
         (status = 422, description = "`invalid_field`, `invalid_phone`", body = ApiError),
     ))]
@@ -306,87 +257,24 @@ async fn add_phone(
     State(state): State<AppState>,
     axum::extract::Path(person_id): axum::extract::Path<String>,
     ApiJson(body): ApiJson<NewPhone>,
-) -> Result<(StatusCode, Json<AddedPhoneView>), ApiError> {
+) -> Result<(StatusCode, Json<AddedPhone>), ApiError> {
     let not_before = admin_date("not_before", &body.not_before)?;
     let not_after = admin_date("not_after", &body.not_after)?;
-    let added = match &body.added {
-        Some(text) => admin_date("added", text)?,
-        None => state.clock.now_jst().date(),
+    let added = body
+        .added
+        .as_deref()
+        .map(|text| admin_date("added", text))
+        .transpose()?;
+    let phone = PhoneToAdd {
+        variant: body.variant,
+        not_before,
+        not_after,
+        id: body.id,
+        added,
+        pin: body.pin,
     };
-    tokio::task::spawn_blocking(move || {
-        let stored = state.store.person(&person_id)?.ok_or_else(|| {
-            ApiError::not_found("unknown_person", format!("no person {person_id:?}"))
-        })?;
-        let mut person: crate::fixtures::InsuredPerson = toml::from_str(&stored.fixture)
-            .map_err(|e| ApiError::internal(format!("stored fixture {person_id}: {e}")))?;
-        let id = body.id.unwrap_or_else(|| {
-            (1..)
-                .map(|n| format!("{}-{n}", body.variant.name()))
-                .find(|id| person.phone(id).is_none())
-                .unwrap_or_default()
-        });
-        let phone = crate::fixtures::Phone {
-            id: id.clone(),
-            variant: body.variant,
-            added,
-            certificate: sim_card::profile::CertificateSetting {
-                not_before,
-                not_after,
-                revoked: false,
-            },
-            pin: body.pin,
-            authentication_window_seconds: None,
-            iphone_key: None,
-        };
-        person
-            .add_phone(phone)
-            .map_err(|e| ApiError::unprocessable("invalid_phone", e.to_string()))?;
-        let phone = person.phone(&id).expect("just added");
-        let pki = sim_card::personalize::simulated_jpki().map_err(ApiError::internal)?;
-        let certificate =
-            sim_card::personalize::auth_certificate(&person.phone_profile(phone), &pki)
-                .map_err(|e| ApiError::unprocessable("invalid_phone", e.to_string()))?;
-        let fingerprint = crate::confirmation::fingerprint(&certificate);
-        let entry = crate::store::CertificateEntry {
-            fingerprint: fingerprint.clone(),
-            person: person.id.clone(),
-            kind: phone.variant.name().to_string(),
-            phone: Some(id.clone()),
-            revoked: false,
-        };
-        let phones = person.added_phones();
-        let replaced = person
-            .phones
-            .iter()
-            .filter(|p| {
-                matches!(
-                    crate::rules::smartphone::standing(&phones, &p.id),
-                    crate::rules::smartphone::PhoneStanding::Superseded { .. }
-                )
-            })
-            .map(|p| p.id.clone())
-            .collect();
-        let view = AddedPhoneView {
-            person: person.id.clone(),
-            phone: id,
-            variant: phone.variant.name(),
-            added: added.to_string(),
-            fingerprint,
-            replaced,
-        };
-        let fixture = toml::to_string(&person).map_err(ApiError::internal)?;
-        let stored = crate::store::StoredPerson {
-            id: person.id.clone(),
-            fixture,
-        };
-        if !state.store.add_certificate(&stored, &entry)? {
-            return Err(ApiError::not_found(
-                "unknown_person",
-                format!("no person {:?}", person.id),
-            ));
-        }
-        Ok((StatusCode::CREATED, Json(view)))
-    })
-    .await
-    .map_err(ApiError::internal)?
+    let view = state
+        .blocking(move |service| service.add_phone(&person_id, phone))
+        .await?;
+    Ok((StatusCode::CREATED, Json(view)))
 }

@@ -9,8 +9,6 @@
 //! (bad base64, a certificate from another CA, a wrong signature, a replayed
 //! challenge) are 4xx with an error code.
 
-use std::sync::Arc;
-
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -18,28 +16,17 @@ use axum::{Json, Router, routing};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
-use time::{Date, OffsetDateTime, PrimitiveDateTime};
+use time::Date;
 
 use super::error::ApiError;
-use super::facility::{Channel, check_facility};
+use super::facility::Channel;
 use super::json::ApiJson;
 use super::{AppState, rfc3339};
-use crate::caches::VerifiedCertificate;
-use crate::clock::{JST, jst_date};
-use crate::confirmation::{self, Holder, Presented, Rejection};
-use crate::exchange::history::{self, HistoryEntry, HistoryError, HistoryQuery};
-use crate::exchange::insurance_card::{self, ExchangeError};
-use crate::exchange::{folder, reference_number};
-use crate::fixtures::InsuredPerson;
-use crate::model::{
-    CharacterCodeIdentifier, ConfirmationOutcome, MedicalInstitutionCode, ReferenceClassification,
-    ResponseContext,
-};
-use crate::rules::certificate::CertificateError;
-use crate::rules::challenge::{self, Challenge, ChallengeError, ChallengeId};
-use crate::rules::registration::{self, TimeFactor};
-use crate::rules::{IdentityCheck, maintenance};
-use crate::store::{NewConfirmation, Registration, StoredChallenge};
+use crate::exchange::history::HistoryEntry;
+use crate::model::{CharacterCodeIdentifier, ConfirmationOutcome, MedicalInstitutionCode};
+use crate::rules::IdentityCheck;
+use crate::service::confirm::Period;
+use crate::service::{CardPresentation, RegistrationState};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -74,18 +61,9 @@ struct ChallengeIssued {
     )
 )]
 async fn issue_challenge(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let now = state.clock.now();
-    let challenge =
-        Challenge::issue(now, state.config.challenge_lifetime).map_err(ApiError::internal)?;
-    state.store.insert_challenge(&StoredChallenge {
-        id: challenge.id.to_string(),
-        nonce: challenge.nonce.to_vec(),
-        issued_at: challenge.issued_at,
-        expires_at: challenge.expires_at,
-        used: false,
-    })?;
+    let challenge = state.issue_challenge()?;
     let body = ChallengeIssued {
-        challenge_id: challenge.id.to_string(),
+        challenge_id: challenge.id,
         challenge: BASE64.encode(challenge.nonce),
         expires_at: rfc3339(challenge.expires_at),
     };
@@ -150,150 +128,26 @@ fn decode_base64(field: &str, text: &str) -> Result<Vec<u8>, ApiError> {
         .map_err(|e| ApiError::bad_request("invalid_base64", format!("{field}: not base64: {e}")))
 }
 
-fn rejection(r: Rejection) -> ApiError {
-    let code = match &r {
-        Rejection::Certificate(
-            CertificateError::UnknownIssuer | CertificateError::BadSignature,
-        ) => "certificate_untrusted",
-        Rejection::Certificate(_) => "certificate_malformed",
-        Rejection::Signature(_) => "signature_invalid",
-        Rejection::MissingSignature { .. } => "signature_required",
-        Rejection::MethodMismatch { .. } => "method_mismatch",
-    };
-    ApiError::unprocessable(code, r.to_string())
-}
-
-/// Redeems a challenge: once, and only within its lifetime.
-fn redeem(state: &AppState, id: &str, now: OffsetDateTime) -> Result<Vec<u8>, ApiError> {
-    let stored = state.store.take_challenge(id)?;
-    let mut challenge = match stored {
-        Some(s) => Some(Challenge {
-            id: ChallengeId::new(s.id),
-            nonce: s
-                .nonce
-                .as_slice()
-                .try_into()
-                .map_err(|_| ApiError::internal("a stored challenge has the wrong length"))?,
-            issued_at: s.issued_at,
-            expires_at: s.expires_at,
-            used: s.used,
-        }),
-        None => None,
-    };
-    challenge::redeem(challenge.as_mut(), now).map_err(|e| match e {
-        ChallengeError::Unknown => ApiError::not_found(
-            "challenge_unknown",
-            "no such challenge; ask POST /v1/challenges for one",
-        ),
-        ChallengeError::AlreadyUsed => ApiError::new(
-            StatusCode::CONFLICT,
-            "challenge_used",
-            "the challenge was already used; each is good for one confirmation",
-        ),
-        ChallengeError::Expired => ApiError::new(
-            StatusCode::GONE,
-            "challenge_expired",
-            "the challenge expired; ask for a new one",
-        ),
-    })?;
-    Ok(challenge.map(|c| c.nonce.to_vec()).unwrap_or_default())
-}
-
-/// A presentation checked: the certificate trusted, the signature verified,
-/// the holder looked up.
-struct Authenticated {
-    facility: MedicalInstitutionCode,
-    device: String,
-    method: IdentityCheck,
-    certificate: Vec<u8>,
-    verified: Arc<VerifiedCertificate>,
-    holder: Option<Holder>,
-}
-
-/// Checks a presentation. On the app channel the facility must be the
-/// session's, and the device recorded is the session's device (its memo),
-/// whatever the body says.
-fn authenticate(
-    state: &AppState,
-    p: &Presentation,
-    channel: &Channel,
-    now: OffsetDateTime,
-) -> Result<Authenticated, ApiError> {
-    let facility = MedicalInstitutionCode::new(&p.medical_institution_code).map_err(|e| {
-        ApiError::unprocessable("invalid_field", format!("medical_institution_code: {e}"))
-    })?;
-    check_facility(channel, &facility)?;
-    let device = match channel {
-        Some(axum::Extension(session)) => session.device_memo.clone(),
-        None => p.device.clone(),
-    };
-    let method = IdentityCheck::from(p.method);
-    let certificate = decode_base64("certificate", &p.certificate)?;
-    let signature = p
-        .signature
-        .as_deref()
-        .map(|s| decode_base64("signature", s))
-        .transpose()?;
-    let challenge = match (&p.challenge_id, method.signature_scheme()) {
-        (Some(id), Some(_)) => Some(redeem(state, id, now)?),
-        (None, Some(_)) => {
-            return Err(ApiError::unprocessable(
-                "challenge_required",
-                "this method signs a challenge: send challenge_id and signature",
-            ));
-        }
-        (_, None) => None,
-    };
-    let presented = Presented {
-        method,
-        certificate: &certificate,
-        signature: signature.as_deref(),
-        challenge: challenge.as_deref(),
-    };
-    // Verified once per distinct certificate (see crate::caches); the
-    // signature is checked every time.
-    let sha256 = openssl::sha::sha256(&certificate);
-    let verified = state
-        .caches
-        .certificates
-        .verify(&certificate, sha256)
-        .map_err(|e| rejection(Rejection::Certificate(e)))?;
-    confirmation::authenticate_verified(&presented, &verified).map_err(rejection)?;
-    let holder = match state.store.certificate(&hex::encode(sha256))? {
-        Some((entry, stored)) => {
-            let person =
-                state.caches.persons.get(&stored).map_err(|e| {
-                    ApiError::internal(format!("stored fixture {}: {e}", stored.id))
-                })?;
-            let mut person = InsuredPerson::clone(&person);
-            let registered = state.store.reference_numbers_of(&person.id)?;
-            reference_number::overlay(&mut person, registered);
-            let registered = person.registered || state.store.is_registered_by(&person.id, now)?;
-            Some(Holder {
-                person,
-                phone: entry.phone,
-                revoked: entry.revoked,
-                registered,
-            })
-        }
-        None => None,
-    };
-    Ok(Authenticated {
-        facility,
-        device,
-        method,
-        certificate,
-        verified,
-        holder,
-    })
-}
-
-fn method_name(method: IdentityCheck) -> &'static str {
-    match method {
-        IdentityCheck::Visual => "visual",
-        IdentityCheck::Pin => "pin",
-        IdentityCheck::Iphone => "iphone",
-        IdentityCheck::Android => "android",
+impl Presentation {
+    /// The body decoded into the core's terms: the facility code checked,
+    /// base64 undone.
+    fn decode(&self) -> Result<CardPresentation, ApiError> {
+        let facility =
+            MedicalInstitutionCode::new(&self.medical_institution_code).map_err(|e| {
+                ApiError::unprocessable("invalid_field", format!("medical_institution_code: {e}"))
+            })?;
+        Ok(CardPresentation {
+            facility,
+            device: self.device.clone(),
+            method: IdentityCheck::from(self.method),
+            certificate: decode_base64("certificate", &self.certificate)?,
+            challenge_id: self.challenge_id.clone(),
+            signature: self
+                .signature
+                .as_deref()
+                .map(|s| decode_base64("signature", s))
+                .transpose()?,
+        })
     }
 }
 
@@ -335,71 +189,23 @@ async fn confirm(
     headers: HeaderMap,
     ApiJson(request): ApiJson<Presentation>,
 ) -> Result<Response, ApiError> {
-    let now = state.clock.now();
-    let state2 = state.clone();
-    // Certificate and signature checks and SQLite: blocking work, off the
-    // async threads, a bounded number at a time (see `blocking_slots`).
-    let slot = state
-        .blocking
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(ApiError::internal)?;
-    let (confirmation_id, outcome) = tokio::task::spawn_blocking(move || {
-        let _slot = slot;
-        let state = state2;
-        let a = authenticate(&state, &request, &channel, now)?;
-        let jst = now.to_offset(JST);
-        let context = ResponseContext {
-            process_execution_time: PrimitiveDateTime::new(jst.date(), jst.time()),
-            qualification_confirmation_date: jst_date(now),
-            medical_institution_code: a.facility.clone(),
-            arbitrary_file_identifier: request.arbitrary_file_identifier.clone(),
-            reference_classification: ReferenceClassification::MyNumberCard,
-            character_code_identifier: request
-                .character_code_identifier
-                .unwrap_or(state.config.default_character_code),
-        };
-        let presented = Presented {
-            method: a.method,
-            certificate: &a.certificate,
-            signature: None,
-            challenge: None,
-        };
-        let decision = confirmation::decide(
-            &presented,
-            &a.verified.summary,
-            a.holder.as_ref(),
-            &context,
-            now,
-        )
-        .map_err(rejection)?;
-        let result = serde_json::to_value(&decision.outcome).map_err(ApiError::internal)?;
-        let id = state.store.record_confirmation(&NewConfirmation {
-            confirmed_at: now,
-            facility: a.facility.as_str().to_string(),
-            device: a.device,
-            method: method_name(a.method).to_string(),
-            person: decision.person,
-            shows_qualification: decision.shows_qualification,
-            result,
-        })?;
-        // The face file of the facility's folder (`--oqs-dir`): written after
-        // the row is committed; a failure is logged, the confirmation stands.
-        if let Some(folder) = &state.config.oqs_folder
-            && folder.facility == a.facility
-            && let Err(e) = folder::write_face(folder, &decision.outcome, id, now)
-        {
-            tracing::warn!(
-                "cannot write the face file in {}: {e}",
-                folder.dir.display()
-            );
-        }
-        Ok::<_, ApiError>((id, decision.outcome))
-    })
-    .await
-    .map_err(ApiError::internal)??;
-    render(&outcome, wants_xml(&headers), confirmation_id)
+    let presentation = request.decode()?;
+    let session = channel.map(|axum::Extension(session)| session);
+    let confirmed = state
+        .blocking(move |service| {
+            service.confirm_card(
+                &presentation,
+                session.as_ref(),
+                request.arbitrary_file_identifier,
+                request.character_code_identifier,
+            )
+        })
+        .await?;
+    render(
+        &confirmed.outcome,
+        wants_xml(&headers),
+        confirmed.confirmation_id,
+    )
 }
 
 /// The outcome as JSON, or as XmlMsg in the facility's encoding, with the
@@ -436,6 +242,13 @@ struct RegistrationView {
     completes_at: String,
 }
 
+fn status_name(state: RegistrationState) -> &'static str {
+    match state {
+        RegistrationState::Registered => "registered",
+        RegistrationState::Accepted => "accepted",
+    }
+}
+
 /// Registers the card for health-insurance use (健康保険証利用登録), with
 /// the patient's consent.
 ///
@@ -464,62 +277,21 @@ async fn register(
     channel: Channel,
     ApiJson(request): ApiJson<Presentation>,
 ) -> Result<Response, ApiError> {
-    if request.consent != Some(true) {
-        return Err(ApiError::unprocessable(
-            "consent_required",
-            "registration for health-insurance use needs the patient's consent",
-        ));
-    }
-    let now = state.clock.now();
-    if !maintenance::registration_available(now) {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "registration_unavailable",
-            "registration for health-insurance use is unavailable 03:00-06:00 (maintenance); try again later",
-        ));
-    }
-    let state2 = state.clone();
-    let a = tokio::task::spawn_blocking(move || authenticate(&state2, &request, &channel, now))
-        .await
-        .map_err(ApiError::internal)??;
-    let Some(holder) = a.holder else {
-        return Err(ApiError::unprocessable(
-            "unknown_card",
-            "the service has no record of this card's holder",
-        ));
-    };
-    let factor =
-        TimeFactor::new(state.config.time_factor).map_err(|e| ApiError::internal(e.to_string()))?;
-    let outcome = registration::decide(state.config.registration_processing, factor);
-    let id = ChallengeId::random()
-        .map_err(ApiError::internal)?
-        .to_string();
-    // A registration the app waited for is in effect when it is answered,
-    // whatever the service clock says (a frozen clock must not leave it
-    // pending); one that went to the background takes effect after the
-    // scaled processing time on the service clock.
-    let completes_at = if outcome.is_background() {
-        now + outcome.completes_after()
-    } else {
-        now
-    };
-    state.store.insert_registration(&Registration {
-        id: id.clone(),
-        person: holder.person.id.clone(),
-        requested_at: now,
-        completes_at,
-    })?;
-    let wait = std::time::Duration::try_from(outcome.respond_after()).unwrap_or_default();
-    tokio::time::sleep(wait).await;
-    let (status, code) = if outcome.is_background() {
-        ("accepted", StatusCode::ACCEPTED)
-    } else {
-        ("registered", StatusCode::OK)
+    let consent = request.consent == Some(true);
+    let presentation = request.decode()?;
+    let session = channel.map(|axum::Extension(session)| session);
+    let accepted = state
+        .blocking(move |service| service.register(&presentation, consent, session.as_ref()))
+        .await?;
+    tokio::time::sleep(accepted.respond_after).await;
+    let code = match accepted.state {
+        RegistrationState::Accepted => StatusCode::ACCEPTED,
+        RegistrationState::Registered => StatusCode::OK,
     };
     let view = RegistrationView {
-        registration_id: id,
-        status,
-        completes_at: rfc3339(completes_at),
+        registration_id: accepted.id,
+        status: status_name(accepted.state),
+        completes_at: rfc3339(accepted.completes_at),
     };
     Ok((code, Json(view)).into_response())
 }
@@ -540,19 +312,11 @@ async fn registration_status(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<RegistrationView>, ApiError> {
-    let registration = state
-        .store
-        .registration(&id)?
-        .ok_or_else(|| ApiError::not_found("registration_unknown", "no such registration"))?;
-    let status = if registration.completes_at <= state.clock.now() {
-        "registered"
-    } else {
-        "accepted"
-    };
+    let (status, completes_at) = state.registration_status(&id)?;
     Ok(Json(RegistrationView {
-        registration_id: registration.id,
-        status,
-        completes_at: rfc3339(registration.completes_at),
+        registration_id: id,
+        status: status_name(status),
+        completes_at: rfc3339(completes_at),
     }))
 }
 
@@ -586,35 +350,13 @@ pub(super) fn parse_day(field: &str, text: &str) -> Result<Date, ApiError> {
     })
 }
 
-/// A period from the query's optional `from` and `to`, defaulting to what is
-/// still visible today; `to` before `from` is a 400.
-pub(super) fn period(
-    from: Option<&str>,
-    to: Option<&str>,
-    device: Option<String>,
-    today: Date,
-) -> Result<HistoryQuery, ApiError> {
-    let visible = HistoryQuery::visible_on(today);
-    let from = from
-        .map(|d| parse_day("from", d))
-        .transpose()?
-        .unwrap_or(visible.from);
-    let query = HistoryQuery {
-        from,
-        // A period starting after today, with no end given, is that one day.
-        to: to
-            .map(|d| parse_day("to", d))
-            .transpose()?
-            .unwrap_or(visible.to.max(from)),
-        device,
-    };
-    if query.from > query.to {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            format!("to ({}) is before from ({})", query.to, query.from),
-        ));
-    }
-    Ok(query)
+/// A period from a query's optional `from` and `to` (the core fills in the
+/// defaults).
+pub(super) fn period(from: Option<&str>, to: Option<&str>) -> Result<Period, ApiError> {
+    Ok(Period {
+        from: from.map(|d| parse_day("from", d)).transpose()?,
+        to: to.map(|d| parse_day("to", d)).transpose()?,
+    })
 }
 
 /// The result search: see [`crate::exchange::history`].
@@ -639,14 +381,9 @@ async fn history(
     let facility = MedicalInstitutionCode::new(&q.medical_institution_code).map_err(|e| {
         ApiError::bad_request("invalid_query", format!("medical_institution_code: {e}"))
     })?;
-    check_facility(&channel, &facility)?;
-    let now = state.clock.now();
-    let query = period(q.from.as_deref(), q.to.as_deref(), q.device, jst_date(now))?;
-    let confirmations =
-        history::search_history(&state.store, &facility, &query, now).map_err(|e| match e {
-            HistoryError::Store(e) => ApiError::from(e),
-            other => ApiError::bad_request("invalid_query", other.to_string()),
-        })?;
+    let period = period(q.from.as_deref(), q.to.as_deref())?;
+    let session = channel.map(|axum::Extension(session)| session);
+    let confirmations = state.search_history(&facility, period, q.device, session.as_ref())?;
     Ok(Json(HistoryView { confirmations }))
 }
 
@@ -685,19 +422,10 @@ async fn confirm_by_insurance_card(
     let Query(query) = query?;
     let request = crate::xml::parse_request(&body)
         .map_err(|e| ApiError::bad_request("malformed_xml", e.to_string()))?;
-    let now = state.clock.now();
-    let character_code = query
-        .character_code_identifier
-        .unwrap_or(state.config.default_character_code);
-    let store = state.store.clone();
-    let (id, outcome) = tokio::task::spawn_blocking(move || {
-        insurance_card::confirm(&store, &request, character_code, now)
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(|e| match e {
-        ExchangeError::Store(e) => ApiError::from(e),
-        other => ApiError::internal(other),
-    })?;
+    let (id, outcome) = state
+        .blocking(move |service| {
+            service.confirm_by_insurance_card(&request, query.character_code_identifier)
+        })
+        .await?;
     render(&outcome, true, id)
 }

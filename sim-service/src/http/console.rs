@@ -39,7 +39,6 @@ use super::error::ApiError;
 use super::faults::{ENDPOINTS, Fault, FaultSet};
 use super::{AppState, rfc3339};
 use crate::clock::{ClockMode, JST};
-use crate::fixtures::InsuredPerson;
 
 mod facility;
 pub mod session;
@@ -158,6 +157,12 @@ impl ConsoleError {
 impl From<ApiError> for ConsoleError {
     fn from(e: ApiError) -> Self {
         ConsoleError::new(e.status, e.message)
+    }
+}
+
+impl From<crate::service::ServiceError> for ConsoleError {
+    fn from(e: crate::service::ServiceError) -> Self {
+        ApiError::from(e).into()
     }
 }
 
@@ -478,21 +483,21 @@ fn jst(t: OffsetDateTime) -> String {
 }
 
 #[derive(Serialize)]
-struct ClockView {
+struct ConsoleClock {
     now_jst: String,
     rfc3339_jst: String,
     mode: &'static str,
     mode_ja: &'static str,
 }
 
-fn clock_view(state: &AppState) -> ClockView {
+fn clock_view(state: &AppState) -> ConsoleClock {
     let now = state.clock.now();
     let (mode, mode_ja) = match state.clock.mode() {
         ClockMode::Wall => ("wall", "実時刻"),
         ClockMode::Offset(_) => ("ticking", "ずらして進行中"),
         ClockMode::Frozen(_) => ("frozen", "停止中"),
     };
-    ClockView {
+    ConsoleClock {
         now_jst: jst(now),
         rfc3339_jst: rfc3339(now.to_offset(JST)),
         mode,
@@ -501,11 +506,8 @@ fn clock_view(state: &AppState) -> ClockView {
 }
 
 async fn dashboard(State(state): State<AppState>, session: LoggedIn) -> Page {
-    let store = state.store.clone();
-    let (persons, confirmations) = blocking(move || -> Result<_, crate::store::StoreError> {
-        Ok((store.persons()?.len(), store.confirmation_count()?))
-    })
-    .await??;
+    let service = state.service.clone();
+    let (persons, confirmations) = blocking(move || service.counts()).await??;
     let faults = state.faults.get();
     page(
         "dashboard.html",
@@ -541,13 +543,7 @@ struct PersonRow {
 
 fn person_rows(state: &AppState) -> Result<Vec<PersonRow>, ConsoleError> {
     let mut rows = Vec::new();
-    for stored in state.store.persons()? {
-        let person: InsuredPerson = toml::from_str(&stored.fixture)
-            // The parse error would quote the fixture (names, numbers): the
-            // log gets the person's id only.
-            .map_err(|_| {
-                ApiError::internal(format!("stored fixture {} does not parse", stored.id))
-            })?;
+    for person in state.fixture_persons()? {
         let profile = &person.card.profile;
         rows.push(PersonRow {
             id: person.id.clone(),
@@ -599,17 +595,13 @@ async fn load_fixtures(
     Form(form): Form<FixturesForm>,
 ) -> Page {
     session.check(&form.csrf)?;
-    let fixtures = match crate::fixtures::parse(&form.toml, "the form") {
-        Ok(f) => f,
-        Err(e) => {
-            return fixtures_with(state, session, Shown::invalid(e.to_string()), form.toml).await;
-        }
-    };
-    let state2 = state.clone();
-    let installed = blocking(move || super::install_fixtures(&state2, &fixtures)).await?;
+    let service = state.service.clone();
+    let toml = form.toml.clone();
+    let installed = blocking(move || service.replace_fixtures(&toml, "the form")).await?;
     match installed {
-        Ok(()) => done("/admin/fixtures", "fixtures"),
+        Ok(_) => done("/admin/fixtures", "fixtures"),
         Err(e) => {
+            let e = ApiError::from(e);
             let shown = Shown::refused(e.status, e.message);
             fixtures_with(state, session, shown, form.toml).await
         }
@@ -622,8 +614,8 @@ async fn reset_state(
     Form(form): Form<CsrfOnly>,
 ) -> Page {
     session.check(&form.csrf)?;
-    let store = state.store.clone();
-    blocking(move || store.reset_state()).await??;
+    let service = state.service.clone();
+    blocking(move || service.reset_state()).await??;
     done("/admin/fixtures", "reset")
 }
 
@@ -662,8 +654,9 @@ async fn set_clock(
 ) -> Page {
     session.check(&form.csrf)?;
     match OffsetDateTime::parse(form.now.trim(), &Rfc3339) {
-        Ok(at) if form.frozen.is_some() => state.clock.freeze(at),
-        Ok(at) => state.clock.set(at),
+        Ok(at) => {
+            state.set_clock(at, form.frozen.is_some());
+        }
         Err(e) => {
             return clock_with(
                 &state,
@@ -696,8 +689,7 @@ async fn advance_clock(
         .map_err(|e| format!("seconds: not a whole number: {e}"))
         .and_then(|s| {
             state
-                .clock
-                .advance(time::Duration::seconds(s))
+                .advance_clock(time::Duration::seconds(s))
                 .map_err(|e| e.to_string())
         });
     match advanced {
@@ -712,7 +704,7 @@ async fn reset_clock(
     Form(form): Form<CsrfOnly>,
 ) -> Page {
     session.check(&form.csrf)?;
-    state.clock.reset();
+    state.reset_clock();
     done("/admin/clock", "clock")
 }
 
@@ -852,8 +844,8 @@ async fn history_page(
     session: LoggedIn,
     Query(q): Query<HistoryQuery>,
 ) -> Page {
-    let store = state.store.clone();
-    let rows = blocking(move || store.latest_confirmations(HISTORY_ROWS)).await??;
+    let service = state.service.clone();
+    let rows = blocking(move || service.latest_confirmations(HISTORY_ROWS)).await??;
     let rows: Vec<HistoryRow> = rows
         .into_iter()
         .map(|(c, http, apdu)| HistoryRow {
@@ -888,18 +880,22 @@ async fn confirmation_page(
     session: LoggedIn,
     Path(id): Path<i64>,
 ) -> Page {
-    let store = state.store.clone();
+    let service = state.service.clone();
     let traces = state.traces.clone();
-    let (confirmation, trace) = blocking(move || {
+    let found = blocking(move || {
         traces.flush();
-        Ok::<_, crate::store::StoreError>((store.confirmation(id)?, store.confirmation_trace(id)?))
+        service.confirmation_with_trace(id)
     })
-    .await??;
-    let Some(c) = confirmation else {
-        return Err(ConsoleError::new(
-            StatusCode::NOT_FOUND,
-            format!("no confirmation {id} in the history"),
-        ));
+    .await?;
+    let (c, trace) = match found {
+        Ok(found) => found,
+        Err(crate::service::ServiceError::UnknownConfirmation(id)) => {
+            return Err(ConsoleError::new(
+                StatusCode::NOT_FOUND,
+                format!("no confirmation {id} in the history"),
+            ));
+        }
+        Err(e) => return Err(ApiError::from(e).into()),
     };
     page(
         "confirmation.html",
@@ -950,18 +946,10 @@ async fn put_apdu_trace(
     super::json::ApiJson(trace): super::json::ApiJson<ApduTrace>,
 ) -> Result<StatusCode, ApiError> {
     let records = serde_json::to_value(&trace.records).map_err(ApiError::internal)?;
-    let store = state.store.clone();
-    let kept = tokio::task::spawn_blocking(move || store.record_apdu_trace(id, &records))
-        .await
-        .map_err(ApiError::internal)??;
-    if kept {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found(
-            "unknown_confirmation",
-            format!("no confirmation {id} in the history"),
-        ))
-    }
+    state
+        .blocking(move |service| service.record_apdu_trace(id, &records))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -988,23 +976,13 @@ async fn get_trace(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<TraceView>, ApiError> {
-    let store = state.store.clone();
     let traces = state.traces.clone();
-    let (exists, trace) = tokio::task::spawn_blocking(move || {
-        traces.flush();
-        Ok::<_, crate::store::StoreError>((
-            store.confirmation(id)?.is_some(),
-            store.confirmation_trace(id)?,
-        ))
-    })
-    .await
-    .map_err(ApiError::internal)??;
-    if !exists {
-        return Err(ApiError::not_found(
-            "unknown_confirmation",
-            format!("no confirmation {id} in the history"),
-        ));
-    }
+    let (_, trace) = state
+        .blocking(move |service| {
+            traces.flush();
+            service.confirmation_with_trace(id)
+        })
+        .await?;
     Ok(Json(TraceView {
         confirmation: id,
         http: trace.http,

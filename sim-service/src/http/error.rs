@@ -105,3 +105,64 @@ impl From<crate::store::StoreError> for ApiError {
         ApiError::internal(error)
     }
 }
+
+impl From<crate::service::ServiceError> for ApiError {
+    fn from(error: crate::service::ServiceError) -> Self {
+        use crate::confirmation::Rejection;
+        use crate::rules::certificate::CertificateError;
+        use crate::rules::challenge::ChallengeError;
+        use crate::service::ServiceError::*;
+        let message = error.to_string();
+        match error {
+            InvalidField { .. } => ApiError::unprocessable("invalid_field", message),
+            ChallengeRequired => ApiError::unprocessable("challenge_required", message),
+            Challenge(ChallengeError::Unknown) => ApiError::not_found(
+                "challenge_unknown",
+                "no such challenge; ask POST /v1/challenges for one",
+            ),
+            Challenge(ChallengeError::AlreadyUsed) => ApiError::new(
+                StatusCode::CONFLICT,
+                "challenge_used",
+                "the challenge was already used; each is good for one confirmation",
+            ),
+            Challenge(ChallengeError::Expired) => ApiError::new(
+                StatusCode::GONE,
+                "challenge_expired",
+                "the challenge expired; ask for a new one",
+            ),
+            Rejected(rejection) => {
+                let code = match &rejection {
+                    Rejection::Certificate(
+                        CertificateError::UnknownIssuer | CertificateError::BadSignature,
+                    ) => "certificate_untrusted",
+                    Rejection::Certificate(_) => "certificate_malformed",
+                    Rejection::Signature(_) => "signature_invalid",
+                    Rejection::MissingSignature { .. } => "signature_required",
+                    Rejection::MethodMismatch { .. } => "method_mismatch",
+                };
+                ApiError::unprocessable(code, message)
+            }
+            ConsentRequired => ApiError::unprocessable("consent_required", message),
+            RegistrationUnavailable => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "registration_unavailable",
+                message,
+            ),
+            UnknownCard => ApiError::unprocessable("unknown_card", message),
+            UnknownRegistration => ApiError::not_found("registration_unknown", message),
+            InvalidPeriod(_) => ApiError::bad_request("invalid_query", message),
+            Facility(e) => ApiError::from(e),
+            Download(e) => ApiError::from(e),
+            InvalidFixtures(_) => ApiError::unprocessable("invalid_fixtures", message),
+            InvalidPhone(_) => ApiError::unprocessable("invalid_phone", message),
+            UnknownPerson(_) => ApiError::not_found("unknown_person", message),
+            InvalidTime(_) => ApiError::unprocessable("invalid_time", message),
+            UnknownConfirmation(id) => ApiError::not_found(
+                "unknown_confirmation",
+                format!("no confirmation {id} in the history"),
+            ),
+            Store(e) => ApiError::internal(e),
+            Internal(detail) => ApiError::internal(detail),
+        }
+    }
+}

@@ -8,18 +8,14 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router, routing};
 use serde::{Deserialize, Serialize};
-use time::PrimitiveDateTime;
 
 use super::api::period;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::{AppState, rfc3339};
-use crate::clock::{JST, jst_date};
-use crate::exchange::insurance_card::persons_with_reference_numbers;
-use crate::exchange::receipt_download::{self, DownloadError};
+use crate::exchange::receipt_download::DownloadError;
 use crate::exchange::reference_number::{
     self, ReferenceNumberRegistration, ReferenceNumberRegistrationInfo, RegistrationAnswer,
-    RegistrationResponse,
 };
 use crate::model::{CharacterCodeIdentifier, MedicalInstitutionCode};
 
@@ -116,12 +112,6 @@ async fn register_reference_number(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("xml"));
-    let now = state.clock.now();
-    let character_code = params
-        .character_code_identifier
-        .unwrap_or(state.config.default_character_code);
-    let jst = now.to_offset(JST);
-    let processed_at = PrimitiveDateTime::new(jst.date(), jst.time());
     let registration = if xml {
         match reference_number::parse_request(&body) {
             Ok(r) => r,
@@ -145,42 +135,24 @@ async fn register_reference_number(
             info: r.info,
         }
     };
-    let store = state.store.clone();
-    let reg = registration.clone();
-    let answer = tokio::task::spawn_blocking(move || {
-        let persons = persons_with_reference_numbers(&store).map_err(ApiError::internal)?;
-        Ok::<_, ApiError>(reference_number::register(&store, &persons, &reg, now)?)
-    })
-    .await
-    .map_err(ApiError::internal)??;
+    let character_code = params.character_code_identifier;
+    let answer = state
+        .blocking(move |service| service.register_reference_number(registration, character_code))
+        .await?;
     if xml {
-        let response = RegistrationResponse {
-            process_execution_time: processed_at,
-            medical_institution_code: registration.medical_institution_code,
-            arbitrary_file_identifier: registration.arbitrary_file_identifier,
-            character_code_identifier: character_code,
-            answer: match answer {
-                Ok(_) => RegistrationAnswer::Registered(registration.info),
-                Err(refusal) => RegistrationAnswer::Refused(registration.info, refusal),
-            },
-        };
-        let bytes = reference_number::render_response(&response).map_err(ApiError::internal)?;
+        let response = &answer.response;
+        let bytes = reference_number::render_response(response).map_err(ApiError::internal)?;
         let content_type = format!(
             "application/xml; charset={}",
-            character_code.xml_encoding_name()
+            response.character_code_identifier.xml_encoding_name()
         );
         return Ok(([(header::CONTENT_TYPE, content_type)], bytes).into_response());
     }
-    match answer {
-        Ok(person) => Ok((
-            StatusCode::CREATED,
-            Json(RegistrationView {
-                person,
-                info: registration.info,
-            }),
-        )
-            .into_response()),
-        Err(refusal) => {
+    match (answer.response.answer, answer.person) {
+        (RegistrationAnswer::Registered(info), Some(person)) => {
+            Ok((StatusCode::CREATED, Json(RegistrationView { person, info })).into_response())
+        }
+        (RegistrationAnswer::Refused(_, refusal), _) => {
             let code = refusal.code();
             Err(ApiError::unprocessable(
                 match refusal {
@@ -191,32 +163,37 @@ async fn register_reference_number(
                 format!("{} ({}): {}", code.message, code.code, code.meaning),
             ))
         }
+        _ => Err(ApiError::internal(
+            "a 照会番号 registration answered neither registered nor refused",
+        )),
     }
 }
 
-fn download_error(e: DownloadError) -> ApiError {
-    let message = e.to_string();
-    match e {
-        DownloadError::WeakPassword => ApiError::unprocessable("weak_password", message),
-        DownloadError::InvalidCredentials => {
-            ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", message)
+impl From<DownloadError> for ApiError {
+    fn from(e: DownloadError) -> Self {
+        let message = e.to_string();
+        match e {
+            DownloadError::WeakPassword => ApiError::unprocessable("weak_password", message),
+            DownloadError::InvalidCredentials => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", message)
+            }
+            DownloadError::WrongCode => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "one_time_code_wrong", message)
+            }
+            DownloadError::ReplayedCode => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "one_time_code_used", message)
+            }
+            DownloadError::SessionInvalid => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "session_invalid", message)
+            }
+            DownloadError::BeyondRetention { .. } => {
+                ApiError::unprocessable("period_beyond_retention", message)
+            }
+            DownloadError::InvertedRange { .. } => ApiError::bad_request("invalid_query", message),
+            DownloadError::NotFound(_) => ApiError::not_found("result_unknown", message),
+            DownloadError::Store(e) => ApiError::from(e),
+            DownloadError::Internal(e) => ApiError::internal(e),
         }
-        DownloadError::WrongCode => {
-            ApiError::new(StatusCode::UNAUTHORIZED, "one_time_code_wrong", message)
-        }
-        DownloadError::ReplayedCode => {
-            ApiError::new(StatusCode::UNAUTHORIZED, "one_time_code_used", message)
-        }
-        DownloadError::SessionInvalid => {
-            ApiError::new(StatusCode::UNAUTHORIZED, "session_invalid", message)
-        }
-        DownloadError::BeyondRetention { .. } => {
-            ApiError::unprocessable("period_beyond_retention", message)
-        }
-        DownloadError::InvertedRange { .. } => ApiError::bad_request("invalid_query", message),
-        DownloadError::NotFound(_) => ApiError::not_found("result_unknown", message),
-        DownloadError::Store(e) => ApiError::from(e),
-        DownloadError::Internal(e) => ApiError::internal(e),
     }
 }
 
@@ -246,14 +223,9 @@ async fn enrol_receipt_computer(
     ApiJson(request): ApiJson<Enrol>,
 ) -> Result<Response, ApiError> {
     let facility = facility_code("code", &code)?;
-    let now = state.clock.now();
-    let store = state.store.clone();
-    let enrolment = tokio::task::spawn_blocking(move || {
-        receipt_download::enrol(&store, &facility, &request.password, now)
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(download_error)?;
+    let enrolment = state
+        .blocking(move |service| service.enrol_receipt_computer(&facility, &request.password))
+        .await?;
     Ok((StatusCode::CREATED, Json(enrolment)).into_response())
 }
 
@@ -295,20 +267,11 @@ async fn receipt_login(
         "medical_institution_code",
         &request.medical_institution_code,
     )?;
-    let now = state.clock.now();
-    let store = state.store.clone();
-    let session = tokio::task::spawn_blocking(move || {
-        receipt_download::login(
-            &store,
-            &facility,
-            &request.password,
-            &request.one_time_code,
-            now,
-        )
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(download_error)?;
+    let session = state
+        .blocking(move |service| {
+            service.receipt_login(&facility, &request.password, &request.one_time_code)
+        })
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(SessionView {
@@ -334,11 +297,6 @@ fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
         })
 }
 
-fn session(state: &AppState, headers: &HeaderMap) -> Result<MedicalInstitutionCode, ApiError> {
-    receipt_download::session_facility(&state.store, bearer(headers)?, state.clock.now())
-        .map_err(download_error)
-}
-
 /// Ends the receipt computer's session.
 #[utoipa::path(
     delete,
@@ -354,8 +312,7 @@ async fn receipt_logout(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    session(&state, &headers)?;
-    receipt_download::logout(&state.store, bearer(&headers)?).map_err(download_error)?;
+    state.receipt_logout(bearer(&headers)?)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -408,17 +365,11 @@ async fn receipt_results(
     params: Result<Query<PeriodParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ResultsView>, ApiError> {
     let Query(params) = params?;
-    let facility = session(&state, &headers)?;
-    let now = state.clock.now();
-    let query = period(
-        params.from.as_deref(),
-        params.to.as_deref(),
-        None,
-        jst_date(now),
-    )?;
-    let entries =
-        receipt_download::results(&state.store, &facility, &query, now).map_err(download_error)?;
-    let results: Vec<_> = entries
+    let token = bearer(&headers)?;
+    let period = period(params.from.as_deref(), params.to.as_deref())?;
+    let found = state.receipt_results(token, period)?;
+    let results: Vec<_> = found
+        .entries
         .into_iter()
         .map(|e| ResultSummary {
             confirmation_id: e.confirmation_id,
@@ -429,8 +380,8 @@ async fn receipt_results(
         })
         .collect();
     Ok(Json(ResultsView {
-        from: query.from.to_string(),
-        to: query.to.to_string(),
+        from: found.from.to_string(),
+        to: found.to.to_string(),
         count: results.len(),
         results,
     }))
@@ -454,9 +405,7 @@ async fn receipt_result(
     headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
-    let facility = session(&state, &headers)?;
-    let bytes = receipt_download::result_xml(&state.store, &facility, id, state.clock.now())
-        .map_err(download_error)?;
+    let bytes = state.receipt_result(bearer(&headers)?, id)?;
     let encoding = crate::xml::declared_encoding(&bytes)
         .map(|e| e.xml_encoding_name())
         .unwrap_or("UTF-8");

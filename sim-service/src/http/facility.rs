@@ -25,10 +25,10 @@ use super::AppState;
 use super::error::ApiError;
 use super::json::ApiJson;
 use crate::facility::{
-    AccountUpdate, AppSession, EnvironmentSetting, FacilityError, NewAccount, NewNotice, account,
-    admin, device, notice, session,
+    AccountUpdate, AppSession, EnvironmentSetting, FacilityError, NewAccount, NewNotice,
 };
 use crate::model::MedicalInstitutionCode;
+use crate::service::facility::EnvironmentChange as Change;
 
 impl From<FacilityError> for ApiError {
     fn from(error: FacilityError) -> Self {
@@ -114,15 +114,6 @@ fn facility_code(field: &str, text: &str) -> Result<MedicalInstitutionCode, ApiE
         .map_err(|e| ApiError::unprocessable("invalid_field", format!("{field}: {e}")))
 }
 
-/// Runs slow or blocking facility work off the async threads.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, FacilityError> + Send + 'static,
-) -> Result<T, ApiError> {
-    Ok(tokio::task::spawn_blocking(work)
-        .await
-        .map_err(ApiError::internal)??)
-}
-
 /// The facilities with app settings, accounts or activation codes.
 #[utoipa::path(
     get,
@@ -135,7 +126,7 @@ async fn blocking<T: Send + 'static>(
 async fn list_facilities(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<MedicalInstitutionCode>>, ApiError> {
-    Ok(Json(admin::facilities(&state.store)?))
+    Ok(Json(state.facilities()?))
 }
 
 /// The facility's environment setting (環境設定).
@@ -154,7 +145,7 @@ async fn get_environment(
     Path(code): Path<String>,
 ) -> Result<Json<EnvironmentSetting>, ApiError> {
     let facility = facility_code("code", &code)?;
-    Ok(Json(admin::environment(&state.store, &facility)?))
+    Ok(Json(state.environment(&facility)?))
 }
 
 /// A change of the environment settings; absent fields stay.
@@ -185,13 +176,11 @@ async fn put_environment(
     ApiJson(change): ApiJson<EnvironmentChange>,
 ) -> Result<Json<EnvironmentSetting>, ApiError> {
     let facility = facility_code("code", &code)?;
-    if let Some(seconds) = change.activation_delay_seconds {
-        admin::set_activation_delay(&state.store, &facility, seconds)?;
-    }
-    if let Some(enabled) = change.outpatient_flow {
-        admin::set_outpatient_flow(&state.store, &facility, enabled)?;
-    }
-    Ok(Json(admin::environment(&state.store, &facility)?))
+    let change = Change {
+        outpatient_flow: change.outpatient_flow,
+        activation_delay_seconds: change.activation_delay_seconds,
+    };
+    Ok(Json(state.change_environment(&facility, change)?))
 }
 
 /// The facility's activation codes (アクティベーションコード).
@@ -210,7 +199,7 @@ async fn list_codes(
     Path(code): Path<String>,
 ) -> Result<Response, ApiError> {
     let facility = facility_code("code", &code)?;
-    let codes = admin::activation_codes(&state.store, &facility, state.clock.now())?;
+    let codes = state.activation_codes(&facility)?;
     Ok(Json(codes).into_response())
 }
 
@@ -239,8 +228,7 @@ async fn issue_code(
     ApiJson(body): ApiJson<NewCode>,
 ) -> Result<Response, ApiError> {
     let facility = facility_code("code", &code)?;
-    let view =
-        admin::issue_activation_code(&state.store, &facility, &body.memo, state.clock.now())?;
+    let view = state.issue_activation_code(&facility, &body.memo)?;
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
@@ -261,7 +249,7 @@ async fn invalidate_code(
     Path((code, activation_code)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let facility = facility_code("code", &code)?;
-    admin::invalidate_activation_code(&state.store, &facility, &activation_code)?;
+    state.invalidate_activation_code(&facility, &activation_code)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -281,7 +269,7 @@ async fn list_accounts(
     Path(code): Path<String>,
 ) -> Result<Response, ApiError> {
     let facility = facility_code("code", &code)?;
-    let accounts = admin::accounts(&state.store, &facility, state.clock.now())?;
+    let accounts = state.accounts(&facility)?;
     Ok(Json(accounts).into_response())
 }
 
@@ -304,9 +292,9 @@ async fn register_account(
     ApiJson(body): ApiJson<NewAccount>,
 ) -> Result<Response, ApiError> {
     let facility = facility_code("code", &code)?;
-    let now = state.clock.now();
-    let view =
-        blocking(move || admin::register_account(&state.store, &facility, body, now)).await?;
+    let view = state
+        .blocking(move |service| service.register_account(&facility, body))
+        .await?;
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
@@ -329,10 +317,9 @@ async fn update_account(
     ApiJson(body): ApiJson<AccountUpdate>,
 ) -> Result<Response, ApiError> {
     let facility = facility_code("code", &code)?;
-    let now = state.clock.now();
-    let view =
-        blocking(move || admin::update_account(&state.store, &facility, &user_id, body, now))
-            .await?;
+    let view = state
+        .blocking(move |service| service.update_account(&facility, &user_id, body))
+        .await?;
     Ok(Json(view).into_response())
 }
 
@@ -346,7 +333,7 @@ async fn update_account(
     )
 )]
 async fn list_notices(State(state): State<AppState>) -> Result<Response, ApiError> {
-    Ok(Json(admin::notices(&state.store)?).into_response())
+    Ok(Json(state.notices()?).into_response())
 }
 
 /// Publishes a notice to every facility's app.
@@ -364,7 +351,7 @@ async fn publish_notice(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<NewNotice>,
 ) -> Result<Response, ApiError> {
-    let view = admin::publish_notice(&state.store, body, state.clock.now())?;
+    let view = state.publish_notice(body)?;
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
@@ -402,18 +389,16 @@ async fn system_login(
     ApiJson(body): ApiJson<SystemLogin>,
 ) -> Result<Response, ApiError> {
     let facility = facility_code("medical_institution_code", &body.medical_institution_code)?;
-    let now = state.clock.now();
-    let view = blocking(move || {
-        account::system_login(
-            &state.store,
-            &facility,
-            &body.user_id,
-            &body.password,
-            body.new_password.as_deref(),
-            now,
-        )
-    })
-    .await?;
+    let view = state
+        .blocking(move |service| {
+            service.system_login(
+                &facility,
+                &body.user_id,
+                &body.password,
+                body.new_password.as_deref(),
+            )
+        })
+        .await?;
     Ok(Json(view).into_response())
 }
 
@@ -449,18 +434,16 @@ async fn register_device(
     ApiJson(body): ApiJson<DeviceRegistration>,
 ) -> Result<Response, ApiError> {
     let facility = facility_code("medical_institution_code", &body.medical_institution_code)?;
-    let now = state.clock.now();
-    let registered = blocking(move || {
-        device::register(
-            &state.store,
-            &facility,
-            &body.user_id,
-            &body.password,
-            body.activation_code.trim(),
-            now,
-        )
-    })
-    .await?;
+    let registered = state
+        .blocking(move |service| {
+            service.register_device(
+                &facility,
+                &body.user_id,
+                &body.password,
+                &body.activation_code,
+            )
+        })
+        .await?;
     Ok((StatusCode::CREATED, Json(registered)).into_response())
 }
 
@@ -496,18 +479,11 @@ async fn login(
     ApiJson(body): ApiJson<Login>,
 ) -> Result<Response, ApiError> {
     let facility = facility_code("medical_institution_code", &body.medical_institution_code)?;
-    let now = state.clock.now();
-    let logged_in = blocking(move || {
-        session::login(
-            &state.store,
-            &facility,
-            &body.user_id,
-            &body.password,
-            &body.device_token,
-            now,
-        )
-    })
-    .await?;
+    let logged_in = state
+        .blocking(move |service| {
+            service.app_login(&facility, &body.user_id, &body.password, &body.device_token)
+        })
+        .await?;
     Ok((StatusCode::CREATED, Json(logged_in)).into_response())
 }
 
@@ -523,8 +499,10 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// The live session a token names, checked off the async threads (a few
 /// reads of the store, which may wait behind a commit).
 async fn live_session(state: &AppState, token: &str) -> Result<AppSession, ApiError> {
-    let (store, token, now) = (state.store.clone(), token.to_string(), state.clock.now());
-    blocking(move || session::check(&store, &token, now)).await
+    let token = token.to_string();
+    state
+        .blocking(move |service| service.app_session(&token))
+        .await
 }
 
 /// The live session of a request to an app-only route.
@@ -552,7 +530,7 @@ async fn required_session(state: &AppState, headers: &HeaderMap) -> Result<AppSe
 )]
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<StatusCode, ApiError> {
     let session = required_session(&state, &headers).await?;
-    session::logout(&state.store, &session)?;
+    state.app_logout(&session)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -572,7 +550,7 @@ async fn deregister_device(
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     let session = required_session(&state, &headers).await?;
-    device::deregister(&state.store, &session.device_id, state.clock.now())?;
+    state.deregister_device(&session.device_id)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -604,18 +582,11 @@ async fn change_password(
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> Result<StatusCode, ApiError> {
     let session = required_session(&state, &headers).await?;
-    let now = state.clock.now();
-    blocking(move || {
-        account::change_password(
-            &state.store,
-            &session.facility,
-            &session.user_id,
-            &body.current_password,
-            &body.new_password,
-            now,
-        )
-    })
-    .await?;
+    state
+        .blocking(move |service| {
+            service.change_password(&session, &body.current_password, &body.new_password)
+        })
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -635,7 +606,7 @@ async fn unread_notices(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let session = required_session(&state, &headers).await?;
-    let unread = notice::unread(&state.store, &session.facility, &session.user_id)?;
+    let unread = state.unread_notices(&session)?;
     Ok(Json(unread).into_response())
 }
 
@@ -658,13 +629,7 @@ async fn read_notice(
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     let session = required_session(&state, &headers).await?;
-    notice::mark_read(
-        &state.store,
-        &session.facility,
-        &session.user_id,
-        id,
-        state.clock.now(),
-    )?;
+    state.mark_notice_read(&session, id)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -691,20 +656,3 @@ pub async fn app_channel(
 
 /// The app session of a client API request, if it came on the app channel.
 pub type Channel = Option<Extension<AppSession>>;
-
-/// On the app channel, the request must name the session's facility.
-pub fn check_facility(
-    channel: &Channel,
-    facility: &MedicalInstitutionCode,
-) -> Result<(), ApiError> {
-    match channel {
-        Some(Extension(session)) if session.facility != *facility => {
-            Err(FacilityError::FacilityMismatch {
-                session: session.facility.to_string(),
-                requested: facility.to_string(),
-            }
-            .into())
-        }
-        _ => Ok(()),
-    }
-}

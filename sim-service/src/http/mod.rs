@@ -1,5 +1,7 @@
-//! The HTTP edge: axum routes that decode a request, call the store and the
-//! rules, and encode the answer. No rule lives here.
+//! The HTTP edge: axum routes that decode a request, call one method of the
+//! service core ([`crate::service::Service`]) and encode the answer: its
+//! results as JSON or XmlMsg, its errors as a status and the one error
+//! shape ([`error`]). No rule and no store access lives here.
 //!
 //! - `/v1/…`: the client API (what an app like マイナ資格確認アプリ calls);
 //!   with `Authorization: Bearer <session token>` a request is on the app
@@ -17,12 +19,10 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::{Router, middleware};
 
-use crate::caches::Caches;
 use crate::clock::ServiceClock;
-use crate::fixtures::InsuredPerson;
-use crate::model::CharacterCodeIdentifier;
-use crate::rules::certificate::TrustAnchors;
-use crate::store::{CertificateEntry, Store, StoredPerson};
+use crate::service::Service;
+pub use crate::service::ServiceConfig;
+use crate::store::Store;
 
 mod admin;
 mod api;
@@ -47,52 +47,14 @@ fn rfc3339(t: time::OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
-/// How the service behaves, fixed at start.
-#[derive(Debug, Clone)]
-pub struct ServiceConfig {
-    /// The admin API's bearer token; `None` leaves the admin API open, which
-    /// is only allowed on loopback.
-    pub admin_token: Option<String>,
-    /// The admin console's password when there is no admin token (which
-    /// the console accepts otherwise); with neither, nobody can log in.
-    pub console_password: Option<String>,
-    /// How long a challenge may be redeemed after it is issued.
-    pub challenge_lifetime: time::Duration,
-    /// Scales registration times (1.0 real time; 0.001 turns 15 s into 15 ms).
-    pub time_factor: f64,
-    /// The simulated processing time of a registration (typically ~15 s).
-    pub registration_processing: time::Duration,
-    /// The encoding and character rules of responses when a request does not say.
-    pub default_character_code: CharacterCodeIdentifier,
-    /// The facility folder of `--oqs-dir`: its card confirmations drop a
-    /// face file there (see [`crate::exchange::folder`]).
-    pub oqs_folder: Option<crate::exchange::folder::OqsFolder>,
-}
-
-impl Default for ServiceConfig {
-    fn default() -> Self {
-        ServiceConfig {
-            admin_token: None,
-            console_password: None,
-            challenge_lifetime: crate::rules::challenge::DEFAULT_LIFETIME,
-            time_factor: 1.0,
-            registration_processing: time::Duration::seconds(15),
-            default_character_code: CharacterCodeIdentifier::Utf8,
-            oqs_folder: None,
-        }
-    }
-}
-
-/// Everything a handler needs. Cheap to clone.
+/// Everything a handler needs: the service core, and what only the HTTP
+/// edge keeps (injected faults, the blocking slots, console sessions, the
+/// trace writer). Dereferences to the [`Service`], whose methods the
+/// handlers call. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<Store>,
-    pub clock: ServiceClock,
+    pub service: Service,
     pub faults: Faults,
-    pub anchors: Arc<TrustAnchors>,
-    pub config: Arc<ServiceConfig>,
-    /// Certificate verifications and parsed fixtures (see [`crate::caches`]).
-    pub caches: Arc<Caches>,
     /// Slots for confirmation work on the blocking pool (see
     /// [`blocking_slots`]).
     pub blocking: Arc<tokio::sync::Semaphore>,
@@ -101,6 +63,14 @@ pub struct AppState {
     /// Keeps each confirmation's HTTP exchange for the console, off the
     /// confirmation's path.
     pub traces: console::trace::TraceWriter,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Service;
+
+    fn deref(&self) -> &Service {
+        &self.service
+    }
 }
 
 /// How many confirmations may be in the blocking pool at once. Unbounded,
@@ -113,26 +83,46 @@ pub fn blocking_slots() -> usize {
 }
 
 impl AppState {
-    /// A service trusting the simulated JPKI's user-authentication CA.
+    /// A service trusting the simulated JPKI's user-authentication CA (see
+    /// [`Service::new`]), behind the HTTP edge.
     pub fn new(store: Store, clock: ServiceClock, config: ServiceConfig) -> Result<Self, String> {
-        let pki = sim_card::personalize::simulated_jpki().map_err(|e| e.to_string())?;
-        let mut anchors = TrustAnchors::new();
-        anchors
-            .add_der(pki.ca_certificate_der(sim_card::pki::Purpose::UserAuthentication))
-            .map_err(|e| e.to_string())?;
-        let anchors = Arc::new(anchors);
-        let store = Arc::new(store);
-        Ok(AppState {
-            traces: console::trace::TraceWriter::start(store.clone()),
-            store,
-            clock,
+        Ok(Self::serving(Service::new(store, clock, config)?))
+    }
+
+    /// The HTTP edge over a service.
+    pub fn serving(service: Service) -> Self {
+        AppState {
+            traces: console::trace::TraceWriter::start(service.store.clone()),
+            service,
             faults: Faults::default(),
-            caches: Arc::new(Caches::new(anchors.clone())),
-            anchors,
-            config: Arc::new(config),
             blocking: Arc::new(tokio::sync::Semaphore::new(blocking_slots())),
             console: console::Sessions::default(),
+        }
+    }
+
+    /// Runs a blocking core operation off the async threads, in one of the
+    /// bounded slots.
+    pub async fn blocking<T: Send + 'static, E: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Service) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, ApiError>
+    where
+        ApiError: From<E>,
+    {
+        let slot = self
+            .blocking
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(ApiError::internal)?;
+        let service = self.service.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            work(&service)
         })
+        .await
+        .map_err(ApiError::internal)?;
+        Ok(result?)
     }
 }
 
@@ -180,50 +170,6 @@ pub fn router(state: AppState) -> Router {
 )]
 async fn health() -> &'static str {
     "ok"
-}
-
-/// Issues every person's card and phones (deterministically, as `kazasu card`
-/// would) and stores the persons with the fingerprints of all their
-/// certificates (the physical card's and each phone's), replacing what was
-/// there. Slow-ish (a key derivation per new card): call it off the async
-/// threads.
-pub fn install_fixtures(state: &AppState, persons: &[InsuredPerson]) -> Result<(), ApiError> {
-    let pki = sim_card::personalize::simulated_jpki().map_err(ApiError::internal)?;
-    let mut stored = Vec::with_capacity(persons.len());
-    let mut certificates = Vec::with_capacity(persons.len());
-    for person in persons {
-        let invalid = |e: sim_card::personalize::IssueError, what: &str| {
-            ApiError::unprocessable("invalid_fixtures", format!("{}{what}: {e}", person.id))
-        };
-        let profile = &person.card.profile;
-        let certificate =
-            sim_card::personalize::auth_certificate(profile, &pki).map_err(|e| invalid(e, ""))?;
-        certificates.push(CertificateEntry {
-            fingerprint: crate::confirmation::fingerprint(&certificate),
-            person: person.id.clone(),
-            kind: "physical".into(),
-            phone: None,
-            revoked: profile.certificates.auth.revoked,
-        });
-        for phone in &person.phones {
-            let profile = person.phone_profile(phone);
-            let certificate = sim_card::personalize::auth_certificate(&profile, &pki)
-                .map_err(|e| invalid(e, &format!(" phone {}", phone.id)))?;
-            certificates.push(CertificateEntry {
-                fingerprint: crate::confirmation::fingerprint(&certificate),
-                person: person.id.clone(),
-                kind: phone.variant.name().to_string(),
-                phone: Some(phone.id.clone()),
-                revoked: phone.certificate.revoked,
-            });
-        }
-        stored.push(StoredPerson {
-            id: person.id.clone(),
-            fixture: toml::to_string(person).map_err(ApiError::internal)?,
-        });
-    }
-    state.store.replace_fixtures(&stored, &certificates)?;
-    Ok(())
 }
 
 /// Serves `app` on `listener` until `shutdown` completes: plain HTTP, or

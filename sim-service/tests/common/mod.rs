@@ -20,7 +20,7 @@ pub async fn serve(
     let clock = ServiceClock::frozen_at(OffsetDateTime::parse(now, &Rfc3339).unwrap());
     let state = AppState::new(Store::in_memory().unwrap(), clock, config).unwrap();
     let installing = state.clone();
-    tokio::task::spawn_blocking(move || http::install_fixtures(&installing, &persons))
+    tokio::task::spawn_blocking(move || installing.install_fixtures(&persons))
         .await
         .unwrap()
         .unwrap();

@@ -1,8 +1,9 @@
 //! The administrator's screens of the service for マイナ資格確認アプリ, per
 //! facility: 環境設定 (the 外来診療等(通常とは異なる動線)機能 switch),
 //! アクティベーションコード発行 and its list (with 無効化する), アカウント登録
-//! and update, and お知らせ (for every facility). Each calls
-//! [`crate::facility::admin`], as the admin JSON API does.
+//! and update, and お知らせ (for every facility). Each calls the service
+//! core's facility administration ([`crate::service::facility`]), as the
+//! admin JSON API does.
 //!
 //! The facility is a query parameter (`?facility=0110000001`) on every page
 //! and a hidden field of every form; the selector lists the facilities the
@@ -16,11 +17,12 @@ use serde::Deserialize;
 use time::Date;
 
 use super::{ConsoleError, Done, LoggedIn, Page, Shown, blocking, done, page};
-use crate::facility::{AccountUpdate, FacilityError, NewAccount, NewNotice, Role, admin};
+use crate::facility::{AccountUpdate, FacilityError, NewAccount, NewNotice, Role};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::model::MedicalInstitutionCode;
-use crate::store::Store;
+use crate::service::Service;
+use crate::service::facility::EnvironmentChange;
 
 /// The facility a page starts with when none is chosen: the harness's.
 const DEFAULT_FACILITY: &str = "0110000001";
@@ -85,7 +87,8 @@ fn known_facilities(
     state: &AppState,
     chosen: &MedicalInstitutionCode,
 ) -> Result<Vec<String>, ConsoleError> {
-    let mut codes: Vec<String> = admin::facilities(&state.store)
+    let mut codes: Vec<String> = state
+        .facilities()
         .map_err(|e| ConsoleError::from(ApiError::from(e)))?
         .iter()
         .map(|c| c.as_str().to_string())
@@ -102,12 +105,12 @@ fn known_facilities(
 async fn read_screen<T: Send + 'static>(
     state: &AppState,
     facility: &MedicalInstitutionCode,
-    read: impl FnOnce(&Store, &MedicalInstitutionCode) -> Result<T, FacilityError> + Send + 'static,
+    read: impl FnOnce(&Service, &MedicalInstitutionCode) -> Result<T, FacilityError> + Send + 'static,
 ) -> Result<(T, Vec<String>), ConsoleError> {
     let (state, facility) = (state.clone(), facility.clone());
     blocking(move || {
         Ok((
-            read(&state.store, &facility).map_err(|e| ConsoleError::from(ApiError::from(e)))?,
+            read(&state, &facility).map_err(|e| ConsoleError::from(ApiError::from(e)))?,
             known_facilities(&state, &facility)?,
         ))
     })
@@ -154,7 +157,7 @@ async fn environment_with(
     facility: MedicalInstitutionCode,
     shown: Shown,
 ) -> Page {
-    let (setting, facilities) = read_screen(&state, &facility, admin::environment).await?;
+    let (setting, facilities) = read_screen(&state, &facility, Service::environment).await?;
     page(
         "environment.html",
         &session,
@@ -194,12 +197,13 @@ async fn set_environment(
         }
     };
     let enabled = form.outpatient_flow.is_some();
-    let (store, code) = (state.store.clone(), facility.clone());
+    let (service, code) = (state.service.clone(), facility.clone());
+    let change = EnvironmentChange {
+        outpatient_flow: Some(enabled),
+        activation_delay_seconds: Some(delay),
+    };
     act(
-        move || {
-            admin::set_outpatient_flow(&store, &code, enabled)?;
-            admin::set_activation_delay(&store, &code, delay)
-        },
+        move || service.change_environment(&code, change),
         (&screen_of("/admin/environment", &facility), "environment"),
         |shown| environment_with(state, session, facility, shown),
     )
@@ -223,11 +227,10 @@ async fn activation_with(
     facility: MedicalInstitutionCode,
     shown: Shown,
 ) -> Page {
-    let now = state.clock.now();
-    let ((codes, setting), facilities) = read_screen(&state, &facility, move |store, facility| {
+    let ((codes, setting), facilities) = read_screen(&state, &facility, |service, facility| {
         Ok((
-            admin::activation_codes(store, facility, now)?,
-            admin::environment(store, facility)?,
+            service.activation_codes(facility)?,
+            service.environment(facility)?,
         ))
     })
     .await?;
@@ -259,10 +262,9 @@ async fn issue_code(
 ) -> Page {
     session.check(&form.csrf)?;
     let facility = facility_of(Some(&form.facility))?;
-    let now = state.clock.now();
-    let (store, code) = (state.store.clone(), facility.clone());
+    let (service, code) = (state.service.clone(), facility.clone());
     act(
-        move || admin::issue_activation_code(&store, &code, &form.memo, now),
+        move || service.issue_activation_code(&code, &form.memo),
         (&screen_of("/admin/activation-codes", &facility), "issued"),
         |shown| activation_with(state, session, facility, shown),
     )
@@ -283,9 +285,9 @@ async fn invalidate_code(
 ) -> Page {
     session.check(&form.csrf)?;
     let facility = facility_of(Some(&form.facility))?;
-    let (store, code) = (state.store.clone(), facility.clone());
+    let (service, code) = (state.service.clone(), facility.clone());
     act(
-        move || admin::invalidate_activation_code(&store, &code, form.code.trim()),
+        move || service.invalidate_activation_code(&code, form.code.trim()),
         (
             &screen_of("/admin/activation-codes", &facility),
             "invalidated",
@@ -312,10 +314,9 @@ async fn accounts_with(
     facility: MedicalInstitutionCode,
     shown: Shown,
 ) -> Page {
-    let now = state.clock.now();
-    let today = crate::clock::jst_date(now).to_string();
-    let (accounts, facilities) = read_screen(&state, &facility, move |store, facility| {
-        admin::accounts(store, facility, now)
+    let today = crate::clock::jst_date(state.clock.now()).to_string();
+    let (accounts, facilities) = read_screen(&state, &facility, |service, facility| {
+        service.accounts(facility)
     })
     .await?;
     page(
@@ -382,10 +383,9 @@ async fn register_account(
         start_date,
         password: form.password,
     };
-    let now = state.clock.now();
-    let (store, code) = (state.store.clone(), facility.clone());
+    let (service, code) = (state.service.clone(), facility.clone());
     act(
-        move || admin::register_account(&store, &code, account, now),
+        move || service.register_account(&code, account),
         (&screen_of("/admin/accounts", &facility), "registered"),
         |shown| accounts_with(state, session, facility, shown),
     )
@@ -439,10 +439,13 @@ async fn update_account(
             return accounts_with(state, session, facility, Shown::invalid(error)).await;
         }
     };
-    let now = state.clock.now();
-    let (store, code, user_id) = (state.store.clone(), facility.clone(), form.user_id.clone());
+    let (service, code, user_id) = (
+        state.service.clone(),
+        facility.clone(),
+        form.user_id.clone(),
+    );
     act(
-        move || admin::update_account(&store, &code, user_id.trim(), update, now),
+        move || service.update_account(&code, user_id.trim(), update),
         (&screen_of("/admin/accounts", &facility), "updated"),
         |shown| accounts_with(state, session, facility, shown),
     )
@@ -460,8 +463,8 @@ async fn notices_page(
 }
 
 async fn notices_with(state: AppState, session: LoggedIn, shown: Shown) -> Page {
-    let store = state.store.clone();
-    let notices = blocking(move || admin::notices(&store))
+    let service = state.service.clone();
+    let notices = blocking(move || service.notices())
         .await?
         .map_err(|e| ConsoleError::from(ApiError::from(e)))?;
     page(
@@ -494,10 +497,9 @@ async fn publish_notice(
         link: form.link.trim().to_string(),
         outage: form.outage.is_some(),
     };
-    let now = state.clock.now();
-    let store = state.store.clone();
+    let service = state.service.clone();
     act(
-        move || admin::publish_notice(&store, new, now),
+        move || service.publish_notice(new),
         ("/admin/notices", "notice"),
         |shown| notices_with(state, session, shown),
     )

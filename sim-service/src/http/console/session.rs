@@ -17,7 +17,7 @@ const MAX_SESSIONS: usize = 64;
 
 /// A logged-in browser.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
+pub struct ConsoleSession {
     /// Every POST form of this session carries it back.
     pub csrf: String,
     started: Instant,
@@ -31,7 +31,7 @@ pub struct Sessions(Arc<Mutex<Live>>);
 
 #[derive(Debug, Default)]
 struct Live {
-    by_id: HashMap<String, Session>,
+    by_id: HashMap<String, ConsoleSession>,
     started: u64,
 }
 
@@ -44,12 +44,12 @@ pub fn random_token() -> Result<String, openssl::error::ErrorStack> {
 
 impl Sessions {
     /// Starts a session; returns its id and the session.
-    pub fn start(&self) -> Result<(String, Session), openssl::error::ErrorStack> {
+    pub fn start(&self) -> Result<(String, ConsoleSession), openssl::error::ErrorStack> {
         let id = random_token()?;
         let csrf = random_token()?;
         let mut live = self.lock();
         live.started += 1;
-        let session = Session {
+        let session = ConsoleSession {
             csrf,
             started: Instant::now(),
             serial: live.started,
@@ -69,7 +69,7 @@ impl Sessions {
     }
 
     /// The live session with this id.
-    pub fn get(&self, id: &str) -> Option<Session> {
+    pub fn get(&self, id: &str) -> Option<ConsoleSession> {
         let map = &mut self.lock().by_id;
         match map.get(id) {
             Some(s) if s.started.elapsed() < SESSION_LIFETIME => Some(s.clone()),
