@@ -15,9 +15,10 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 use sim_card::personalize;
-use sim_card::profile::{self, CardProfile, Variant};
+use sim_card::profile::{self, CardProfile};
+use sim_card::variant::Variant;
 use sim_card::trace::{JsonLines, Traced};
-use sim_card::transport::SmartCard;
+use sim_card::SmartCard;
 use sim_card::transport::vpcd::{self, VpcdControl, VpcdEvent, VpcdOptions};
 
 #[derive(Args)]
