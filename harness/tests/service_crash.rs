@@ -28,9 +28,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
 use sim_card::card::Card;
-use sim_card::iso7816::{
-    compute_digital_signature, read_binary, select_aid, select_ef, verify,
-};
+use sim_card::iso7816::{compute_digital_signature, read_binary, select_aid, select_ef, verify};
 use sim_card::mynumber::{
     EF_AUTH_CERTIFICATE, EF_AUTH_KEY, EF_AUTH_PIN, JPKI_AID, sha256_digest_info,
 };

@@ -223,14 +223,8 @@ mod tests {
             parse(&[0x10, 0xA4, 0, 0]),
             Err(StatusWord::ChainingNotSupported)
         );
-        assert_eq!(
-            parse(&[0xFF, 0xA4, 0, 0]),
-            Err(StatusWord::ClaNotSupported)
-        );
-        assert_eq!(
-            parse(&[0xA0, 0xA4, 0, 0]),
-            Err(StatusWord::ClaNotSupported)
-        );
+        assert_eq!(parse(&[0xFF, 0xA4, 0, 0]), Err(StatusWord::ClaNotSupported));
+        assert_eq!(parse(&[0xA0, 0xA4, 0, 0]), Err(StatusWord::ClaNotSupported));
     }
 
     #[test]

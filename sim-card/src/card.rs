@@ -27,8 +27,8 @@
 use std::time::{Duration, Instant};
 
 use crate::apdu::{self, Class, Command};
-use crate::iso7816::*;
 use crate::filesystem::{Application, Content, Fid, PinFormat, SecurityStatus};
+use crate::iso7816::*;
 use crate::pin::{Pin, VerifyOutcome};
 use crate::variant::Variant;
 

@@ -315,7 +315,10 @@ mod tests {
         assert_eq!(StatusWord::from(0x6C25), StatusWord::WrongLe(0x25));
         assert_eq!(StatusWord::from(0x6984), StatusWord::ReferenceDataNotUsable);
         assert!(matches!(StatusWord::from(0x6A82), StatusWord::FileNotFound));
-        assert!(matches!(StatusWord::from(0x6A84), StatusWord::Other(0x6A84)));
+        assert!(matches!(
+            StatusWord::from(0x6A84),
+            StatusWord::Other(0x6A84)
+        ));
         // Equality by the bytes, however the value was made.
         assert_eq!(StatusWord::Other(0x9000), StatusWord::Ok);
         assert_eq!(StatusWord::RemainingRetries(0x13).to_u16(), 0x63C3);
@@ -323,9 +326,15 @@ mod tests {
         assert_eq!(StatusWord::Other(0x63C1).remaining_retries(), Some(1));
         assert_eq!(StatusWord::Ok.remaining_retries(), None);
         assert_eq!(StatusWord::ReferenceDataNotUsable.remaining_retries(), None);
-        assert_eq!(StatusWord::of_response(&[0x01, 0x6A, 0x82]), Some(StatusWord::FileNotFound));
+        assert_eq!(
+            StatusWord::of_response(&[0x01, 0x6A, 0x82]),
+            Some(StatusWord::FileNotFound)
+        );
         assert_eq!(StatusWord::of_response(&[0x90]), None);
-        assert_eq!(StatusWord::WrongLe(0x25).meaning(), "wrong Le: resend with Le=37");
+        assert_eq!(
+            StatusWord::WrongLe(0x25).meaning(),
+            "wrong Le: resend with Le=37"
+        );
         assert_eq!(StatusWord::Ok.to_string(), "9000");
     }
 

@@ -427,7 +427,11 @@ mod tests {
 
     fn sha256_digest_info(message: &[u8]) -> Vec<u8> {
         let digest = openssl::sha::sha256(message);
-        [crate::mynumber::SHA256_DIGEST_INFO_PREFIX.as_slice(), &digest].concat()
+        [
+            crate::mynumber::SHA256_DIGEST_INFO_PREFIX.as_slice(),
+            &digest,
+        ]
+        .concat()
     }
 
     #[test]

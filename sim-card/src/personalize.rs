@@ -9,15 +9,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::iso7816::StatusWord;
-use crate::mynumber::{
-    COMMON_AID, EF_AUTH_CERTIFICATE, EF_AUTH_KEY, EF_AUTH_PIN, EF_SIGN_CERTIFICATE, EF_SIGN_KEY,
-    EF_SIGN_PIN, EF_TEXT_MY_NUMBER, EF_TEXT_PIN, JPKI_AID, JUKI_AID, SHA256_DIGEST_INFO_PREFIX, SURFACE_AID, TEXT_AID,
-};
 use crate::card::{Card, PinRef};
 use crate::filesystem::{Access, Application, CardKey, ElementaryFile as Ef, PinFormat};
 use crate::formats::{self, TokenLabel};
+use crate::iso7816::StatusWord;
 use crate::keys::{self, EcKey, RsaKey};
+use crate::mynumber::{
+    COMMON_AID, EF_AUTH_CERTIFICATE, EF_AUTH_KEY, EF_AUTH_PIN, EF_SIGN_CERTIFICATE, EF_SIGN_KEY,
+    EF_SIGN_PIN, EF_TEXT_MY_NUMBER, EF_TEXT_PIN, JPKI_AID, JUKI_AID, SHA256_DIGEST_INFO_PREFIX,
+    SURFACE_AID, TEXT_AID,
+};
 use crate::pin::{self, Pin};
 use crate::pki::{CertificateHolder, Jpki, PkiError, SubjectKey};
 use crate::profile::{CardProfile, PhoneKey, PinSetting, ProfileError};

@@ -219,7 +219,6 @@ fn default_security_code() -> String {
     "1234".into()
 }
 
-
 impl CardProfile {
     /// Parses a profile from TOML text and checks it.
     pub fn from_toml(text: &str) -> Result<Self, ProfileError> {

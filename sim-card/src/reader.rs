@@ -58,9 +58,9 @@ use rand_core::{Rng, SeedableRng};
 use rand_xorshift::XorShiftRng;
 use serde::{Deserialize, Serialize};
 
+use crate::SmartCard;
 use crate::apdu;
 use crate::iso7816::{self, CLA_INTERINDUSTRY, INS_GET_RESPONSE, SHORT_LE_MAX, StatusWord};
-use crate::SmartCard;
 
 /// The reader a card is held to (`[card.reader]` in a scenario).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -252,7 +252,9 @@ impl Latency {
         };
         match c.ins {
             iso7816::INS_SELECT => costs.select,
-            iso7816::INS_READ_BINARY | iso7816::INS_READ_RECORD | INS_GET_RESPONSE => returned(c.ne),
+            iso7816::INS_READ_BINARY | iso7816::INS_READ_RECORD | INS_GET_RESPONSE => {
+                returned(c.ne)
+            }
             iso7816::INS_VERIFY if c.data.is_empty() => costs.verify_status,
             iso7816::INS_VERIFY | iso7816::INS_CHANGE_REFERENCE_DATA => costs.verify,
             iso7816::INS_COMPUTE_DIGITAL_SIGNATURE => costs.sign,
@@ -324,9 +326,7 @@ impl<C> SimulatedReader<C> {
     /// GET RESPONSE under T=0: the next part of the waiting data.
     fn get_response(&mut self, le: usize) -> Vec<u8> {
         if self.waiting.is_empty() {
-            return StatusWord::ConditionsOfUseNotSatisfied
-                .to_bytes()
-                .to_vec();
+            return StatusWord::ConditionsOfUseNotSatisfied.to_bytes().to_vec();
         }
         if le > self.waiting.len() {
             return wrong_le(self.waiting.len());
@@ -348,7 +348,9 @@ fn more_data(len: usize) -> [u8; 2] {
 
 /// `6C xx`: resend with Le = xx.
 fn wrong_le(available: usize) -> Vec<u8> {
-    StatusWord::WrongLe(short_length(available)).to_bytes().to_vec()
+    StatusWord::WrongLe(short_length(available))
+        .to_bytes()
+        .to_vec()
 }
 
 /// A length as a short APDU's one byte says it: 256 or more is `00`.

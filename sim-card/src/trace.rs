@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::SmartCard;
 use crate::apdu;
 use crate::iso7816::StatusWord;
-use crate::SmartCard;
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -265,7 +265,10 @@ mod tests {
         traced.power_off(at(3_000));
         let records = shared.lock().unwrap();
         let stamps: Vec<_> = records.iter().map(|r| r.elapsed_us).collect();
-        assert_eq!(stamps, [1_000_000, 1_500_000, 2_000_000, 2_250_000, 3_000_000]);
+        assert_eq!(
+            stamps,
+            [1_000_000, 1_500_000, 2_000_000, 2_250_000, 3_000_000]
+        );
         assert_eq!(records[0].at, "2026-12-01T00:00:01Z");
         assert_eq!(records[4].at, "2026-12-01T00:00:03Z");
     }

@@ -47,7 +47,9 @@ fn ok(card: &mut Card, apdu: &str) -> Vec<u8> {
 fn select_ef(card: &mut Card, fid: u16) {
     let [hi, lo] = fid.to_be_bytes();
     assert_eq!(
-        card.process(&[0x00, 0xA4, 0x02, 0x0C, 0x02, hi, lo]).sw.to_u16(),
+        card.process(&[0x00, 0xA4, 0x02, 0x0C, 0x02, hi, lo])
+            .sw
+            .to_u16(),
         0x9000,
         "SELECT EF {fid:04X}"
     );

@@ -187,22 +187,14 @@ pub fn read_auth_certificate(card: &mut dyn CardChannel) -> Result<Vec<u8>, Card
         EF_AUTH_CERTIFICATE,
         "SELECT EF 000A (auth certificate)",
     )?;
-    let head = expect_ok(
-        card,
-        "READ BINARY EF 000A (length)",
-        &read_binary(0, 4),
-    )?;
+    let head = expect_ok(card, "READ BINARY EF 000A (length)", &read_binary(0, 4))?;
     let len = der_length(&head)?;
     let mut der = Vec::with_capacity(len);
     while der.len() < len {
         let offset = u16::try_from(der.len())
             .map_err(|_| CardFault::BadData("certificate offset past 15 bits".into()))?;
         let want = (len - der.len()).min(256);
-        let chunk = expect_ok(
-            card,
-            "READ BINARY EF 000A",
-            &read_binary(offset, want),
-        )?;
+        let chunk = expect_ok(card, "READ BINARY EF 000A", &read_binary(offset, want))?;
         if chunk.is_empty() {
             // A card that answers 9000 with no data would loop forever.
             return Err(CardFault::BadData(format!(

@@ -69,11 +69,7 @@ pub fn check(
             }
         }
         Misbehaviour::VerifyInVisual | Misbehaviour::VerifyBlocked => {
-            let commands = [
-                select_aid(JPKI_AID),
-                select_ef(EF_AUTH_PIN),
-                verify(pin),
-            ];
+            let commands = [select_aid(JPKI_AID), select_ef(EF_AUTH_PIN), verify(pin)];
             if let Some(stop) = send_blindly(card, &commands) {
                 return stop;
             }

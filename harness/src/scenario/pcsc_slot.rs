@@ -12,8 +12,8 @@ use std::ffi::CString;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sim_card::personalize::AUTH_PIN;
 use sim_card::SmartCard;
+use sim_card::personalize::AUTH_PIN;
 use sim_card::transport::vpcd::{self, VpcdControl, VpcdEvent, VpcdOptions};
 use sim_card::transport::vpcd_codec::ERROR_REPLY;
 

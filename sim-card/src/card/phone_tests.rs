@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 
 use super::*;
-use crate::filesystem::{Access, CardKey, ElementaryFile, PinFormat};
 use crate::SmartCard;
+use crate::filesystem::{Access, CardKey, ElementaryFile, PinFormat};
 
 use crate::mynumber::JPKI_AID as JPKI;
 

@@ -38,12 +38,12 @@ use crate::persona::{Persona, Sex};
 
 mod der;
 
+pub use der::SubjectKey;
 use der::{
     Extension, KeyUsage, Name, Tbs, authority_info_access, authority_key_identifier,
     basic_constraints_ca, certificate_policies, client_auth, extension, hash, key_identifier,
     key_usage, oid, serial, subject_key_identifier,
 };
-pub use der::SubjectKey;
 
 /// The organisation in the CA names of the official test hierarchy; the production
 /// hierarchy says `JPKI`.

@@ -434,8 +434,7 @@ fn common_name_layout() {
     let h = holder();
     let auth =
         Jpki::common_name(Purpose::UserAuthentication, &h, &card_key(AUTH_KEY_LABEL)).unwrap();
-    let sign =
-        Jpki::common_name(Purpose::DigitalSignature, &h, &card_key(SIGN_KEY_LABEL)).unwrap();
+    let sign = Jpki::common_name(Purpose::DigitalSignature, &h, &card_key(SIGN_KEY_LABEL)).unwrap();
     for cn in [&auth, &sign] {
         assert_eq!(cn.len(), 23);
         assert!(

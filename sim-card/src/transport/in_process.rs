@@ -76,7 +76,7 @@ impl<C: SmartCard> InProcessReader<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reader::{Field, FlakyField, SimulatedReader, ReaderProfile};
+    use crate::reader::{Field, FlakyField, ReaderProfile, SimulatedReader};
     use crate::transport::trivial::TrivialCard;
 
     #[test]

@@ -26,7 +26,6 @@ pub const MAX_PAYLOAD: usize = 0xFFFF;
 /// card having been removed.
 pub const ERROR_REPLY: [u8; 2] = [0x6F, 0x00];
 
-
 /// One message from vpcd to the card.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VpcdMessage {
