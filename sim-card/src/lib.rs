@@ -28,6 +28,7 @@ pub mod pin;
 pub mod pki;
 pub mod profile;
 pub mod reader;
+pub mod toml_date;
 pub mod trace;
 pub mod transport;
 pub mod variant;
