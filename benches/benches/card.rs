@@ -19,22 +19,23 @@ use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use kazasu_benches::{
-    BenchCard, EF_AUTH_CERTIFICATE, EF_AUTH_KEY, EF_AUTH_PIN, JPKI_AID, compute_signature,
-    confirmation_commands, issue, read_certificate_commands, select_aid, select_ef, verify,
+    BenchCard, confirmation_commands, issue, read_certificate_commands, signature_command,
 };
 use sim_card::card::Card;
-use sim_card::profile::Variant;
+use sim_card::iso7816::{StatusWord, select_aid, select_ef, verify};
+use sim_card::mynumber::{EF_AUTH_CERTIFICATE, EF_AUTH_KEY, EF_AUTH_PIN, JPKI_AID};
+use sim_card::variant::Variant;
 
 /// Sends `command` and insists on `9000`: a bench of an error path would
 /// measure the wrong thing.
 fn ok(card: &mut Card, command: &[u8], now: Instant) -> Vec<u8> {
     let response = card.process_at(command, now);
     assert_eq!(
-        response.sw.0,
-        0x9000,
-        "{} answered {:04X}",
+        response.sw,
+        StatusWord::Ok,
+        "{} answered {}",
         hex::encode_upper(command),
-        response.sw.0
+        response.sw
     );
     response.data
 }
@@ -44,7 +45,7 @@ fn ok(card: &mut Card, command: &[u8], now: Instant) -> Vec<u8> {
 /// iPhone the holder authenticated (Face ID) at `now`.
 fn ready_card(variant: Option<Variant>, now: Instant) -> BenchCard {
     let mut bench = issue("default", variant).expect("the default profile issues");
-    ok(&mut bench.card, &select_aid(&JPKI_AID), now);
+    ok(&mut bench.card, &select_aid(JPKI_AID), now);
     match &bench.auth_pin {
         Some(pin) => {
             ok(&mut bench.card, &select_ef(EF_AUTH_PIN), now);
@@ -66,7 +67,7 @@ fn commands(c: &mut Criterion) {
     let mut group = c.benchmark_group("apdu");
     group.throughput(Throughput::Elements(1));
 
-    let select_ap = select_aid(&JPKI_AID);
+    let select_ap = select_aid(JPKI_AID);
     group.bench_function("SELECT JPKI-AP", |b| {
         b.iter(|| ok(&mut card, black_box(&select_ap), now))
     });
@@ -124,7 +125,7 @@ fn signatures(c: &mut Criterion) {
     let now = Instant::now();
     let mut group = c.benchmark_group("COMPUTE DIGITAL SIGNATURE");
     group.throughput(Throughput::Elements(1));
-    let sign = compute_signature(&[0x5A; 32]);
+    let sign = signature_command();
     for (name, variant) in [
         ("RSA-2048, physical card", None),
         ("RSA-2048, Android", Some(Variant::Android)),

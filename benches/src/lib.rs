@@ -19,75 +19,36 @@
 //!
 //! [`read_certificate_commands`] follows OpenSC (4-byte header, 256-byte
 //! chunks, exact last chunk): the harness's own client reads the same way.
+//!
+//! The commands are built with `sim_card::iso7816` and addressed with
+//! `sim_card::mynumber`, the vocabulary the card and the reference client
+//! share.
 
 pub mod proc_stat;
 
 use sim_card::card::Card;
-use sim_card::keys::SHA256_DIGEST_INFO_PREFIX;
+use sim_card::iso7816::{
+    EMPTY_VERIFY, SHORT_LE_MAX, compute_digital_signature, read_binary, select_aid, select_ef,
+    verify,
+};
+use sim_card::mynumber::{
+    EF_AUTH_CERTIFICATE, EF_AUTH_KEY, EF_AUTH_PIN, JPKI_AID, sha256_digest_info,
+};
 use sim_card::personalize::{self, IssueError};
-use sim_card::profile::{CardProfile, Variant};
+use sim_card::profile::CardProfile;
+use sim_card::variant::Variant;
 
-/// JPKI-AP (公的個人認証AP).
-pub const JPKI_AID: [u8; 10] = [0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01];
-/// User-authentication certificate EF.
-pub const EF_AUTH_CERTIFICATE: u16 = 0x000A;
-/// User-authentication private key EF.
-pub const EF_AUTH_KEY: u16 = 0x0017;
-/// User-authentication PIN EF (4 digits).
-pub const EF_AUTH_PIN: u16 = 0x0018;
-/// The largest answer of one short READ BINARY (Le `00`).
-pub const SHORT_READ_CHUNK: usize = 256;
 /// The header OpenSC reads to learn a certificate's length (`30 82 LL LL`).
 pub const OPENSC_HEADER_LEN: usize = 4;
-
-/// `00 A4 04 0C Lc <aid>`: SELECT an application, no FCI.
-pub fn select_aid(aid: &[u8]) -> Vec<u8> {
-    let mut command = vec![0x00, 0xA4, 0x04, 0x0C, aid.len() as u8];
-    command.extend_from_slice(aid);
-    command
-}
-
-/// `00 A4 02 0C 02 <fid>`: SELECT an EF of the current application.
-pub fn select_ef(fid: u16) -> Vec<u8> {
-    let [hi, lo] = fid.to_be_bytes();
-    vec![0x00, 0xA4, 0x02, 0x0C, 0x02, hi, lo]
-}
-
-/// `00 B0 <offset> <Le>`; an `le` of 256 is sent as `00`.
-pub fn read_binary(offset: u16, le: usize) -> Vec<u8> {
-    let [hi, lo] = offset.to_be_bytes();
-    vec![0x00, 0xB0, hi, lo, (le.min(SHORT_READ_CHUNK) % 256) as u8]
-}
-
-/// `00 20 00 80 Lc <pin>`: VERIFY the selected PIN EF.
-pub fn verify(pin: &str) -> Vec<u8> {
-    let mut command = vec![0x00, 0x20, 0x00, 0x80, pin.len() as u8];
-    command.extend_from_slice(pin.as_bytes());
-    command
-}
-
-/// `00 20 00 80`: the empty VERIFY that asks for the tries left (`63Cx`).
-pub const VERIFY_STATUS: [u8; 4] = [0x00, 0x20, 0x00, 0x80];
-
-/// `80 2A 00 80 Lc <SHA-256 DigestInfo> 00`: COMPUTE DIGITAL SIGNATURE with
-/// the selected key over the DigestInfo of `digest`.
-pub fn compute_signature(digest: &[u8; 32]) -> Vec<u8> {
-    let len = SHA256_DIGEST_INFO_PREFIX.len() + digest.len();
-    let mut command = vec![0x80, 0x2A, 0x00, 0x80, len as u8];
-    command.extend_from_slice(&SHA256_DIGEST_INFO_PREFIX);
-    command.extend_from_slice(digest);
-    command.push(0x00);
-    command
-}
 
 /// Reading a certificate of `len` bytes from its selected EF as OpenSC
 /// does: the 4-byte header, then chunks of 256 bytes from offset 0, the last
 /// one asking for exactly what is left.
 pub fn read_certificate_commands(len: usize) -> Vec<Vec<u8>> {
     let mut commands = vec![read_binary(0, OPENSC_HEADER_LEN)];
-    commands.extend((0..len).step_by(SHORT_READ_CHUNK).map(|offset| {
+    commands.extend((0..len).step_by(SHORT_LE_MAX).map(|offset| {
         let offset16 = u16::try_from(offset).expect("a certificate is under 32 KiB");
-        read_binary(offset16, (len - offset).min(SHORT_READ_CHUNK))
+        read_binary(offset16, (len - offset).min(SHORT_LE_MAX))
     }));
     commands
 }
@@ -99,16 +60,22 @@ pub fn read_certificate_commands(len: usize) -> Vec<Vec<u8>> {
 /// read it whole.
 pub fn confirmation_commands(pin: &str, certificate_len: usize) -> Vec<Vec<u8>> {
     let mut commands = vec![
-        select_aid(&JPKI_AID),
+        select_aid(JPKI_AID),
         select_ef(EF_AUTH_PIN),
-        VERIFY_STATUS.to_vec(),
+        EMPTY_VERIFY.to_vec(),
         verify(pin),
         select_ef(EF_AUTH_KEY),
-        compute_signature(&[0x5A; 32]),
+        signature_command(),
         select_ef(EF_AUTH_CERTIFICATE),
     ];
     commands.extend(read_certificate_commands(certificate_len));
     commands
+}
+
+/// COMPUTE DIGITAL SIGNATURE over the SHA-256 DigestInfo of a fixed digest:
+/// what the benches sign (the card's work does not depend on the digest).
+pub fn signature_command() -> Vec<u8> {
+    compute_digital_signature(&sha256_digest_info(&[0x5A; 32]))
 }
 
 /// A card issued from a built-in profile, on `variant`, with its auth
@@ -141,6 +108,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
+    use sim_card::iso7816::StatusWord;
 
     /// Every command of the sequence is answered as a client expects, and
     /// the chunks put the certificate back together exactly.
@@ -158,12 +126,12 @@ mod tests {
         let reads = read_certificate_commands(certificate_len).len();
         for (i, command) in commands.iter().enumerate() {
             let response = card.process_at(command, now);
-            let expected = if command == &VERIFY_STATUS.to_vec() {
-                0x63C3
+            let expected = if command == &EMPTY_VERIFY.to_vec() {
+                StatusWord::RemainingRetries(3)
             } else {
-                0x9000
+                StatusWord::Ok
             };
-            assert_eq!(response.sw.0, expected, "command {i}");
+            assert_eq!(response.sw, expected, "command {i}");
             if i > commands.len() - reads {
                 certificate.extend_from_slice(&response.data);
             }

@@ -14,11 +14,12 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
+use sim_card::SmartCard;
 use sim_card::personalize;
-use sim_card::profile::{self, CardProfile, Variant};
+use sim_card::profile::{self, CardProfile};
 use sim_card::trace::{JsonLines, Traced};
-use sim_card::transport::SmartCard;
 use sim_card::transport::vpcd::{self, VpcdControl, VpcdEvent, VpcdOptions};
+use sim_card::variant::Variant;
 
 #[derive(Args)]
 pub struct CardArgs {

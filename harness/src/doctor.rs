@@ -14,9 +14,9 @@ use clap::Args;
 use openssl::hash::MessageDigest;
 use openssl::sign::Verifier;
 use openssl::x509::X509;
+use sim_card::SmartCard;
 use sim_card::personalize;
 use sim_card::profile::CardProfile;
-use sim_card::transport::SmartCard;
 use sim_card::transport::vpcd::{self, VpcdControl, VpcdEvent, VpcdOptions};
 
 #[derive(Args)]

@@ -28,7 +28,11 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
 use sim_card::card::Card;
-use sim_card::personalize::{self, AUTH_PIN};
+use sim_card::iso7816::{compute_digital_signature, read_binary, select_aid, select_ef, verify};
+use sim_card::mynumber::{
+    EF_AUTH_CERTIFICATE, EF_AUTH_KEY, EF_AUTH_PIN, JPKI_AID, sha256_digest_info,
+};
+use sim_card::personalize;
 use sim_service::fixtures;
 
 const FACILITY: &str = "0110000001";
@@ -167,22 +171,11 @@ struct CardReader {
     card: Card,
 }
 
-fn select_jpki() -> Vec<u8> {
-    let mut apdu = vec![0x00, 0xA4, 0x04, 0x0C, personalize::JPKI_AID.len() as u8];
-    apdu.extend_from_slice(personalize::JPKI_AID);
-    apdu
-}
-
-fn select_ef(fid: u16) -> Vec<u8> {
-    let [hi, lo] = fid.to_be_bytes();
-    vec![0x00, 0xA4, 0x02, 0x0C, 0x02, hi, lo]
-}
-
 impl CardReader {
     fn transmit(&mut self, apdu: &[u8]) -> Vec<u8> {
         let response = self.card.process(apdu);
         assert_eq!(
-            response.sw.0,
+            response.sw.to_u16(),
             0x9000,
             "the card refused {}",
             hex::encode(apdu)
@@ -193,36 +186,28 @@ impl CardReader {
     /// The user-authentication certificate (EF 000A), read the way OpenSC
     /// does: its DER header for the length, then the whole file.
     fn auth_certificate(&mut self) -> Vec<u8> {
-        self.transmit(&select_jpki());
-        self.transmit(&select_ef(0x000A));
-        let header = self.transmit(&[0x00, 0xB0, 0x00, 0x00, 0x04]);
+        self.transmit(&select_aid(JPKI_AID));
+        self.transmit(&select_ef(EF_AUTH_CERTIFICATE));
+        let header = self.transmit(&read_binary(0, 4));
         let len = usize::from(u16::from_be_bytes([header[2], header[3]])) + 4;
         let mut der = Vec::with_capacity(len);
         while der.len() < len {
             let offset = u16::try_from(der.len()).expect("certificate under 32 KiB");
-            let [hi, lo] = offset.to_be_bytes();
-            let chunk = (len - der.len()).min(0xFF) as u8;
-            der.extend(self.transmit(&[0x00, 0xB0, hi, lo, chunk]));
+            let chunk = (len - der.len()).min(0xFF);
+            der.extend(self.transmit(&read_binary(offset, chunk)));
         }
         der
     }
 
     /// VERIFY of the auth PIN, then COMPUTE DIGITAL SIGNATURE over the
     /// SHA-256 DigestInfo of the challenge: a confirmation by PIN.
-    fn sign_challenge(&mut self, challenge: &[u8], pin: &[u8]) -> Vec<u8> {
-        self.transmit(&select_jpki());
-        self.transmit(&select_ef(AUTH_PIN.fid));
-        let mut verify = vec![0x00, 0x20, 0x00, 0x80, pin.len() as u8];
-        verify.extend_from_slice(pin);
-        self.transmit(&verify);
-        self.transmit(&select_ef(0x0017));
-        let mut digest_info =
-            hex::decode("3031300d060960864801650304020105000420").expect("hex prefix");
-        digest_info.extend_from_slice(&openssl::sha::sha256(challenge));
-        let mut sign = vec![0x80, 0x2A, 0x00, 0x80, digest_info.len() as u8];
-        sign.extend_from_slice(&digest_info);
-        sign.push(0x00);
-        self.transmit(&sign)
+    fn sign_challenge(&mut self, challenge: &[u8], pin: &str) -> Vec<u8> {
+        self.transmit(&select_aid(JPKI_AID));
+        self.transmit(&select_ef(EF_AUTH_PIN));
+        self.transmit(&verify(pin));
+        self.transmit(&select_ef(EF_AUTH_KEY));
+        let digest_info = sha256_digest_info(&openssl::sha::sha256(challenge));
+        self.transmit(&compute_digital_signature(&digest_info))
     }
 }
 
@@ -232,7 +217,7 @@ struct Patient {
     person: &'static str,
     certificate: String,
     reader: Option<CardReader>,
-    pin: Vec<u8>,
+    pin: String,
 }
 
 fn patients() -> Vec<Patient> {
@@ -255,7 +240,7 @@ fn patients() -> Vec<Patient> {
         person: "valid",
         certificate: BASE64.encode(&certificate),
         reader: Some(reader),
-        pin: valid.card.profile.pins.auth.value.as_bytes().to_vec(),
+        pin: valid.card.profile.pins.auth.value.clone(),
     }];
     for id in VISUAL_PERSONS {
         let person = find(id);
@@ -265,7 +250,7 @@ fn patients() -> Vec<Patient> {
             person: id,
             certificate: BASE64.encode(der),
             reader: None,
-            pin: Vec::new(),
+            pin: String::new(),
         });
     }
     all

@@ -1,104 +1,11 @@
-//! Command APDUs as ISO/IEC 7816-4 defines them, and the status words the
-//! card answers with.
+//! Command APDUs as ISO/IEC 7816-4 defines them: the card's parser. The
+//! names both sides share (status words, instructions, command builders) are
+//! in [`crate::iso7816`].
 //!
 //! Parsing never panics: any byte string either becomes a [`Command`] or a
 //! [`StatusWord`] that says what is wrong with it.
 
-use std::fmt;
-
-/// A two-byte status word (SW1 SW2).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct StatusWord(pub u16);
-
-impl StatusWord {
-    pub const OK: Self = Self(0x9000);
-    /// 63 Cx: verification failed, x tries left.
-    pub const fn tries_left(x: u8) -> Self {
-        Self(0x63C0 | (x as u16 & 0x0F))
-    }
-    pub const WRONG_LENGTH: Self = Self(0x6700);
-    pub const LOGICAL_CHANNEL_NOT_SUPPORTED: Self = Self(0x6881);
-    pub const SECURE_MESSAGING_NOT_SUPPORTED: Self = Self(0x6882);
-    pub const CHAINING_NOT_SUPPORTED: Self = Self(0x6884);
-    pub const INCOMPATIBLE_WITH_FILE_STRUCTURE: Self = Self(0x6981);
-    pub const SECURITY_STATUS_NOT_SATISFIED: Self = Self(0x6982);
-    /// 69 85: conditions of use not satisfied (e.g. GET RESPONSE with
-    /// nothing to get).
-    pub const CONDITIONS_OF_USE_NOT_SATISFIED: Self = Self(0x6985);
-    /// 69 84: reference data not usable. A blocked PIN answers this, not 6983.
-    pub const PIN_BLOCKED: Self = Self(0x6984);
-    pub const NO_CURRENT_EF: Self = Self(0x6986);
-    pub const WRONG_DATA: Self = Self(0x6A80);
-    pub const FILE_NOT_FOUND: Self = Self(0x6A82);
-    pub const RECORD_NOT_FOUND: Self = Self(0x6A83);
-    pub const WRONG_P1P2: Self = Self(0x6A86);
-    pub const OFFSET_OUTSIDE_EF: Self = Self(0x6B00);
-    pub const INS_NOT_SUPPORTED: Self = Self(0x6D00);
-    pub const CLA_NOT_SUPPORTED: Self = Self(0x6E00);
-    pub const NO_PRECISE_DIAGNOSIS: Self = Self(0x6F00);
-
-    pub fn sw1(self) -> u8 {
-        (self.0 >> 8) as u8
-    }
-
-    pub fn sw2(self) -> u8 {
-        self.0 as u8
-    }
-
-    pub fn to_bytes(self) -> [u8; 2] {
-        self.0.to_be_bytes()
-    }
-
-    /// The status word at the end of a response APDU, if it has one.
-    pub fn of_response(response: &[u8]) -> Option<Self> {
-        match response {
-            [.., sw1, sw2] => Some(Self(u16::from_be_bytes([*sw1, *sw2]))),
-            _ => None,
-        }
-    }
-
-    /// What the status word means, in a few words, for traces and errors.
-    pub fn meaning(self) -> String {
-        match self.0 {
-            0x9000 => "ok".into(),
-            0x63C0 => "wrong PIN, blocked".into(),
-            sw if sw & 0xFFF0 == 0x63C0 => format!("{} tries left", sw & 0x0F),
-            0x6100 => "256 or more bytes to GET RESPONSE".into(),
-            sw if sw & 0xFF00 == 0x6100 => format!("{} bytes to GET RESPONSE", sw & 0xFF),
-            0x6700 => "wrong length".into(),
-            sw if sw & 0xFF00 == 0x6C00 => format!("wrong Le: resend with Le={}", sw & 0xFF),
-            0x6881 => "logical channel not supported".into(),
-            0x6882 => "secure messaging not supported".into(),
-            0x6884 => "command chaining not supported".into(),
-            0x6981 => "command incompatible with file structure".into(),
-            0x6982 => "security status not satisfied".into(),
-            0x6984 => "PIN blocked".into(),
-            0x6985 => "conditions of use not satisfied".into(),
-            0x6986 => "no current EF".into(),
-            0x6A80 => "incorrect data".into(),
-            0x6A82 => "file not found".into(),
-            0x6A83 => "record not found".into(),
-            0x6A86 => "incorrect P1/P2".into(),
-            0x6B00 => "offset outside the EF".into(),
-            0x6D00 => "instruction not supported".into(),
-            0x6E00 => "class not supported".into(),
-            0x6F00 => "no precise diagnosis".into(),
-            _ => "unknown".into(),
-        }
-    }
-}
-
-impl fmt::Debug for StatusWord {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04X}", self.0)
-    }
-}
-
-impl fmt::Display for StatusWord {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04X}", self.0)
-    }
-}
+use crate::iso7816::{INS_CHANGE_REFERENCE_DATA, INS_VERIFY, StatusWord};
 
 /// The class byte's family: the two families the card implements commands in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,7 +43,7 @@ impl Command<'_> {
 /// Parses a command APDU, or returns the status word a card answers to it.
 pub fn parse(bytes: &[u8]) -> Result<Command<'_>, StatusWord> {
     let [cla, ins, p1, p2, body @ ..] = bytes else {
-        return Err(StatusWord::WRONG_LENGTH);
+        return Err(StatusWord::WrongLength);
     };
     let class = check_class(*cla)?;
     let (data, ne, extended) = parse_body(body)?;
@@ -155,7 +62,7 @@ pub fn parse(bytes: &[u8]) -> Result<Command<'_>, StatusWord> {
 /// messaging, and answers as a real card does to anything beyond that.
 fn check_class(cla: u8) -> Result<Class, StatusWord> {
     if cla == 0xFF {
-        return Err(StatusWord::CLA_NOT_SUPPORTED);
+        return Err(StatusWord::ClaNotSupported);
     }
     let (class, channel, secure_messaging, chaining) = match cla {
         // First interindustry values, and proprietary classes coded the same way.
@@ -176,14 +83,14 @@ fn check_class(cla: u8) -> Result<Class, StatusWord> {
             (cla >> 5) & 0x01,
             cla & 0x10 != 0,
         ),
-        _ => return Err(StatusWord::CLA_NOT_SUPPORTED),
+        _ => return Err(StatusWord::ClaNotSupported),
     };
     if channel != 0 {
-        Err(StatusWord::LOGICAL_CHANNEL_NOT_SUPPORTED)
+        Err(StatusWord::LogicalChannelNotSupported)
     } else if secure_messaging != 0 {
-        Err(StatusWord::SECURE_MESSAGING_NOT_SUPPORTED)
+        Err(StatusWord::SecureMessagingNotSupported)
     } else if chaining {
-        Err(StatusWord::CHAINING_NOT_SUPPORTED)
+        Err(StatusWord::ChainingNotSupported)
     } else {
         Ok(class)
     }
@@ -208,24 +115,24 @@ fn parse_body(body: &[u8]) -> Result<(&[u8], Option<usize>, bool), StatusWord> {
         [0, hi, lo, rest @ ..] => {
             let lc = usize::from(u16::from_be_bytes([*hi, *lo]));
             if lc == 0 {
-                return Err(StatusWord::WRONG_LENGTH);
+                return Err(StatusWord::WrongLength);
             }
             match rest.len().checked_sub(lc) {
                 Some(0) => Ok((rest, None, true)),
                 Some(2) => Ok((&rest[..lc], Some(extended_ne(rest[lc], rest[lc + 1])), true)),
-                _ => Err(StatusWord::WRONG_LENGTH),
+                _ => Err(StatusWord::WrongLength),
             }
         }
         // Cases 3 and 4 short.
         [lc, rest @ ..] => {
             let lc = usize::from(*lc);
             if lc == 0 {
-                return Err(StatusWord::WRONG_LENGTH);
+                return Err(StatusWord::WrongLength);
             }
             match rest.len().checked_sub(lc) {
                 Some(0) => Ok((rest, None, false)),
                 Some(1) => Ok((&rest[..lc], Some(short_ne(rest[lc])), false)),
-                _ => Err(StatusWord::WRONG_LENGTH),
+                _ => Err(StatusWord::WrongLength),
             }
         }
     }
@@ -247,16 +154,6 @@ pub fn mask_secrets(bytes: &[u8]) -> String {
     }
     text
 }
-
-pub const INS_SELECT: u8 = 0xA4;
-pub const INS_READ_BINARY: u8 = 0xB0;
-pub const INS_READ_RECORD: u8 = 0xB2;
-pub const INS_VERIFY: u8 = 0x20;
-pub const INS_CHANGE_REFERENCE_DATA: u8 = 0x24;
-pub const INS_COMPUTE_DIGITAL_SIGNATURE: u8 = 0x2A;
-/// 80 FC: the iPhone profile's "last command" indicator. Physical cards answer
-/// it with 6700.
-pub const INS_LAST_COMMAND: u8 = 0xFC;
 
 #[cfg(test)]
 mod tests {
@@ -300,7 +197,7 @@ mod tests {
             &[0x00, 0xB0, 0x00, 0x00, 0x00, 0x00][..],
             &[0x00, 0xB0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01][..],
         ] {
-            assert_eq!(parse(bad), Err(StatusWord::WRONG_LENGTH), "{bad:02X?}");
+            assert_eq!(parse(bad), Err(StatusWord::WrongLength), "{bad:02X?}");
         }
     }
 
@@ -308,32 +205,26 @@ mod tests {
     fn class_byte() {
         assert_eq!(
             parse(&[0x01, 0xA4, 0, 0]),
-            Err(StatusWord::LOGICAL_CHANNEL_NOT_SUPPORTED)
+            Err(StatusWord::LogicalChannelNotSupported)
         );
         assert_eq!(
             parse(&[0x41, 0xA4, 0, 0]),
-            Err(StatusWord::LOGICAL_CHANNEL_NOT_SUPPORTED)
+            Err(StatusWord::LogicalChannelNotSupported)
         );
         assert_eq!(
             parse(&[0x0C, 0xA4, 0, 0]),
-            Err(StatusWord::SECURE_MESSAGING_NOT_SUPPORTED)
+            Err(StatusWord::SecureMessagingNotSupported)
         );
         assert_eq!(
             parse(&[0x08, 0xA4, 0, 0]),
-            Err(StatusWord::SECURE_MESSAGING_NOT_SUPPORTED)
+            Err(StatusWord::SecureMessagingNotSupported)
         );
         assert_eq!(
             parse(&[0x10, 0xA4, 0, 0]),
-            Err(StatusWord::CHAINING_NOT_SUPPORTED)
+            Err(StatusWord::ChainingNotSupported)
         );
-        assert_eq!(
-            parse(&[0xFF, 0xA4, 0, 0]),
-            Err(StatusWord::CLA_NOT_SUPPORTED)
-        );
-        assert_eq!(
-            parse(&[0xA0, 0xA4, 0, 0]),
-            Err(StatusWord::CLA_NOT_SUPPORTED)
-        );
+        assert_eq!(parse(&[0xFF, 0xA4, 0, 0]), Err(StatusWord::ClaNotSupported));
+        assert_eq!(parse(&[0xA0, 0xA4, 0, 0]), Err(StatusWord::ClaNotSupported));
     }
 
     #[test]

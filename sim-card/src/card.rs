@@ -26,10 +26,11 @@
 
 use std::time::{Duration, Instant};
 
-use crate::apdu::{self, Command, StatusWord};
+use crate::apdu::{self, Class, Command};
 use crate::filesystem::{Application, Content, Fid, PinFormat, SecurityStatus};
+use crate::iso7816::*;
 use crate::pin::{Pin, VerifyOutcome};
-use crate::profile::Variant;
+use crate::variant::Variant;
 
 /// A response APDU: data followed by the status word.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +59,7 @@ impl From<StatusWord> for Response {
 
 /// The volatile state of one card session (from power-on to power-off).
 #[derive(Debug, Default, Clone)]
-struct Session {
+struct CardSession {
     /// Index of the selected application.
     application: Option<usize>,
     /// The selected EF inside it.
@@ -72,7 +73,7 @@ struct Session {
 pub struct Card {
     atr: Vec<u8>,
     applications: Vec<Application>,
-    session: Session,
+    session: CardSession,
     variant: Variant,
     /// iPhone: how long the holder's authentication lasts.
     authentication_window: Duration,
@@ -99,7 +100,7 @@ impl Card {
         Card {
             atr,
             applications,
-            session: Session::default(),
+            session: CardSession::default(),
             variant: Variant::default(),
             authentication_window: DEFAULT_AUTHENTICATION_WINDOW,
             holder_authenticated_at: None,
@@ -148,7 +149,7 @@ impl Card {
 
     /// Forgets the session: what power-off, reset and power-on all do.
     pub fn reset_session(&mut self) {
-        self.session = Session::default();
+        self.session = CardSession::default();
     }
 
     /// Processes one command APDU now (reads the clock: for callers at the
@@ -166,7 +167,7 @@ impl Card {
         match self.execute(&command, now) {
             Ok(data) => Response {
                 data,
-                sw: StatusWord::OK,
+                sw: StatusWord::Ok,
             },
             Err(sw) => sw.into(),
         }
@@ -206,7 +207,6 @@ impl Card {
     }
 
     fn execute(&mut self, c: &Command, now: Instant) -> Result<Vec<u8>, StatusWord> {
-        use apdu::*;
         let iphone = self.variant == Variant::Iphone;
         match (c.class, c.ins) {
             (Class::Interindustry, INS_SELECT) => self.select(c),
@@ -214,7 +214,7 @@ impl Card {
             (Class::Interindustry, INS_READ_RECORD) => self.read_record(c, now),
             // An iPhone takes no PIN through the reader (documented choice).
             (Class::Interindustry, INS_VERIFY | INS_CHANGE_REFERENCE_DATA) if iphone => {
-                Err(StatusWord::INS_NOT_SUPPORTED)
+                Err(StatusWord::InsNotSupported)
             }
             (Class::Interindustry, INS_VERIFY) => self.verify(c),
             (Class::Interindustry, INS_CHANGE_REFERENCE_DATA) => self.change_reference_data(c),
@@ -222,10 +222,10 @@ impl Card {
             // The iPhone's last-command indicator, 80 FC 00 00.
             (Class::Proprietary, INS_LAST_COMMAND) if iphone => match c.p1p2() {
                 0x0000 => Ok(Vec::new()),
-                _ => Err(StatusWord::WRONG_P1P2),
+                _ => Err(StatusWord::WrongP1P2),
             },
             // The plastic card (and an Android phone) does not know it.
-            (Class::Proprietary, INS_LAST_COMMAND) => Err(StatusWord::WRONG_LENGTH),
+            (Class::Proprietary, INS_LAST_COMMAND) => Err(StatusWord::WrongLength),
             (
                 _,
                 INS_SELECT
@@ -235,8 +235,8 @@ impl Card {
                 | INS_CHANGE_REFERENCE_DATA
                 | INS_COMPUTE_DIGITAL_SIGNATURE
                 | INS_LAST_COMMAND,
-            ) => Err(StatusWord::CLA_NOT_SUPPORTED),
-            _ => Err(StatusWord::INS_NOT_SUPPORTED),
+            ) => Err(StatusWord::ClaNotSupported),
+            _ => Err(StatusWord::InsNotSupported),
         }
     }
 
@@ -250,53 +250,53 @@ impl Card {
 
     /// The selected EF's content, or the status word for its absence.
     fn current_content(&self) -> Result<&Content, StatusWord> {
-        let ef = self.session.ef.ok_or(StatusWord::NO_CURRENT_EF)?;
+        let ef = self.session.ef.ok_or(StatusWord::NoCurrentEf)?;
         self.application()
             .and_then(|app| app.file(ef))
             .map(|file| &file.content)
-            .ok_or(StatusWord::NO_CURRENT_EF)
+            .ok_or(StatusWord::NoCurrentEf)
     }
 
     fn select(&mut self, c: &Command) -> Result<Vec<u8>, StatusWord> {
         let wants_fci = match c.p2 {
             0x0C => false,
             0x00 | 0x04 => true,
-            _ => return Err(StatusWord::WRONG_P1P2),
+            _ => return Err(StatusWord::WrongP1P2),
         };
         let fci = match c.p1 {
             // By DF name (AID).
             0x04 => {
                 if c.data.is_empty() {
-                    return Err(StatusWord::WRONG_LENGTH);
+                    return Err(StatusWord::WrongLength);
                 }
                 let index = self
                     .applications
                     .iter()
                     .position(|a| a.aid == c.data)
-                    .ok_or(StatusWord::FILE_NOT_FOUND)?;
+                    .ok_or(StatusWord::FileNotFound)?;
                 // Selecting an application, even the current one, starts a
                 // new security context: OpenSC's logout relies on it.
-                self.session = Session {
+                self.session = CardSession {
                     application: Some(index),
-                    ..Session::default()
+                    ..CardSession::default()
                 };
                 dof(0x6F, &dof(0x84, c.data))
             }
             // By EF identifier under the current application.
             0x02 => {
                 let [hi, lo] = c.data else {
-                    return Err(StatusWord::WRONG_LENGTH);
+                    return Err(StatusWord::WrongLength);
                 };
                 let fid = u16::from_be_bytes([*hi, *lo]);
                 let file = self
                     .application()
                     .and_then(|app| app.file(fid))
-                    .ok_or(StatusWord::FILE_NOT_FOUND)?;
+                    .ok_or(StatusWord::FileNotFound)?;
                 let fcp = file_control_parameters(fid, &file.content);
                 self.session.ef = Some(fid);
                 fcp
             }
-            _ => return Err(StatusWord::WRONG_P1P2),
+            _ => return Err(StatusWord::WrongP1P2),
         };
         Ok(if wants_fci {
             truncate(fci, c.ne.unwrap_or(0))
@@ -309,22 +309,22 @@ impl Card {
         let offset = if c.p1 & 0x80 != 0 {
             // Short EF identifier in P1, 8-bit offset in P2: selects the EF too.
             if c.p1 & 0x60 != 0 {
-                return Err(StatusWord::WRONG_P1P2);
+                return Err(StatusWord::WrongP1P2);
             }
             self.select_short_ef(c.p1 & 0x1F)?;
             usize::from(c.p2)
         } else {
             usize::from(c.p1p2())
         };
-        let ne = c.ne.ok_or(StatusWord::WRONG_LENGTH)?;
+        let ne = c.ne.ok_or(StatusWord::WrongLength)?;
         let Content::Binary { data, read } = self.current_content()? else {
-            return Err(StatusWord::INCOMPATIBLE_WITH_FILE_STRUCTURE);
+            return Err(StatusWord::IncompatibleWithFileStructure);
         };
         if !read.allows(self.security_status(now)) {
-            return Err(StatusWord::SECURITY_STATUS_NOT_SATISFIED);
+            return Err(StatusWord::SecurityStatusNotSatisfied);
         }
         if offset >= data.len() {
-            return Err(StatusWord::OFFSET_OUTSIDE_EF);
+            return Err(StatusWord::OffsetOutsideEf);
         }
         let end = data.len().min(offset + ne);
         Ok(data[offset..end].to_vec())
@@ -333,22 +333,22 @@ impl Card {
     fn read_record(&mut self, c: &Command, now: Instant) -> Result<Vec<u8>, StatusWord> {
         // P2: SFI in bits 8–4 (0 = current EF), 100 in bits 3–1 = "record number in P1".
         if c.p2 & 0x07 != 0x04 || c.p1 == 0 {
-            return Err(StatusWord::WRONG_P1P2);
+            return Err(StatusWord::WrongP1P2);
         }
         let sfi = c.p2 >> 3;
         if sfi != 0 {
             self.select_short_ef(sfi)?;
         }
-        let ne = c.ne.ok_or(StatusWord::WRONG_LENGTH)?;
+        let ne = c.ne.ok_or(StatusWord::WrongLength)?;
         let Content::Records { records, read } = self.current_content()? else {
-            return Err(StatusWord::INCOMPATIBLE_WITH_FILE_STRUCTURE);
+            return Err(StatusWord::IncompatibleWithFileStructure);
         };
         if !read.allows(self.security_status(now)) {
-            return Err(StatusWord::SECURITY_STATUS_NOT_SATISFIED);
+            return Err(StatusWord::SecurityStatusNotSatisfied);
         }
         let record = records
             .get(usize::from(c.p1) - 1)
-            .ok_or(StatusWord::RECORD_NOT_FOUND)?;
+            .ok_or(StatusWord::RecordNotFound)?;
         Ok(truncate(record.clone(), ne))
     }
 
@@ -357,7 +357,7 @@ impl Card {
     fn select_short_ef(&mut self, sfi: u8) -> Result<(), StatusWord> {
         let fid = Fid::from(sfi);
         if self.application().and_then(|app| app.file(fid)).is_none() {
-            return Err(StatusWord::FILE_NOT_FOUND);
+            return Err(StatusWord::FileNotFound);
         }
         self.session.ef = Some(fid);
         Ok(())
@@ -371,14 +371,14 @@ impl Card {
         p1: u8,
     ) -> Result<(Fid, &mut Pin, PinFormat), StatusWord> {
         if c.p1 != p1 || c.p2 != 0x80 {
-            return Err(StatusWord::WRONG_P1P2);
+            return Err(StatusWord::WrongP1P2);
         }
-        let fid = self.session.ef.ok_or(StatusWord::NO_CURRENT_EF)?;
+        let fid = self.session.ef.ok_or(StatusWord::NoCurrentEf)?;
         let (pin, format) = self
             .application_mut()
-            .ok_or(StatusWord::NO_CURRENT_EF)?
+            .ok_or(StatusWord::NoCurrentEf)?
             .pin_mut(fid)
-            .ok_or(StatusWord::INCOMPATIBLE_WITH_FILE_STRUCTURE)?;
+            .ok_or(StatusWord::IncompatibleWithFileStructure)?;
         Ok((fid, pin, format))
     }
 
@@ -387,7 +387,7 @@ impl Card {
         if c.data.is_empty() {
             // A status query: always 63Cx, even right after a successful
             // VERIFY. OpenSC and myna fail on anything else.
-            return Err(StatusWord::tries_left(pin.tries_left()));
+            return Err(StatusWord::RemainingRetries(pin.tries_left()));
         }
         let outcome = pin.verify(c.data);
         let verified = &mut self.session.verified;
@@ -397,25 +397,25 @@ impl Card {
                 verified.push(fid);
                 Ok(Vec::new())
             }
-            VerifyOutcome::Wrong { tries_left } => Err(StatusWord::tries_left(tries_left)),
-            VerifyOutcome::Blocked => Err(StatusWord::PIN_BLOCKED),
+            VerifyOutcome::Wrong { tries_left } => Err(StatusWord::RemainingRetries(tries_left)),
+            VerifyOutcome::Blocked => Err(StatusWord::ReferenceDataNotUsable),
         }
     }
 
     fn change_reference_data(&mut self, c: &Command) -> Result<Vec<u8>, StatusWord> {
         if c.data.is_empty() {
-            return Err(StatusWord::WRONG_LENGTH);
+            return Err(StatusWord::WrongLength);
         }
         let verified = self.session.verified.clone();
         let (fid, pin, format) = self.addressed_pin(c, 0x01)?;
         if pin.is_blocked() {
-            return Err(StatusWord::PIN_BLOCKED);
+            return Err(StatusWord::ReferenceDataNotUsable);
         }
         if !verified.contains(&fid) {
-            return Err(StatusWord::SECURITY_STATUS_NOT_SATISFIED);
+            return Err(StatusWord::SecurityStatusNotSatisfied);
         }
         if !format.accepts(c.data) {
-            return Err(StatusWord::WRONG_DATA);
+            return Err(StatusWord::WrongData);
         }
         pin.change(c.data);
         Ok(Vec::new())
@@ -424,16 +424,16 @@ impl Card {
     fn sign(&mut self, c: &Command, now: Instant) -> Result<Vec<u8>, StatusWord> {
         // P1 00: the card does not hash; P2 80: the key in the selected EF.
         if c.p1 != 0x00 || c.p2 != 0x80 {
-            return Err(StatusWord::WRONG_P1P2);
+            return Err(StatusWord::WrongP1P2);
         }
         if c.data.is_empty() {
-            return Err(StatusWord::WRONG_LENGTH);
+            return Err(StatusWord::WrongLength);
         }
         let Content::Key { key, access } = self.current_content()? else {
-            return Err(StatusWord::INCOMPATIBLE_WITH_FILE_STRUCTURE);
+            return Err(StatusWord::IncompatibleWithFileStructure);
         };
         if !access.allows(self.security_status(now)) {
-            return Err(StatusWord::SECURITY_STATUS_NOT_SATISFIED);
+            return Err(StatusWord::SecurityStatusNotSatisfied);
         }
         key.sign(c.data)
     }
@@ -462,7 +462,6 @@ impl Card {
                 .map_or_else(|| "no EF".to_string(), ef_named)
         };
         let le = || c.ne.map_or_else(String::new, |n| format!(" Le={n}"));
-        use apdu::*;
         match c.ins {
             INS_SELECT if c.p1 == 0x04 => format!("SELECT {}", app_named(c.data)),
             INS_SELECT if c.data.len() == 2 => {
@@ -523,6 +522,34 @@ fn file_control_parameters(fid: Fid, content: &Content) -> Vec<u8> {
 fn truncate(mut data: Vec<u8>, ne: usize) -> Vec<u8> {
     data.truncate(ne);
     data
+}
+
+/// Power events end the session; what lives in the phone (an iPhone's Face
+/// ID window) is not the session's and stays.
+impl crate::SmartCard for Card {
+    fn atr(&self) -> Vec<u8> {
+        Card::atr(self).to_vec()
+    }
+
+    fn power_on(&mut self, _now: Instant) {
+        self.reset_session();
+    }
+
+    fn power_off(&mut self, _now: Instant) {
+        self.reset_session();
+    }
+
+    fn reset(&mut self, _now: Instant) {
+        self.reset_session();
+    }
+
+    fn transmit(&mut self, command: &[u8], now: Instant) -> Vec<u8> {
+        self.process_at(command, now).to_bytes()
+    }
+
+    fn describe(&self, command: &[u8]) -> String {
+        Card::describe(self, command)
+    }
 }
 
 #[cfg(test)]

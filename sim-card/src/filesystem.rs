@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use crate::apdu::StatusWord;
+use crate::iso7816::StatusWord;
 use crate::pin::Pin;
 
 /// A two-byte file identifier.

@@ -59,13 +59,6 @@ pub const ANDROID_AUTH_KEY_LABEL: &str = "jpki-auth-android";
 /// The label of the Android phone's signature key.
 pub const ANDROID_SIGN_KEY_LABEL: &str = "jpki-sign-android";
 
-/// `DigestInfo` prefix for SHA-256 (RFC 8017, section 9.2, note 1): what a
-/// client puts before the digest it asks the card to sign.
-pub const SHA256_DIGEST_INFO_PREFIX: [u8; 19] = [
-    0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
-    0x00, 0x04, 0x20,
-];
-
 /// Bits of the modulus: the card's keys are RSA-2048.
 pub const MODULUS_BITS: usize = 2048;
 /// The public exponent of every card key.
@@ -434,7 +427,11 @@ mod tests {
 
     fn sha256_digest_info(message: &[u8]) -> Vec<u8> {
         let digest = openssl::sha::sha256(message);
-        [SHA256_DIGEST_INFO_PREFIX.as_slice(), &digest].concat()
+        [
+            crate::mynumber::SHA256_DIGEST_INFO_PREFIX.as_slice(),
+            &digest,
+        ]
+        .concat()
     }
 
     #[test]

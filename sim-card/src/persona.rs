@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use time::Date;
 
-use crate::profile::toml_date;
+use crate::toml_date;
 
 /// The holder's basic four attributes (基本4情報) and identifiers, as the
 /// municipality wrote them onto the card.

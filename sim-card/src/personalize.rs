@@ -9,40 +9,35 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::apdu::StatusWord;
 use crate::card::{Card, PinRef};
 use crate::filesystem::{Access, Application, CardKey, ElementaryFile as Ef, PinFormat};
 use crate::formats::{self, TokenLabel};
+use crate::iso7816::StatusWord;
 use crate::keys::{self, EcKey, RsaKey};
+use crate::mynumber::{
+    COMMON_AID, EF_AUTH_CERTIFICATE, EF_AUTH_KEY, EF_AUTH_PIN, EF_SIGN_CERTIFICATE, EF_SIGN_KEY,
+    EF_SIGN_PIN, EF_TEXT_MY_NUMBER, EF_TEXT_PIN, JPKI_AID, JUKI_AID, SHA256_DIGEST_INFO_PREFIX,
+    SURFACE_AID, TEXT_AID,
+};
 use crate::pin::{self, Pin};
-use crate::pki::{Holder, Jpki, PkiError, SubjectKey};
-use crate::profile::{CardProfile, PhoneKey, PinSetting, ProfileError, Variant};
-
-/// 公的個人認証AP (JPKI-AP).
-pub const JPKI_AID: &[u8] = &[0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01];
-/// 券面事項入力補助AP: the card's text, for filling in forms.
-pub const TEXT_AID: &[u8] = &[0xD3, 0x92, 0x10, 0x00, 0x31, 0x00, 0x01, 0x01, 0x04, 0x08];
-/// 券面AP: the card's face, as images.
-pub const SURFACE_AID: &[u8] = &[0xD3, 0x92, 0x10, 0x00, 0x31, 0x00, 0x01, 0x01, 0x04, 0x02];
-/// 共通AP: card serial, issuing municipality, expiry.
-pub const COMMON_AID: &[u8] = &[0xD3, 0x92, 0x10, 0x00, 0x31, 0x00, 0x01, 0x01, 0x01, 0x00];
-/// 住基AP: the resident registry application (selectable, nothing a client reads).
-pub const JUKI_AID: &[u8] = &[0xD3, 0x92, 0x10, 0x00, 0x31, 0x00, 0x01, 0x01, 0x04, 0x01];
+use crate::pki::{CertificateHolder, Jpki, PkiError, SubjectKey};
+use crate::profile::{CardProfile, PhoneKey, PinSetting, ProfileError};
+use crate::variant::Variant;
 
 /// The user-authentication PIN (利用者証明用電子証明書暗証番号).
 pub const AUTH_PIN: PinRef = PinRef {
     aid: JPKI_AID,
-    fid: 0x0018,
+    fid: EF_AUTH_PIN,
 };
 /// The signature password (署名用電子証明書暗証番号).
 pub const SIGN_PIN: PinRef = PinRef {
     aid: JPKI_AID,
-    fid: 0x001B,
+    fid: EF_SIGN_PIN,
 };
 /// The text application's PIN (券面事項入力補助用暗証番号).
 pub const TEXT_PIN: PinRef = PinRef {
     aid: TEXT_AID,
-    fid: 0x0011,
+    fid: EF_TEXT_PIN,
 };
 
 /// The seed of the simulated JPKI's CA keys, shared by every card and the service.
@@ -72,7 +67,7 @@ impl CardKey for RsaKey {
         // The only input a key refuses is one that cannot be padded into 256
         // bytes (empty or over 245 bytes): a wrong length, as the card says.
         self.sign_digest_info(input)
-            .map_err(|_| StatusWord::WRONG_LENGTH)
+            .map_err(|_| StatusWord::WrongLength)
     }
 }
 
@@ -85,13 +80,13 @@ impl CardKey for EcKey {
     fn sign(&self, input: &[u8]) -> Result<Vec<u8>, StatusWord> {
         let digest = match input.len() {
             keys::EC_DIGEST_LEN => input,
-            n if n == keys::SHA256_DIGEST_INFO_PREFIX.len() + keys::EC_DIGEST_LEN => input
-                .strip_prefix(keys::SHA256_DIGEST_INFO_PREFIX.as_slice())
-                .ok_or(StatusWord::WRONG_DATA)?,
-            _ => return Err(StatusWord::WRONG_LENGTH),
+            n if n == SHA256_DIGEST_INFO_PREFIX.len() + keys::EC_DIGEST_LEN => input
+                .strip_prefix(SHA256_DIGEST_INFO_PREFIX.as_slice())
+                .ok_or(StatusWord::WrongData)?,
+            _ => return Err(StatusWord::WrongLength),
         };
         self.sign_digest(digest)
-            .map_err(|_| StatusWord::NO_PRECISE_DIAGNOSIS)
+            .map_err(|_| StatusWord::NoPreciseDiagnosis)
     }
 }
 
@@ -167,7 +162,7 @@ pub fn sign_key(profile: &CardProfile) -> JpkiKey {
 ///   false`, no application at all.
 pub fn issue(profile: &CardProfile, pki: &Jpki) -> Result<IssuedCard, IssueError> {
     profile.validate()?;
-    let holder = Holder::from(&profile.persona);
+    let holder = CertificateHolder::from(&profile.persona);
     let certs = &profile.certificates;
 
     let auth_key = auth_key(profile);
@@ -255,7 +250,7 @@ fn jpki_application(
     };
     let mut files = vec![
         Ef::binary(
-            0x0001,
+            EF_SIGN_CERTIFICATE,
             "sign certificate",
             sign_certificate.to_vec(),
             sign_use.clone(),
@@ -279,7 +274,7 @@ fn jpki_application(
             Access::Always,
         ),
         Ef::binary(
-            0x000A,
+            EF_AUTH_CERTIFICATE,
             "auth certificate",
             auth_certificate.to_vec(),
             auth_read,
@@ -290,8 +285,8 @@ fn jpki_application(
             pki.ca_certificate_der(UserAuthentication).to_vec(),
             Access::Always,
         ),
-        Ef::key(0x0017, "auth key", auth_key.card_key(), auth_use),
-        Ef::key(0x001A, "sign key", sign_key.card_key(), sign_use),
+        Ef::key(EF_AUTH_KEY, "auth key", auth_key.card_key(), auth_use),
+        Ef::key(EF_SIGN_KEY, "sign key", sign_key.card_key(), sign_use),
     ];
     // An iPhone takes no PIN at the reader: it has no PIN EFs.
     if profile.variant != Variant::Iphone {
@@ -338,7 +333,7 @@ fn text_application(profile: &CardProfile) -> Application {
             // number, 照合番号B (birth date, expiry, code) the attributes, as
             // measured on real cards.
             Ef::binary(
-                0x0001,
+                EF_TEXT_MY_NUMBER,
                 "My Number",
                 formats::text_my_number(persona),
                 Access::AnyPin(vec![TEXT_PIN.fid, 0x0014]),
@@ -465,7 +460,7 @@ pub fn simulated_jpki() -> Result<Jpki, PkiError> {
 /// (one key derivation instead of two).
 pub fn auth_certificate(profile: &CardProfile, pki: &Jpki) -> Result<Vec<u8>, IssueError> {
     profile.validate()?;
-    let holder = Holder::from(&profile.persona);
+    let holder = CertificateHolder::from(&profile.persona);
     let dates = &profile.certificates.auth;
     Ok(pki.issue_auth_certificate(
         &holder,

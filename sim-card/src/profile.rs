@@ -6,7 +6,8 @@
 //! seed from which the card's keys are derived. The same profile always yields the
 //! same keys and certificates, so runs are reproducible.
 //!
-//! A profile also says what carries the card ([`Variant`]): the plastic card
+//! A profile also says what carries the card ([`Variant`], in
+//! [`crate::variant`]): the plastic card
 //! through a contact or a contactless reader, or the card added to an Android
 //! phone or an iPhone (スマホ用電子証明書). The person, the PINs and the dates
 //! stay the same; the variant decides which applications the card has, how its
@@ -16,6 +17,11 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 
 use crate::persona::Persona;
+// Profiles name their variant and ATR; re-exported so that code reading a
+// profile finds them where the profile is.
+pub use crate::variant::{Atr, AtrError, Variant};
+// The service's fixtures read their dates through here.
+pub use crate::toml_date;
 
 /// The built-in profiles, by name. `default` is the one used when none is named.
 pub const BUILT_IN: &[(&str, &str)] = &[
@@ -42,85 +48,6 @@ pub const BUILT_IN: &[(&str, &str)] = &[
 /// The youngest holder a smartphone certificate is issued to (スマホ用電子証明書
 /// are not issued under 15; docs/service-rules.md, Smartphone rules).
 pub const SMARTPHONE_MINIMUM_AGE: u8 = 15;
-
-/// What carries the card, as a reader meets it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Variant {
-    /// `physical-contact`: the plastic card in a contact reader (the default).
-    #[default]
-    PhysicalContact,
-    /// `physical-contactless`: the plastic card on a contactless reader; only
-    /// the ATR differs.
-    PhysicalContactless,
-    /// `android`: the card added to an Android phone's secure element. JPKI-AP
-    /// only, token `JPKIAPGPSETOKEN`, RSA-2048 keys of its own; the auth
-    /// certificate (EF 000A) is read only after the 4-digit smartphone PIN
-    /// (`pins.auth`, 3 tries) was verified.
-    Android,
-    /// `iphone`: My Number Card on iPhone (Wallet). JPKI-AP only, token
-    /// `JPKIAPIOSTOKEN`, no PIN at the reader (VERIFY answers 6D00): the holder
-    /// authenticates with Face ID on the phone, which opens a window in which
-    /// the phone signs. ECDSA P-256 keys by default.
-    Iphone,
-}
-
-impl Variant {
-    /// Every variant, in the order `--list-profiles` and docs show them.
-    pub const ALL: [Variant; 4] = [
-        Variant::PhysicalContact,
-        Variant::PhysicalContactless,
-        Variant::Android,
-        Variant::Iphone,
-    ];
-
-    /// Whether the card is carried by a smartphone (スマホ用電子証明書).
-    pub fn is_smartphone(self) -> bool {
-        matches!(self, Variant::Android | Variant::Iphone)
-    }
-
-    /// The kebab-case name profiles and `--variant` use.
-    pub fn name(self) -> &'static str {
-        match self {
-            Variant::PhysicalContact => "physical-contact",
-            Variant::PhysicalContactless => "physical-contactless",
-            Variant::Android => "android",
-            Variant::Iphone => "iphone",
-        }
-    }
-
-    /// The ATR this variant answers when the profile does not set one.
-    ///
-    /// A phone is always met through a contactless reader, so it answers a
-    /// contactless ATR: [`Atr::Phone`] (a documented choice, see there).
-    pub fn atr(self) -> Atr {
-        match self {
-            Variant::PhysicalContact => Atr::Contact,
-            Variant::PhysicalContactless => Atr::Contactless,
-            Variant::Android | Variant::Iphone => Atr::Phone,
-        }
-    }
-}
-
-impl std::fmt::Display for Variant {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for Variant {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Variant::ALL
-            .into_iter()
-            .find(|v| v.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<_> = Variant::ALL.iter().map(|v| v.name()).collect();
-                format!("no card variant {s:?} (one of {})", names.join(", "))
-            })
-    }
-}
 
 /// How the card added to a phone behaves (ignored by physical cards).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,6 +108,12 @@ pub enum ProfileError {
     Parse(#[from] toml::de::Error),
     #[error("invalid profile: {0}")]
     Invalid(String),
+}
+
+impl From<AtrError> for ProfileError {
+    fn from(e: AtrError) -> Self {
+        ProfileError::Invalid(format!("atr: {e}"))
+    }
 }
 
 /// A whole card, as written in a profile file.
@@ -288,50 +221,6 @@ fn default_security_code() -> String {
     "1234".into()
 }
 
-/// The ATR the card answers with (docs/client-apdus.md, Phones).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum Atr {
-    /// The contact interface of a real card (T=1).
-    Contact,
-    /// The contactless interface as a PC/SC reader builds it from the card's
-    /// ATQB (the plastic card is ISO 14443 Type B).
-    Contactless,
-    /// A phone on a contactless reader: `3B 80 80 01 01`, the ATR a PC/SC
-    /// reader builds for an ISO 14443-4 target that sends no historical bytes,
-    /// which is what phones emulating a card commonly show. What a phone
-    /// carrying the My Number card presents is not public: a documented choice.
-    Phone,
-    /// Any other ATR, as hex.
-    Custom(String),
-}
-
-impl Atr {
-    /// The ATR bytes.
-    pub fn bytes(&self) -> Result<Vec<u8>, ProfileError> {
-        match self {
-            Atr::Contact => Ok(vec![
-                0x3B, 0xDA, 0x13, 0xFF, 0x81, 0x31, 0xFB, 0x46, 0x80, 0x12, 0x39, 0x2F, 0x31, 0xC1,
-                0x73, 0xC6, 0x01, 0xC0, 0x3B,
-            ]),
-            Atr::Contactless => Ok(vec![
-                0x3B, 0x88, 0x80, 0x01, 0x00, 0x00, 0x05, 0xE0, 0xB3, 0x81, 0xA1, 0x00, 0x7F,
-            ]),
-            Atr::Phone => Ok(vec![0x3B, 0x80, 0x80, 0x01, 0x01]),
-            Atr::Custom(hex_atr) => {
-                let bytes = hex::decode(hex_atr.replace(' ', ""))
-                    .map_err(|e| ProfileError::Invalid(format!("atr: {e}")))?;
-                if bytes.is_empty() || bytes.len() > 33 {
-                    return Err(ProfileError::Invalid(
-                        "atr: an ATR has 1 to 33 bytes".into(),
-                    ));
-                }
-                Ok(bytes)
-            }
-        }
-    }
-}
-
 impl CardProfile {
     /// Parses a profile from TOML text and checks it.
     pub fn from_toml(text: &str) -> Result<Self, ProfileError> {
@@ -359,6 +248,7 @@ impl CardProfile {
             .clone()
             .unwrap_or_else(|| self.variant.atr())
             .bytes()
+            .map_err(ProfileError::from)
     }
 
     /// The holder's age in whole years on `date` (a birthday counts from its day).
@@ -447,63 +337,6 @@ impl CardProfile {
         }
         self.atr()?;
         Ok(())
-    }
-}
-
-/// Serde for `time::Date` that accepts TOML's native dates (`1985-04-12`) as
-/// well as quoted strings, and writes native dates. Card profiles and the
-/// service's fixtures both use it.
-pub mod toml_date {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use time::Date;
-    use time::macros::format_description;
-
-    const FORMAT: &[time::format_description::FormatItem<'static>] =
-        format_description!("[year]-[month]-[day]");
-
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Written {
-        Native(toml::value::Datetime),
-        Text(String),
-    }
-
-    fn parse<E: serde::de::Error>(written: Written) -> Result<Date, E> {
-        let text = match written {
-            Written::Native(datetime) => datetime.to_string(),
-            Written::Text(text) => text,
-        };
-        Date::parse(&text, FORMAT)
-            .map_err(|_| E::custom(format!("{text:?} is not a date (YYYY-MM-DD)")))
-    }
-
-    pub fn serialize<S: Serializer>(date: &Date, s: S) -> Result<S::Ok, S::Error> {
-        let text = date.format(FORMAT).map_err(serde::ser::Error::custom)?;
-        let native: toml::value::Datetime = text.parse().map_err(serde::ser::Error::custom)?;
-        serde::Serialize::serialize(&native, s)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Date, D::Error> {
-        parse(Written::deserialize(d)?)
-    }
-
-    /// The same for an optional date.
-    pub mod option {
-        use serde::{Deserialize, Deserializer, Serializer};
-        use time::Date;
-
-        pub fn serialize<S: Serializer>(date: &Option<Date>, s: S) -> Result<S::Ok, S::Error> {
-            match date {
-                Some(date) => super::serialize(date, s),
-                None => s.serialize_none(),
-            }
-        }
-
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Date>, D::Error> {
-            Option::<super::Written>::deserialize(d)?
-                .map(super::parse)
-                .transpose()
-        }
     }
 }
 

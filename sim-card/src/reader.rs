@@ -3,7 +3,7 @@
 //!
 //! A client tested only against the ideal reader (extended APDUs, T=1,
 //! instant answers, a card that never slips) can still fail in the field.
-//! [`Reader`] wraps any [`SmartCard`] and behaves like one of the readers the
+//! [`SimulatedReader`] wraps any [`SmartCard`] and behaves like one of the readers the
 //! client will meet, as a [`ReaderProfile`] describes it. It is sans-IO like
 //! the card: it never sleeps, it says how long a command takes
 //! ([`SmartCard::processing_time`]) and the transports wait.
@@ -58,8 +58,9 @@ use rand_core::{Rng, SeedableRng};
 use rand_xorshift::XorShiftRng;
 use serde::{Deserialize, Serialize};
 
-use crate::apdu::{self, StatusWord};
-use crate::transport::SmartCard;
+use crate::SmartCard;
+use crate::apdu;
+use crate::iso7816::{self, CLA_INTERINDUSTRY, INS_GET_RESPONSE, SHORT_LE_MAX, StatusWord};
 
 /// The reader a card is held to (`[card.reader]` in a scenario).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -250,25 +251,21 @@ impl Latency {
             costs.read + costs.per_byte * bytes
         };
         match c.ins {
-            apdu::INS_SELECT => costs.select,
-            apdu::INS_READ_BINARY | apdu::INS_READ_RECORD | INS_GET_RESPONSE => returned(c.ne),
-            apdu::INS_VERIFY if c.data.is_empty() => costs.verify_status,
-            apdu::INS_VERIFY | apdu::INS_CHANGE_REFERENCE_DATA => costs.verify,
-            apdu::INS_COMPUTE_DIGITAL_SIGNATURE => costs.sign,
+            iso7816::INS_SELECT => costs.select,
+            iso7816::INS_READ_BINARY | iso7816::INS_READ_RECORD | INS_GET_RESPONSE => {
+                returned(c.ne)
+            }
+            iso7816::INS_VERIFY if c.data.is_empty() => costs.verify_status,
+            iso7816::INS_VERIFY | iso7816::INS_CHANGE_REFERENCE_DATA => costs.verify,
+            iso7816::INS_COMPUTE_DIGITAL_SIGNATURE => costs.sign,
             _ => costs.other,
         }
     }
 }
 
-/// GET RESPONSE (`00 C0 00 00 Le`), answered by the T=0 reader model.
-pub const INS_GET_RESPONSE: u8 = 0xC0;
-
-/// The most data bytes a short response carries.
-const SHORT_MAX: usize = 256;
-
 /// A card in a reader of a given profile. See the module documentation.
 #[derive(Debug)]
-pub struct Reader<C> {
+pub struct SimulatedReader<C> {
     card: C,
     profile: ReaderProfile,
     /// T=0: the data of the last case-4 command, waiting for GET RESPONSE.
@@ -279,13 +276,13 @@ pub struct Reader<C> {
     in_field: bool,
 }
 
-impl<C> Reader<C> {
+impl<C> SimulatedReader<C> {
     pub fn new(card: C, profile: ReaderProfile) -> Self {
         let rng = match profile.field {
             Field::Stable => None,
             Field::Flaky(flaky) => Some(XorShiftRng::seed_from_u64(flaky.seed)),
         };
-        Reader {
+        SimulatedReader {
             card,
             profile,
             waiting: Vec::new(),
@@ -329,16 +326,14 @@ impl<C> Reader<C> {
     /// GET RESPONSE under T=0: the next part of the waiting data.
     fn get_response(&mut self, le: usize) -> Vec<u8> {
         if self.waiting.is_empty() {
-            return StatusWord::CONDITIONS_OF_USE_NOT_SATISFIED
-                .to_bytes()
-                .to_vec();
+            return StatusWord::ConditionsOfUseNotSatisfied.to_bytes().to_vec();
         }
         if le > self.waiting.len() {
             return wrong_le(self.waiting.len());
         }
         let mut answer: Vec<u8> = self.waiting.drain(..le).collect();
         answer.extend_from_slice(&if self.waiting.is_empty() {
-            StatusWord::OK.to_bytes()
+            StatusWord::Ok.to_bytes()
         } else {
             more_data(self.waiting.len())
         });
@@ -348,43 +343,50 @@ impl<C> Reader<C> {
 
 /// `61 xx`: xx bytes wait for GET RESPONSE (`00` for 256 or more).
 fn more_data(len: usize) -> [u8; 2] {
-    [0x61, (len.min(SHORT_MAX) % 256) as u8]
+    StatusWord::MoreData(short_length(len)).to_bytes()
 }
 
 /// `6C xx`: resend with Le = xx.
 fn wrong_le(available: usize) -> Vec<u8> {
-    vec![0x6C, (available.min(SHORT_MAX) % 256) as u8]
+    StatusWord::WrongLe(short_length(available))
+        .to_bytes()
+        .to_vec()
+}
+
+/// A length as a short APDU's one byte says it: 256 or more is `00`.
+fn short_length(len: usize) -> u8 {
+    (len.min(SHORT_LE_MAX) % SHORT_LE_MAX) as u8
 }
 
 /// Whether `command` is a GET RESPONSE the T=0 reader answers (`00 C0 00 00 Le`).
 fn get_response_le(command: &[u8]) -> Option<usize> {
     match command {
-        [0x00, INS_GET_RESPONSE, 0x00, 0x00, le] => {
+        [CLA_INTERINDUSTRY, INS_GET_RESPONSE, 0x00, 0x00, le] => {
             Some(if *le == 0 { 256 } else { usize::from(*le) })
         }
         _ => None,
     }
 }
 
-impl<C: SmartCard> SmartCard for Reader<C> {
+impl<C: SmartCard> SmartCard for SimulatedReader<C> {
     fn atr(&self) -> Vec<u8> {
         self.card.atr()
     }
 
-    fn power_on(&mut self) {
+    fn power_on(&mut self, now: Instant) {
         self.in_field = true;
         self.waiting.clear();
-        self.card.power_on();
+        self.card.power_on(now);
     }
 
-    fn power_off(&mut self) {
+    fn power_off(&mut self, now: Instant) {
         self.waiting.clear();
-        self.card.power_off();
+        self.card.power_off(now);
     }
 
-    fn reset(&mut self) {
+    fn reset(&mut self, now: Instant) {
         self.waiting.clear();
-        self.card.reset();
+        self.card.reset(now);
     }
 
     fn transmit(&mut self, command: &[u8], now: Instant) -> Vec<u8> {
@@ -396,13 +398,13 @@ impl<C: SmartCard> SmartCard for Reader<C> {
             // it, and loses its power and with it the session.
             self.in_field = false;
             self.waiting.clear();
-            self.card.power_off();
+            self.card.power_off(now);
             return Vec::new();
         }
         let parsed = apdu::parse(command).ok();
         if self.short_only() && parsed.is_some_and(|c| c.extended) {
             self.waiting.clear();
-            return StatusWord::WRONG_LENGTH.to_bytes().to_vec();
+            return StatusWord::WrongLength.to_bytes().to_vec();
         }
         let response = if self.profile.protocol == Protocol::T0 {
             if let Some(le) = get_response_le(command) {
@@ -411,7 +413,7 @@ impl<C: SmartCard> SmartCard for Reader<C> {
             self.waiting.clear();
             let response = self.card.transmit(command, now);
             match (parsed, StatusWord::of_response(&response)) {
-                (Some(c), Some(StatusWord::OK)) if response.len() > 2 => {
+                (Some(c), Some(StatusWord::Ok)) if response.len() > 2 => {
                     let data = &response[..response.len() - 2];
                     match c.ne {
                         // Case 4: the data waits for GET RESPONSE.
@@ -420,7 +422,7 @@ impl<C: SmartCard> SmartCard for Reader<C> {
                             return more_data(data.len()).to_vec();
                         }
                         // Case 2 with an Le the card cannot fill exactly.
-                        Some(ne) if ne != data.len() && data.len() <= SHORT_MAX => {
+                        Some(ne) if ne != data.len() && data.len() <= SHORT_LE_MAX => {
                             return wrong_le(data.len());
                         }
                         _ => response,
@@ -431,8 +433,8 @@ impl<C: SmartCard> SmartCard for Reader<C> {
         } else {
             self.card.transmit(command, now)
         };
-        if self.short_only() && response.len() > SHORT_MAX + 2 {
-            return StatusWord::NO_PRECISE_DIAGNOSIS.to_bytes().to_vec();
+        if self.short_only() && response.len() > SHORT_LE_MAX + 2 {
+            return StatusWord::NoPreciseDiagnosis.to_bytes().to_vec();
         }
         response
     }

@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::apdu::{self, StatusWord};
-use crate::transport::SmartCard;
+use crate::SmartCard;
+use crate::apdu;
+use crate::iso7816::StatusWord;
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,12 +89,21 @@ pub struct Traced<C, S> {
 }
 
 impl<C: SmartCard, S: TraceSink> Traced<C, S> {
+    /// A trace starting now: reads the clock once, for callers at the edge
+    /// (as [`crate::card::Card::process`] does); see [`Traced::starting_at`].
     pub fn new(card: C, sink: S) -> Self {
+        Self::starting_at(card, sink, Instant::now(), OffsetDateTime::now_utc())
+    }
+
+    /// A trace whose records count from `origin`, which was `origin_wall` on
+    /// the wall clock. Each record's time is the instant its event carries,
+    /// so the trace never reads the clock after this.
+    pub fn starting_at(card: C, sink: S, origin: Instant, origin_wall: OffsetDateTime) -> Self {
         Traced {
             card,
             sink,
-            origin: Instant::now(),
-            origin_wall: OffsetDateTime::now_utc(),
+            origin,
+            origin_wall,
         }
     }
 
@@ -146,9 +156,9 @@ impl<C: SmartCard, S: TraceSink> Traced<C, S> {
     /// Records a command the reader took from the client but could not
     /// deliver: the card had been pulled out. The record has no response and
     /// no status word, like a command during which the card left.
-    pub fn record_unanswered(&mut self, command: &[u8]) {
+    pub fn record_unanswered(&mut self, command: &[u8], now: Instant) {
         let what = self.card.describe(command);
-        let (at, elapsed_us) = self.stamp(Instant::now());
+        let (at, elapsed_us) = self.stamp(now);
         self.sink.record(TraceRecord {
             at,
             elapsed_us,
@@ -166,24 +176,19 @@ impl<C: SmartCard, S: TraceSink> SmartCard for Traced<C, S> {
         self.card.atr()
     }
 
-    fn power_on(&mut self) {
-        self.card.power_on();
-        self.record(Instant::now(), TraceEvent::PowerOn, None, "power on".into());
+    fn power_on(&mut self, now: Instant) {
+        self.card.power_on(now);
+        self.record(now, TraceEvent::PowerOn, None, "power on".into());
     }
 
-    fn power_off(&mut self) {
-        self.card.power_off();
-        self.record(
-            Instant::now(),
-            TraceEvent::PowerOff,
-            None,
-            "power off".into(),
-        );
+    fn power_off(&mut self, now: Instant) {
+        self.card.power_off(now);
+        self.record(now, TraceEvent::PowerOff, None, "power off".into());
     }
 
-    fn reset(&mut self) {
-        self.card.reset();
-        self.record(Instant::now(), TraceEvent::Reset, None, "reset".into());
+    fn reset(&mut self, now: Instant) {
+        self.card.reset(now);
+        self.record(now, TraceEvent::Reset, None, "reset".into());
     }
 
     fn transmit(&mut self, command: &[u8], now: Instant) -> Vec<u8> {
@@ -233,8 +238,8 @@ mod tests {
     }
 
     fn run(card: &mut impl SmartCard) {
-        card.power_on();
         let now = Instant::now();
+        card.power_on(now);
         for apdu in [
             "00A4040C0AD392F000260100000001",
             "00A4020C020018",
@@ -243,7 +248,29 @@ mod tests {
         ] {
             card.transmit(&hex::decode(apdu).unwrap(), now);
         }
-        card.power_off();
+        card.power_off(now);
+    }
+
+    #[test]
+    fn every_record_is_stamped_with_its_event_s_instant() {
+        let shared = SharedTrace::default();
+        let origin = Instant::now();
+        let wall = OffsetDateTime::from_unix_timestamp(1_796_083_200).unwrap();
+        let mut traced = Traced::starting_at(card(), shared.clone(), origin, wall);
+        let at = |ms| origin + Duration::from_millis(ms);
+        traced.power_on(at(1_000));
+        traced.transmit(&hex::decode("00A4020C020018").unwrap(), at(1_500));
+        traced.record_unanswered(&[0x00, 0xB0, 0x00, 0x00, 0x04], at(2_000));
+        traced.reset(at(2_250));
+        traced.power_off(at(3_000));
+        let records = shared.lock().unwrap();
+        let stamps: Vec<_> = records.iter().map(|r| r.elapsed_us).collect();
+        assert_eq!(
+            stamps,
+            [1_000_000, 1_500_000, 2_000_000, 2_250_000, 3_000_000]
+        );
+        assert_eq!(records[0].at, "2026-12-01T00:00:01Z");
+        assert_eq!(records[4].at, "2026-12-01T00:00:03Z");
     }
 
     #[test]
@@ -279,9 +306,9 @@ mod tests {
     fn commands_without_an_answer_have_no_status_word() {
         let shared = SharedTrace::default();
         let mut traced = Traced::new(card(), shared.clone());
-        traced.record_unanswered(&hex::decode("002000800431323334").unwrap());
+        traced.record_unanswered(&hex::decode("002000800431323334").unwrap(), Instant::now());
         let gone = Traced::new(
-            crate::reader::Reader::new(card(), flaky_always()),
+            crate::reader::SimulatedReader::new(card(), flaky_always()),
             shared.clone(),
         )
         .transmit(&hex::decode("00A4020C020018").unwrap(), Instant::now());

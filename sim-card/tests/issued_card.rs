@@ -6,9 +6,12 @@ use openssl::hash::{MessageDigest, hash};
 use openssl::sign::Verifier;
 use openssl::x509::X509;
 use sim_card::card::Card;
+use sim_card::iso7816::compute_digital_signature;
+use sim_card::mynumber::sha256_digest_info;
 use sim_card::personalize::{self, AUTH_PIN, IssuedCard, SIGN_PIN, TEXT_PIN};
 use sim_card::pki::Purpose;
-use sim_card::profile::{CardProfile, Variant};
+use sim_card::profile::CardProfile;
+use sim_card::variant::Variant;
 
 fn issue(profile: &CardProfile) -> IssuedCard {
     let pki = personalize::simulated_jpki().unwrap();
@@ -25,7 +28,7 @@ fn hexs(s: &str) -> Vec<u8> {
 
 fn send(card: &mut Card, apdu: &[u8]) -> (Vec<u8>, u16) {
     let r = card.process(apdu);
-    (r.data, r.sw.0)
+    (r.data, r.sw.to_u16())
 }
 
 fn ok(card: &mut Card, apdu: &str) -> Vec<u8> {
@@ -118,11 +121,9 @@ fn auth_signature_after_pin_verifies_with_the_certificate() {
     select_ef(&mut card, 0x0017);
     let message = b"challenge from the service";
     // SHA-256 DigestInfo, as OpenSC and myna send it.
-    let mut digest_info = hexs("3031300d060960864801650304020105000420");
-    digest_info.extend(hash(MessageDigest::sha256(), message).unwrap().iter());
-    let mut sign = vec![0x80, 0x2A, 0x00, 0x80, digest_info.len() as u8];
-    sign.extend(&digest_info);
-    sign.push(0x00);
+    let digest = hash(MessageDigest::sha256(), message).unwrap();
+    let digest_info = sha256_digest_info(digest.as_ref().try_into().unwrap());
+    let sign = compute_digital_signature(&digest_info);
     assert_eq!(
         send(&mut card, &sign).1,
         0x6982,

@@ -11,9 +11,10 @@ use openssl::pkey::Id;
 use openssl::sign::Verifier;
 use openssl::x509::X509;
 use sim_card::card::Card;
-use sim_card::keys::SHA256_DIGEST_INFO_PREFIX;
+use sim_card::mynumber::SHA256_DIGEST_INFO_PREFIX;
 use sim_card::personalize::{self, AUTH_PIN, IssueError, IssuedCard};
-use sim_card::profile::{CardProfile, PhoneKey, ProfileError, Variant};
+use sim_card::profile::{CardProfile, PhoneKey, ProfileError};
+use sim_card::variant::Variant;
 
 fn issue(profile: &CardProfile) -> IssuedCard {
     let pki = personalize::simulated_jpki().unwrap();
@@ -30,23 +31,25 @@ fn hexs(s: &str) -> Vec<u8> {
 
 fn send_at(card: &mut Card, apdu: &[u8], now: Instant) -> (Vec<u8>, u16) {
     let r = card.process_at(apdu, now);
-    (r.data, r.sw.0)
+    (r.data, r.sw.to_u16())
 }
 
 fn sw(card: &mut Card, apdu: &str) -> u16 {
-    card.process(&hexs(apdu)).sw.0
+    card.process(&hexs(apdu)).sw.to_u16()
 }
 
 fn ok(card: &mut Card, apdu: &str) -> Vec<u8> {
     let r = card.process(&hexs(apdu));
-    assert_eq!(r.sw.0, 0x9000, "{apdu}");
+    assert_eq!(r.sw.to_u16(), 0x9000, "{apdu}");
     r.data
 }
 
 fn select_ef(card: &mut Card, fid: u16) {
     let [hi, lo] = fid.to_be_bytes();
     assert_eq!(
-        card.process(&[0x00, 0xA4, 0x02, 0x0C, 0x02, hi, lo]).sw.0,
+        card.process(&[0x00, 0xA4, 0x02, 0x0C, 0x02, hi, lo])
+            .sw
+            .to_u16(),
         0x9000,
         "SELECT EF {fid:04X}"
     );
@@ -55,8 +58,8 @@ fn select_ef(card: &mut Card, fid: u16) {
 /// Reads the selected EF as OpenSC does: 4 bytes of header, then up to the DER length.
 fn read_der(card: &mut Card) -> Result<Vec<u8>, u16> {
     let r = card.process(&hexs("00 B0 00 00 04"));
-    if r.sw.0 != 0x9000 {
-        return Err(r.sw.0);
+    if r.sw.to_u16() != 0x9000 {
+        return Err(r.sw.to_u16());
     }
     let len = usize::from(u16::from_be_bytes([r.data[2], r.data[3]])) + 4;
     let mut out = Vec::new();
@@ -223,7 +226,7 @@ fn android_has_rsa_keys_of_its_own_and_signs_after_the_pin() {
     select_ef(&mut card, 0x0017);
     let message = b"challenge";
     let r = card.process(&sign_apdu(&digest_info(message)));
-    assert_eq!((r.sw.0, r.data.len()), (0x9000, 256));
+    assert_eq!((r.sw.to_u16(), r.data.len()), (0x9000, 256));
     let mut verifier = Verifier::new(MessageDigest::sha256(), &phone_key).unwrap();
     verifier.update(message).unwrap();
     assert!(verifier.verify(&r.data).unwrap());
@@ -359,7 +362,7 @@ fn iphone_without_wallet_has_no_jpki_applet() {
 
 #[test]
 fn the_atr_follows_the_variant_unless_the_profile_sets_one() {
-    use sim_card::profile::Atr;
+    use sim_card::variant::Atr;
     let default = built_in("default");
     let atr = |p: &CardProfile| issue(p).card.atr().to_vec();
     assert_eq!(

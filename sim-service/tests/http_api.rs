@@ -63,7 +63,7 @@ struct Patient {
 fn apdu(card: &mut Card, bytes: &[u8]) -> Vec<u8> {
     let response = card.process(bytes);
     assert_eq!(
-        response.sw.0,
+        response.sw.to_u16(),
         0x9000,
         "{} answered {}",
         hex::encode(bytes),

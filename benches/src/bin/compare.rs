@@ -36,12 +36,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, anyhow, bail};
 use clap::Parser;
 use kazasu_benches::proc_stat::CpuTicks;
-use kazasu_benches::{
-    EF_AUTH_KEY, EF_AUTH_PIN, JPKI_AID, compute_signature, issue, select_aid, select_ef, verify,
-};
+use kazasu_benches::{issue, signature_command};
 use serde::Serialize;
 use serde_json::Value;
-use sim_card::profile::Variant;
+use sim_card::iso7816::{StatusWord, select_aid, select_ef, verify};
+use sim_card::mynumber::{EF_AUTH_KEY, EF_AUTH_PIN, JPKI_AID};
+use sim_card::variant::Variant;
 
 /// The lock every pcscd user of the project takes (CONTRIBUTING.md).
 const PCSCD_LOCK: &str = "/tmp/kazasu-pcscd.lock";
@@ -352,7 +352,7 @@ fn card_signatures(variant: Option<Variant>, seconds: f64) -> anyhow::Result<f64
     let mut bench = issue("default", variant)?;
     let now = Instant::now();
     let card = &mut bench.card;
-    let mut setup = vec![select_aid(&JPKI_AID)];
+    let mut setup = vec![select_aid(JPKI_AID)];
     match &bench.auth_pin {
         Some(pin) => setup.extend([select_ef(EF_AUTH_PIN), verify(pin)]),
         None => {
@@ -362,18 +362,18 @@ fn card_signatures(variant: Option<Variant>, seconds: f64) -> anyhow::Result<f64
     setup.push(select_ef(EF_AUTH_KEY));
     for command in &setup {
         let sw = card.process_at(command, now).sw;
-        if sw.0 != 0x9000 {
+        if sw != StatusWord::Ok {
             bail!("{} answered {sw:?}", hex::encode_upper(command));
         }
     }
-    let sign = compute_signature(&[0x5A; 32]);
+    let sign = signature_command();
     let deadline = Duration::from_secs_f64(seconds);
     let start = Instant::now();
     let cpu_start = thread_cpu_time()?;
     let mut count = 0u64;
     while start.elapsed() < deadline {
         let response = card.process_at(&sign, now);
-        if response.sw.0 != 0x9000 {
+        if response.sw != StatusWord::Ok {
             bail!("the card stopped signing: {:?}", response.sw);
         }
         count += 1;

@@ -22,13 +22,19 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, anyhow, bail};
 use clap::Parser;
 use pcsc::{Card, Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State};
+use sim_card::iso7816::{StatusWord, read_binary, select_aid, select_ef};
+use sim_card::mynumber::{EF_AUTH_CERTIFICATE, JPKI_AID};
 
-/// The default loop: what a JPKI client does before reading a certificate.
-const DEFAULT_APDUS: &[&str] = &[
-    "00A4040C0AD392F000260100000001", // SELECT the JPKI application
-    "00A4020C02000A",                 // SELECT the auth certificate EF
-    "00B0000004",                     // READ BINARY its first 4 bytes
-];
+/// The default loop: what a JPKI client does before reading a certificate:
+/// SELECT the JPKI application, SELECT the auth certificate EF, READ BINARY
+/// its first 4 bytes.
+fn default_apdus() -> Vec<Vec<u8>> {
+    vec![
+        select_aid(JPKI_AID),
+        select_ef(EF_AUTH_CERTIFICATE),
+        read_binary(0, kazasu_benches::OPENSC_HEADER_LEN),
+    ]
+}
 
 #[derive(Parser, Debug)]
 #[command(about = "Measure APDU/s through PC/SC against one reader")]
@@ -67,10 +73,7 @@ fn main() -> anyhow::Result<()> {
         let pin = card.auth_pin.context("the default card has an auth PIN")?;
         kazasu_benches::confirmation_commands(&pin, card.certificate_len)
     } else if args.apdus.is_empty() {
-        DEFAULT_APDUS
-            .iter()
-            .map(hex::decode)
-            .collect::<Result<_, _>>()?
+        default_apdus()
     } else {
         args.apdus
             .iter()
@@ -153,7 +156,7 @@ fn main() -> anyhow::Result<()> {
                 }
             };
             latencies_ns.push(sent.elapsed().as_nanos().try_into().unwrap_or(u64::MAX));
-            if !answer.ends_with(&[0x90, 0x00]) {
+            if StatusWord::of_response(answer) != Some(StatusWord::Ok) {
                 not_9000 += 1;
             }
             if args.iterations.is_none() && start.elapsed() >= deadline {

@@ -13,63 +13,26 @@
 //! and `61 xx` fetches the rest with GET RESPONSE `00 C0 00 00 xx` until the
 //! card says `90 00`, so the steps see whole answers on any reader.
 //! [`TimedChannel`] gives up on a card that takes too long for one command.
+//!
+//! The names (status words, command APDUs, AIDs, file IDs, the DigestInfo
+//! prefix) are `sim_card::iso7816` and `sim_card::mynumber`: public ISO 7816
+//! and JPKI facts, shared with the card and the benches, with no simulation
+//! in them. What this client does with the answers is its own.
 
 use std::time::{Duration, Instant};
 
 use openssl::sha::sha256;
+use sim_card::iso7816::{
+    EMPTY_VERIFY, StatusWord, compute_digital_signature, get_response, read_binary, select_aid,
+    select_ef as select_ef_command, verify,
+};
+use sim_card::mynumber::{EF_AUTH_CERTIFICATE, EF_AUTH_KEY, EF_AUTH_PIN, JPKI_AID};
 
 use super::{CardChannel, CardError};
-
-/// JPKI-AP (公的個人認証AP).
-pub const JPKI_AID: [u8; 10] = [0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01];
-/// User-authentication certificate (利用者証明用電子証明書).
-pub const EF_AUTH_CERTIFICATE: u16 = 0x000A;
-/// User-authentication private key.
-pub const EF_AUTH_KEY: u16 = 0x0017;
-/// User-authentication PIN (4 digits, 3 tries).
-pub const EF_AUTH_PIN: u16 = 0x0018;
-
-/// The DER prefix of a SHA-256 DigestInfo: the card pads, it does not hash.
-const SHA256_DIGEST_INFO_PREFIX: [u8; 19] = [
-    0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
-    0x00, 0x04, 0x20,
-];
 
 /// The largest certificate the client accepts: READ BINARY offsets have 15
 /// bits, and a real auth certificate is ~1.6 kB.
 const MAX_CERTIFICATE_LEN: usize = 0x7FFF;
-
-/// A status word.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Sw(pub u16);
-
-impl Sw {
-    pub const OK: Sw = Sw(0x9000);
-    pub const SECURITY_NOT_SATISFIED: Sw = Sw(0x6982);
-    pub const PIN_BLOCKED: Sw = Sw(0x6984);
-    pub const NOT_FOUND: Sw = Sw(0x6A82);
-
-    /// `63Cx`: a PIN's tries left.
-    pub fn tries_left(self) -> Option<u8> {
-        (self.0 & 0xFFF0 == 0x63C0).then_some((self.0 & 0x000F) as u8)
-    }
-
-    /// `61xx` (T=0): xx more bytes wait for GET RESPONSE (`00` = 256 or more).
-    pub fn more_data(self) -> Option<u8> {
-        (self.0 & 0xFF00 == 0x6100).then_some(self.0 as u8)
-    }
-
-    /// `6Cxx` (T=0): wrong Le; the card has xx bytes (`00` = 256).
-    pub fn right_le(self) -> Option<u8> {
-        (self.0 & 0xFF00 == 0x6C00).then_some(self.0 as u8)
-    }
-}
-
-impl std::fmt::Display for Sw {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:04X}", self.0)
-    }
-}
 
 /// Why a card step did not give what the flow needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +43,7 @@ pub enum CardFault {
     /// an iPhone whose card is not opened in Wallet.
     NoJpkiApplet,
     /// The card answered a status the flow does not expect at that step.
-    Unexpected { step: &'static str, sw: Sw },
+    Unexpected { step: &'static str, sw: StatusWord },
     /// The card's data cannot be what it should be.
     BadData(String),
 }
@@ -113,17 +76,20 @@ const MAX_GET_RESPONSES: usize = 256;
 
 /// Sends one command and returns its whole answer, data and status word,
 /// following the T=0 procedure bytes (see the module documentation).
-pub fn exchange(card: &mut dyn CardChannel, command: &[u8]) -> Result<(Vec<u8>, Sw), CardFault> {
+pub fn exchange(
+    card: &mut dyn CardChannel,
+    command: &[u8],
+) -> Result<(Vec<u8>, StatusWord), CardFault> {
     let (mut data, mut sw) = exchange_with_le_fixed(card, command)?;
     let mut fetched = 0;
-    while let Some(waiting) = sw.more_data() {
+    while let StatusWord::MoreData(waiting) = sw {
         fetched += 1;
         if fetched > MAX_GET_RESPONSES {
             return Err(CardFault::BadData(format!(
                 "the card still announces data (61xx) after {MAX_GET_RESPONSES} GET RESPONSEs"
             )));
         }
-        let (more, next) = exchange_with_le_fixed(card, &get_response_command(waiting))?;
+        let (more, next) = exchange_with_le_fixed(card, &get_response(waiting))?;
         data.extend_from_slice(&more);
         sw = next;
     }
@@ -134,17 +100,16 @@ pub fn exchange(card: &mut dyn CardChannel, command: &[u8]) -> Result<(Vec<u8>, 
 fn exchange_with_le_fixed(
     card: &mut dyn CardChannel,
     command: &[u8],
-) -> Result<(Vec<u8>, Sw), CardFault> {
+) -> Result<(Vec<u8>, StatusWord), CardFault> {
     let (data, sw) = transmit(card, command)?;
-    match sw.right_le().and_then(|le| with_le(command, le)) {
+    let again = match sw {
+        StatusWord::WrongLe(le) => with_le(command, le),
+        _ => None,
+    };
+    match again {
         Some(again) => transmit(card, &again),
         None => Ok((data, sw)),
     }
-}
-
-/// `00 C0 00 00 Le`: GET RESPONSE (Le `00` = 256).
-pub fn get_response_command(le: u8) -> [u8; 5] {
-    [0x00, 0xC0, 0x00, 0x00, le]
 }
 
 /// The short command APDU with its Le byte replaced, if it has one (cases 2
@@ -165,16 +130,19 @@ fn with_le(command: &[u8], le: u8) -> Option<Vec<u8>> {
 }
 
 /// Sends one command as it is; splits the answer into data and status word.
-fn transmit(card: &mut dyn CardChannel, command: &[u8]) -> Result<(Vec<u8>, Sw), CardFault> {
+fn transmit(
+    card: &mut dyn CardChannel,
+    command: &[u8],
+) -> Result<(Vec<u8>, StatusWord), CardFault> {
     let mut response = card.transmit(command)?;
-    if response.len() < 2 {
+    let Some(sw) = StatusWord::of_response(&response) else {
         return Err(CardFault::BadData(format!(
             "a response of {} bytes has no status word",
             response.len()
         )));
-    }
-    let sw = response.split_off(response.len() - 2);
-    Ok((response, Sw(u16::from_be_bytes([sw[0], sw[1]]))))
+    };
+    response.truncate(response.len() - 2);
+    Ok((response, sw))
 }
 
 /// Sends one command that must answer 9000.
@@ -184,47 +152,17 @@ fn expect_ok(
     command: &[u8],
 ) -> Result<Vec<u8>, CardFault> {
     match exchange(card, command)? {
-        (data, Sw::OK) => Ok(data),
+        (data, StatusWord::Ok) => Ok(data),
         (_, sw) => Err(CardFault::Unexpected { step, sw }),
     }
 }
 
-/// `00 A4 04 0C`: SELECT an application by AID, no FCI.
-pub fn select_aid_command(aid: &[u8]) -> Vec<u8> {
-    let mut command = vec![0x00, 0xA4, 0x04, 0x0C, aid.len() as u8];
-    command.extend_from_slice(aid);
-    command
-}
-
-/// `00 A4 02 0C 02 <fid>`: SELECT an EF of the current application.
-pub fn select_ef_command(fid: u16) -> Vec<u8> {
-    let [hi, lo] = fid.to_be_bytes();
-    vec![0x00, 0xA4, 0x02, 0x0C, 0x02, hi, lo]
-}
-
-/// `00 B0 <offset> <Le>`; `le` 256 is sent as `00`.
-pub fn read_binary_command(offset: u16, le: usize) -> Vec<u8> {
-    let [hi, lo] = offset.to_be_bytes();
-    vec![0x00, 0xB0, hi, lo, (le.min(256) % 256) as u8]
-}
-
-/// `00 20 00 80 Lc <pin>`: VERIFY the selected PIN EF. The only command that
-/// carries the PIN.
-pub fn verify_command(pin: &str) -> Vec<u8> {
-    let mut command = vec![0x00, 0x20, 0x00, 0x80, pin.len() as u8];
-    command.extend_from_slice(pin.as_bytes());
-    command
-}
-
-/// `00 20 00 80`: the empty VERIFY, which only reports the tries left.
-pub const EMPTY_VERIFY: [u8; 4] = [0x00, 0x20, 0x00, 0x80];
-
 /// SELECT the JPKI-AP. Selecting it again clears the card's security state,
 /// so the flow selects it once per card session.
 pub fn select_jpki(card: &mut dyn CardChannel) -> Result<(), CardFault> {
-    match exchange(card, &select_aid_command(&JPKI_AID))? {
-        (_, Sw::OK) => Ok(()),
-        (_, Sw::NOT_FOUND) => Err(CardFault::NoJpkiApplet),
+    match exchange(card, &select_aid(JPKI_AID))? {
+        (_, StatusWord::Ok) => Ok(()),
+        (_, StatusWord::FileNotFound) => Err(CardFault::NoJpkiApplet),
         (_, sw) => Err(CardFault::Unexpected {
             step: "SELECT JPKI-AP",
             sw,
@@ -249,22 +187,14 @@ pub fn read_auth_certificate(card: &mut dyn CardChannel) -> Result<Vec<u8>, Card
         EF_AUTH_CERTIFICATE,
         "SELECT EF 000A (auth certificate)",
     )?;
-    let head = expect_ok(
-        card,
-        "READ BINARY EF 000A (length)",
-        &read_binary_command(0, 4),
-    )?;
+    let head = expect_ok(card, "READ BINARY EF 000A (length)", &read_binary(0, 4))?;
     let len = der_length(&head)?;
     let mut der = Vec::with_capacity(len);
     while der.len() < len {
         let offset = u16::try_from(der.len())
             .map_err(|_| CardFault::BadData("certificate offset past 15 bits".into()))?;
         let want = (len - der.len()).min(256);
-        let chunk = expect_ok(
-            card,
-            "READ BINARY EF 000A",
-            &read_binary_command(offset, want),
-        )?;
+        let chunk = expect_ok(card, "READ BINARY EF 000A", &read_binary(offset, want))?;
         if chunk.is_empty() {
             // A card that answers 9000 with no data would loop forever.
             return Err(CardFault::BadData(format!(
@@ -301,7 +231,7 @@ fn der_length(head: &[u8]) -> Result<usize, CardFault> {
 pub fn auth_pin_tries_left(card: &mut dyn CardChannel) -> Result<u8, CardFault> {
     select_ef(card, EF_AUTH_PIN, "SELECT EF 0018 (auth PIN)")?;
     let (_, sw) = exchange(card, &EMPTY_VERIFY)?;
-    sw.tries_left().ok_or(CardFault::Unexpected {
+    sw.remaining_retries().ok_or(CardFault::Unexpected {
         step: "VERIFY EF 0018 (tries left)",
         sw,
     })
@@ -319,11 +249,13 @@ pub enum PinVerdict {
 
 /// VERIFY the auth PIN (EF 0018 must be selected): one attempt, never more.
 pub fn verify_pin(card: &mut dyn CardChannel, pin: &str) -> Result<PinVerdict, CardFault> {
-    let (_, sw) = exchange(card, &verify_command(pin))?;
-    match (sw, sw.tries_left()) {
-        (Sw::OK, _) => Ok(PinVerdict::Verified),
-        (_, Some(0)) | (Sw::PIN_BLOCKED, _) => Ok(PinVerdict::Locked),
-        (_, Some(n)) => Ok(PinVerdict::Wrong(n)),
+    let (_, sw) = exchange(card, &verify(pin))?;
+    match sw {
+        StatusWord::Ok => Ok(PinVerdict::Verified),
+        StatusWord::RemainingRetries(0) | StatusWord::ReferenceDataNotUsable => {
+            Ok(PinVerdict::Locked)
+        }
+        StatusWord::RemainingRetries(n) => Ok(PinVerdict::Wrong(n)),
         _ => Err(CardFault::Unexpected {
             step: "VERIFY EF 0018",
             sw,
@@ -334,9 +266,7 @@ pub fn verify_pin(card: &mut dyn CardChannel, pin: &str) -> Result<PinVerdict, C
 /// The SHA-256 DigestInfo of `message`: what the card signs (it applies the
 /// PKCS#1 v1.5 padding itself).
 pub fn sha256_digest_info(message: &[u8]) -> Vec<u8> {
-    let mut info = SHA256_DIGEST_INFO_PREFIX.to_vec();
-    info.extend_from_slice(&sha256(message));
-    info
+    sim_card::mynumber::sha256_digest_info(&sha256(message))
 }
 
 /// What COMPUTE DIGITAL SIGNATURE did.
@@ -351,14 +281,11 @@ pub enum Signed {
 /// auth key: `80 2A 00 80 Lc <DigestInfo> 00`.
 pub fn sign_challenge(card: &mut dyn CardChannel, challenge: &[u8]) -> Result<Signed, CardFault> {
     select_ef(card, EF_AUTH_KEY, "SELECT EF 0017 (auth key)")?;
-    let info = sha256_digest_info(challenge);
-    let mut command = vec![0x80, 0x2A, 0x00, 0x80, info.len() as u8];
-    command.extend_from_slice(&info);
-    command.push(0x00);
+    let command = compute_digital_signature(&sha256_digest_info(challenge));
     match exchange(card, &command)? {
-        (data, Sw::OK) if !data.is_empty() => Ok(Signed::Signature(data)),
-        (_, Sw::OK) => Err(CardFault::BadData("an empty signature".into())),
-        (_, Sw::SECURITY_NOT_SATISFIED) => Ok(Signed::NeedsAuthentication),
+        (data, StatusWord::Ok) if !data.is_empty() => Ok(Signed::Signature(data)),
+        (_, StatusWord::Ok) => Err(CardFault::BadData("an empty signature".into())),
+        (_, StatusWord::SecurityStatusNotSatisfied) => Ok(Signed::NeedsAuthentication),
         (_, sw) => Err(CardFault::Unexpected {
             step: "COMPUTE DIGITAL SIGNATURE",
             sw,
@@ -407,36 +334,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn commands_are_short_apdus() {
-        assert_eq!(
-            hex::encode_upper(select_aid_command(&JPKI_AID)),
-            "00A4040C0AD392F000260100000001"
-        );
-        assert_eq!(
-            hex::encode_upper(select_ef_command(0x000A)),
-            "00A4020C02000A"
-        );
-        assert_eq!(
-            hex::encode_upper(read_binary_command(0x0100, 256)),
-            "00B0010000"
-        );
-        assert_eq!(hex::encode_upper(read_binary_command(0, 4)), "00B0000004");
-    }
-
-    #[test]
     fn der_lengths() {
         assert_eq!(der_length(&[0x30, 0x82, 0x06, 0x25]), Ok(0x625 + 4));
         assert_eq!(der_length(&[0x30, 0x81, 0x90, 0x00]), Ok(0x93));
         assert!(der_length(&[0xFF, 0xFF, 0xFF, 0xFF]).is_err());
         assert!(der_length(&[]).is_err());
-    }
-
-    #[test]
-    fn tries_left_from_63cx() {
-        assert_eq!(Sw(0x63C2).tries_left(), Some(2));
-        assert_eq!(Sw(0x63C0).tries_left(), Some(0));
-        assert_eq!(Sw(0x9000).tries_left(), None);
-        assert_eq!(Sw(0x6984).tries_left(), None);
     }
 
     /// A channel answering from a script, keeping what it was sent.
@@ -482,26 +384,29 @@ mod tests {
             answer(44, [0x90, 0x00]),
         ]);
         let (data, sw) = exchange(&mut card, &[0x80, 0x2A, 0x00, 0x80, 0x01, 0xAB, 0x00]).unwrap();
-        assert_eq!((data.len(), sw), (300, Sw::OK));
+        assert_eq!((data.len(), sw), (300, StatusWord::Ok));
         assert_eq!(card.sent[1..], ["00C0000000", "00C000002C"]);
     }
 
     #[test]
     fn t0_6cxx_resends_the_command_with_that_le_once() {
         let mut card = Scripted::new(&[vec![0x6C, 0x25], answer(0x25, [0x90, 0x00])]);
-        let (data, sw) = exchange(&mut card, &read_binary_command(0x0600, 256)).unwrap();
-        assert_eq!((data.len(), sw), (0x25, Sw::OK));
+        let (data, sw) = exchange(&mut card, &read_binary(0x0600, 256)).unwrap();
+        assert_eq!((data.len(), sw), (0x25, StatusWord::Ok));
         assert_eq!(card.sent, ["00B0060000", "00B0060025"]);
         // A second 6Cxx is the card's problem, not a loop.
         let mut card = Scripted::new(&[vec![0x6C, 0x25], vec![0x6C, 0x24]]);
         assert_eq!(
-            exchange(&mut card, &read_binary_command(0, 256)).unwrap().1,
-            Sw(0x6C24)
+            exchange(&mut card, &read_binary(0, 256)).unwrap().1,
+            StatusWord::WrongLe(0x24)
         );
         assert_eq!(card.sent.len(), 2);
         // A command without Le is never "resent with Le".
         let mut card = Scripted::new(&[vec![0x6C, 0x25]]);
-        assert_eq!(exchange(&mut card, &EMPTY_VERIFY).unwrap().1, Sw(0x6C25));
+        assert_eq!(
+            exchange(&mut card, &EMPTY_VERIFY).unwrap().1,
+            StatusWord::WrongLe(0x25)
+        );
         assert_eq!(card.sent.len(), 1);
     }
 

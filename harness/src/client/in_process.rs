@@ -5,7 +5,7 @@
 //! A runner can also take the card away mid-exchange ([`InProcessChannel::remove_after`]),
 //! which a real reader only offers to a patient's unsteady hand.
 
-use sim_card::transport::SmartCard;
+use sim_card::SmartCard;
 use sim_card::transport::in_process::InProcessReader;
 
 use super::{CardChannel, CardError};
@@ -37,11 +37,6 @@ impl<C: SmartCard> InProcessChannel<C> {
     pub fn remove_after(mut self, n: usize) -> Self {
         self.remove_at = Some(n);
         self
-    }
-
-    /// Sets or clears the removal point (see [`Self::remove_after`]).
-    pub fn set_remove_at(&mut self, n: Option<usize>) {
-        self.remove_at = n;
     }
 
     /// How many APDUs the card answered.

@@ -5,16 +5,13 @@
 
 use std::str::FromStr;
 
-use super::card::{self, Sw};
+use sim_card::iso7816::{read_binary, select_aid, select_ef, verify};
+use sim_card::mynumber::{EF_AUTH_PIN, EF_TEXT_MY_NUMBER, EF_TEXT_PIN, JPKI_AID, TEXT_AID};
+
+use super::card;
 use super::service::ServiceClient;
 use super::{CardChannel, CheckInputs, ClientOutcome, OutcomeKind, flow};
 
-/// 券面事項入力補助AP (the text AP holding the My Number).
-const TEXT_AID: [u8; 10] = [0xD3, 0x92, 0x10, 0x00, 0x31, 0x00, 0x01, 0x01, 0x04, 0x08];
-/// The text AP's PIN.
-const EF_TEXT_PIN: u16 = 0x0011;
-/// The My Number.
-const EF_MY_NUMBER: u16 = 0x0001;
 /// What the bad client types when it was given no PIN.
 const MADE_UP_PIN: &str = "0000";
 
@@ -61,22 +58,18 @@ pub fn check(
     match what {
         Misbehaviour::ReadMyNumber => {
             let commands = [
-                card::select_aid_command(&TEXT_AID),
-                card::select_ef_command(EF_TEXT_PIN),
-                card::verify_command(pin),
-                card::select_ef_command(EF_MY_NUMBER),
-                card::read_binary_command(0, 17),
+                select_aid(TEXT_AID),
+                select_ef(EF_TEXT_PIN),
+                verify(pin),
+                select_ef(EF_TEXT_MY_NUMBER),
+                read_binary(0, 17),
             ];
             if let Some(stop) = send_blindly(card, &commands) {
                 return stop;
             }
         }
         Misbehaviour::VerifyInVisual | Misbehaviour::VerifyBlocked => {
-            let commands = [
-                card::select_aid_command(&card::JPKI_AID),
-                card::select_ef_command(card::EF_AUTH_PIN),
-                card::verify_command(pin),
-            ];
+            let commands = [select_aid(JPKI_AID), select_ef(EF_AUTH_PIN), verify(pin)];
             if let Some(stop) = send_blindly(card, &commands) {
                 return stop;
             }
@@ -99,7 +92,7 @@ fn send_blindly(card: &mut dyn CardChannel, commands: &[Vec<u8>]) -> Option<Clie
     }
     for command in commands {
         match card::exchange(card, command) {
-            Ok((_, Sw(_))) => {}
+            Ok(_) => {}
             Err(e) => {
                 card.disconnect();
                 return Some(flow::outcome(OutcomeKind::CardError, e.to_string()));

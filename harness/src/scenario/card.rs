@@ -9,7 +9,7 @@ use std::time::Instant;
 use sim_card::card::Card;
 use sim_card::personalize::{self, AUTH_PIN};
 use sim_card::profile::{CardProfile, Variant};
-use sim_card::reader::Reader as CardReader;
+use sim_card::reader::SimulatedReader as CardReader;
 use sim_card::trace::{SharedTrace, Traced};
 use sim_card::transport::in_process::InProcessReader;
 use sim_service::fixtures::InsuredPerson;
@@ -212,7 +212,7 @@ impl CardChannel for SimulatedSlot {
         if self.removed {
             // Sent to a card that is gone: the trace keeps it (without an
             // answer), so `no_apdu_after_removal` can see it.
-            reader.card_mut().record_unanswered(command);
+            reader.card_mut().record_unanswered(command, Instant::now());
             return Err(CardError::Removed);
         }
         self.sent += 1;
@@ -221,7 +221,7 @@ impl CardChannel for SimulatedSlot {
             // loses power (the trace shows the unanswered command and the
             // power-off).
             self.removed = true;
-            reader.card_mut().record_unanswered(command);
+            reader.card_mut().record_unanswered(command, Instant::now());
             reader.disconnect();
             return Err(CardError::Removed);
         }

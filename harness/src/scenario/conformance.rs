@@ -19,6 +19,7 @@
 //! reach the card, so only the in-process run can catch them.
 
 use serde::{Deserialize, Serialize};
+use sim_card::iso7816::{self, StatusWord};
 use sim_card::trace::{TraceEvent, TraceRecord};
 
 use crate::client::Method;
@@ -85,13 +86,14 @@ impl Rule {
     pub fn check(self, trace: &[TraceRecord], method: Method) -> Result<(), String> {
         let apdus = trace.iter().filter(|r| r.event == TraceEvent::Apdu);
         match self {
-            Rule::HandlesGetResponse => follow_ups(trace, "61", |_, xx| {
+            Rule::HandlesGetResponse => follow_ups(trace, more_data, |_, xx| {
                 (
-                    format!("00C00000{xx}"),
-                    format!("GET RESPONSE with Le={xx}"),
+                    hex::encode_upper(iso7816::get_response(xx)),
+                    format!("GET RESPONSE with Le={xx:02X}"),
                 )
             }),
-            Rule::HandlesWrongLe => follow_ups(trace, "6C", |command, xx| {
+            Rule::HandlesWrongLe => follow_ups(trace, wrong_le, |command, xx| {
+                let xx = format!("{xx:02X}");
                 let resent = match command.len() {
                     // A command of 5 bytes or more ends with its (short) Le.
                     n if n >= 10 => format!("{}{xx}", &command[..n - 2]),
@@ -152,7 +154,13 @@ impl Rule {
                         return Err(format!("tried a blocked PIN: {}", r.summary));
                     }
                     if r.summary.starts_with("VERIFY")
-                        && matches!(r.sw.as_deref(), Some("63C0") | Some("6984"))
+                        && matches!(
+                            status(r),
+                            Some(
+                                StatusWord::RemainingRetries(0)
+                                    | StatusWord::ReferenceDataNotUsable
+                            )
+                        )
                     {
                         blocked = true;
                     }
@@ -177,8 +185,9 @@ impl Rule {
             }
             Rule::NoVerifyToIphone => {
                 let mut verifies = apdus.filter(|r| r.summary.starts_with("VERIFY"));
-                let to_iphone =
-                    |r: &&TraceRecord| method == Method::Iphone || r.sw.as_deref() == Some("6D00");
+                let to_iphone = |r: &&TraceRecord| {
+                    method == Method::Iphone || status(r) == Some(StatusWord::InsNotSupported)
+                };
                 match verifies.find(to_iphone) {
                     Some(r) => Err(format!("sent a VERIFY to an iPhone: {}", r.summary)),
                     None => Ok(()),
@@ -188,16 +197,39 @@ impl Rule {
     }
 }
 
-/// Checks that every APDU answered `<sw1>xx` is followed, as the next
-/// command, by `expected(command, xx)` (hex), with nothing between them: no
-/// power event, no other command, not the end of the trace.
+/// The status word a record shows, if it has one (a command during which
+/// the card left has none).
+fn status(record: &TraceRecord) -> Option<StatusWord> {
+    let sw = u16::from_str_radix(record.sw.as_deref()?, 16).ok()?;
+    Some(StatusWord::from(sw))
+}
+
+/// `61 xx`: the xx to fetch.
+fn more_data(sw: StatusWord) -> Option<u8> {
+    match sw {
+        StatusWord::MoreData(xx) => Some(xx),
+        _ => None,
+    }
+}
+
+/// `6C xx`: the Le to resend with.
+fn wrong_le(sw: StatusWord) -> Option<u8> {
+    match sw {
+        StatusWord::WrongLe(xx) => Some(xx),
+        _ => None,
+    }
+}
+
+/// Checks that every APDU whose status word `announces` an xx is followed,
+/// as the next command, by `expected(command, xx)` (hex), with nothing
+/// between them: no power event, no other command, not the end of the trace.
 fn follow_ups(
     trace: &[TraceRecord],
-    sw1: &str,
-    expected: impl Fn(&str, &str) -> (String, String),
+    announces: fn(StatusWord) -> Option<u8>,
+    expected: impl Fn(&str, u8) -> (String, String),
 ) -> Result<(), String> {
     for (i, r) in trace.iter().enumerate() {
-        let Some(xx) = r.sw.as_deref().and_then(|sw| sw.strip_prefix(sw1)) else {
+        let Some(xx) = status(r).and_then(announces) else {
             continue;
         };
         if r.event != TraceEvent::Apdu {

@@ -76,7 +76,7 @@ pub struct CardSetup {
     /// `iphone` (the person's phone of that kind). Default: the physical card.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<String>")]
-    pub variant: Option<sim_card::profile::Variant>,
+    pub variant: Option<sim_card::variant::Variant>,
     /// Which of the person's phones (its id in the fixtures), when they added
     /// the card to more than one; implies the phone's variant.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -12,9 +12,10 @@ use std::ffi::CString;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use sim_card::SmartCard;
 use sim_card::personalize::AUTH_PIN;
-use sim_card::transport::SmartCard;
-use sim_card::transport::vpcd::{self, ERROR_REPLY, VpcdControl, VpcdEvent, VpcdOptions};
+use sim_card::transport::vpcd::{self, VpcdControl, VpcdEvent, VpcdOptions};
+use sim_card::transport::vpcd_codec::ERROR_REPLY;
 
 use super::card::ScenarioCard;
 
@@ -40,16 +41,16 @@ impl SmartCard for LinkedCard {
         self.card.atr()
     }
 
-    fn power_on(&mut self) {
-        self.card.power_on();
+    fn power_on(&mut self, now: Instant) {
+        self.card.power_on(now);
     }
 
-    fn power_off(&mut self) {
-        self.card.power_off();
+    fn power_off(&mut self, now: Instant) {
+        self.card.power_off(now);
     }
 
-    fn reset(&mut self) {
-        self.card.reset();
+    fn reset(&mut self, now: Instant) {
+        self.card.reset(now);
     }
 
     fn transmit(&mut self, command: &[u8], now: Instant) -> Vec<u8> {
@@ -60,7 +61,7 @@ impl SmartCard for LinkedCard {
             // the card gone, as with a card pulled out mid-command. (The
             // bytes returned here are never sent.)
             self.control.remove();
-            self.card.record_unanswered(command);
+            self.card.record_unanswered(command, now);
             return ERROR_REPLY.to_vec();
         }
         self.card.transmit(command, now)

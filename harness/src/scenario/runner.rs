@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Instant;
 
-use sim_card::reader::Reader as CardReader;
+use sim_card::reader::SimulatedReader as CardReader;
 use sim_card::trace::{SharedTrace, TraceRecord, Traced};
 
 use super::card::{SimulatedSlot, issue_card};

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 
 use super::*;
+use crate::SmartCard;
 use crate::filesystem::{Access, CardKey, ElementaryFile, PinFormat};
-use crate::transport::SmartCard;
 
-const JPKI: &[u8] = &[0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01];
+use crate::mynumber::JPKI_AID as JPKI;
 
 /// Signs by prefixing a marker, so tests can see what reached the key.
 struct MarkerKey;
@@ -63,7 +63,7 @@ fn hexs(s: &str) -> Vec<u8> {
 }
 
 fn sw_at(card: &mut Card, apdu: &str, now: Instant) -> u16 {
-    card.process_at(&hexs(apdu), now).sw.0
+    card.process_at(&hexs(apdu), now).sw.to_u16()
 }
 
 const SELECT_JPKI: &str = "00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01";
@@ -101,7 +101,7 @@ fn an_iphone_signs_only_inside_the_window() {
         window - Duration::from_nanos(1),
     ] {
         let r = card.process_at(&hexs(SIGN_3_BYTES), at + offset);
-        assert_eq!(r.sw, StatusWord::OK, "{offset:?}");
+        assert_eq!(r.sw, StatusWord::Ok, "{offset:?}");
         assert_eq!(r.data, b"SIG:\x01\x02\x03");
     }
     // At its end and after: no.
@@ -116,9 +116,9 @@ fn an_iphone_signs_only_inside_the_window() {
 fn the_window_survives_power_off_and_reset() {
     let (mut card, t0) = iphone_at_key(Duration::from_secs(60));
     card.authenticate_holder(t0);
-    SmartCard::power_off(&mut card);
-    SmartCard::power_on(&mut card);
-    SmartCard::reset(&mut card);
+    SmartCard::power_off(&mut card, t0);
+    SmartCard::power_on(&mut card, t0);
+    SmartCard::reset(&mut card, t0);
     // The session is gone (no EF selected)...
     assert_eq!(sw_at(&mut card, SIGN_3_BYTES, t0), 0x6986);
     // ...the holder's authentication is not.

@@ -8,9 +8,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::filesystem::{Access, CardKey, ElementaryFile, PinFormat};
 
-const JPKI: &[u8] = &[0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01];
-const TEXT: &[u8] = &[0xD3, 0x92, 0x10, 0x00, 0x31, 0x00, 0x01, 0x01, 0x04, 0x08];
-const COMMON: &[u8] = &[0xD3, 0x92, 0x10, 0x00, 0x31, 0x00, 0x01, 0x01, 0x01, 0x00];
+use crate::mynumber::{COMMON_AID as COMMON, JPKI_AID as JPKI, TEXT_AID as TEXT};
 
 /// Signs by prefixing a marker, so tests can see what reached the key.
 struct MarkerKey;
@@ -18,7 +16,7 @@ struct MarkerKey;
 impl CardKey for MarkerKey {
     fn sign(&self, input: &[u8]) -> Result<Vec<u8>, StatusWord> {
         if input.len() > 245 {
-            return Err(StatusWord::WRONG_LENGTH);
+            return Err(StatusWord::WrongLength);
         }
         let mut out = b"SIG:".to_vec();
         out.extend_from_slice(input);
@@ -109,7 +107,7 @@ fn hexs(s: &str) -> Vec<u8> {
 /// Sends `apdu` (hex) and returns (data, SW as u16).
 fn send(card: &mut Card, apdu: &str) -> (Vec<u8>, u16) {
     let r = card.process(&hexs(apdu));
-    (r.data, r.sw.0)
+    (r.data, r.sw.to_u16())
 }
 
 fn sw(card: &mut Card, apdu: &str) -> u16 {
@@ -458,7 +456,7 @@ proptest! {
             let sw = StatusWord::of_response(&response).unwrap();
             prop_assert!(sw.sw1() != 0x61 && sw.sw1() != 0x6C, "{:?}", sw);
             let after = card.pin_tries_left(auth_pin).unwrap();
-            prop_assert!(after == before || after + 1 == before || (after == 3 && sw == StatusWord::OK));
+            prop_assert!(after == before || after + 1 == before || (after == 3 && sw == StatusWord::Ok));
             if response.windows(12).any(|w| w == b"123456789018") {
                 // The My Number only comes out after the text PIN.
                 prop_assert!(card.session.verified.contains(&0x0011));
@@ -470,6 +468,6 @@ proptest! {
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
         let mut card = at_auth_pin();
         let response = card.process(&bytes);
-        prop_assert!(response.sw != StatusWord::OK || bytes.len() >= 4);
+        prop_assert!(response.sw != StatusWord::Ok || bytes.len() >= 4);
     }
 }

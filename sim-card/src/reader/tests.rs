@@ -14,28 +14,28 @@ impl SmartCard for EchoCard {
     fn atr(&self) -> Vec<u8> {
         vec![0x3B, 0x00]
     }
-    fn power_on(&mut self) {}
-    fn power_off(&mut self) {
+    fn power_on(&mut self, _: Instant) {}
+    fn power_off(&mut self, _: Instant) {
         self.power_offs += 1;
     }
-    fn reset(&mut self) {}
+    fn reset(&mut self, _: Instant) {}
     fn transmit(&mut self, command: &[u8], _now: Instant) -> Vec<u8> {
         self.commands += 1;
         let Ok(c) = apdu::parse(command) else {
-            return StatusWord::WRONG_LENGTH.to_bytes().to_vec();
+            return StatusWord::WrongLength.to_bytes().to_vec();
         };
         if c.ins == 0xEE {
-            return StatusWord::FILE_NOT_FOUND.to_bytes().to_vec();
+            return StatusWord::FileNotFound.to_bytes().to_vec();
         }
         let len = c.ne.map_or(0, |ne| ne.min(usize::from(c.p1p2()) % 700));
         let mut answer: Vec<u8> = (0..len).map(|i| (i as u8) ^ c.ins).collect();
-        answer.extend_from_slice(&StatusWord::OK.to_bytes());
+        answer.extend_from_slice(&StatusWord::Ok.to_bytes());
         answer
     }
 }
 
-fn reader(profile: ReaderProfile) -> Reader<EchoCard> {
-    Reader::new(EchoCard::default(), profile)
+fn reader(profile: ReaderProfile) -> SimulatedReader<EchoCard> {
+    SimulatedReader::new(EchoCard::default(), profile)
 }
 
 fn t0() -> ReaderProfile {
@@ -52,7 +52,7 @@ fn has_short_le(command: &[u8]) -> bool {
 
 /// What a T=0-aware client does: resend once after 6Cxx with Le = xx, then
 /// GET RESPONSE while 61xx, concatenating the data.
-fn t0_exchange(reader: &mut Reader<EchoCard>, command: &[u8]) -> Vec<u8> {
+fn t0_exchange(reader: &mut SimulatedReader<EchoCard>, command: &[u8]) -> Vec<u8> {
     let now = Instant::now();
     let mut answer = reader.transmit(command, now);
     if let [0x6C, xx] = answer[..]
@@ -251,7 +251,7 @@ fn drops(profile: ReaderProfile, n: usize) -> Vec<usize> {
             assert!(!r.in_field());
             // Gone means gone until the card is powered again.
             assert!(r.transmit(&[0x00, 0xB0, 0x00, 0x04, 0x04], now).is_empty());
-            r.power_on();
+            r.power_on(now);
         }
     }
     out

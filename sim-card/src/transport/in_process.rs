@@ -3,11 +3,12 @@
 //! Tests and the scenario runner use it to drive a card without pcscd. It
 //! behaves like a PC/SC connection: connecting powers the card and returns
 //! its ATR, disconnecting powers it off. It takes the card's processing time
-//! (the thread sleeps: latency lives at the edge, never in the card).
+//! (the thread sleeps: latency lives at the edge, never in the card), and it
+//! reads the clock for every event it hands the card, as the vpcd link does.
 
 use std::time::Instant;
 
-use super::SmartCard;
+use crate::SmartCard;
 
 /// A reader slot holding one card, connected in process.
 #[derive(Debug)]
@@ -31,7 +32,7 @@ impl<C: SmartCard> InProcessReader<C> {
 
     /// Powers the card and returns its ATR.
     pub fn connect(&mut self) -> Vec<u8> {
-        self.card.power_on();
+        self.card.power_on(Instant::now());
         self.powered = true;
         self.card.atr()
     }
@@ -59,7 +60,7 @@ impl<C: SmartCard> InProcessReader<C> {
 
     /// Powers the card off, as a PC/SC disconnect with SCARD_UNPOWER_CARD does.
     pub fn disconnect(&mut self) {
-        self.card.power_off();
+        self.card.power_off(Instant::now());
         self.powered = false;
     }
 
@@ -75,7 +76,7 @@ impl<C: SmartCard> InProcessReader<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reader::{Field, FlakyField, Reader, ReaderProfile};
+    use crate::reader::{Field, FlakyField, ReaderProfile, SimulatedReader};
     use crate::transport::trivial::TrivialCard;
 
     #[test]
@@ -87,7 +88,7 @@ mod tests {
             }),
             ..ReaderProfile::default()
         };
-        let mut reader = InProcessReader::new(Reader::new(TrivialCard::new(), profile));
+        let mut reader = InProcessReader::new(SimulatedReader::new(TrivialCard::new(), profile));
         reader.connect();
         assert_eq!(reader.transmit(&[0, 0xB0, 0, 0, 1]), Ok(Vec::new()));
         assert_eq!(reader.transmit(&[0, 0xB0, 0, 0, 1]), Err(NotConnected));

@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use super::SmartCard;
+use crate::SmartCard;
 
 /// The ATR the trivial card announces: the one OpenSC and pcsc-tools list for
 /// JPKI cards, so tools that look the ATR up show something recognisable.
@@ -40,15 +40,15 @@ impl SmartCard for TrivialCard {
         TRIVIAL_ATR.to_vec()
     }
 
-    fn power_on(&mut self) {
+    fn power_on(&mut self, _now: Instant) {
         self.power_ons += 1;
     }
 
-    fn power_off(&mut self) {
+    fn power_off(&mut self, _now: Instant) {
         self.power_offs += 1;
     }
 
-    fn reset(&mut self) {
+    fn reset(&mut self, _now: Instant) {
         self.resets += 1;
     }
 
