@@ -345,12 +345,6 @@ fn derive_ec_uncached(seed: &str, label: &str) -> Result<EcKey, ErrorStack> {
     })
 }
 
-fn derive_uncached(seed: &str, label: &str) -> Result<RsaKey, ErrorStack> {
-    let mut ctx = BigNumContext::new()?;
-    let (p, q) = derive_primes(seed, label, &mut ctx)?;
-    key_from_primes(label, p, q, &mut ctx)
-}
-
 /// The two primes of the key for `(seed, label)`: the expensive part of a
 /// derivation, and all a cached key needs to keep.
 fn derive_primes(
@@ -488,7 +482,7 @@ fn sieve(base: &BigNumRef, window: usize) -> Result<Vec<bool>, ErrorStack> {
         .chain([(PUBLIC_EXPONENT, 1)]);
     for (modulus, refused) in rules {
         let m = u64::from(modulus);
-        let residue = u64::from(base.mod_word(modulus)?);
+        let residue = base.mod_word(modulus)?;
         // base + 2k ≡ refused (mod m)  ⇔  k ≡ (refused − residue)·2⁻¹ (mod m),
         // and 2⁻¹ is (m + 1)/2 for an odd m.
         let first = (refused + m - residue) % m * m.div_ceil(2) % m;
@@ -549,6 +543,13 @@ fn walk_in_windows(
 mod tests {
     use super::*;
     use openssl::sign::Verifier;
+
+    /// A derivation past the process memo and the disk cache.
+    fn derive_uncached(seed: &str, label: &str) -> Result<RsaKey, ErrorStack> {
+        let mut ctx = BigNumContext::new()?;
+        let (p, q) = derive_primes(seed, label, &mut ctx)?;
+        key_from_primes(label, p, q, &mut ctx)
+    }
 
     fn sha256_digest_info(message: &[u8]) -> Vec<u8> {
         let digest = openssl::sha::sha256(message);
@@ -672,7 +673,7 @@ mod tests {
         assert_eq!(primes.len(), 6541, "odd primes below 2^16");
         for (k, skipped) in skip.iter().enumerate() {
             let n = base + 2 * k as u64;
-            let small_factor = primes.iter().any(|&p| n % u64::from(p) == 0);
+            let small_factor = primes.iter().any(|&p| n.is_multiple_of(u64::from(p)));
             let refused = n % u64::from(PUBLIC_EXPONENT) == 1;
             assert_eq!(*skipped, small_factor || refused, "{n}");
         }

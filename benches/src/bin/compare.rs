@@ -30,7 +30,7 @@
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
@@ -69,6 +69,9 @@ struct Args {
     /// Skip the measures that need pcscd and vpcd.
     #[arg(long)]
     no_pcsc: bool,
+    /// Print the table as Markdown (for the README's performance section).
+    #[arg(long)]
+    markdown: bool,
     /// The scenario directory for the suite's wall time (run from the
     /// repository root for the default).
     #[arg(long, default_value = "scenarios")]
@@ -174,8 +177,23 @@ impl Row {
     }
 }
 
-fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+/// A missed target or a failed measure is a verdict in the table, not an
+/// error: the table, the verdicts and one line saying what went wrong, exit
+/// status 1, and no backtrace. Status 2 is for `compare` itself failing.
+fn main() -> ExitCode {
+    match run(Args::parse()) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("compare: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs the measures and prints them; whether every target was met (with
+/// `--quick`: whether every measure ran).
+fn run(args: Args) -> anyhow::Result<bool> {
     let seconds = args.seconds.unwrap_or(if args.quick { 1.0 } else { 5.0 });
     if !(seconds.is_finite() && seconds > 0.0) {
         bail!("--seconds must be positive");
@@ -192,6 +210,7 @@ fn main() -> anyhow::Result<()> {
 
     let mut rows = Vec::new();
     rows.extend(signature_rows(seconds));
+    rows.extend(fresh_card_rows(&bin));
     if args.no_pcsc {
         eprintln!("compare: --no-pcsc: skipping the pcscd measures");
     } else {
@@ -212,9 +231,14 @@ fn main() -> anyhow::Result<()> {
         busy_cores: cpu_before.and_then(|before| Some(CpuTimes::read()?.busy_cores_since(&before))),
         seconds: started.elapsed().as_secs_f64(),
     };
-    print!("{}", table(&rows));
+    if args.markdown {
+        print!("{}", markdown_table(&rows));
+    } else {
+        print!("{}", table(&rows));
+    }
     println!(
-        "machine: {}, {} cores, {}; load average {} before, {} after; {} cores busy on average over {:.0} s (this run included)",
+        "{}machine: {}, {} cores, {}; load average {} before, {} after; {} cores busy on average over {:.0} s (this run included)",
+        if args.markdown { "\n" } else { "" },
         machine.cpu,
         machine.cores,
         machine.os,
@@ -239,17 +263,15 @@ fn main() -> anyhow::Result<()> {
         std::fs::write(path, svg(&rows, &machine, &load))
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    let bad = rows
-        .iter()
-        .filter(|r| matches!(r.verdict, Verdict::Missed | Verdict::Failed))
-        .count();
-    if bad > 0 && !args.quick {
-        bail!("{bad} measure(s) missed their target or failed");
+    let missed = rows.iter().filter(|r| r.verdict == Verdict::Missed).count();
+    let failed = rows.iter().filter(|r| r.verdict == Verdict::Failed).count();
+    if failed > 0 {
+        eprintln!("compare: {failed} measure(s) failed to run");
     }
-    if args.quick && rows.iter().any(|r| r.verdict == Verdict::Failed) {
-        bail!("a measure failed to run");
+    if missed > 0 {
+        eprintln!("compare: {missed} measure(s) missed their target");
     }
-    Ok(())
+    Ok(failed == 0 && (missed == 0 || args.quick))
 }
 
 /// The binaries `compare` runs: its siblings in cargo's target directory.
@@ -257,6 +279,7 @@ struct Binaries {
     kazasu: PathBuf,
     pcsc_apdu_loop: PathBuf,
     service_load: PathBuf,
+    fresh_card: PathBuf,
 }
 
 impl Binaries {
@@ -281,8 +304,14 @@ impl Binaries {
             kazasu: dir.join("kazasu"),
             pcsc_apdu_loop: dir.join("pcsc_apdu_loop"),
             service_load: dir.join("service_load"),
+            fresh_card: dir.join("fresh_card"),
         };
-        for path in [&bin.kazasu, &bin.pcsc_apdu_loop, &bin.service_load] {
+        for path in [
+            &bin.kazasu,
+            &bin.pcsc_apdu_loop,
+            &bin.service_load,
+            &bin.fresh_card,
+        ] {
             if !path.exists() {
                 bail!(
                     "{} is missing: cargo build --release -p kazasu -p kazasu-benches",
@@ -411,6 +440,57 @@ fn openssl_speed(algorithm: &str, prefix: &str, seconds: f64) -> anyhow::Result<
         .find_map(|line| line.strip_prefix(prefix))
         .and_then(|rest| rest.split(':').nth(2)?.parse().ok())
         .with_context(|| format!("no {prefix} line in openssl speed's output:\n{text}"))
+}
+
+// ---------------------------------------------------------------- fresh card
+
+/// New processes that each issue the default card (`fresh_card`): the keys
+/// memo is empty in each. With an empty key cache the first one derives its
+/// four keys (two CAs', the card's two) and stores them: the figure of a
+/// machine's first run. The next ones load them from that cache, as every
+/// later run does: that start has the target, < 50 ms, the median of five.
+fn fresh_card_rows(bin: &Binaries) -> Vec<Row> {
+    let derived = "fresh card start, keys derived (empty key cache)";
+    let cached = "fresh card start (new process, key cache filled)";
+    let dir = std::env::temp_dir().join(format!("kazasu-compare-keys-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let once = || -> anyhow::Result<f64> {
+        let output = Command::new(&bin.fresh_card)
+            .env("RUST_BACKTRACE", "0")
+            .env("KAZASU_CACHE_DIR", &dir)
+            .stderr(Stdio::piped())
+            .output()
+            .context("cannot run fresh_card")?;
+        if !output.status.success() {
+            bail!(
+                "fresh_card failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            );
+        }
+        last_json_line(&output.stdout)?["ms"]
+            .as_f64()
+            .context("fresh_card gave no ms")
+    };
+    let first = once();
+    let mut rows = vec![match &first {
+        Ok(ms) => Row::new(derived, "ms").ours(*ms),
+        Err(e) => Row::failed(derived, "ms", e),
+    }];
+    let warm: anyhow::Result<Vec<f64>> = (0..5).map(|_| once()).collect();
+    rows.push(match warm {
+        Ok(mut runs) => {
+            runs.sort_by(f64::total_cmp);
+            Row::new(cached, "ms")
+                .ours(runs[runs.len() / 2])
+                .target(Bound::AtMost(50.0))
+        }
+        Err(e) => Row::failed(cached, "ms", &e),
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    rows
 }
 
 // --------------------------------------------------------------- pcscd, vpcd
@@ -863,10 +943,11 @@ fn verdict_text(row: &Row) -> String {
     }
 }
 
-/// The table: measure, ours, anchor, ratio, target, verdict.
-fn table(rows: &[Row]) -> String {
-    let cells: Vec<[String; 6]> = rows
-        .iter()
+const HEADER: [&str; 6] = ["measure", "ours", "anchor", "ratio", "target", "verdict"];
+
+/// Each row's cells: measure, ours, anchor, ratio, target, verdict.
+fn cells(rows: &[Row]) -> Vec<[String; 6]> {
+    rows.iter()
         .map(|r| {
             [
                 r.measure.clone(),
@@ -881,8 +962,13 @@ fn table(rows: &[Row]) -> String {
                 verdict_text(r),
             ]
         })
-        .collect();
-    let header = ["measure", "ours", "anchor", "ratio", "target", "verdict"];
+        .collect()
+}
+
+/// The table, aligned for a terminal.
+fn table(rows: &[Row]) -> String {
+    let cells = cells(rows);
+    let header = HEADER;
     let mut widths = header.map(|h| h.chars().count());
     for row in &cells {
         for (w, c) in widths.iter_mut().zip(row) {
@@ -907,6 +993,16 @@ fn table(rows: &[Row]) -> String {
     line(&mut out, &widths.map(|w| "-".repeat(w)));
     for row in &cells {
         line(&mut out, row);
+    }
+    out
+}
+
+/// The same table in Markdown, for the README.
+fn markdown_table(rows: &[Row]) -> String {
+    let mut out = format!("| {} |\n|---|---:|---|---:|---|---|\n", HEADER.join(" | "));
+    for row in cells(rows) {
+        let row = row.map(|cell| cell.replace('|', "\\|"));
+        let _ = writeln!(out, "| {} |", row.join(" | "));
     }
     out
 }
