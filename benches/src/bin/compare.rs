@@ -5,7 +5,9 @@
 //! |---|---|---|---|
 //! | RSA-2048 signatures/s | the card's COMPUTE DIGITAL SIGNATURE, in process | `openssl speed rsa2048` sign/s | ratio ≥ 0.9 |
 //! | P-256 signatures/s | the iPhone's, Face ID window open | `openssl speed ecdsap256` sign/s | ratio ≥ 0.8 |
+//! | APDU/s through pcscd + vpcd | `kazasu card` in slot 0 | `benches/anchors/echo_card.py` in slot 1, same loop | ratio ≥ 1.0 |
 //! | APDU/s through pcscd + vpcd | `kazasu card` in slot 0 | vsmartcard's Python `vicc` in slot 1 | ratio ≥ 500, and ≥ 10,000/s |
+//! | fresh card start | a new process issues the default card, key cache filled | — | < 50 ms (empty cache: a figure) |
 //! | confirmation card sequences/s through pcscd | `kazasu card` | — | (figure only) |
 //! | service confirmations/s | `service_load` | a trivial axum handler, same run | ratio ≥ 0.3, ≥ 5,000/s, p99 < 20 ms |
 //! | scenario suite wall time | `kazasu run scenarios/` | — | < 15 s in process; through pcscd a figure only |
@@ -48,6 +50,9 @@ const PCSCD_LOCK: &str = "/tmp/kazasu-pcscd.lock";
 const SLOT0: (&str, &str) = ("127.0.0.1:35963", "Virtual PCD 00 00");
 const SLOT1_PORT: &str = "35964";
 const SLOT1_READER: &str = "Virtual PCD 00 01";
+/// The minimal vpcd card (Python, answers every APDU `9000`): the anchor of
+/// the APDU link.
+const ECHO_CARD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/anchors/echo_card.py");
 /// SELECT MF: a command vicc's `iso7816` card answers `9000`.
 const SELECT_MF: &str = "00A4000C023F00";
 
@@ -606,7 +611,26 @@ fn pcsc_rows(bin: &Binaries, seconds: f64, scenarios: &Path) -> Vec<Row> {
         ),
         vicc_python_path().as_deref(),
     );
+    // The same loop as `ours` (the echo card answers anything `9000`).
+    let echo = pcsc_loop_with_card(
+        bin,
+        seconds,
+        &["--reader", SLOT1_READER],
+        (Path::new("python3"), &[ECHO_CARD, "--port", SLOT1_PORT]),
+        None,
+    );
     let mut rows = Vec::new();
+    let echo_row = "APDU/s through pcscd vs a minimal echo card";
+    rows.push(match (&ours, &echo) {
+        (Ok(ours), Ok(echo)) => Row::new(echo_row, "APDU/s")
+            .ours(ours["apdu_per_s"].as_f64().unwrap_or(f64::NAN))
+            .anchor(
+                "benches/anchors/echo_card.py",
+                echo["apdu_per_s"].as_f64().unwrap_or(f64::NAN),
+            )
+            .target(Bound::RatioAtLeast(1.0)),
+        (Err(e), _) | (_, Err(e)) => Row::failed(echo_row, "APDU/s", e),
+    });
     rows.push(match (&ours, &vicc) {
         (Ok(ours), Ok(vicc)) => Row::new(apdu, "APDU/s")
             .ours(ours["apdu_per_s"].as_f64().unwrap_or(f64::NAN))
