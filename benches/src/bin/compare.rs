@@ -23,11 +23,13 @@
 //!
 //! ```text
 //! cargo run --release -p kazasu-benches --bin compare -- [--quick] [--seconds 5]
-//!     [--json FILE] [--svg FILE] [--no-pcsc]
+//!     [--json FILE] [--svg FILE] [--no-pcsc] [--markdown]
 //! ```
 //!
 //! Exit status: 1 when a target is missed or a measure failed, except with
-//! `--quick` (a CI smoke: short runs, every measure must merely run).
+//! `--quick` (a CI smoke: short runs, every measure must merely run); the
+//! table and verdicts are printed either way, and no backtrace. 2 when
+//! `compare` itself cannot run.
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
