@@ -15,13 +15,22 @@
 //! everywhere. The private exponent is `e^-1 mod lcm(p-1, q-1)`, as OpenSSL's own
 //! key generation computes it.
 //!
-//! One derivation costs about a tenth of a second (the prime walk), so keys are
-//! memoised per process: the scenario runner and the tests start many cards from
-//! the same few profiles, and a second `derive` of the same key takes microseconds.
-//! Measured on the 2-core development machine over 20 keys: 70 to 230 ms per cold
-//! derivation, median about 110 ms, in debug and release builds alike (the work
-//! runs inside OpenSSL). A signature takes about 0.25 ms: some 3,700 to 4,000 a
-//! second on one core.
+//! OpenSSL's test costs 64 Miller-Rabin rounds on a prime, and rules out by trial
+//! division only numbers with a factor below ~700; the rest of the ~350 numbers
+//! a walk visits each cost one round. So the walk first skips what a sieve by the
+//! odd primes below 2^16 and a base-2 Fermat test prove composite, and runs
+//! OpenSSL's test only on what remains (the prime, as a rule): the same walk, to
+//! the same number, in about half the time. `RSA_check_key`, which tested both
+//! primes again, is gone for the same reason: it was a third of the time.
+//!
+//! Keys are memoised per process (the scenario runner and the tests start many
+//! cards from the same few profiles; a second `derive` takes microseconds) and
+//! kept on disk between processes ([`KeyCache`]): a stored key is checked against
+//! its label, never taken on trust, and costs about a millisecond to load instead
+//! of a derivation. Measured on the 2-core development machine (CPU time per key,
+//! under load): the old walk 95 to 160 ms (about 110 ms); see `KeyCache` and the
+//! `card` bench for the figures now. A signature takes about 0.25 ms: some 3,700
+//! to 4,000 a second on one core.
 //!
 //! The iPhone's JPKI key lives in the Secure Enclave, which holds ECDSA P-256 keys
 //! only, so the simulator models that key as P-256 ([`EcKey`], docs/client-apdus.md, Phones). Its
@@ -42,6 +51,9 @@ use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
 use openssl::pkey_ctx::PkeyCtx;
 use openssl::rsa::{Padding, Rsa};
+
+mod cache;
+pub use cache::KeyCache;
 
 /// Label of the user-authentication key (EF 0017) under a card profile's seed.
 pub const AUTH_KEY_LABEL: &str = "jpki-auth";
@@ -141,9 +153,7 @@ impl RsaKey {
     /// on the values it is given.
     pub fn derive(seed: &str, label: &str) -> RsaKey {
         slot(memo(), seed, label)
-            .get_or_init(|| {
-                derive_uncached(seed, label).expect("OpenSSL failed while deriving an RSA key")
-            })
+            .get_or_init(|| KeyCache::for_process().rsa_key(seed, label))
             .clone()
     }
 
@@ -328,43 +338,61 @@ fn derive_ec_uncached(seed: &str, label: &str) -> Result<EcKey, ErrorStack> {
     })
 }
 
-fn derive_uncached(seed: &str, label: &str) -> Result<RsaKey, ErrorStack> {
-    let mut ctx = BigNumContext::new()?;
-    let e = BigNum::from_u32(PUBLIC_EXPONENT)?;
-    let p = find_prime(seed, label, "p", &mut ctx)?;
-    let mut q = find_prime(seed, label, "q", &mut ctx)?;
+/// The two primes of the key for `(seed, label)`: the expensive part of a
+/// derivation, and all a cached key needs to keep.
+fn derive_primes(
+    seed: &str,
+    label: &str,
+    ctx: &mut BigNumContext,
+) -> Result<(BigNum, BigNum), ErrorStack> {
+    let p = walk_to_prime(prime_candidate(seed, label, "p")?, ctx)?;
+    let mut q = walk_to_prime(prime_candidate(seed, label, "q")?, ctx)?;
     let mut retry = 0u32;
     // Equal primes would need a SHA-256 collision in practice; the loop makes the
     // derivation total anyway.
     while q == p {
         retry += 1;
-        q = find_prime(seed, label, &format!("q{retry}"), &mut ctx)?;
+        q = walk_to_prime(prime_candidate(seed, label, &format!("q{retry}"))?, ctx)?;
     }
+    Ok((p, q))
+}
 
+/// The RSA key with primes `p` and `q` and exponent [`PUBLIC_EXPONENT`]:
+/// the private exponent as OpenSSL's own key generation computes it.
+///
+/// No `RSA_check_key` here: it tests both primes again with 64 Miller-Rabin
+/// rounds each, a third of a derivation's time, to confirm what the walk
+/// has just established (and the cache has checked for a stored key).
+fn key_from_primes(
+    label: &str,
+    p: BigNum,
+    q: BigNum,
+    ctx: &mut BigNumContext,
+) -> Result<RsaKey, ErrorStack> {
+    let e = BigNum::from_u32(PUBLIC_EXPONENT)?;
     let one = BigNum::from_u32(1)?;
     let p1 = sub(&p, &one)?;
     let q1 = sub(&q, &one)?;
 
     let mut n = BigNum::new()?;
-    n.checked_mul(&p, &q, &mut ctx)?;
+    n.checked_mul(&p, &q, ctx)?;
     let mut phi = BigNum::new()?;
-    phi.checked_mul(&p1, &q1, &mut ctx)?;
+    phi.checked_mul(&p1, &q1, ctx)?;
     let mut g = BigNum::new()?;
-    g.gcd(&p1, &q1, &mut ctx)?;
+    g.gcd(&p1, &q1, ctx)?;
     let mut lambda = BigNum::new()?;
-    lambda.checked_div(&phi, &g, &mut ctx)?;
+    lambda.checked_div(&phi, &g, ctx)?;
 
     let mut d = BigNum::new()?;
-    d.mod_inverse(&e, &lambda, &mut ctx)?;
+    d.mod_inverse(&e, &lambda, ctx)?;
     let mut dmp1 = BigNum::new()?;
-    dmp1.nnmod(&d, &p1, &mut ctx)?;
+    dmp1.nnmod(&d, &p1, ctx)?;
     let mut dmq1 = BigNum::new()?;
-    dmq1.nnmod(&d, &q1, &mut ctx)?;
+    dmq1.nnmod(&d, &q1, ctx)?;
     let mut iqmp = BigNum::new()?;
-    iqmp.mod_inverse(&q, &p, &mut ctx)?;
+    iqmp.mod_inverse(&q, &p, ctx)?;
 
     let rsa = Rsa::from_private_components(n, e, d, p, q, dmp1, dmq1, iqmp)?;
-    assert!(rsa.check_key()?, "derived RSA key fails OpenSSL's check");
     let rsa_public_key_der = rsa.public_key_to_der_pkcs1()?;
     let pkey = PKey::from_rsa(rsa)?;
     let spki_der = pkey.public_key_to_der()?;
@@ -384,14 +412,12 @@ fn sub(a: &BigNumRef, b: &BigNumRef) -> Result<BigNum, ErrorStack> {
     Ok(r)
 }
 
-/// The first prime `p` at or after the candidate for `which`, with `gcd(p - 1, e) = 1`.
-fn find_prime(
-    seed: &str,
-    label: &str,
-    which: &str,
-    ctx: &mut BigNumContext,
-) -> Result<BigNum, ErrorStack> {
-    const PRIME_BYTES: usize = MODULUS_BITS / 16;
+/// Bytes of each prime: half the modulus.
+const PRIME_BYTES: usize = MODULUS_BITS / 16;
+
+/// Where the walk for `which` prime starts: 1024 bits of SHA-256 in counter
+/// mode over (seed, label, which), top two bits and low bit set.
+fn prime_candidate(seed: &str, label: &str, which: &str) -> Result<BigNum, ErrorStack> {
     let mut bytes = Vec::with_capacity(PRIME_BYTES);
     let mut counter = 0u32;
     while bytes.len() < PRIME_BYTES {
@@ -410,13 +436,99 @@ fn find_prime(
     bytes[0] |= 0xC0;
     // Odd, so stepping by two visits odd numbers only.
     bytes[PRIME_BYTES - 1] |= 0x01;
-    let mut candidate = BigNum::from_slice(&bytes)?;
-    loop {
-        // `e` is prime, so gcd(p - 1, e) = 1 exactly when e does not divide p - 1.
-        if candidate.mod_word(PUBLIC_EXPONENT)? != 1 && candidate.is_prime_fasttest(0, ctx, true)? {
-            return Ok(candidate);
+    BigNum::from_slice(&bytes)
+}
+
+/// Odd numbers the sieve looks at in one pass of the walk. A walk visits
+/// about 350 on average (primes near 2^1024 are ~710 apart); a longer one
+/// takes another pass.
+const SIEVE_WINDOW: usize = 4096;
+
+/// The odd primes below 2^16: the sieve's divisors.
+fn small_primes() -> &'static [u32] {
+    static PRIMES: OnceLock<Vec<u32>> = OnceLock::new();
+    PRIMES.get_or_init(|| {
+        const LIMIT: usize = 1 << 16;
+        let mut composite = vec![false; LIMIT];
+        let mut primes = Vec::new();
+        for n in (3..LIMIT).step_by(2) {
+            if !composite[n] {
+                primes.push(n as u32);
+                for multiple in (n * n..LIMIT).step_by(2 * n) {
+                    composite[multiple] = true;
+                }
+            }
         }
-        candidate.add_word(2)?;
+        primes
+    })
+}
+
+/// Which of `base`, `base + 2`, …, `base + 2·(window - 1)` the walk
+/// can skip without a primality test: those with an odd prime factor below
+/// 2^16 (composite: every number here is far above 2^16), and those that are
+/// 1 modulo `e` (refused anyway, `e` must be prime to `p - 1`).
+fn sieve(base: &BigNumRef, window: usize) -> Result<Vec<bool>, ErrorStack> {
+    let mut skip = vec![false; window];
+    let rules = small_primes()
+        .iter()
+        .map(|&prime| (prime, 0))
+        .chain([(PUBLIC_EXPONENT, 1)]);
+    for (modulus, refused) in rules {
+        let m = u64::from(modulus);
+        let residue = base.mod_word(modulus)?;
+        // base + 2k ≡ refused (mod m)  ⇔  k ≡ (refused − residue)·2⁻¹ (mod m),
+        // and 2⁻¹ is (m + 1)/2 for an odd m.
+        let first = (refused + m - residue) % m * m.div_ceil(2) % m;
+        for k in (first as usize..window).step_by(modulus as usize) {
+            skip[k] = true;
+        }
+    }
+    Ok(skip)
+}
+
+/// Whether `2^(n-1) ≡ 1 (mod n)`. Every odd prime passes, so a number that
+/// fails is proven composite by one modular exponentiation, against the 64
+/// Miller-Rabin rounds OpenSSL's test runs to accept a prime.
+fn passes_fermat_base_2(n: &BigNumRef, ctx: &mut BigNumContext) -> Result<bool, ErrorStack> {
+    let one = BigNum::from_u32(1)?;
+    let two = BigNum::from_u32(2)?;
+    let exponent = sub(n, &one)?;
+    let mut power = BigNum::new()?;
+    power.mod_exp(&two, &exponent, n, ctx)?;
+    Ok(power == one)
+}
+
+/// The first number `p` at or after `start` (odd) that OpenSSL's primality
+/// test accepts, with `gcd(p - 1, e) = 1`.
+///
+/// The sieve and the Fermat test only skip numbers that are composite or
+/// refused for `e` (neither can skip a prime OpenSSL's test would accept), so
+/// the walk ends where testing every odd number with OpenSSL's test alone
+/// would end; it just runs that expensive test on the prime and on the rare
+/// base-2 pseudoprime only.
+fn walk_to_prime(start: BigNum, ctx: &mut BigNumContext) -> Result<BigNum, ErrorStack> {
+    walk_in_windows(start, SIEVE_WINDOW, ctx)
+}
+
+/// [`walk_to_prime`], sieving `window` odd numbers at a time.
+fn walk_in_windows(
+    start: BigNum,
+    window: usize,
+    ctx: &mut BigNumContext,
+) -> Result<BigNum, ErrorStack> {
+    let mut base = start;
+    loop {
+        let skip = sieve(&base, window)?;
+        for (k, _) in skip.iter().enumerate().filter(|(_, skip)| !**skip) {
+            let mut candidate = base.to_owned()?;
+            candidate.add_word(2 * k as u32)?;
+            if passes_fermat_base_2(&candidate, ctx)?
+                && candidate.is_prime_fasttest(0, ctx, true)?
+            {
+                return Ok(candidate);
+            }
+        }
+        base.add_word(2 * window as u32)?;
     }
 }
 
@@ -424,6 +536,13 @@ fn find_prime(
 mod tests {
     use super::*;
     use openssl::sign::Verifier;
+
+    /// A derivation past the process memo and the disk cache.
+    fn derive_uncached(seed: &str, label: &str) -> Result<RsaKey, ErrorStack> {
+        let mut ctx = BigNumContext::new()?;
+        let (p, q) = derive_primes(seed, label, &mut ctx)?;
+        key_from_primes(label, p, q, &mut ctx)
+    }
 
     fn sha256_digest_info(message: &[u8]) -> Vec<u8> {
         let digest = openssl::sha::sha256(message);
@@ -477,12 +596,85 @@ mod tests {
     fn the_derived_key_is_pinned() {
         // Guards reproducibility across machines and OpenSSL versions: a change in
         // the derivation would change every certificate a profile yields.
-        let key = RsaKey::derive("kazasu-default", AUTH_KEY_LABEL);
+        // Derived here, not through the process memo or the disk cache.
+        let key = derive_uncached("kazasu-default", AUTH_KEY_LABEL).unwrap();
         let n = key.pkey().rsa().unwrap().n().to_vec();
         let fingerprint = hex::encode(&openssl::sha::sha256(&n)[..8]);
         assert_eq!(fingerprint, PINNED_DEFAULT_AUTH_MODULUS);
     }
     const PINNED_DEFAULT_AUTH_MODULUS: &str = "0cfcab9c678d764b";
+
+    #[test]
+    fn whole_keys_are_pinned_across_the_faster_walk() {
+        // SHA-256 of the PKCS#1 private key DER (n, e, d, p, q and the CRT
+        // values), taken with the walk that ran OpenSSL's test on every odd
+        // number, before the sieve and the Fermat test: the walk is faster,
+        // the keys are the same. The simulated CAs' keys are among them.
+        for (seed, label, pinned) in [
+            ("kazasu-default", AUTH_KEY_LABEL, "4ca989456d022236"),
+            ("kazasu-default", SIGN_KEY_LABEL, "f68a5bf69f79df70"),
+            ("kazasu-default", ANDROID_AUTH_KEY_LABEL, "204d010cc9b9196c"),
+            ("kazasu-jpki", "jpki-ca-auth", "33845b6401a2d3d0"),
+            ("kazasu-jpki", "jpki-ca-sign", "fc30352cecccef67"),
+            ("kazasu-svc-valid", AUTH_KEY_LABEL, "b576e9de6feb0458"),
+            ("test-seed", "auth", "c46710651822ae89"),
+        ] {
+            let key = derive_uncached(seed, label).unwrap();
+            let der = key.pkey().private_key_to_der().unwrap();
+            let fingerprint = hex::encode(&openssl::sha::sha256(&der)[..8]);
+            assert_eq!(fingerprint, pinned, "{seed} {label}");
+        }
+    }
+
+    /// The walk as it was: OpenSSL's test on every odd number not refused
+    /// for `e`. The definition the sieve must not change.
+    fn walk_testing_everything(mut candidate: BigNum, ctx: &mut BigNumContext) -> BigNum {
+        loop {
+            if candidate.mod_word(PUBLIC_EXPONENT).unwrap() != 1
+                && candidate.is_prime_fasttest(0, ctx, true).unwrap()
+            {
+                return candidate;
+            }
+            candidate.add_word(2).unwrap();
+        }
+    }
+
+    #[test]
+    fn the_sieved_walk_ends_where_testing_everything_ends() {
+        let mut ctx = BigNumContext::new().unwrap();
+        for i in 0..4 {
+            let start = prime_candidate(&format!("walk-{i}"), "auth", "p").unwrap();
+            let expected = walk_testing_everything(start.to_owned().unwrap(), &mut ctx);
+            assert_eq!(
+                walk_to_prime(start, &mut ctx).unwrap(),
+                expected,
+                "walk-{i}"
+            );
+        }
+        // Windows of 8 odd numbers: the walk crosses dozens of them.
+        let start = prime_candidate("walk-windows", "auth", "p").unwrap();
+        let expected = walk_testing_everything(start.to_owned().unwrap(), &mut ctx);
+        assert_eq!(walk_in_windows(start, 8, &mut ctx).unwrap(), expected);
+    }
+
+    #[test]
+    fn the_sieve_skips_exactly_small_factors_and_one_mod_e() {
+        // Numbers above 2^40, where u64 arithmetic can check each one.
+        let base: u64 = (1 << 40) + 12_345 * 2 + 1;
+        let skip = sieve(
+            &BigNum::from_dec_str(&base.to_string()).unwrap(),
+            SIEVE_WINDOW,
+        )
+        .unwrap();
+        let primes = small_primes();
+        assert_eq!(primes.len(), 6541, "odd primes below 2^16");
+        for (k, skipped) in skip.iter().enumerate() {
+            let n = base + 2 * k as u64;
+            let small_factor = primes.iter().any(|&p| n.is_multiple_of(u64::from(p)));
+            let refused = n % u64::from(PUBLIC_EXPONENT) == 1;
+            assert_eq!(*skipped, small_factor || refused, "{n}");
+        }
+    }
 
     #[test]
     fn raw_signature_verifies_with_pkcs1_and_no_digest() {

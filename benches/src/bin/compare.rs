@@ -5,7 +5,9 @@
 //! |---|---|---|---|
 //! | RSA-2048 signatures/s | the card's COMPUTE DIGITAL SIGNATURE, in process | `openssl speed rsa2048` sign/s | ratio ≥ 0.9 |
 //! | P-256 signatures/s | the iPhone's, Face ID window open | `openssl speed ecdsap256` sign/s | ratio ≥ 0.8 |
+//! | APDU/s through pcscd + vpcd | `kazasu card` in slot 0 | `benches/anchors/echo_card.py` in slot 1, same loop | ratio ≥ 1.0 |
 //! | APDU/s through pcscd + vpcd | `kazasu card` in slot 0 | vsmartcard's Python `vicc` in slot 1 | ratio ≥ 500, and ≥ 10,000/s |
+//! | fresh card start | a new process issues the default card, key cache filled | — | < 50 ms (empty cache: a figure) |
 //! | confirmation card sequences/s through pcscd | `kazasu card` | — | (figure only) |
 //! | service confirmations/s | `service_load` | a trivial axum handler, same run | ratio ≥ 0.3, ≥ 5,000/s, p99 < 20 ms |
 //! | scenario suite wall time | `kazasu run scenarios/` | — | < 15 s in process; through pcscd a figure only |
@@ -21,16 +23,18 @@
 //!
 //! ```text
 //! cargo run --release -p kazasu-benches --bin compare -- [--quick] [--seconds 5]
-//!     [--json FILE] [--svg FILE] [--no-pcsc]
+//!     [--json FILE] [--svg FILE] [--no-pcsc] [--markdown]
 //! ```
 //!
 //! Exit status: 1 when a target is missed or a measure failed, except with
-//! `--quick` (a CI smoke: short runs, every measure must merely run).
+//! `--quick` (a CI smoke: short runs, every measure must merely run); the
+//! table and verdicts are printed either way, and no backtrace. 2 when
+//! `compare` itself cannot run.
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
@@ -49,6 +53,9 @@ const PCSCD_LOCK: &str = "/tmp/kazasu-pcscd.lock";
 const SLOT0: (&str, &str) = ("127.0.0.1:35963", "Virtual PCD 00 00");
 const SLOT1_PORT: &str = "35964";
 const SLOT1_READER: &str = "Virtual PCD 00 01";
+/// The minimal vpcd card (Python, answers every APDU `9000`): the anchor of
+/// the APDU link.
+const ECHO_CARD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/anchors/echo_card.py");
 /// SELECT MF: a command vicc's `iso7816` card answers `9000`.
 const SELECT_MF: &str = "00A4000C023F00";
 
@@ -70,6 +77,9 @@ struct Args {
     /// Skip the measures that need pcscd and vpcd.
     #[arg(long)]
     no_pcsc: bool,
+    /// Print the table as Markdown (for the README's performance section).
+    #[arg(long)]
+    markdown: bool,
     /// The scenario directory for the suite's wall time (run from the
     /// repository root for the default).
     #[arg(long, default_value = "scenarios")]
@@ -175,8 +185,23 @@ impl Row {
     }
 }
 
-fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+/// A missed target or a failed measure is a verdict in the table, not an
+/// error: the table, the verdicts and one line saying what went wrong, exit
+/// status 1, and no backtrace. Status 2 is for `compare` itself failing.
+fn main() -> ExitCode {
+    match run(Args::parse()) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("compare: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs the measures and prints them; whether every target was met (with
+/// `--quick`: whether every measure ran).
+fn run(args: Args) -> anyhow::Result<bool> {
     let seconds = args.seconds.unwrap_or(if args.quick { 1.0 } else { 5.0 });
     if !(seconds.is_finite() && seconds > 0.0) {
         bail!("--seconds must be positive");
@@ -193,6 +218,7 @@ fn main() -> anyhow::Result<()> {
 
     let mut rows = Vec::new();
     rows.extend(signature_rows(seconds));
+    rows.extend(fresh_card_rows(&bin));
     if args.no_pcsc {
         eprintln!("compare: --no-pcsc: skipping the pcscd measures");
     } else {
@@ -214,9 +240,14 @@ fn main() -> anyhow::Result<()> {
             .and_then(|before| Some(CpuTicks::read()?.busy_cores_since(&before, machine.cores))),
         seconds: started.elapsed().as_secs_f64(),
     };
-    print!("{}", table(&rows));
+    if args.markdown {
+        print!("{}", markdown_table(&rows));
+    } else {
+        print!("{}", table(&rows));
+    }
     println!(
-        "machine: {}, {} cores, {}; load average {} before, {} after; {} cores busy on average over {:.0} s (this run included)",
+        "{}machine: {}, {} cores, {}; load average {} before, {} after; {} cores busy on average over {:.0} s (this run included)",
+        if args.markdown { "\n" } else { "" },
         machine.cpu,
         machine.cores,
         machine.os,
@@ -241,17 +272,15 @@ fn main() -> anyhow::Result<()> {
         std::fs::write(path, svg(&rows, &machine, &load))
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    let bad = rows
-        .iter()
-        .filter(|r| matches!(r.verdict, Verdict::Missed | Verdict::Failed))
-        .count();
-    if bad > 0 && !args.quick {
-        bail!("{bad} measure(s) missed their target or failed");
+    let missed = rows.iter().filter(|r| r.verdict == Verdict::Missed).count();
+    let failed = rows.iter().filter(|r| r.verdict == Verdict::Failed).count();
+    if failed > 0 {
+        eprintln!("compare: {failed} measure(s) failed to run");
     }
-    if args.quick && rows.iter().any(|r| r.verdict == Verdict::Failed) {
-        bail!("a measure failed to run");
+    if missed > 0 {
+        eprintln!("compare: {missed} measure(s) missed their target");
     }
-    Ok(())
+    Ok(failed == 0 && (missed == 0 || args.quick))
 }
 
 /// The binaries `compare` runs: its siblings in cargo's target directory.
@@ -259,6 +288,7 @@ struct Binaries {
     kazasu: PathBuf,
     pcsc_apdu_loop: PathBuf,
     service_load: PathBuf,
+    fresh_card: PathBuf,
 }
 
 impl Binaries {
@@ -283,8 +313,14 @@ impl Binaries {
             kazasu: dir.join("kazasu"),
             pcsc_apdu_loop: dir.join("pcsc_apdu_loop"),
             service_load: dir.join("service_load"),
+            fresh_card: dir.join("fresh_card"),
         };
-        for path in [&bin.kazasu, &bin.pcsc_apdu_loop, &bin.service_load] {
+        for path in [
+            &bin.kazasu,
+            &bin.pcsc_apdu_loop,
+            &bin.service_load,
+            &bin.fresh_card,
+        ] {
             if !path.exists() {
                 bail!(
                     "{} is missing: cargo build --release -p kazasu -p kazasu-benches",
@@ -415,6 +451,57 @@ fn openssl_speed(algorithm: &str, prefix: &str, seconds: f64) -> anyhow::Result<
         .with_context(|| format!("no {prefix} line in openssl speed's output:\n{text}"))
 }
 
+// ---------------------------------------------------------------- fresh card
+
+/// New processes that each issue the default card (`fresh_card`): the keys
+/// memo is empty in each. With an empty key cache the first one derives its
+/// four keys (two CAs', the card's two) and stores them: the figure of a
+/// machine's first run. The next ones load them from that cache, as every
+/// later run does: that start has the target, < 50 ms, the median of five.
+fn fresh_card_rows(bin: &Binaries) -> Vec<Row> {
+    let derived = "fresh card start, keys derived (empty key cache)";
+    let cached = "fresh card start (new process, key cache filled)";
+    let dir = std::env::temp_dir().join(format!("kazasu-compare-keys-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let once = || -> anyhow::Result<f64> {
+        let output = Command::new(&bin.fresh_card)
+            .env("RUST_BACKTRACE", "0")
+            .env("KAZASU_CACHE_DIR", &dir)
+            .stderr(Stdio::piped())
+            .output()
+            .context("cannot run fresh_card")?;
+        if !output.status.success() {
+            bail!(
+                "fresh_card failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            );
+        }
+        last_json_line(&output.stdout)?["ms"]
+            .as_f64()
+            .context("fresh_card gave no ms")
+    };
+    let first = once();
+    let mut rows = vec![match &first {
+        Ok(ms) => Row::new(derived, "ms").ours(*ms),
+        Err(e) => Row::failed(derived, "ms", e),
+    }];
+    let warm: anyhow::Result<Vec<f64>> = (0..5).map(|_| once()).collect();
+    rows.push(match warm {
+        Ok(mut runs) => {
+            runs.sort_by(f64::total_cmp);
+            Row::new(cached, "ms")
+                .ours(runs[runs.len() / 2])
+                .target(Bound::AtMost(50.0))
+        }
+        Err(e) => Row::failed(cached, "ms", &e),
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    rows
+}
+
 // --------------------------------------------------------------- pcscd, vpcd
 
 /// The project-wide pcscd lock, held by a `flock` child for as long as this
@@ -528,7 +615,26 @@ fn pcsc_rows(bin: &Binaries, seconds: f64, scenarios: &Path) -> Vec<Row> {
         ),
         vicc_python_path().as_deref(),
     );
+    // The same loop as `ours` (the echo card answers anything `9000`).
+    let echo = pcsc_loop_with_card(
+        bin,
+        seconds,
+        &["--reader", SLOT1_READER],
+        (Path::new("python3"), &[ECHO_CARD, "--port", SLOT1_PORT]),
+        None,
+    );
     let mut rows = Vec::new();
+    let echo_row = "APDU/s through pcscd vs a minimal echo card";
+    rows.push(match (&ours, &echo) {
+        (Ok(ours), Ok(echo)) => Row::new(echo_row, "APDU/s")
+            .ours(ours["apdu_per_s"].as_f64().unwrap_or(f64::NAN))
+            .anchor(
+                "benches/anchors/echo_card.py",
+                echo["apdu_per_s"].as_f64().unwrap_or(f64::NAN),
+            )
+            .target(Bound::RatioAtLeast(1.0)),
+        (Err(e), _) | (_, Err(e)) => Row::failed(echo_row, "APDU/s", e),
+    });
     rows.push(match (&ours, &vicc) {
         (Ok(ours), Ok(vicc)) => Row::new(apdu, "APDU/s")
             .ours(ours["apdu_per_s"].as_f64().unwrap_or(f64::NAN))
@@ -832,10 +938,11 @@ fn verdict_text(row: &Row) -> String {
     }
 }
 
-/// The table: measure, ours, anchor, ratio, target, verdict.
-fn table(rows: &[Row]) -> String {
-    let cells: Vec<[String; 6]> = rows
-        .iter()
+const HEADER: [&str; 6] = ["measure", "ours", "anchor", "ratio", "target", "verdict"];
+
+/// Each row's cells: measure, ours, anchor, ratio, target, verdict.
+fn cells(rows: &[Row]) -> Vec<[String; 6]> {
+    rows.iter()
         .map(|r| {
             [
                 r.measure.clone(),
@@ -850,8 +957,13 @@ fn table(rows: &[Row]) -> String {
                 verdict_text(r),
             ]
         })
-        .collect();
-    let header = ["measure", "ours", "anchor", "ratio", "target", "verdict"];
+        .collect()
+}
+
+/// The table, aligned for a terminal.
+fn table(rows: &[Row]) -> String {
+    let cells = cells(rows);
+    let header = HEADER;
     let mut widths = header.map(|h| h.chars().count());
     for row in &cells {
         for (w, c) in widths.iter_mut().zip(row) {
@@ -876,6 +988,16 @@ fn table(rows: &[Row]) -> String {
     line(&mut out, &widths.map(|w| "-".repeat(w)));
     for row in &cells {
         line(&mut out, row);
+    }
+    out
+}
+
+/// The same table in Markdown, for the README.
+fn markdown_table(rows: &[Row]) -> String {
+    let mut out = format!("| {} |\n|---|---:|---|---:|---|---|\n", HEADER.join(" | "));
+    for row in cells(rows) {
+        let row = row.map(|cell| cell.replace('|', "\\|"));
+        let _ = writeln!(out, "| {} |", row.join(" | "));
     }
     out
 }

@@ -1,0 +1,72 @@
+//! How long a fresh process waits before its card can answer: the simulated
+//! JPKI (its two CA keys and certificates) and a card issued from a built-in
+//! profile (its two keys, its certificates and every EF), as `kazasu card`
+//! does before it connects to vpcd. Keys are memoised per process, so only a
+//! new process shows this cost: `compare` runs this binary once per figure.
+//!
+//! ```text
+//! fresh_card [--profile default] [--variant android]
+//! ```
+//!
+//! Prints one JSON line: `{"profile", "variant", "ms", "cpu_ms"}` (wall time
+//! and this process's CPU time, from the first key to the issued card).
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use clap::Parser;
+use sim_card::personalize;
+use sim_card::profile::{CardProfile, Variant};
+
+#[derive(Parser, Debug)]
+#[command(about = "Milliseconds a fresh process takes to issue a card from a profile")]
+struct Args {
+    /// A built-in profile name or a profile file.
+    #[arg(long, default_value = "default")]
+    profile: String,
+    /// What carries the card (`physical-contact`, `physical-contactless`,
+    /// `android`, `iphone`); default the profile's.
+    #[arg(long)]
+    variant: Option<Variant>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let mut profile = CardProfile::load(&args.profile)?;
+    if let Some(variant) = args.variant {
+        profile = profile.with_variant(variant);
+    }
+    let cpu_start = process_cpu_time()?;
+    let start = Instant::now();
+    let pki = personalize::simulated_jpki()?;
+    let issued = personalize::issue(&profile, &pki)?;
+    let elapsed = start.elapsed();
+    let cpu = process_cpu_time()?.saturating_sub(cpu_start);
+    if issued.auth_certificate.is_empty() {
+        bail!("the issued card has no auth certificate");
+    }
+    println!(
+        "{}",
+        serde_json::json!({
+            "profile": args.profile,
+            "variant": profile.variant.to_string(),
+            "ms": elapsed.as_secs_f64() * 1e3,
+            "cpu_ms": cpu.as_secs_f64() * 1e3,
+        })
+    );
+    Ok(())
+}
+
+/// CPU time of the calling thread, from `/proc/thread-self/schedstat` (in
+/// nanoseconds; `/proc/self/stat` counts 10-ms ticks). Issuing runs on the
+/// main thread alone, so this is the CPU the card cost.
+fn process_cpu_time() -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat")
+        .context("cannot read /proc/thread-self/schedstat")?;
+    let nanos: u64 = stat
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .context("unexpected /proc/thread-self/schedstat")?;
+    Ok(Duration::from_nanos(nanos))
+}
