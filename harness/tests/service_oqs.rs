@@ -36,15 +36,18 @@ fn start(dir: &Path) -> Running {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut base = None;
-    for line in stdout.lines() {
+    for line in stdout.by_ref() {
         let line = line.unwrap();
         if let Some(rest) = line.split("listening on ").nth(1) {
             base = rest.split_whitespace().next().map(str::to_string);
             break;
         }
     }
+    // Keep reading what the service prints after that line (the console's
+    // address): a closed pipe would make its next print fail and end it.
+    std::thread::spawn(move || stdout.for_each(drop));
     Running {
         child,
         base: base.expect("kazasu service never said it was listening"),
