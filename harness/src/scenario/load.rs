@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::format::Scenario;
+use super::persons;
 
 /// A scenario read from a file, with its id.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,19 +88,26 @@ pub fn built_in_persons() -> Result<&'static [InsuredPerson], String> {
 }
 
 /// Loads every scenario under each path (a folder, searched recursively, or
-/// one file), sorted by id. Ids must be unique across all paths.
+/// one file), sorted by id. Ids must be unique across all paths. The persons
+/// of `persons/` folders (see [`super::persons`]) join the scenarios below
+/// them; those folders hold no scenarios.
 pub fn load(paths: &[PathBuf]) -> Result<Vec<LoadedScenario>, LoadErrors> {
     let mut errors = Vec::new();
     let mut loaded = Vec::new();
+    let mut folders = FolderPersons::default();
     for root in paths {
         if root.is_file() {
             let id = root
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            match load_file(root, id) {
-                Ok(s) => loaded.push(s),
-                Err(e) => errors.push(e),
+            let folder = root.parent().unwrap_or(Path::new(""));
+            match folders.of(folder, folder, &mut errors) {
+                Some(persons) => match load_file(root, id, persons) {
+                    Ok(s) => loaded.push(s),
+                    Err(e) => errors.push(e),
+                },
+                None => continue,
             }
             continue;
         }
@@ -110,7 +118,11 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<LoadedScenario>, LoadErrors> {
         }
         files.sort();
         for file in files {
-            match load_file(&file, id_of(root, &file)) {
+            let folder = file.parent().unwrap_or(root);
+            let Some(persons) = folders.of(root, folder, &mut errors) else {
+                continue;
+            };
+            match load_file(&file, id_of(root, &file), persons) {
                 Ok(s) => loaded.push(s),
                 Err(e) => errors.push(e),
             }
@@ -137,22 +149,75 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<LoadedScenario>, LoadErrors> {
     }
 }
 
+/// The persons of each folder's `persons/` folders, read once per folder;
+/// a broken persons file is reported once, and its scenarios skipped.
+#[derive(Default)]
+struct FolderPersons(std::collections::HashMap<PathBuf, Option<Vec<InsuredPerson>>>);
+
+impl FolderPersons {
+    fn of(
+        &mut self,
+        root: &Path,
+        folder: &Path,
+        errors: &mut Vec<LoadError>,
+    ) -> Option<&[InsuredPerson]> {
+        self.0
+            .entry(folder.to_path_buf())
+            .or_insert_with(|| match persons::folder_persons(root, folder) {
+                Ok(list) => Some(list),
+                Err(e) => {
+                    if !errors.contains(&e) {
+                        errors.push(e);
+                    }
+                    None
+                }
+            })
+            .as_deref()
+    }
+}
+
 /// Parses one scenario's text; `path` only names it in errors.
 pub fn parse(text: &str, path: &Path) -> Result<Scenario, LoadError> {
-    let scenario: Scenario = toml::from_str(text).map_err(|e| LoadError {
+    parse_with(text, path, &[])
+}
+
+/// Parses one scenario's text, adding the persons of its folder
+/// (`persons/*.toml`) to its own.
+fn parse_with(text: &str, path: &Path, folder: &[InsuredPerson]) -> Result<Scenario, LoadError> {
+    let mut scenario: Scenario = toml::from_str(text).map_err(|e| LoadError {
         path: path.to_path_buf(),
         at: e.span().map(|span| line_column(text, span.start)),
         message: e.message().trim().to_string(),
     })?;
+    persons::check(&scenario.persons, text, path)?;
+    if let Some(twice) = scenario
+        .persons
+        .iter()
+        .find(|p| folder.iter().any(|f| f.id == p.id))
+    {
+        return Err(LoadError {
+            path: path.to_path_buf(),
+            at: None,
+            message: format!(
+                "person.id: {:?} is also defined in the persons folder",
+                twice.id
+            ),
+        });
+    }
+    scenario.persons.splice(0..0, folder.iter().cloned());
     check(&scenario).map_err(|message| LoadError {
         path: path.to_path_buf(),
-        at: None,
+        at: field_line(text, &message),
         message,
     })?;
     Ok(scenario)
 }
 
-fn load_file(path: &Path, id: String) -> Result<LoadedScenario, LoadError> {
+fn load_file(
+    path: &Path,
+    id: String,
+    folder: &[InsuredPerson],
+) -> Result<LoadedScenario, LoadError> {
     let text = std::fs::read_to_string(path).map_err(|e| LoadError {
         path: path.to_path_buf(),
         at: None,
@@ -161,8 +226,37 @@ fn load_file(path: &Path, id: String) -> Result<LoadedScenario, LoadError> {
     Ok(LoadedScenario {
         id,
         path: path.to_path_buf(),
-        scenario: parse(&text, path)?,
+        scenario: parse_with(&text, path, folder)?,
     })
+}
+
+/// The line of the field an error names (`card.person: …` → the line of
+/// `person =` under `[card]`, or the `[card]` header), so that errors serde
+/// cannot place still get a `file:line`.
+fn field_line(text: &str, message: &str) -> Option<(usize, usize)> {
+    let path = message.split_once(':')?.0;
+    let (table, key) = path.rsplit_once('.')?;
+    let key = key.split('[').next()?;
+    let mut header = None;
+    for (index, line) in text.lines().enumerate() {
+        let trimmed = line.trim();
+        if let Some(name) = trimmed.strip_prefix('[') {
+            if header.is_some() {
+                break;
+            }
+            if name.trim_end_matches(']').trim() == table {
+                header = Some(index + 1);
+            }
+            continue;
+        }
+        let names_key = trimmed
+            .strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='));
+        if header.is_some() && names_key {
+            return Some((index + 1, line.len() - trimmed.len() + 1));
+        }
+    }
+    header.map(|line| (line, 1))
 }
 
 /// What serde cannot see: values that parse but cannot be set up.
@@ -186,9 +280,12 @@ fn check(s: &Scenario) -> Result<(), String> {
     if s.card.auth_tries_left.is_some_and(|t| t > 3) {
         return Err("card.auth_tries_left: at most 3".into());
     }
-    let persons = built_in_persons()?;
-    if fixtures::find(persons, &s.card.person).is_none() {
-        let mut known: Vec<&str> = persons.iter().map(|p| p.id.as_str()).collect();
+    if persons::find(s, &s.card.person)?.is_none() {
+        let mut known: Vec<&str> = built_in_persons()?
+            .iter()
+            .chain(&s.persons)
+            .map(|p| p.id.as_str())
+            .collect();
         known.sort_unstable();
         return Err(format!(
             "card.person: no fixture person {:?}; one of {}",
@@ -215,7 +312,13 @@ fn collect_toml(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
             })?
             .path();
         if path.is_dir() {
-            collect_toml(&path, out)?;
+            // `persons/` holds persons, not scenarios.
+            if path
+                .file_name()
+                .is_some_and(|n| n != persons::PERSONS_FOLDER)
+            {
+                collect_toml(&path, out)?;
+            }
         } else if path.extension().is_some_and(|ext| ext == "toml") {
             out.push(path);
         }
