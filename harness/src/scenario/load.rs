@@ -184,10 +184,16 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, LoadError> {
 /// Parses one scenario's text, adding the persons of its folder
 /// (`persons/*.toml`) to its own.
 fn parse_with(text: &str, path: &Path, folder: &[InsuredPerson]) -> Result<Scenario, LoadError> {
-    let mut scenario: Scenario = toml::from_str(text).map_err(|e| LoadError {
-        path: path.to_path_buf(),
-        at: e.span().map(|span| line_column(text, span.start)),
-        message: e.message().trim().to_string(),
+    let mut scenario: Scenario = toml::from_str(text).map_err(|e| {
+        let message = e.message().trim();
+        LoadError {
+            path: path.to_path_buf(),
+            at: e.span().map(|span| line_column(text, span.start)),
+            message: match e.span().and_then(|span| field_at(text, span.start)) {
+                Some(field) => format!("{field}: {message}"),
+                None => message.to_string(),
+            },
+        }
     })?;
     persons::check(&scenario.persons, text, path)?;
     if let Some(twice) = scenario
@@ -227,6 +233,42 @@ fn load_file(
         id,
         path: path.to_path_buf(),
         scenario: parse_with(&text, path, folder)?,
+    })
+}
+
+/// The field written at a byte offset (`card.person`, from the key on its
+/// line and the table header above it), so that serde's errors ("invalid
+/// type: string, expected a sequence") name the field they are about.
+fn field_at(text: &str, offset: usize) -> Option<String> {
+    let before = text.get(..offset.min(text.len()))?;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next()?.trim();
+    let table = before[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|header| {
+            header
+                .trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_string()
+        });
+    if line.starts_with('[') {
+        return Some(
+            line.trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_string(),
+        );
+    }
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    if key.is_empty() || key.starts_with('#') {
+        return None;
+    }
+    Some(match table {
+        Some(table) => format!("{table}.{key}"),
+        None => key.to_string(),
     })
 }
 
