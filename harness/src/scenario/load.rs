@@ -538,6 +538,100 @@ outcome = "confirmed"
         assert!(e.message.contains("unknown endpoint"), "{e}");
     }
 
+    const PERSON: &str = r#"
+[[person]]
+id = "own"
+[person.card]
+seed = "kazasu-load-own"
+persona = { name = "自前　太郎", name_kana = "ジマエ　タロウ", address = "東京都千代田区霞が関一丁目２番２号", birth_date = 1980-01-01, sex = "male", my_number = "314159269048", municipality_code = "131016" }
+pins = { auth = { value = "1234" }, sign = { value = "ABC123" }, text = { value = "1234" } }
+certificates = { auth = { not_before = 2025-01-01, not_after = 2030-01-01 }, sign = { not_before = 2025-01-01, not_after = 2030-01-01 } }
+[[person.qualification]]
+insurer_number = "138016"
+insurer_name = "かざす区国民健康保険"
+symbol = "こく"
+number = "1"
+branch = "00"
+personal_family = "insured"
+qualification_date = 2020-04-01
+"#;
+
+    fn with_own_person(person: &str) -> String {
+        GOOD.replace("[card]", &format!("{person}\n[card]"))
+            .replace("\"valid\"", "\"own\"")
+    }
+
+    #[test]
+    fn a_scenario_defines_its_own_person_checked_by_the_fixtures_validator() {
+        let p = Path::new("own.toml");
+        let scenario = parse(&with_own_person(PERSON), p).unwrap();
+        assert_eq!(scenario.persons.len(), 1);
+        assert_eq!(persons::find(&scenario, "own").unwrap().unwrap().id, "own");
+        // Built-in persons stay available by id.
+        assert!(persons::find(&scenario, "valid").unwrap().is_some());
+        // A bad insurer number: the fixtures' message, at the person's line.
+        let bad = with_own_person(&PERSON.replace("\"138016\"", "\"1380\""));
+        let e = parse(&bad, p).unwrap_err();
+        assert!(e.message.contains("insurer number"), "{e}");
+        assert_eq!(e.at, Some((15, 18)), "{e}");
+        // A field the schema does not know, named with its line.
+        let typo = with_own_person(&PERSON.replace("symbol =", "symbl ="));
+        let e = parse(&typo, p).unwrap_err();
+        assert!(e.to_string().contains("own.toml:17:"), "{e}");
+        assert!(e.message.contains("symbl"), "{e}");
+        // A built-in id is not redefined.
+        let shadow = GOOD.replace(
+            "[card]",
+            &format!(
+                "{}\n[card]",
+                PERSON.replace("id = \"own\"", "id = \"valid\"")
+            ),
+        );
+        let e = parse(&shadow, p).unwrap_err();
+        assert!(e.message.contains("built-in"), "{e}");
+        assert_eq!(e.at.map(|(line, _)| line), Some(8), "{e}");
+    }
+
+    #[test]
+    fn persons_folders_join_the_scenarios_below_them() {
+        let root = dir("persons");
+        std::fs::create_dir_all(root.join("persons")).unwrap();
+        std::fs::create_dir_all(root.join("deeper")).unwrap();
+        std::fs::write(root.join("persons/own.toml"), PERSON).unwrap();
+        std::fs::write(
+            root.join("deeper/uses-own.toml"),
+            GOOD.replace("\"valid\"", "\"own\""),
+        )
+        .unwrap();
+        let loaded = load(std::slice::from_ref(&root)).unwrap();
+        // The persons file is not a scenario.
+        let ids: Vec<&str> = loaded.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["deeper/uses-own"]);
+        assert_eq!(loaded[0].scenario.persons[0].id, "own");
+        // A broken persons file is reported once, with its line.
+        std::fs::write(
+            root.join("persons/own.toml"),
+            PERSON.replace("birth_date = 1980-01-01", "birth_date = \"soon\""),
+        )
+        .unwrap();
+        std::fs::write(root.join("also.toml"), GOOD).unwrap();
+        let errors = load(std::slice::from_ref(&root)).unwrap_err();
+        assert_eq!(errors.0.len(), 1, "{errors}");
+        let text = errors.to_string();
+        assert!(text.contains("persons/own.toml:4:"), "{text}");
+        assert!(text.contains("not a date"), "{text}");
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn errors_serde_cannot_place_still_get_the_fields_line() {
+        let p = Path::new("x.toml");
+        let e = parse(&GOOD.replace("\"valid\"", "\"nobody\""), p).unwrap_err();
+        assert_eq!(e.at, Some((7, 1)), "{e}");
+        let e = parse(&GOOD.replace("[card]", "person = \"valid\"\n[card]"), p).unwrap_err();
+        assert!(e.message.starts_with("person: "), "{e}");
+    }
+
     #[test]
     fn shards_parse() {
         assert_eq!("2/4".parse(), Ok(Shard { index: 2, count: 4 }));
