@@ -18,8 +18,8 @@ use kazasu::client::pcsc::DEFAULT_READER;
 use kazasu::client::pcsc::PcscChannel;
 use kazasu::client::service::ServiceClient;
 use kazasu::client::{
-    CardChannel, CheckInputs, ClientOutcome, Method, default_card_timeout_ms, default_facility,
-    flow, render,
+    CardChannel, CharacterCode, CheckInputs, ClientOutcome, Method, default_card_timeout_ms,
+    default_facility, flow, render,
 };
 use sim_card::personalize;
 use sim_card::profile::CardProfile;
@@ -70,6 +70,9 @@ pub struct CheckArgs {
     /// How long the card may take for one command, in milliseconds.
     #[arg(long, default_value_t = default_card_timeout_ms())]
     card_timeout_ms: u64,
+    /// The facility's CharacterCodeIdentifier: 0 UTF-8, 1 Shift_JIS.
+    #[arg(long, default_value = "0", value_parser = parse_character_code)]
+    character_code_identifier: CharacterCode,
     /// Print the ClientOutcome JSON only.
     #[arg(long)]
     json: bool,
@@ -156,6 +159,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
             device: args.device.clone(),
             timeout_ms: args.timeout_ms,
             card_timeout_ms: args.card_timeout_ms,
+            character_code_identifier: args.character_code_identifier,
         };
         let login = match &args.app_user {
             Some(user) => Some(AppLogin {
@@ -261,6 +265,11 @@ fn from_environment(args: &CheckArgs) -> anyhow::Result<Setup> {
             .with_context(|| format!("KAZASU_CARD_TIMEOUT_MS={t:?}: milliseconds"))?,
         None => default_card_timeout_ms(),
     };
+    let character_code_identifier = match var("KAZASU_CHARACTER_CODE") {
+        Some(code) => parse_character_code(&code)
+            .map_err(|e| anyhow::anyhow!("KAZASU_CHARACTER_CODE: {e}"))?,
+        None => CharacterCode::Utf8,
+    };
     let inputs = CheckInputs {
         method,
         // An empty KAZASU_PIN is a PIN typed as nothing, i.e. none.
@@ -271,6 +280,7 @@ fn from_environment(args: &CheckArgs) -> anyhow::Result<Setup> {
         device: var("KAZASU_DEVICE").unwrap_or_else(|| DEFAULT_DEVICE.into()),
         timeout_ms,
         card_timeout_ms,
+        character_code_identifier,
     };
     let source = match &args.in_process_profile {
         Some(profile) => CardSource::InProcess {
@@ -328,5 +338,14 @@ fn run_check(
                 None => go(&mut InProcessChannel::new(card), &inputs),
             })
         }
+    }
+}
+
+/// A CharacterCodeIdentifier as the interface writes it: `0` or `1`.
+fn parse_character_code(text: &str) -> Result<CharacterCode, String> {
+    match text {
+        "0" => Ok(CharacterCode::Utf8),
+        "1" => Ok(CharacterCode::ShiftJis),
+        other => Err(format!("{other:?}: 0 (UTF-8) or 1 (Shift_JIS)")),
     }
 }

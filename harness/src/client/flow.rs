@@ -231,6 +231,7 @@ impl CheckInProgress<'_> {
             challenge_id,
             signature,
             consent,
+            character_code_identifier: self.inputs.character_code_identifier.identifier(),
         }
     }
 
@@ -605,6 +606,7 @@ mod tests {
             device: "test".into(),
             timeout_ms: 1000,
             card_timeout_ms: 1000,
+            character_code_identifier: Default::default(),
         }
     }
 

@@ -67,6 +67,39 @@ pub struct CheckInputs {
     /// on it, in milliseconds (a real card signs in well under a second).
     #[serde(default = "default_card_timeout_ms")]
     pub card_timeout_ms: u64,
+    /// The facility's CharacterCodeIdentifier (its environment setting): `0`
+    /// UTF-8, `1` Shift_JIS. The service answers in the facility's character
+    /// code, with the characters Shift_JIS lacks substituted.
+    #[serde(default, skip_serializing_if = "CharacterCode::is_utf8")]
+    pub character_code_identifier: CharacterCode,
+}
+
+/// The facility's character code (CharacterCodeIdentifier).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub enum CharacterCode {
+    /// `0`: UTF-8.
+    #[default]
+    #[serde(rename = "0")]
+    Utf8,
+    /// `1`: Shift_JIS.
+    #[serde(rename = "1")]
+    ShiftJis,
+}
+
+impl CharacterCode {
+    /// The CharacterCodeIdentifier as the interface writes it.
+    pub fn identifier(self) -> &'static str {
+        match self {
+            CharacterCode::Utf8 => "0",
+            CharacterCode::ShiftJis => "1",
+        }
+    }
+
+    fn is_utf8(&self) -> bool {
+        *self == CharacterCode::Utf8
+    }
 }
 
 fn yes() -> bool {

@@ -64,6 +64,8 @@ pub struct Presentation {
     /// Registrations only: the patient agreed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consent: Option<bool>,
+    /// The facility's CharacterCodeIdentifier (`0`, `1`).
+    pub character_code_identifier: &'static str,
 }
 
 /// How a registration request ended.

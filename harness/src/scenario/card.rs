@@ -15,7 +15,7 @@ use sim_card::transport::in_process::InProcessReader;
 use sim_service::fixtures::InsuredPerson;
 
 use super::format::{CardSetup, Scenario};
-use super::load::built_in_persons;
+use super::persons;
 use crate::client::{CardChannel, CardError};
 
 /// The fixture person's card (or phone) as issued, with the scenario's
@@ -30,21 +30,29 @@ pub(super) fn issue_card(scenario: &Scenario) -> Result<Option<Card>, String> {
         return Ok(None);
     }
     static ISSUED: OnceLock<Mutex<std::collections::HashMap<String, Card>>> = OnceLock::new();
-    let persons = built_in_persons()?;
-    let held = held_card(&scenario.card, persons)?;
+    let person_id = &scenario.card.person;
+    let person = persons::find(scenario, person_id)?
+        .ok_or_else(|| format!("card.person: no person {person_id:?}"))?;
+    let held = held_card(&scenario.card, person)?;
+    // A scenario's own person is issued for it alone: another scenario may
+    // define a different person under the same id.
+    let shared = !persons::is_own(scenario, person_id);
     let cache = ISSUED.get_or_init(Default::default);
-    let cached = cache
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&held.key)
-        .cloned();
+    let cached = shared
+        .then(|| {
+            cache
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&held.key)
+                .cloned()
+        })
+        .flatten();
     let mut card = match cached {
         Some(card) => card,
         None => {
             let card = match &held.profile {
                 Some(profile) => {
-                    let pki = personalize::simulated_jpki().map_err(|e| e.to_string())?;
-                    personalize::issue(profile, &pki)
+                    personalize::issue(profile, persons::jpki()?)
                         .map_err(|e| format!("cannot issue {}: {e}", held.key))?
                         .card
                 }
@@ -53,10 +61,12 @@ pub(super) fn issue_card(scenario: &Scenario) -> Result<Option<Card>, String> {
                     Card::new(atr, Vec::new())
                 }
             };
-            cache
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(held.key.clone(), card.clone());
+            if shared {
+                cache
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(held.key.clone(), card.clone());
+            }
             card
         }
     };
@@ -89,10 +99,8 @@ struct HeldCard {
 
 /// The person's physical card (in the variant asked for), or one of their
 /// phones: by id, or the newest of the variant asked for.
-fn held_card(setup: &CardSetup, persons: &[InsuredPerson]) -> Result<HeldCard, String> {
+fn held_card(setup: &CardSetup, person: &InsuredPerson) -> Result<HeldCard, String> {
     let person_id = &setup.person;
-    let person = sim_service::fixtures::find(persons, person_id)
-        .ok_or_else(|| format!("card.person: no fixture person {person_id:?}"))?;
     let phone = match (&setup.phone, setup.variant) {
         (Some(id), variant) => {
             let phone = person.phone(id).ok_or_else(|| {
@@ -268,8 +276,12 @@ mod tests {
 
     #[test]
     fn the_card_setup_picks_the_physical_card_or_a_phone() {
-        let persons = built_in_persons().unwrap();
-        let held = |s: &CardSetup| held_card(s, persons);
+        let persons = crate::scenario::load::built_in_persons().unwrap();
+        let held = |s: &CardSetup| {
+            let person = sim_service::fixtures::find(persons, &s.person)
+                .ok_or_else(|| format!("no fixture person {:?}", s.person))?;
+            held_card(s, person)
+        };
         // The physical card by default, or in the variant asked for.
         let card = held(&setup("phone-replaced")).unwrap();
         assert_eq!(card.profile.unwrap().variant, Variant::PhysicalContact);
@@ -373,7 +385,7 @@ mod tests {
     #[test]
     fn a_card_leaving_the_field_is_a_removal_and_later_commands_are_caught() {
         use sim_card::reader::{Field, FlakyField, ReaderProfile};
-        let persons = built_in_persons().unwrap();
+        let persons = crate::scenario::load::built_in_persons().unwrap();
         let person = sim_service::fixtures::find(persons, "valid").unwrap();
         let pki = personalize::simulated_jpki().unwrap();
         let card = personalize::issue(&person.card.profile, &pki).unwrap().card;
@@ -411,7 +423,7 @@ mod tests {
 
     #[test]
     fn the_slot_removes_the_card_at_the_nth_apdu() {
-        let persons = built_in_persons().unwrap();
+        let persons = crate::scenario::load::built_in_persons().unwrap();
         let person = sim_service::fixtures::find(persons, "valid").unwrap();
         let pki = personalize::simulated_jpki().unwrap();
         let card = personalize::issue(&person.card.profile, &pki).unwrap().card;

@@ -8,6 +8,7 @@ use sim_card::trace::TraceRecord;
 use super::conformance::Rule;
 use super::format::Expectations;
 use super::report::Check;
+use super::shown;
 use crate::client::{ClientOutcome, Method, OutcomeKind};
 
 /// What a run left, for the expectations to be checked against.
@@ -100,48 +101,22 @@ pub fn check_expectations(
             outcome.map(|o| o.tries_left.map(|t| t.to_string())),
         ));
     }
-    let result = outcome.map(|o| o.result.as_ref());
+    checks.extend(shown::absent(&expect.absent, outcome, &no_outcome()));
     for (field, expected) in &expect.fields {
-        let name = format!("fields.{field}");
-        let actual = match result {
-            None => no_outcome(),
-            Some(None) => "(no result)".to_string(),
-            Some(Some(result)) => match first_result(result) {
-                None => "(no results in the list)".to_string(),
-                Some(first) => find_field(first, field)
-                    .map(display_value)
-                    .unwrap_or_default(),
-            },
-        };
-        let check = if expected.is_empty() {
-            // `""` means the field must be absent.
-            let shown = if actual.is_empty() {
-                "(absent)".to_string()
-            } else {
-                actual.clone()
-            };
-            Check {
-                passed: actual.is_empty() || actual.starts_with('('),
-                ..Check::new(&name, "(absent)", shown)
-            }
-        } else {
-            Check::new(
-                &name,
-                expected,
-                if actual.is_empty() {
-                    "(absent)".into()
-                } else {
-                    actual
-                },
-            )
-        };
-        checks.push(check);
+        let actual = shown::outcome_field(outcome, field, &no_outcome());
+        checks.push(shown::field_check(
+            &format!("fields.{field}"),
+            expected,
+            actual,
+        ));
     }
+    checks.extend(shown::results(&expect.results, outcome, &no_outcome()));
+    let result = outcome.map(|o| o.result.as_ref());
     if let Some(count) = expect.result_count {
         let actual = match result {
             None => no_outcome(),
             Some(result) => result
-                .and_then(result_list)
+                .and_then(shown::result_list)
                 .map_or(0, <[Value]>::len)
                 .to_string(),
         };
@@ -196,43 +171,6 @@ pub fn outcome_name(kind: OutcomeKind) -> String {
     match serde_json::to_value(kind) {
         Ok(Value::String(name)) => name,
         _ => format!("{kind:?}"),
-    }
-}
-
-/// The result list of a service outcome (`MessageBody.ResultList`).
-fn result_list(result: &Value) -> Option<&[Value]> {
-    result
-        .get("MessageBody")
-        .unwrap_or(result)
-        .get("ResultList")?
-        .as_array()
-        .map(Vec::as_slice)
-}
-
-fn first_result(result: &Value) -> Option<&Value> {
-    result_list(result)?.first()
-}
-
-/// A field by official element name, in the result or any group nested in it
-/// (depth first), so `ElderlyRecipientContributionRatio` is found wherever
-/// the result groups it.
-fn find_field<'a>(value: &'a Value, name: &str) -> Option<&'a Value> {
-    match value {
-        Value::Object(map) => map
-            .get(name)
-            .or_else(|| map.values().find_map(|v| find_field(v, name))),
-        Value::Array(items) => items.iter().find_map(|v| find_field(v, name)),
-        _ => None,
-    }
-}
-
-/// A field's value as a scenario writes it: text as is, `null` as absent,
-/// anything else as JSON.
-fn display_value(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
     }
 }
 

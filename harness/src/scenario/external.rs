@@ -20,6 +20,7 @@
 //! | `KAZASU_CARD_HAS_PHOTO` | `1` or `0` |
 //! | `KAZASU_TIMEOUT_MS` | how long to wait for the service |
 //! | `KAZASU_CARD_TIMEOUT_MS` | how long the card may take for one command |
+//! | `KAZASU_CHARACTER_CODE` | the facility's CharacterCodeIdentifier: `0` UTF-8, `1` Shift_JIS |
 //! | `KAZASU_APP_USER`, `KAZASU_APP_PASSWORD` | app channel (`[facility]` scenarios only): the staff's login |
 //! | `KAZASU_ACTIVATION_CODE` | app channel, unregistered device: register it with this code first |
 //! | `KAZASU_DEVICE_TOKEN` | app channel, registered device: its token |
@@ -105,6 +106,10 @@ impl ClientUnderTest for ExternalCommand {
             .env("KAZASU_CARD_HAS_PHOTO", flag(inputs.card_has_photo))
             .env("KAZASU_TIMEOUT_MS", inputs.timeout_ms.to_string())
             .env("KAZASU_CARD_TIMEOUT_MS", inputs.card_timeout_ms.to_string())
+            .env(
+                "KAZASU_CHARACTER_CODE",
+                inputs.character_code_identifier.identifier(),
+            )
             .env("KAZASU_SCENARIO", setup.id)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -254,6 +259,7 @@ mod tests {
             device: "reception-1".into(),
             timeout_ms: 1000,
             card_timeout_ms: 1000,
+            character_code_identifier: Default::default(),
         }
     }
 

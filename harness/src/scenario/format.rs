@@ -43,6 +43,15 @@ pub struct Scenario {
     /// Free-form tags for `--filter` (e.g. `pin`, `grace`, `conformance`).
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The scenario's own insured persons (`[[person]]`), in the built-in
+    /// fixtures' schema (see `sim-service/fixtures/*.toml`): persona,
+    /// qualifications, 公費, registration, the card and the phones it was
+    /// added to. `card.person` names one of them or a built-in person.
+    /// Persons in `persons/*.toml` beside the scenarios are added here when
+    /// the scenario is loaded.
+    #[serde(default, rename = "person", skip_serializing_if = "Vec::is_empty")]
+    #[schemars(with = "Vec<serde_json::Map<String, serde_json::Value>>")]
+    pub persons: Vec<sim_service::fixtures::InsuredPerson>,
     pub card: CardSetup,
     #[serde(default)]
     pub service: ServiceSetup,
@@ -59,7 +68,9 @@ pub struct Scenario {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CardSetup {
-    /// The fixture person whose card is inserted (see sim-service/fixtures).
+    /// The person whose card is inserted: one of the scenario's own
+    /// (`[[person]]`, `persons/*.toml`) or a built-in fixture person (see
+    /// sim-service/fixtures).
     pub person: String,
     /// Start with this many auth PIN tries left (0 = locked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -271,11 +282,25 @@ pub struct Expectations {
     /// PIN tries left the client reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tries_left: Option<u8>,
-    /// Fields of the first result, by official element name, e.g.
+    /// What must not be shown at all: `processing_result_code` (no refusal,
+    /// no notice), `validity`, `banners` (none), `result`, `tries_left`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub absent: Vec<super::shown::Shown>,
+    /// Fields of the result, by official element name or by path, e.g.
     /// `{ InsurerNumber = "06139990", PreschoolClassification = "1" }`. A
-    /// value of `""` means the field must be absent.
+    /// bare name is the first result's, found at any depth; a path names the
+    /// elements from the result down
+    /// (`ElderlyRecipientCertificateInfo/ElderlyRecipientContributionRatio`,
+    /// `PublicExpenseResultList/MedicalTicketInfo[1]/TicketType`) and may
+    /// start with `results[N]/` for the Nth result (0-based). A value of
+    /// `""` means the field must be absent.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<String, String>,
+    /// Every result of the list, in order (`[[expect.results]]`): each a
+    /// table of fields as in `fields`, checked against that result. The list
+    /// must hold exactly as many results as tables are given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub results: Vec<BTreeMap<String, String>>,
     /// Number of results in the result list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result_count: Option<usize>,

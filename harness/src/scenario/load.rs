@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::format::Scenario;
+use super::persons;
 
 /// A scenario read from a file, with its id.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,19 +88,26 @@ pub fn built_in_persons() -> Result<&'static [InsuredPerson], String> {
 }
 
 /// Loads every scenario under each path (a folder, searched recursively, or
-/// one file), sorted by id. Ids must be unique across all paths.
+/// one file), sorted by id. Ids must be unique across all paths. The persons
+/// of `persons/` folders (see [`super::persons`]) join the scenarios below
+/// them; those folders hold no scenarios.
 pub fn load(paths: &[PathBuf]) -> Result<Vec<LoadedScenario>, LoadErrors> {
     let mut errors = Vec::new();
     let mut loaded = Vec::new();
+    let mut folders = FolderPersons::default();
     for root in paths {
         if root.is_file() {
             let id = root
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            match load_file(root, id) {
-                Ok(s) => loaded.push(s),
-                Err(e) => errors.push(e),
+            let folder = root.parent().unwrap_or(Path::new(""));
+            match folders.of(folder, folder, &mut errors) {
+                Some(persons) => match load_file(root, id, persons) {
+                    Ok(s) => loaded.push(s),
+                    Err(e) => errors.push(e),
+                },
+                None => continue,
             }
             continue;
         }
@@ -110,7 +118,11 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<LoadedScenario>, LoadErrors> {
         }
         files.sort();
         for file in files {
-            match load_file(&file, id_of(root, &file)) {
+            let folder = file.parent().unwrap_or(root);
+            let Some(persons) = folders.of(root, folder, &mut errors) else {
+                continue;
+            };
+            match load_file(&file, id_of(root, &file), persons) {
                 Ok(s) => loaded.push(s),
                 Err(e) => errors.push(e),
             }
@@ -137,22 +149,81 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<LoadedScenario>, LoadErrors> {
     }
 }
 
+/// The persons of each folder's `persons/` folders, read once per folder;
+/// a broken persons file is reported once, and its scenarios skipped.
+#[derive(Default)]
+struct FolderPersons(std::collections::HashMap<PathBuf, Option<Vec<InsuredPerson>>>);
+
+impl FolderPersons {
+    fn of(
+        &mut self,
+        root: &Path,
+        folder: &Path,
+        errors: &mut Vec<LoadError>,
+    ) -> Option<&[InsuredPerson]> {
+        self.0
+            .entry(folder.to_path_buf())
+            .or_insert_with(|| match persons::folder_persons(root, folder) {
+                Ok(list) => Some(list),
+                Err(e) => {
+                    if !errors.contains(&e) {
+                        errors.push(e);
+                    }
+                    None
+                }
+            })
+            .as_deref()
+    }
+}
+
 /// Parses one scenario's text; `path` only names it in errors.
 pub fn parse(text: &str, path: &Path) -> Result<Scenario, LoadError> {
-    let scenario: Scenario = toml::from_str(text).map_err(|e| LoadError {
-        path: path.to_path_buf(),
-        at: e.span().map(|span| line_column(text, span.start)),
-        message: e.message().trim().to_string(),
+    parse_with(text, path, &[])
+}
+
+/// Parses one scenario's text, adding the persons of its folder
+/// (`persons/*.toml`) to its own.
+fn parse_with(text: &str, path: &Path, folder: &[InsuredPerson]) -> Result<Scenario, LoadError> {
+    let mut scenario: Scenario = toml::from_str(text).map_err(|e| {
+        let message = e.message().trim();
+        LoadError {
+            path: path.to_path_buf(),
+            at: e.span().map(|span| line_column(text, span.start)),
+            message: match e.span().and_then(|span| field_at(text, span.start)) {
+                Some(field) => format!("{field}: {message}"),
+                None => message.to_string(),
+            },
+        }
     })?;
+    persons::check(&scenario.persons, text, path)?;
+    if let Some(twice) = scenario
+        .persons
+        .iter()
+        .find(|p| folder.iter().any(|f| f.id == p.id))
+    {
+        return Err(LoadError {
+            path: path.to_path_buf(),
+            at: None,
+            message: format!(
+                "person.id: {:?} is also defined in the persons folder",
+                twice.id
+            ),
+        });
+    }
+    scenario.persons.splice(0..0, folder.iter().cloned());
     check(&scenario).map_err(|message| LoadError {
         path: path.to_path_buf(),
-        at: None,
+        at: field_line(text, &message),
         message,
     })?;
     Ok(scenario)
 }
 
-fn load_file(path: &Path, id: String) -> Result<LoadedScenario, LoadError> {
+fn load_file(
+    path: &Path,
+    id: String,
+    folder: &[InsuredPerson],
+) -> Result<LoadedScenario, LoadError> {
     let text = std::fs::read_to_string(path).map_err(|e| LoadError {
         path: path.to_path_buf(),
         at: None,
@@ -161,8 +232,73 @@ fn load_file(path: &Path, id: String) -> Result<LoadedScenario, LoadError> {
     Ok(LoadedScenario {
         id,
         path: path.to_path_buf(),
-        scenario: parse(&text, path)?,
+        scenario: parse_with(&text, path, folder)?,
     })
+}
+
+/// The field written at a byte offset (`card.person`, from the key on its
+/// line and the table header above it), so that serde's errors ("invalid
+/// type: string, expected a sequence") name the field they are about.
+fn field_at(text: &str, offset: usize) -> Option<String> {
+    let before = text.get(..offset.min(text.len()))?;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next()?.trim();
+    let table = before[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|header| {
+            header
+                .trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_string()
+        });
+    if line.starts_with('[') {
+        return Some(
+            line.trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_string(),
+        );
+    }
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    if key.is_empty() || key.starts_with('#') {
+        return None;
+    }
+    Some(match table {
+        Some(table) => format!("{table}.{key}"),
+        None => key.to_string(),
+    })
+}
+
+/// The line of the field an error names (`card.person: …` → the line of
+/// `person =` under `[card]`, or the `[card]` header), so that errors serde
+/// cannot place still get a `file:line`.
+fn field_line(text: &str, message: &str) -> Option<(usize, usize)> {
+    let path = message.split_once(':')?.0;
+    let (table, key) = path.rsplit_once('.')?;
+    let key = key.split('[').next()?;
+    let mut header = None;
+    for (index, line) in text.lines().enumerate() {
+        let trimmed = line.trim();
+        if let Some(name) = trimmed.strip_prefix('[') {
+            if header.is_some() {
+                break;
+            }
+            if name.trim_end_matches(']').trim() == table {
+                header = Some(index + 1);
+            }
+            continue;
+        }
+        let names_key = trimmed
+            .strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='));
+        if header.is_some() && names_key {
+            return Some((index + 1, line.len() - trimmed.len() + 1));
+        }
+    }
+    header.map(|line| (line, 1))
 }
 
 /// What serde cannot see: values that parse but cannot be set up.
@@ -186,9 +322,12 @@ fn check(s: &Scenario) -> Result<(), String> {
     if s.card.auth_tries_left.is_some_and(|t| t > 3) {
         return Err("card.auth_tries_left: at most 3".into());
     }
-    let persons = built_in_persons()?;
-    if fixtures::find(persons, &s.card.person).is_none() {
-        let mut known: Vec<&str> = persons.iter().map(|p| p.id.as_str()).collect();
+    if persons::find(s, &s.card.person)?.is_none() {
+        let mut known: Vec<&str> = built_in_persons()?
+            .iter()
+            .chain(&s.persons)
+            .map(|p| p.id.as_str())
+            .collect();
         known.sort_unstable();
         return Err(format!(
             "card.person: no fixture person {:?}; one of {}",
@@ -215,7 +354,13 @@ fn collect_toml(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
             })?
             .path();
         if path.is_dir() {
-            collect_toml(&path, out)?;
+            // `persons/` holds persons, not scenarios.
+            if path
+                .file_name()
+                .is_some_and(|n| n != persons::PERSONS_FOLDER)
+            {
+                collect_toml(&path, out)?;
+            }
         } else if path.extension().is_some_and(|ext| ext == "toml") {
             out.push(path);
         }
@@ -391,6 +536,100 @@ outcome = "confirmed"
         );
         let e = parse(&faults, p).unwrap_err();
         assert!(e.message.contains("unknown endpoint"), "{e}");
+    }
+
+    const PERSON: &str = r#"
+[[person]]
+id = "own"
+[person.card]
+seed = "kazasu-load-own"
+persona = { name = "自前　太郎", name_kana = "ジマエ　タロウ", address = "東京都千代田区霞が関一丁目２番２号", birth_date = 1980-01-01, sex = "male", my_number = "314159269048", municipality_code = "131016" }
+pins = { auth = { value = "1234" }, sign = { value = "ABC123" }, text = { value = "1234" } }
+certificates = { auth = { not_before = 2025-01-01, not_after = 2030-01-01 }, sign = { not_before = 2025-01-01, not_after = 2030-01-01 } }
+[[person.qualification]]
+insurer_number = "138016"
+insurer_name = "かざす区国民健康保険"
+symbol = "こく"
+number = "1"
+branch = "00"
+personal_family = "insured"
+qualification_date = 2020-04-01
+"#;
+
+    fn with_own_person(person: &str) -> String {
+        GOOD.replace("[card]", &format!("{person}\n[card]"))
+            .replace("\"valid\"", "\"own\"")
+    }
+
+    #[test]
+    fn a_scenario_defines_its_own_person_checked_by_the_fixtures_validator() {
+        let p = Path::new("own.toml");
+        let scenario = parse(&with_own_person(PERSON), p).unwrap();
+        assert_eq!(scenario.persons.len(), 1);
+        assert_eq!(persons::find(&scenario, "own").unwrap().unwrap().id, "own");
+        // Built-in persons stay available by id.
+        assert!(persons::find(&scenario, "valid").unwrap().is_some());
+        // A bad insurer number: the fixtures' message, at the person's line.
+        let bad = with_own_person(&PERSON.replace("\"138016\"", "\"1380\""));
+        let e = parse(&bad, p).unwrap_err();
+        assert!(e.message.contains("insurer number"), "{e}");
+        assert_eq!(e.at, Some((15, 18)), "{e}");
+        // A field the schema does not know, named with its line.
+        let typo = with_own_person(&PERSON.replace("symbol =", "symbl ="));
+        let e = parse(&typo, p).unwrap_err();
+        assert!(e.to_string().contains("own.toml:17:"), "{e}");
+        assert!(e.message.contains("symbl"), "{e}");
+        // A built-in id is not redefined.
+        let shadow = GOOD.replace(
+            "[card]",
+            &format!(
+                "{}\n[card]",
+                PERSON.replace("id = \"own\"", "id = \"valid\"")
+            ),
+        );
+        let e = parse(&shadow, p).unwrap_err();
+        assert!(e.message.contains("built-in"), "{e}");
+        assert_eq!(e.at.map(|(line, _)| line), Some(8), "{e}");
+    }
+
+    #[test]
+    fn persons_folders_join_the_scenarios_below_them() {
+        let root = dir("persons");
+        std::fs::create_dir_all(root.join("persons")).unwrap();
+        std::fs::create_dir_all(root.join("deeper")).unwrap();
+        std::fs::write(root.join("persons/own.toml"), PERSON).unwrap();
+        std::fs::write(
+            root.join("deeper/uses-own.toml"),
+            GOOD.replace("\"valid\"", "\"own\""),
+        )
+        .unwrap();
+        let loaded = load(std::slice::from_ref(&root)).unwrap();
+        // The persons file is not a scenario.
+        let ids: Vec<&str> = loaded.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["deeper/uses-own"]);
+        assert_eq!(loaded[0].scenario.persons[0].id, "own");
+        // A broken persons file is reported once, with its line.
+        std::fs::write(
+            root.join("persons/own.toml"),
+            PERSON.replace("birth_date = 1980-01-01", "birth_date = \"soon\""),
+        )
+        .unwrap();
+        std::fs::write(root.join("also.toml"), GOOD).unwrap();
+        let errors = load(std::slice::from_ref(&root)).unwrap_err();
+        assert_eq!(errors.0.len(), 1, "{errors}");
+        let text = errors.to_string();
+        assert!(text.contains("persons/own.toml:4:"), "{text}");
+        assert!(text.contains("not a date"), "{text}");
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn errors_serde_cannot_place_still_get_the_fields_line() {
+        let p = Path::new("x.toml");
+        let e = parse(&GOOD.replace("\"valid\"", "\"nobody\""), p).unwrap_err();
+        assert_eq!(e.at, Some((7, 1)), "{e}");
+        let e = parse(&GOOD.replace("[card]", "person = \"valid\"\n[card]"), p).unwrap_err();
+        assert!(e.message.starts_with("person: "), "{e}");
     }
 
     #[test]

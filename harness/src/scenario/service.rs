@@ -1,5 +1,5 @@
 //! The service of one scenario: an in-memory store filled with the built-in
-//! fixtures, the scenario's clock, faults and 照会番号, served on a loopback
+//! fixtures and the scenario's own persons, the scenario's clock, faults and 照会番号, served on a loopback
 //! port; the facility prepared as its administrator would; and what the
 //! service holds afterwards (history, result searches) for the
 //! expectations.
@@ -7,7 +7,6 @@
 use std::net::TcpListener;
 use std::sync::OnceLock;
 
-use sim_card::personalize;
 use sim_service::clock::{ServiceClock, jst_date};
 use sim_service::exchange::reference_number::{
     ReferenceNumberRegistration, ReferenceNumberRegistrationInfo, RegistrationAnswer,
@@ -58,9 +57,18 @@ impl ScenarioService {
         let store = Store::in_memory().map_err(|e| format!("service store: {e}"))?;
         let state = AppState::new(store, ServiceClock::frozen_at(clock), config)?;
         let (persons, certificates) = fixture_rows()?;
-        state
-            .install_fixture_rows(persons, certificates)
-            .map_err(|e| format!("service fixtures: {e}"))?;
+        if scenario.persons.is_empty() {
+            state.install_fixture_rows(persons, certificates)
+        } else {
+            // The scenario's own persons beside the built-in ones, in this
+            // scenario's service only.
+            let (own, own_certificates) = super::persons::rows(&scenario.persons)?;
+            state.install_fixture_rows(
+                &[persons, &own].concat(),
+                &[certificates, &own_certificates].concat(),
+            )
+        }
+        .map_err(|e| format!("service fixtures: {e}"))?;
         register_reference_numbers(&state, &setup.reference_numbers)?;
         if let Some(faults) = &setup.faults {
             let faults: FaultSet = serde_json::from_value(faults.clone())
@@ -319,8 +327,8 @@ fn fixture_rows() -> Result<(&'static [StoredPerson], &'static [CertificateEntry
     type Rows = (Vec<StoredPerson>, Vec<CertificateEntry>);
     static ROWS: OnceLock<Result<Rows, String>> = OnceLock::new();
     let rows = ROWS.get_or_init(|| {
-        let pki = personalize::simulated_jpki().map_err(|e| e.to_string())?;
-        sim_service::fixtures::rows(built_in_persons()?, &pki).map_err(|e| format!("fixtures: {e}"))
+        sim_service::fixtures::rows(built_in_persons()?, super::persons::jpki()?)
+            .map_err(|e| format!("fixtures: {e}"))
     });
     match rows {
         Ok((persons, certificates)) => Ok((persons, certificates)),
