@@ -202,7 +202,9 @@ pub fn issue(profile: &CardProfile, pki: &Jpki) -> Result<IssuedCard, IssueError
         Variant::Iphone => Vec::new(),
     };
     let window = Duration::from_secs(profile.phone.authentication_window_seconds.into());
-    let card = Card::new(profile.atr()?, applications).carried_by(profile.variant, window);
+    let card = Card::new(profile.atr()?, applications)
+        .carried_by(profile.variant, window)
+        .behaving(profile.behaviour);
     Ok(IssuedCard {
         card,
         auth_certificate,

@@ -48,7 +48,8 @@ pub use surface::{
     surface_pin_b,
 };
 pub use text::{
-    text_ap_basic_info, text_attributes, text_certificate, text_integrity_record, text_my_number,
+    text_ap_basic_info, text_attributes, text_attributes_in, text_certificate,
+    text_integrity_record, text_my_number,
 };
 
 /// What the tests use to read the files back: a BER-TLV reader that walks
