@@ -102,9 +102,11 @@ pub enum LengthForm {
     /// `short-or-82` (default): one byte below 128, else `82 HH LL` even
     /// below 256, as every long length seen on real cards.
     #[default]
+    #[serde(rename = "short-or-82")]
     ShortOr82,
     /// `always-82`: `82 HH LL` for every length of the outer file headers,
     /// even below 128 (`FF 20 82 00 65`).
+    #[serde(rename = "always-82")]
     Always82,
     /// `shortest`: the shortest BER form, `81 LL` for 128 to 255.
     Shortest,
@@ -172,6 +174,12 @@ mod tests {
         assert!(toml::from_str::<CardBehaviour>("reselct = \"keep\"").is_err());
         assert!(toml::from_str::<CardBehaviour>("reselect = \"forget\"").is_err());
         assert!(toml::from_str::<CardBehaviour>("length_form = \"81\"").is_err());
+        let form = |text: &str| toml::from_str::<CardBehaviour>(text).map(|b| b.length_form);
+        assert_eq!(
+            form("length_form = \"short-or-82\""),
+            Ok(LengthForm::ShortOr82)
+        );
+        assert_eq!(form("length_form = \"shortest\""), Ok(LengthForm::Shortest));
         assert!(toml::from_str::<CardBehaviour>("filler = 256").is_err());
     }
 

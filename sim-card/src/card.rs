@@ -280,6 +280,23 @@ impl Card {
             _ => return Err(StatusWord::WrongP1P2),
         };
         let fci = match c.p1 {
+            // The MF: after a cold reset no DF is current and the card
+            // refuses (6A86); once an application is current it answers
+            // 9000 and nothing changes (soltia48/myna-card, on real cards).
+            // By file ID (3F00 included) nothing is found.
+            0x00 if c.data.is_empty() => {
+                if self.session.application.is_none() {
+                    return Err(StatusWord::WrongP1P2);
+                }
+                Vec::new()
+            }
+            0x00 => return Err(StatusWord::FileNotFound),
+            // The GlobalPlatform issuer security domain: back to the state
+            // after power-on, no application current.
+            0x04 if c.data == GP_ISD_AID => {
+                self.session = CardSession::default();
+                dof(0x6F, &dof(0x84, c.data))
+            }
             // By DF name (AID).
             0x04 => {
                 if c.data.is_empty() {
@@ -521,6 +538,11 @@ impl Card {
         }
     }
 }
+
+/// The AID of the GlobalPlatform issuer security domain
+/// (`A0 00 00 01 51 00 00`), which real cards answer: selecting it leaves
+/// every application.
+pub const GP_ISD_AID: &[u8] = &[0xA0, 0x00, 0x00, 0x01, 0x51, 0x00, 0x00];
 
 /// A BER-TLV data object with a one-byte tag (lengths up to 255).
 fn dof(tag: u8, value: &[u8]) -> Vec<u8> {

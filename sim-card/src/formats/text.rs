@@ -9,7 +9,8 @@
 use crate::behaviour::LengthForm;
 use crate::formats::objects::{
     RSA_2048_BYTES, SIMULATED_TEXT_AP_KEY, SIMULATED_TEXT_CA_KEY, key_id, length_in, offset_u16,
-    sha256, simulated_bytes, simulated_cv_certificate, tlv, tlv_in, tlv_long_form, yyyymmdd,
+    sha256, simulated_bytes, simulated_cv_certificate, simulated_public_key, tlv, tlv_in,
+    tlv_long_form, yyyymmdd,
 };
 use crate::persona::Persona;
 
@@ -188,6 +189,33 @@ pub fn text_ap_basic_info(persona: &Persona) -> Vec<u8> {
     tlv_long_form(&[0xFF, 0x40], &content)
 }
 
+/// EF `0006`: the public key the text application's session keys are
+/// encrypted to (for SET SESSION KEY), `A1 <90 exponent, 91 modulus>`
+/// (soltia48/myna-card). Simulated: a stand-in key no one holds the private
+/// half of, distinct from the keys of EF 0004 and EF 0007.
+pub fn text_session_key(persona: &Persona) -> Vec<u8> {
+    let key = simulated_public_key("text ap session key", &[persona.my_number.as_bytes()]);
+    tlv(&[0xA1], &key)
+}
+
+/// EF `0007`: the text application's own public key, signed.
+///
+/// ```text
+/// FF 50 82 02 13
+///   DF 51 82 01 09   public key (90/91) of the AP's own signing key
+///   DF 52 82 01 00   signature over the DF51 object by the key of EF 0004
+/// ```
+///
+/// Layout from soltia48/myna-card. Both values are stand-ins here (see the
+/// module notes): the key and the signature have the real sizes.
+pub fn text_signed_public_key(persona: &Persona) -> Vec<u8> {
+    let key = simulated_public_key("text ap own key", &[persona.my_number.as_bytes()]);
+    let mut content = tlv(&[0xDF, 0x51], &key);
+    let signature = simulated_bytes("text ap own key signature", &[&content], RSA_2048_BYTES);
+    content.extend_from_slice(&tlv(&[0xDF, 0x52], &signature));
+    tlv(&[0xFF, 0x50], &content)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,6 +389,22 @@ mod tests {
         assert_eq!(trailing.len(), 128);
         assert!(trailing[32..].iter().all(|b| *b == 0xFF));
         assert!(rest.is_empty());
+    }
+
+    #[test]
+    fn session_key_and_signed_key_have_the_real_layouts() {
+        let p = persona();
+        let session = text_session_key(&p);
+        let (tag, key, rest) = read_tlv(&session);
+        assert_eq!((tag, key.len(), rest.len()), (0xA1, 265, 0));
+        let signed = text_signed_public_key(&p);
+        assert_eq!(&signed[..5], [0xFF, 0x50, 0x82, 0x02, 0x13]);
+        let (_, content, _) = read_tlv(&signed);
+        let (tag, own_key, rest) = read_tlv(content);
+        assert_eq!((tag, own_key.len()), (0xDF51, 265));
+        assert_ne!(own_key, key, "two different keys");
+        let (tag, signature, rest) = read_tlv(rest);
+        assert_eq!((tag, signature.len(), rest.len()), (0xDF52, 256, 0));
     }
 
     #[test]
