@@ -160,6 +160,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
             timeout_ms: args.timeout_ms,
             card_timeout_ms: args.card_timeout_ms,
             character_code_identifier: args.character_code_identifier,
+            reselect_before_sign: false,
         };
         let login = match &args.app_user {
             Some(user) => Some(AppLogin {
@@ -281,6 +282,7 @@ fn from_environment(args: &CheckArgs) -> anyhow::Result<Setup> {
         timeout_ms,
         card_timeout_ms,
         character_code_identifier,
+        reselect_before_sign: false,
     };
     let source = match &args.in_process_profile {
         Some(profile) => CardSource::InProcess {

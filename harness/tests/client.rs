@@ -120,6 +120,7 @@ fn inputs(method: Method, pin: Option<&str>) -> CheckInputs {
         timeout_ms: 5_000,
         card_timeout_ms: 5_000,
         character_code_identifier: Default::default(),
+        reselect_before_sign: false,
     }
 }
 

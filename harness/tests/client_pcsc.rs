@@ -104,6 +104,7 @@ fn a_pin_check_through_pcscd() {
         timeout_ms: 5_000,
         card_timeout_ms: 5_000,
         character_code_identifier: Default::default(),
+        reselect_before_sign: false,
     };
     let outcome = check(&mut channel, &ServiceClient::new(&base).unwrap(), &inputs);
     let _ = card.kill();

@@ -72,6 +72,18 @@ pub struct CheckInputs {
     /// code, with the characters Shift_JIS lacks substituted.
     #[serde(default, skip_serializing_if = "CharacterCode::is_utf8")]
     pub character_code_identifier: CharacterCode,
+    /// Select the JPKI-AP again between VERIFY and COMPUTE DIGITAL SIGNATURE,
+    /// as pyjpki's signing flow does: a client written against cards that
+    /// keep the verified PIN across that re-selection (the default card
+    /// does; a card with `reselect = "clear"` answers 6982). The reference
+    /// flow selects the application once per card session and depends on
+    /// neither.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub reselect_before_sign: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !value
 }
 
 /// The facility's character code (CharacterCodeIdentifier).

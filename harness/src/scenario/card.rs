@@ -153,8 +153,14 @@ fn held_card(setup: &CardSetup, person: &InsuredPerson) -> Result<HeldCard, Stri
         }
         profile.phone.wallet_opened = opened;
     }
+    if let Some(behaviour) = setup.behaviour {
+        profile.behaviour = behaviour;
+    }
     Ok(HeldCard {
-        key: format!("{key}, wallet opened {}", profile.phone.wallet_opened),
+        key: format!(
+            "{key}, wallet opened {}, {:?}",
+            profile.phone.wallet_opened, profile.behaviour
+        ),
         variant: profile.variant,
         profile: Some(profile),
     })
@@ -271,6 +277,7 @@ mod tests {
             face_id_seconds_before_hold: None,
             wallet_opened: None,
             reader: Default::default(),
+            behaviour: None,
         }
     }
 

@@ -260,6 +260,7 @@ mod tests {
             timeout_ms: 1000,
             card_timeout_ms: 1000,
             character_code_identifier: Default::default(),
+            reselect_before_sign: false,
         }
     }
 
