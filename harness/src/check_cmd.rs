@@ -156,6 +156,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
             device: args.device.clone(),
             timeout_ms: args.timeout_ms,
             card_timeout_ms: args.card_timeout_ms,
+            reselect_before_sign: false,
         };
         let login = match &args.app_user {
             Some(user) => Some(AppLogin {
@@ -271,6 +272,7 @@ fn from_environment(args: &CheckArgs) -> anyhow::Result<Setup> {
         device: var("KAZASU_DEVICE").unwrap_or_else(|| DEFAULT_DEVICE.into()),
         timeout_ms,
         card_timeout_ms,
+        reselect_before_sign: false,
     };
     let source = match &args.in_process_profile {
         Some(profile) => CardSource::InProcess {

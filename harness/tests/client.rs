@@ -119,6 +119,7 @@ fn inputs(method: Method, pin: Option<&str>) -> CheckInputs {
         device: "reception-1".into(),
         timeout_ms: 5_000,
         card_timeout_ms: 5_000,
+        reselect_before_sign: false,
     }
 }
 

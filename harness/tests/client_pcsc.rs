@@ -103,6 +103,7 @@ fn a_pin_check_through_pcscd() {
         device: "pcsc-test".into(),
         timeout_ms: 5_000,
         card_timeout_ms: 5_000,
+        reselect_before_sign: false,
     };
     let outcome = check(&mut channel, &ServiceClient::new(&base).unwrap(), &inputs);
     let _ = card.kill();

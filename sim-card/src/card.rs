@@ -3,9 +3,11 @@
 //! Everything a reader can observe lives here: which application and EF are
 //! selected, which PINs are verified, how many tries each PIN has left. The
 //! volatile part (selection and verified PINs) is lost on power-off, reset and
-//! re-selection of an application, exactly where clients expect it to be lost:
-//! OpenSC logs out by selecting the AID again, and pcscd powers an idle card
-//! off after a few seconds.
+//! selection of another application, exactly where clients expect it to be
+//! lost (pcscd powers an idle card off after a few seconds). Whether
+//! selecting the current application again loses it too differs between
+//! the models public clients were written against: a card option
+//! ([`crate::behaviour::Reselect`]).
 //!
 //! The card also knows what carries it ([`Variant`]), for the few commands a
 //! phone answers differently from the plastic card (docs/client-apdus.md, Phones; public
@@ -27,6 +29,7 @@
 use std::time::{Duration, Instant};
 
 use crate::apdu::{self, Class, Command};
+use crate::behaviour::{CardBehaviour, Reselect, VerifiedPinQuery};
 use crate::filesystem::{Application, Content, Fid, PinFormat, SecurityStatus};
 use crate::iso7816::*;
 use crate::pin::{Pin, VerifyOutcome};
@@ -75,6 +78,8 @@ pub struct Card {
     applications: Vec<Application>,
     session: CardSession,
     variant: Variant,
+    /// Where this card behaves as one kind of real card and not another.
+    behaviour: CardBehaviour,
     /// iPhone: how long the holder's authentication lasts.
     authentication_window: Duration,
     /// iPhone: when the holder last authenticated (Face ID). Kept across
@@ -102,6 +107,7 @@ impl Card {
             applications,
             session: CardSession::default(),
             variant: Variant::default(),
+            behaviour: CardBehaviour::default(),
             authentication_window: DEFAULT_AUTHENTICATION_WINDOW,
             holder_authenticated_at: None,
         }
@@ -115,6 +121,16 @@ impl Card {
             authentication_window,
             ..self
         }
+    }
+
+    /// The same card behaving as `behaviour` says (see [`crate::behaviour`]).
+    pub fn behaving(self, behaviour: CardBehaviour) -> Self {
+        Card { behaviour, ..self }
+    }
+
+    /// Where this card behaves as one kind of real card and not another.
+    pub fn behaviour(&self) -> CardBehaviour {
+        self.behaviour
     }
 
     pub fn atr(&self) -> &[u8] {
@@ -264,6 +280,23 @@ impl Card {
             _ => return Err(StatusWord::WrongP1P2),
         };
         let fci = match c.p1 {
+            // The MF: after a cold reset no DF is current and the card
+            // refuses (6A86); once an application is current it answers
+            // 9000 and nothing changes (soltia48/myna-card, on real cards).
+            // By file ID (3F00 included) nothing is found.
+            0x00 if c.data.is_empty() => {
+                if self.session.application.is_none() {
+                    return Err(StatusWord::WrongP1P2);
+                }
+                Vec::new()
+            }
+            0x00 => return Err(StatusWord::FileNotFound),
+            // The GlobalPlatform issuer security domain: back to the state
+            // after power-on, no application current.
+            0x04 if c.data == GP_ISD_AID => {
+                self.session = CardSession::default();
+                dof(0x6F, &dof(0x84, c.data))
+            }
             // By DF name (AID).
             0x04 => {
                 if c.data.is_empty() {
@@ -274,12 +307,19 @@ impl Card {
                     .iter()
                     .position(|a| a.aid == c.data)
                     .ok_or(StatusWord::FileNotFound)?;
-                // Selecting an application, even the current one, starts a
-                // new security context: OpenSC's logout relies on it.
-                self.session = CardSession {
-                    application: Some(index),
-                    ..CardSession::default()
-                };
+                // Selecting another application starts a new security
+                // context on every card; selecting the current one again
+                // does so only where the behaviour says (OpenSC's logout
+                // relies on it, pyjpki's signing flow on the opposite).
+                let again = self.session.application == Some(index);
+                if again && self.behaviour.reselect == Reselect::Keep {
+                    self.session.ef = None;
+                } else {
+                    self.session = CardSession {
+                        application: Some(index),
+                        ..CardSession::default()
+                    };
+                }
                 dof(0x6F, &dof(0x84, c.data))
             }
             // By EF identifier under the current application.
@@ -385,9 +425,15 @@ impl Card {
     fn verify(&mut self, c: &Command) -> Result<Vec<u8>, StatusWord> {
         let (fid, pin, _) = self.addressed_pin(c, 0x00)?;
         if c.data.is_empty() {
-            // A status query: always 63Cx, even right after a successful
-            // VERIFY. OpenSC and myna fail on anything else.
-            return Err(StatusWord::RemainingRetries(pin.tries_left()));
+            // A status query: 63Cx, even right after a successful VERIFY
+            // (OpenSC and myna fail on anything else), unless this card
+            // answers 9000 for a PIN verified in the session.
+            let tries_left = pin.tries_left();
+            let verified = self.session.verified.contains(&fid);
+            return match self.behaviour.verified_pin_query {
+                VerifiedPinQuery::Ok if verified => Ok(Vec::new()),
+                _ => Err(StatusWord::RemainingRetries(tries_left)),
+            };
         }
         let outcome = pin.verify(c.data);
         let verified = &mut self.session.verified;
@@ -493,6 +539,11 @@ impl Card {
     }
 }
 
+/// The AID of the GlobalPlatform issuer security domain
+/// (`A0 00 00 01 51 00 00`), which real cards answer: selecting it leaves
+/// every application.
+pub const GP_ISD_AID: &[u8] = &[0xA0, 0x00, 0x00, 0x01, 0x51, 0x00, 0x00];
+
 /// A BER-TLV data object with a one-byte tag (lengths up to 255).
 fn dof(tag: u8, value: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
@@ -511,7 +562,7 @@ fn file_control_parameters(fid: Fid, content: &Content) -> Vec<u8> {
     let (descriptor, size) = match content {
         Content::Binary { data, .. } => (0x01, data.len()),
         Content::Records { records, .. } => (0x02, records.iter().map(Vec::len).sum()),
-        Content::Pin { .. } | Content::Key { .. } => (0x11, 0),
+        Content::Pin { .. } | Content::Key { .. } | Content::Internal => (0x11, 0),
     };
     let mut fcp = dof(0x80, &(size as u16).to_be_bytes());
     fcp.extend(dof(0x82, &[descriptor]));

@@ -26,6 +26,8 @@ pub enum Access {
     /// While the holder is authenticated on the device itself (an iPhone's
     /// Face ID or Touch ID): no PIN crosses the reader.
     HolderAuthenticated,
+    /// Never through the reader: a protected EF only the card itself uses.
+    Never,
 }
 
 /// What the card has been shown when a command arrives.
@@ -45,6 +47,7 @@ impl Access {
             Access::Pin(pin) => status.verified.contains(pin),
             Access::AnyPin(pins) => pins.iter().any(|p| status.verified.contains(p)),
             Access::HolderAuthenticated => status.holder_authenticated,
+            Access::Never => false,
         }
     }
 }
@@ -100,6 +103,10 @@ pub enum Content {
         key: Arc<dyn CardKey>,
         access: Access,
     },
+    /// An internal EF the card uses itself and no command reads (a key
+    /// reference, a system file): it can be selected, and READ BINARY
+    /// answers `6981`, as for PINs and keys.
+    Internal,
 }
 
 impl std::fmt::Debug for Content {
@@ -111,6 +118,7 @@ impl std::fmt::Debug for Content {
             }
             Content::Pin { pin, format } => write!(f, "{pin:?} {format:?}"),
             Content::Key { access, .. } => write!(f, "Key({access:?})"),
+            Content::Internal => f.write_str("Internal"),
         }
     }
 }
@@ -130,6 +138,33 @@ impl ElementaryFile {
             fid,
             name,
             content: Content::Binary { data, read },
+        }
+    }
+
+    /// A transparent EF allocated at `allocation` bytes: `content`, then
+    /// `filler` to the end of the allocation, as real cards are personalized
+    /// (a fixed allocation, larger than what is written in it). READ BINARY
+    /// serves the whole allocation: a card does not know where the content
+    /// ends. Content longer than the allocation is never cut: the file then
+    /// holds the content alone (a documented choice for persona-dependent
+    /// files whose real allocation is not public).
+    pub fn allocated(
+        fid: Fid,
+        name: &'static str,
+        content: Vec<u8>,
+        allocation: usize,
+        filler: u8,
+        read: Access,
+    ) -> Self {
+        Self::binary(fid, name, fill(content, allocation, filler), read)
+    }
+
+    /// An internal EF ([`Content::Internal`]).
+    pub fn internal(fid: Fid, name: &'static str) -> Self {
+        Self {
+            fid,
+            name,
+            content: Content::Internal,
         }
     }
 
@@ -156,6 +191,15 @@ impl ElementaryFile {
             content: Content::Records { records, read },
         }
     }
+}
+
+/// `content` followed by `filler` up to `allocation` bytes (`content` alone
+/// when it is already that long).
+pub fn fill(mut content: Vec<u8>, allocation: usize, filler: u8) -> Vec<u8> {
+    if content.len() < allocation {
+        content.resize(allocation, filler);
+    }
+    content
 }
 
 /// An application (DF) selected by its AID.

@@ -15,6 +15,7 @@
 //! the choices made are written down in those modules' docs.
 
 pub mod apdu;
+pub mod behaviour;
 pub mod card;
 pub mod filesystem;
 pub mod formats;

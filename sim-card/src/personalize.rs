@@ -202,7 +202,9 @@ pub fn issue(profile: &CardProfile, pki: &Jpki) -> Result<IssuedCard, IssueError
         Variant::Iphone => Vec::new(),
     };
     let window = Duration::from_secs(profile.phone.authentication_window_seconds.into());
-    let card = Card::new(profile.atr()?, applications).carried_by(profile.variant, window);
+    let card = Card::new(profile.atr()?, applications)
+        .carried_by(profile.variant, window)
+        .behaving(profile.behaviour);
     Ok(IssuedCard {
         card,
         auth_certificate,
@@ -248,17 +250,31 @@ fn jpki_application(
             Access::HolderAuthenticated,
         ),
     };
+    // Certificate EFs are fixed allocations with filler after the DER; the
+    // token info (160 bytes) and the availability flags (3) have none: a
+    // client reading them "until the card refuses" gets exactly those.
+    let behaviour = profile.behaviour;
+    let certificate = |fid, name, der: &[u8], read| {
+        Ef::allocated(
+            fid,
+            name,
+            der.to_vec(),
+            usize::from(behaviour.certificate_allocation),
+            behaviour.filler,
+            read,
+        )
+    };
     let mut files = vec![
-        Ef::binary(
+        certificate(
             EF_SIGN_CERTIFICATE,
             "sign certificate",
-            sign_certificate.to_vec(),
+            sign_certificate,
             sign_use.clone(),
         ),
-        Ef::binary(
+        certificate(
             0x0002,
             "sign CA certificate",
-            pki.ca_certificate_der(DigitalSignature).to_vec(),
+            pki.ca_certificate_der(DigitalSignature),
             Access::Always,
         ),
         Ef::binary(
@@ -273,21 +289,44 @@ fn jpki_application(
             formats::certificate_availability(),
             Access::Always,
         ),
-        Ef::binary(
+        certificate(
             EF_AUTH_CERTIFICATE,
             "auth certificate",
-            auth_certificate.to_vec(),
+            auth_certificate,
             auth_read,
         ),
-        Ef::binary(
+        certificate(
             0x000B,
             "auth CA certificate",
-            pki.ca_certificate_der(UserAuthentication).to_vec(),
+            pki.ca_certificate_der(UserAuthentication),
             Access::Always,
         ),
         Ef::key(EF_AUTH_KEY, "auth key", auth_key.card_key(), auth_use),
         Ef::key(EF_SIGN_KEY, "sign key", sign_key.card_key(), sign_use),
     ];
+    // The EFs public clients list on the plastic card whose content is not
+    // public (documented choice): internal EFs the card uses itself, which
+    // SELECT finds and READ BINARY refuses with 6981; 0009 is a protected
+    // transparent EF no credential opens (6982); 0016 holds the reference to
+    // the key that checks terminal CV certificates.
+    if !profile.variant.is_smartphone() {
+        files.extend([
+            Ef::internal(0x0005, "internal EF 0005"),
+            Ef::allocated(
+                0x0009,
+                "protected EF 0009",
+                Vec::new(),
+                16,
+                behaviour.filler,
+                Access::Never,
+            ),
+            Ef::internal(0x0010, "internal EF 0010"),
+            Ef::internal(0x0016, "terminal CA key reference"),
+            Ef::internal(0x0019, "internal EF 0019"),
+            Ef::internal(0x001C, "internal EF 001C"),
+            Ef::internal(0x001E, "internal EF 001E"),
+        ]);
+    }
     // An iPhone takes no PIN at the reader: it has no PIN EFs.
     if profile.variant != Variant::Iphone {
         files.extend([
@@ -320,35 +359,56 @@ fn surface_pin(value: &str) -> Pin {
     )
 }
 
+/// The allocation of the text application's attributes EF (0002): not
+/// public; 256 bytes is what the clients that read it in one short READ
+/// BINARY (Le 00) assume (documented choice). A holder whose attributes are
+/// longer gets a file as long as they are.
+pub const TEXT_ATTRIBUTES_ALLOCATION: usize = 256;
+/// The allocation of the text application's basic information EF (0005):
+/// a 256-byte read returns 256 bytes (the 164-byte object, then filler).
+pub const TEXT_AP_BASIC_INFO_ALLOCATION: usize = 256;
+/// The text EF 0008 and surface EF 0006: sixteen bytes of filler and
+/// nothing else on the cards read (soltia48/myna-card).
+pub const FILLER_ONLY_EF_ALLOCATION: usize = 16;
+
 /// 券面事項入力補助AP (the plastic card only).
+///
+/// Read conditions (soltia48/myna-card's notes of a real card): the PIN
+/// opens everything; 照合番号A (the number itself) the My Number, 照合番号B
+/// (birth date, expiry, code) the attributes, either of them the integrity
+/// record and the two key files; the CV certificate, the basic information
+/// and EF 0008 need nothing.
 fn text_application(profile: &CardProfile) -> Application {
     let persona = &profile.persona;
+    let filler = profile.behaviour.filler;
     let pin_a = formats::surface_pin_a(persona);
     let pin_b = formats::surface_pin_b(persona, &profile.body);
+    let pin_or_any = || Access::AnyPin(vec![TEXT_PIN.fid, 0x0014, 0x0015]);
     Application {
         aid: TEXT_AID.to_vec(),
         name: "券面事項入力補助AP",
         files: vec![
-            // The PIN opens both; 照合番号A (the number itself) opens the
-            // number, 照合番号B (birth date, expiry, code) the attributes, as
-            // measured on real cards.
+            // 17 bytes: the object and its two bytes of filler, which the
+            // integrity digest covers (formats::text_my_number).
             Ef::binary(
                 EF_TEXT_MY_NUMBER,
                 "My Number",
                 formats::text_my_number(persona),
                 Access::AnyPin(vec![TEXT_PIN.fid, 0x0014]),
             ),
-            Ef::binary(
+            Ef::allocated(
                 0x0002,
                 "basic four attributes",
-                formats::text_attributes(persona),
+                formats::text_attributes_in(persona, profile.behaviour.length_form),
+                TEXT_ATTRIBUTES_ALLOCATION,
+                filler,
                 Access::AnyPin(vec![TEXT_PIN.fid, 0x0015]),
             ),
             Ef::binary(
                 0x0003,
                 "integrity record",
                 formats::text_integrity_record(persona),
-                Access::AnyPin(vec![TEXT_PIN.fid, 0x0014, 0x0015]),
+                pin_or_any(),
             ),
             Ef::binary(
                 0x0004,
@@ -356,10 +416,33 @@ fn text_application(profile: &CardProfile) -> Application {
                 formats::text_certificate(persona),
                 Access::Always,
             ),
-            Ef::binary(
+            Ef::allocated(
                 0x0005,
                 "AP basic info",
                 formats::text_ap_basic_info(persona),
+                TEXT_AP_BASIC_INFO_ALLOCATION,
+                filler,
+                Access::Always,
+            ),
+            Ef::binary(
+                0x0006,
+                "session key public key",
+                formats::text_session_key(persona),
+                pin_or_any(),
+            ),
+            Ef::binary(
+                0x0007,
+                "signed AP public key",
+                formats::text_signed_public_key(persona),
+                pin_or_any(),
+            ),
+            // Its read condition is not public (documented choice: free).
+            Ef::allocated(
+                0x0008,
+                "EF 0008",
+                Vec::new(),
+                FILLER_ONLY_EF_ALLOCATION,
+                filler,
                 Access::Always,
             ),
             Ef::pin(
@@ -382,12 +465,16 @@ fn text_application(profile: &CardProfile) -> Application {
 }
 
 /// 券面AP (the plastic card only).
+///
+/// Read conditions (soltia48/myna-card's notes of a real card; jsapdu marks
+/// neither 0003 nor 0004 protected): the age record only with the birth-date
+/// PIN; the card face and EF 0006 with 照合番号A or B; the My Number image
+/// with 照合番号A only; the basic information and the CV certificate with
+/// nothing.
 fn surface_application(profile: &CardProfile) -> Application {
     let persona = &profile.persona;
     let pin_a = formats::surface_pin_a(persona);
     let pin_b = formats::surface_pin_b(persona, &profile.body);
-    // 照合番号A opens every surface EF, 照合番号B all but the My Number
-    // image, the birth-date PIN only the age record (measured on real cards).
     let either_surface_pin = Access::AnyPin(vec![0x0013, 0x0012]);
     Application {
         aid: SURFACE_AID.to_vec(),
@@ -397,7 +484,7 @@ fn surface_application(profile: &CardProfile) -> Application {
                 0x0001,
                 "age record",
                 formats::surface_age_record(profile),
-                Access::AnyPin(vec![0x0011, 0x0012, 0x0013]),
+                Access::Pin(0x0011),
             ),
             Ef::binary(
                 0x0002,
@@ -409,19 +496,27 @@ fn surface_application(profile: &CardProfile) -> Application {
                 0x0003,
                 "AP basic info",
                 formats::surface_ap_basic_info(persona),
-                either_surface_pin.clone(),
+                Access::Always,
             ),
             Ef::binary(
                 0x0004,
                 "CV certificate",
                 formats::surface_certificate(persona),
-                either_surface_pin,
+                Access::Always,
             ),
             Ef::binary(
                 0x0005,
                 "My Number image",
                 formats::surface_my_number_image(profile),
                 Access::Pin(0x0013),
+            ),
+            Ef::allocated(
+                0x0006,
+                "EF 0006",
+                Vec::new(),
+                FILLER_ONLY_EF_ALLOCATION,
+                profile.behaviour.filler,
+                either_surface_pin,
             ),
             Ef::pin(
                 0x0011,

@@ -19,6 +19,7 @@ use time::Date;
 use crate::persona::Persona;
 // Profiles name their variant and ATR; re-exported so that code reading a
 // profile finds them where the profile is.
+pub use crate::behaviour::CardBehaviour;
 pub use crate::variant::{Atr, AtrError, Variant};
 // The service's fixtures read their dates through here.
 pub use crate::toml_date;
@@ -133,6 +134,11 @@ pub struct CardProfile {
     /// How a phone carrying the card behaves (for `android` and `iphone`).
     #[serde(default)]
     pub phone: PhoneSetting,
+    /// Where this card behaves as one kind of real card and not another
+    /// (`[behaviour]`; defaults from the public evidence, see
+    /// [`crate::behaviour`]).
+    #[serde(default)]
+    pub behaviour: CardBehaviour,
 }
 
 /// The card's PINs with their values and how many tries each has left.
@@ -335,6 +341,7 @@ impl CardProfile {
         if self.phone.authentication_window_seconds == 0 {
             return invalid("phone.authentication_window_seconds: at least 1".into());
         }
+        self.behaviour.validate().map_err(ProfileError::Invalid)?;
         self.atr()?;
         Ok(())
     }

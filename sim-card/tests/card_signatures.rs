@@ -186,6 +186,13 @@ fn the_text_applications_integrity_record_verifies() {
     let signed = [df31, df32].concat();
     assert!(verifies(&key, &signed, signature), "DF33 over DF31 DF32");
     assert!(!verifies(&key, &signed[1..], signature));
+
+    // EF 0007, the AP's own public key: DF52 over DF51.
+    let own_key = read_object(&mut card, 0x0007);
+    let parts = objects(value_of(&own_key));
+    let (df51, _) = find(&parts, 0xDF51);
+    let (_, signature) = find(&parts, 0xDF52);
+    assert!(verifies(&key, df51, signature), "DF52 over DF51");
 }
 
 #[test]

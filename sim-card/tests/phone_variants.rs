@@ -175,7 +175,12 @@ fn android_reads_its_auth_certificate_only_after_the_smartphone_pin() {
     assert_eq!(sw(&mut card, VERIFY_1234), 0x9000);
     select_ef(&mut card, 0x000A);
     assert_eq!(read_der(&mut card).unwrap(), auth_certificate);
-    // A new selection of the application logs out again.
+    // Selecting the application again keeps the PIN verified (the default
+    // behaviour); a new card session logs out.
+    ok(&mut card, SELECT_JPKI);
+    select_ef(&mut card, 0x000A);
+    assert_eq!(read_der(&mut card).unwrap(), auth_certificate);
+    card.reset_session();
     ok(&mut card, SELECT_JPKI);
     select_ef(&mut card, 0x000A);
     assert_eq!(read_der(&mut card), Err(0x6982));

@@ -157,8 +157,9 @@ fn expect_ok(
     }
 }
 
-/// SELECT the JPKI-AP. Selecting it again clears the card's security state,
-/// so the flow selects it once per card session.
+/// SELECT the JPKI-AP. Whether selecting it again clears the card's security
+/// state differs between cards, so the flow selects it once per card session
+/// and depends on neither.
 pub fn select_jpki(card: &mut dyn CardChannel) -> Result<(), CardFault> {
     match exchange(card, &select_aid(JPKI_AID))? {
         (_, StatusWord::Ok) => Ok(()),

@@ -181,6 +181,9 @@ impl CheckInProgress<'_> {
             PinVerdict::Wrong(left) => return Err(Box::new(wrong_pin(left))),
             PinVerdict::Locked => return Err(Box::new(self.locked(true))),
         }
+        if self.inputs.reselect_before_sign {
+            self.on_card(card::select_jpki)?;
+        }
         let signature = self.sign(&challenge.nonce)?;
         let certificate = self.on_card(card::read_auth_certificate)?;
         let presentation = self.presentation(&certificate, Some((challenge.id, signature)), None);
@@ -605,6 +608,7 @@ mod tests {
             device: "test".into(),
             timeout_ms: 1000,
             card_timeout_ms: 1000,
+            reselect_before_sign: false,
         }
     }
 

@@ -67,6 +67,18 @@ pub struct CheckInputs {
     /// on it, in milliseconds (a real card signs in well under a second).
     #[serde(default = "default_card_timeout_ms")]
     pub card_timeout_ms: u64,
+    /// Select the JPKI-AP again between VERIFY and COMPUTE DIGITAL SIGNATURE,
+    /// as pyjpki's signing flow does: a client written against cards that
+    /// keep the verified PIN across that re-selection (the default card
+    /// does; a card with `reselect = "clear"` answers 6982). The reference
+    /// flow selects the application once per card session and depends on
+    /// neither.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub reselect_before_sign: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !value
 }
 
 fn yes() -> bool {

@@ -145,8 +145,14 @@ fn held_card(setup: &CardSetup, persons: &[InsuredPerson]) -> Result<HeldCard, S
         }
         profile.phone.wallet_opened = opened;
     }
+    if let Some(behaviour) = setup.behaviour {
+        profile.behaviour = behaviour;
+    }
     Ok(HeldCard {
-        key: format!("{key}, wallet opened {}", profile.phone.wallet_opened),
+        key: format!(
+            "{key}, wallet opened {}, {:?}",
+            profile.phone.wallet_opened, profile.behaviour
+        ),
         variant: profile.variant,
         profile: Some(profile),
     })
@@ -263,6 +269,7 @@ mod tests {
             face_id_seconds_before_hold: None,
             wallet_opened: None,
             reader: Default::default(),
+            behaviour: None,
         }
     }
 

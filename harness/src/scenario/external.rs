@@ -254,6 +254,7 @@ mod tests {
             device: "reception-1".into(),
             timeout_ms: 1000,
             card_timeout_ms: 1000,
+            reselect_before_sign: false,
         }
     }
 

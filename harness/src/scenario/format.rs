@@ -94,6 +94,13 @@ pub struct CardSetup {
     /// `sim_card::reader`). Default: the ideal reader.
     #[serde(default, skip_serializing_if = "ReaderProfile::is_default")]
     pub reader: ReaderProfile,
+    /// Where the card behaves as one kind of real card and not another
+    /// (`[card.behaviour]`, the profile's `[behaviour]`, see
+    /// `sim_card::behaviour`): e.g. `reselect = "clear"`. Default: the
+    /// person's card as issued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
+    pub behaviour: Option<sim_card::behaviour::CardBehaviour>,
 }
 
 /// How the service is set up before the client runs.

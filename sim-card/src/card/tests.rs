@@ -181,11 +181,28 @@ fn signing_needs_the_pin_and_survives_ef_selection() {
 
 #[test]
 fn security_state_is_lost_on_aid_select_and_reset() {
+    // Selecting the current application again keeps it by default…
     let mut card = at_auth_pin();
     sw(&mut card, VERIFY_1234);
     sw(&mut card, SELECT_JPKI);
     sw(&mut card, SELECT_AUTH_KEY);
+    assert_eq!(sw(&mut card, SIGN_3_BYTES), 0x9000, "the same AID keeps it");
+    // …but not on a card that clears on re-selection,
+    let mut card = at_auth_pin().behaving(CardBehaviour {
+        reselect: Reselect::Clear,
+        ..CardBehaviour::default()
+    });
+    sw(&mut card, VERIFY_1234);
+    sw(&mut card, SELECT_JPKI);
+    sw(&mut card, SELECT_AUTH_KEY);
     assert_eq!(sw(&mut card, SIGN_3_BYTES), 0x6982, "AID select logs out");
+    // and another application always logs out.
+    let mut card = at_auth_pin();
+    sw(&mut card, VERIFY_1234);
+    assert_eq!(sw(&mut card, SELECT_TEXT), 0x9000);
+    sw(&mut card, SELECT_JPKI);
+    sw(&mut card, SELECT_AUTH_KEY);
+    assert_eq!(sw(&mut card, SIGN_3_BYTES), 0x6982, "another AID logs out");
 
     let mut card = at_auth_pin();
     sw(&mut card, VERIFY_1234);

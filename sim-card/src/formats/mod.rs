@@ -26,6 +26,8 @@
 //! | | `0003` integrity record | [`text_integrity_record`] |
 //! | | `0004` CV certificate | [`text_certificate`] |
 //! | | `0005` AP basic information | [`text_ap_basic_info`] |
+//! | | `0006` session-key public key | [`text_session_key`] |
+//! | | `0007` signed AP public key | [`text_signed_public_key`] |
 //! | 券面事項確認AP | `0001` age record | [`surface_age_record`] |
 //! | | `0002` card face | [`surface_card_face`] |
 //! | | `0003` AP basic information | [`surface_ap_basic_info`] |
@@ -50,7 +52,8 @@ pub use surface::{
     surface_pin_b,
 };
 pub use text::{
-    text_ap_basic_info, text_attributes, text_certificate, text_integrity_record, text_my_number,
+    text_ap_basic_info, text_attributes, text_attributes_in, text_certificate,
+    text_integrity_record, text_my_number, text_session_key, text_signed_public_key,
 };
 
 /// What the tests use to read the files back: a BER-TLV reader that walks

@@ -6,18 +6,23 @@
 
 use openssl::sha::Sha256;
 
+use crate::behaviour::LengthForm;
 use crate::keys::RsaKey;
 use crate::pki::card_issuer::{self, CardApplication};
 
-/// Encodes a BER-TLV object with a definite length in its shortest form.
+/// Encodes a BER-TLV object with a definite length in the card's form
+/// ([`length`]).
 ///
-/// Real cards use the shortest form for almost every object (`DF 12 82 01 09`,
-/// `FF 30 82 01 4B`); the few exceptions are built with [`tlv_long_form`].
 /// `tag` is given as its bytes (`&[0xDF, 0x22]`), as the card writes it.
 pub fn tlv(tag: &[u8], value: &[u8]) -> Vec<u8> {
+    tlv_in(LengthForm::ShortOr82, tag, value)
+}
+
+/// Encodes a BER-TLV object with its length in `form`.
+pub fn tlv_in(form: LengthForm, tag: &[u8], value: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(tag.len() + 5 + value.len());
     out.extend_from_slice(tag);
-    out.extend_from_slice(&length(value.len()));
+    out.extend_from_slice(&length_in(form, value.len()));
     out.extend_from_slice(value);
     out
 }
@@ -27,23 +32,34 @@ pub fn tlv(tag: &[u8], value: &[u8]) -> Vec<u8> {
 ///
 /// The text application's basic information file opens `FF 40 82 00 9F` on
 /// real cards, and clients that hard-code offsets into it depend on the
-/// three-byte form. Lengths of 64 KiB and more fall back to the shortest form,
-/// which no file of the card ever needs.
+/// three-byte form.
 pub fn tlv_long_form(tag: &[u8], value: &[u8]) -> Vec<u8> {
-    let Ok(len) = u16::try_from(value.len()) else {
-        return tlv(tag, value);
-    };
-    let mut out = Vec::with_capacity(tag.len() + 3 + value.len());
-    out.extend_from_slice(tag);
-    out.push(0x82);
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(value);
-    out
+    tlv_in(LengthForm::Always82, tag, value)
+}
+
+/// A definite length as real cards write it: one byte below 128, otherwise
+/// `82` and two bytes, even below 256 (`DF 12 82 01 09`, `FF 40 82 00 9F`;
+/// no file read off a card shows `81 LL`).
+pub fn length(len: usize) -> Vec<u8> {
+    length_in(LengthForm::ShortOr82, len)
+}
+
+/// A definite length in `form`. Lengths of 64 KiB and more, which no file of
+/// the card needs, take the shortest form whatever `form` says.
+pub fn length_in(form: LengthForm, len: usize) -> Vec<u8> {
+    match (form, u16::try_from(len)) {
+        (LengthForm::ShortOr82, _) | (LengthForm::Shortest, _) if len < 0x80 => vec![len as u8],
+        (LengthForm::ShortOr82 | LengthForm::Always82, Ok(len)) => {
+            let [hi, lo] = len.to_be_bytes();
+            vec![0x82, hi, lo]
+        }
+        _ => shortest_length(len),
+    }
 }
 
 /// The shortest BER encoding of a definite length: one byte below 128,
 /// otherwise `81`–`84` followed by the length in big-endian bytes.
-pub fn length(len: usize) -> Vec<u8> {
+fn shortest_length(len: usize) -> Vec<u8> {
     if len < 0x80 {
         return vec![len as u8];
     }
@@ -289,13 +305,29 @@ mod tests {
     use crate::formats::testing::read_tlv;
 
     #[test]
-    fn lengths_take_the_shortest_form() {
+    fn lengths_take_the_form_real_cards_write() {
         assert_eq!(length(0), [0x00]);
         assert_eq!(length(0x7F), [0x7F]);
-        assert_eq!(length(0x80), [0x81, 0x80]);
-        assert_eq!(length(0xFF), [0x81, 0xFF]);
+        assert_eq!(length(0x80), [0x82, 0x00, 0x80]);
+        assert_eq!(length(0xFF), [0x82, 0x00, 0xFF]);
         assert_eq!(length(0x100), [0x82, 0x01, 0x00]);
         assert_eq!(length(0x1_0000), [0x83, 0x01, 0x00, 0x00]);
+    }
+
+    #[test]
+    fn every_length_form_writes_what_it_says() {
+        use LengthForm::*;
+        for (form, len, expected) in [
+            (Always82, 0x65, &[0x82, 0x00, 0x65][..]),
+            (Always82, 0x86, &[0x82, 0x00, 0x86]),
+            (Shortest, 0x65, &[0x65]),
+            (Shortest, 0x86, &[0x81, 0x86]),
+            (Shortest, 0x1234, &[0x82, 0x12, 0x34]),
+            (ShortOr82, 0x86, &[0x82, 0x00, 0x86]),
+            (Always82, 0x1_0000, &[0x83, 0x01, 0x00, 0x00]),
+        ] {
+            assert_eq!(length_in(form, len), expected, "{form:?} {len:#x}");
+        }
     }
 
     #[test]

@@ -6,9 +6,11 @@
 //! parsers of jpki/myna and AokiApp/jsapdu, which walk these files by
 //! position: the order of the objects matters, not only their tags.
 
+use crate::behaviour::LengthForm;
 use crate::formats::objects::{
-    SIMULATED_TEXT_AP_KEY, application_cv_certificate, issuer_signature, key_id, length,
-    offset_u16, sha256, simulated_bytes, tlv, tlv_long_form, yyyymmdd,
+    SIMULATED_TEXT_AP_KEY, application_cv_certificate, issuer_signature, key_id, length_in,
+    offset_u16, sha256, simulated_bytes, simulated_public_key, tlv, tlv_in, tlv_long_form,
+    yyyymmdd,
 };
 use crate::persona::Persona;
 use crate::pki::card_issuer::CardApplication;
@@ -54,16 +56,24 @@ pub fn text_my_number(persona: &Persona) -> Vec<u8> {
 /// with that reading. Sex is an ASCII digit, not a binary one: real cards hold
 /// `DF 25 01 31`, and jpki/myna converts it with `strconv.Atoi`.
 ///
-/// Every length takes its shortest form, the outer one included (`65` on the
-/// real card; `81 xx` or `82 xx xx` once the attributes pass 127 bytes).
+/// Lengths take the form real cards write ([`crate::formats::objects::length`]):
+/// `FF 20 65` on one real card, `FF 20 82 00 86` on another whose holder has
+/// a longer name and address (jpki/myna issue #1). A card that writes the
+/// outer length differently is [`text_attributes_in`].
 pub fn text_attributes(persona: &Persona) -> Vec<u8> {
+    text_attributes_in(persona, LengthForm::default())
+}
+
+/// [`text_attributes`] with the outer length in `form` (the profile's
+/// `behaviour.length_form`); the objects inside take the usual form.
+pub fn text_attributes_in(persona: &Persona, form: LengthForm) -> Vec<u8> {
     let fields = [
         tlv(&NAME, persona.name.as_bytes()),
         tlv(&ADDRESS, persona.address.as_bytes()),
         tlv(&BIRTH_DATE, yyyymmdd(persona.birth_date).as_bytes()),
         tlv(&SEX, &[b'0' + persona.sex.code()]),
     ];
-    with_offset_table(&ATTRIBUTES, &OFFSETS, &fields)
+    with_offset_table_in(form, &ATTRIBUTES, &OFFSETS, &fields)
 }
 
 /// Builds `outer { table, fields… }` where `table` lists, as big-endian u16,
@@ -71,9 +81,19 @@ pub fn text_attributes(persona: &Persona) -> Vec<u8> {
 ///
 /// Shared by the two 券面 applications, whose data files open the same way.
 pub(crate) fn with_offset_table(outer: &[u8], table: &[u8], fields: &[Vec<u8>]) -> Vec<u8> {
+    with_offset_table_in(LengthForm::ShortOr82, outer, table, fields)
+}
+
+/// [`with_offset_table`] with the outer length in `form`.
+fn with_offset_table_in(
+    form: LengthForm,
+    outer: &[u8],
+    table: &[u8],
+    fields: &[Vec<u8>],
+) -> Vec<u8> {
     let table_len = table.len() + 1 + 2 * fields.len();
     let content_len = table_len + fields.iter().map(Vec::len).sum::<usize>();
-    let header_len = outer.len() + length(content_len).len();
+    let header_len = outer.len() + length_in(form, content_len).len();
     let mut offsets = Vec::with_capacity(2 * fields.len());
     let mut position = header_len + table_len;
     for field in fields {
@@ -85,7 +105,7 @@ pub(crate) fn with_offset_table(outer: &[u8], table: &[u8], fields: &[Vec<u8>]) 
     for field in fields {
         content.extend_from_slice(field);
     }
-    tlv(outer, &content)
+    tlv_in(form, outer, &content)
 }
 
 /// The bytes of [`text_attributes`] that the integrity record's `DF32` digest
@@ -118,6 +138,7 @@ fn attributes_digest_source(attributes: &[u8]) -> &[u8] {
 /// ([`crate::pki::card_issuer`]), not J-LIS's.
 pub fn text_integrity_record(persona: &Persona) -> Vec<u8> {
     let mut signed = tlv(&[0xDF, 0x31], &sha256(&text_my_number(persona)));
+    // The digest skips the header, so it is the same in every length form.
     let attributes = text_attributes(persona);
     signed.extend_from_slice(&tlv(
         &[0xDF, 0x32],
@@ -170,6 +191,34 @@ pub fn text_ap_basic_info(persona: &Persona) -> Vec<u8> {
     content.extend_from_slice(&tlv(&[0xDF, 0x42], &key_id(SIMULATED_TEXT_AP_KEY, "001")));
     content.extend_from_slice(&tlv_long_form(&[0xDF, 0x43], &trailing));
     tlv_long_form(&[0xFF, 0x40], &content)
+}
+
+/// EF `0006`: the public key the text application's session keys are
+/// encrypted to (for SET SESSION KEY), `A1 <90 exponent, 91 modulus>`
+/// (soltia48/myna-card). Simulated: a stand-in key no one holds the private
+/// half of, distinct from the keys of EF 0004 and EF 0007.
+pub fn text_session_key(persona: &Persona) -> Vec<u8> {
+    let key = simulated_public_key("text ap session key", &[persona.my_number.as_bytes()]);
+    tlv(&[0xA1], &key)
+}
+
+/// EF `0007`: the text application's own public key, signed.
+///
+/// ```text
+/// FF 50 82 02 13
+///   DF 51 82 01 09   public key (90/91) of the AP's own signing key
+///   DF 52 82 01 00   signature over the DF51 object by the key of EF 0004
+/// ```
+///
+/// Layout from soltia48/myna-card. The key is a stand-in (see the module
+/// notes); the signature is real, PKCS#1 v1.5 with SHA-256 over the `DF51`
+/// object by the key EF 0004 certifies, so it verifies as EF 0003's does.
+pub fn text_signed_public_key(persona: &Persona) -> Vec<u8> {
+    let key = simulated_public_key("text ap own key", &[persona.my_number.as_bytes()]);
+    let mut content = tlv(&[0xDF, 0x51], &key);
+    let signature = issuer_signature(&CardApplication::Text.signing_key(), &content);
+    content.extend_from_slice(&tlv(&[0xDF, 0x52], &signature));
+    tlv(&[0xFF, 0x50], &content)
 }
 
 #[cfg(test)]
@@ -272,6 +321,35 @@ mod tests {
     }
 
     #[test]
+    fn the_outer_length_takes_the_cards_form_and_the_offsets_follow() {
+        // 0x86 bytes of attributes, the size on the card of jpki/myna issue #1.
+        let mut p = persona();
+        p.name = "あいう\u{3000}え".into(); // 15 bytes
+        p.address = "東".repeat(18) + &"a".repeat(33); // 87 bytes
+        for (form, header) in [
+            (LengthForm::ShortOr82, &[0xFF, 0x20, 0x82, 0x00, 0x86][..]),
+            (LengthForm::Always82, &[0xFF, 0x20, 0x82, 0x00, 0x86]),
+            (LengthForm::Shortest, &[0xFF, 0x20, 0x81, 0x86]),
+        ] {
+            let file = text_attributes_in(&p, form);
+            assert_eq!(&file[..header.len()], header, "{form:?}");
+            let (offsets, name, address, _, _) = parse_attributes(&file);
+            assert_eq!((name, address), (p.name.clone(), p.address.clone()));
+            assert_eq!(usize::from(offsets[0]), header.len() + 11, "{form:?}");
+            assert_offsets_point_at_tags(&file, &offsets, 0x22);
+        }
+        // A short file: FF 20 65, or FF 20 82 00 65 on a card that always
+        // writes two length bytes.
+        let mut short = persona();
+        short.name = "あいう\u{3000}え".into();
+        short.address = "東".repeat(18);
+        assert_eq!(&text_attributes(&short)[..3], [0xFF, 0x20, 0x65]);
+        let always = text_attributes_in(&short, LengthForm::Always82);
+        assert_eq!(&always[..5], [0xFF, 0x20, 0x82, 0x00, 0x65]);
+        assert_eq!(&always[5..10], [0xDF, 0x21, 0x08, 0x00, 0x10]);
+    }
+
+    #[test]
     fn integrity_record_digests_match_the_files() {
         let p = persona();
         let record = text_integrity_record(&p);
@@ -316,6 +394,22 @@ mod tests {
         assert_eq!(trailing.len(), 128);
         assert!(trailing[32..].iter().all(|b| *b == 0xFF));
         assert!(rest.is_empty());
+    }
+
+    #[test]
+    fn session_key_and_signed_key_have_the_real_layouts() {
+        let p = persona();
+        let session = text_session_key(&p);
+        let (tag, key, rest) = read_tlv(&session);
+        assert_eq!((tag, key.len(), rest.len()), (0xA1, 265, 0));
+        let signed = text_signed_public_key(&p);
+        assert_eq!(&signed[..5], [0xFF, 0x50, 0x82, 0x02, 0x13]);
+        let (_, content, _) = read_tlv(&signed);
+        let (tag, own_key, rest) = read_tlv(content);
+        assert_eq!((tag, own_key.len()), (0xDF51, 265));
+        assert_ne!(own_key, key, "two different keys");
+        let (tag, signature, rest) = read_tlv(rest);
+        assert_eq!((tag, signature.len(), rest.len()), (0xDF52, 256, 0));
     }
 
     #[test]
