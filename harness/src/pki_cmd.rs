@@ -1,13 +1,18 @@
 //! `kazasu pki`: the simulated JPKI's certificates and keys as PEM files, for
-//! a service or a client that must trust them.
+//! a service or a client that must trust them, and the simulated issuer of
+//! the 券面 applications' signatures, for a client that verifies the card's
+//! own records (the text application's integrity record, the surface
+//! application's signed data, the CV certificates in EF 0004).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
 use openssl::x509::X509;
+use sim_card::formats::objects::issuer_cv_certificate;
 use sim_card::personalize;
 use sim_card::pki::Purpose;
+use sim_card::pki::card_issuer::CardApplication;
 use sim_card::profile::CardProfile;
 
 #[derive(Args)]
@@ -39,6 +44,25 @@ pub fn run(args: PkiArgs) -> anyhow::Result<()> {
             &pki.ca_private_key_pem(purpose)?,
         )?;
     }
+    // The key that certifies each 券面 application's EF 0004: as a PEM public
+    // key for OpenSSL, and as a self-signed CV certificate in the card's own
+    // encoding (`7F21`), for a client that keeps a table of issuer keys.
+    for application in CardApplication::ALL {
+        let stem = format!("{}-ca", application.slug());
+        let public =
+            openssl::pkey::PKey::public_key_from_der(application.ca_key().public_key_der())?
+                .public_key_to_pem()?;
+        write(
+            &args.out,
+            &format!("{stem}.pub.pem"),
+            &String::from_utf8(public)?,
+        )?;
+        write_bytes(
+            &args.out,
+            &format!("{stem}.cvc"),
+            &issuer_cv_certificate(application),
+        )?;
+    }
     if let Some(name) = &args.profile {
         let profile = CardProfile::load(name)?;
         let issued = personalize::issue(&profile, &pki)?;
@@ -61,6 +85,10 @@ pub fn run(args: PkiArgs) -> anyhow::Result<()> {
 }
 
 fn write(dir: &Path, name: &str, contents: &str) -> anyhow::Result<()> {
+    write_bytes(dir, name, contents.as_bytes())
+}
+
+fn write_bytes(dir: &Path, name: &str, contents: &[u8]) -> anyhow::Result<()> {
     let path = dir.join(name);
     std::fs::write(&path, contents).with_context(|| format!("cannot write {}", path.display()))?;
     println!("{}", path.display());

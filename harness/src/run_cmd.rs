@@ -1,7 +1,7 @@
 //! `kazasu run`: runs a scenario suite against a client and reports.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -9,9 +9,10 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use kazasu::scenario::contract::{ClientUnderTest, Transport};
 use kazasu::scenario::external::ExternalCommand;
-use kazasu::scenario::load::{self, Shard};
+use kazasu::scenario::load::{self, LoadedScenario, Shard};
 use kazasu::scenario::report::{Certification, RunReport, ScenarioReport};
 use kazasu::scenario::runner::{RunOptions, Runner};
+use sim_card::card_matrix::{MatrixCard, card_matrix};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -57,6 +58,13 @@ pub struct RunArgs {
     /// Print the JSON Schema of scenario files and exit.
     #[arg(long)]
     schema: bool,
+    /// Run the suite once per card of the card matrix (`default`,
+    /// `reselect-clears`, `zero-filler`, …: each differs from the default in
+    /// one behaviour real cards differ in), with a summary and reports per
+    /// card (`report.json` → `report.zero-filler.json`). Scenarios that set
+    /// their own `[card.behaviour]` keep it.
+    #[arg(long)]
+    card_matrix: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -98,11 +106,44 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
         conformance_profile: args.profile == Some(Profile::Conformance),
     };
     let runner = Runner::new(client, options).map_err(anyhow::Error::msg)?;
+    if !args.card_matrix {
+        return run_once(&runner, &args, transport, &selected, None);
+    }
+    let mut all_passed = true;
+    for card in card_matrix() {
+        println!("card {}: {}", card.name, card.differs);
+        let on_card: Vec<LoadedScenario> = selected
+            .iter()
+            .cloned()
+            .map(|mut loaded| {
+                let setup = &mut loaded.scenario.card;
+                setup.behaviour = Some(setup.behaviour.unwrap_or(card.behaviour));
+                loaded
+            })
+            .collect();
+        all_passed &= run_once(&runner, &args, transport, &on_card, Some(&card))?;
+    }
+    Ok(all_passed)
+}
+
+/// Runs `selected` once and writes the reports; with a matrix card, the
+/// report paths and the summary line name it.
+fn run_once(
+    runner: &Runner,
+    args: &RunArgs,
+    transport: Transport,
+    selected: &[LoadedScenario],
+    card: Option<&MatrixCard>,
+) -> anyhow::Result<bool> {
+    let path_for = |path: &PathBuf| match card {
+        Some(card) => with_card(path, card.name),
+        None => path.clone(),
+    };
 
     let started_at = OffsetDateTime::now_utc();
     let started = Instant::now();
     let progress = Progress::new(selected.len());
-    let reports = runner.run_all(&selected, |report| progress.done(report));
+    let reports = runner.run_all(selected, |report| progress.done(report));
     progress.finish();
 
     let certification = (args.profile == Some(Profile::Conformance)).then(|| {
@@ -123,20 +164,33 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
     );
     if let Some(path) = &args.junit {
         let xml = report.junit().map_err(anyhow::Error::msg)?;
-        write(path, &xml)?;
+        write(&path_for(path), &xml)?;
     }
     if let Some(path) = &args.json {
-        write(path, &report.json())?;
+        write(&path_for(path), &report.json())?;
     }
     if let Some(path) = &args.html {
         let html = report.html().map_err(anyhow::Error::msg)?;
-        write(path, &html)?;
+        write(&path_for(path), &html)?;
     }
     if let Some(certification) = &report.certification {
         print!("{}", certification.text());
     }
-    println!("{}", report.summary_line());
+    match card {
+        Some(card) => println!("card {}: {}", card.name, report.summary_line()),
+        None => println!("{}", report.summary_line()),
+    }
     Ok(report.failed == 0)
+}
+
+/// `report.json` → `report.NAME.json` (`report` → `report.NAME`).
+fn with_card(path: &Path, name: &str) -> PathBuf {
+    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+    let file = match path.extension() {
+        Some(ext) => format!("{stem}.{name}.{}", ext.to_string_lossy()),
+        None => format!("{stem}.{name}"),
+    };
+    path.with_file_name(file)
 }
 
 /// The reference client, when this build has it.
@@ -198,5 +252,22 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matrix_reports_are_named_after_their_card() {
+        assert_eq!(
+            with_card(Path::new("out/report.json"), "zero-filler"),
+            PathBuf::from("out/report.zero-filler.json")
+        );
+        assert_eq!(
+            with_card(Path::new("junit"), "always-82"),
+            PathBuf::from("junit.always-82")
+        );
     }
 }

@@ -17,6 +17,7 @@
 pub mod apdu;
 pub mod behaviour;
 pub mod card;
+pub mod card_matrix;
 pub mod filesystem;
 pub mod formats;
 pub mod image;

@@ -105,8 +105,12 @@ impl CardChannel for PcscChannel {
         let card = self.card.as_ref().ok_or(CardError::NoCard)?;
         let mut buffer = [0u8; pcsc::MAX_BUFFER_SIZE];
         match card.transmit(command, &mut buffer) {
-            // No status word is no answer: Debian's vpcd driver reports a
-            // card gone mid-command as a success with 0 bytes.
+            // No status word is no answer. kazasu's card fails the command
+            // when it leaves (SCARD_E_NOT_TRANSACTED, see
+            // sim_card::transport::vpcd), but some reader stacks report a
+            // card pulled out mid-command as a success with 0 bytes (vpcd
+            // itself does when a card just closes its connection), so a
+            // client written for real readers treats both as a removal.
             Ok(answer) if answer.len() < 2 => {
                 if self.card_left() {
                     Err(CardError::Removed)

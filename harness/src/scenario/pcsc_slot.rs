@@ -56,10 +56,12 @@ impl SmartCard for LinkedCard {
     fn transmit(&mut self, command: &[u8], now: Instant) -> Vec<u8> {
         self.sent += 1;
         if self.removed_at_apdu.is_some_and(|n| self.sent >= n) {
-            // The link sees the wish before it sends this answer and closes
-            // the connection instead: vpcd's transmit fails and pcscd reports
-            // the card gone, as with a card pulled out mid-command. (The
-            // bytes returned here are never sent.)
+            // The link sees the wish before it sends this answer and leaves
+            // mid-command instead: the client's transmit fails with
+            // SCARD_E_NOT_TRANSACTED and, once pcscd polls the reader, later
+            // ones with SCARD_W_REMOVED_CARD, as with a card pulled out of a
+            // real reader (sim_card::transport::vpcd). The bytes returned
+            // here are never sent.
             self.control.remove();
             self.card.record_unanswered(command, now);
             return ERROR_REPLY.to_vec();

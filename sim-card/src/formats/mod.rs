@@ -8,12 +8,14 @@
 //! Where real cards have been read (notes and parsers of soltia48/myna-card,
 //! jpki/myna, AokiApp/jsapdu, OpenSC), the layout is followed byte for byte,
 //! length forms included: clients walk these files by position. Where a value
-//! can only come from the issuer (a signature by J-LIS, an issuer's or a
-//! municipality's key, opaque blocks whose meaning is not public), the
-//! simulator writes deterministic stand-in bytes of the right length and says
-//! so on the function. A client that parses these files gets what a real card
-//! gives it; one that verifies the issuer's signatures rejects them, as it
-//! would any card outside the production hierarchy.
+//! can only come from the issuer, the simulator plays the issuer: the
+//! signatures of the 券面 applications' records and CV certificates are real
+//! RSA signatures by the simulated issuer's keys ([`crate::pki::card_issuer`]),
+//! so a client that verifies them against the issuer's public key (`kazasu
+//! pki` exports it) succeeds, and one that trusts only J-LIS's keys rejects
+//! them, as it would any card outside the production hierarchy. Opaque blocks
+//! whose meaning is not public are deterministic stand-in bytes of the right
+//! length, and the function says so.
 //!
 //! | application | EF | builder |
 //! |---|---|---|

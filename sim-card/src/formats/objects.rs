@@ -1,11 +1,14 @@
 //! Building blocks shared by the applications' files: BER-TLV objects, the
 //! 16-byte key identifiers, RSA public keys in the card's own encoding, the
-//! card-verifiable certificates, and the deterministic stand-in bytes used
-//! wherever only the real issuer could produce a value.
+//! card-verifiable certificates signed by the simulated issuer
+//! ([`crate::pki::card_issuer`]), and the deterministic stand-in bytes used
+//! for values whose meaning nobody outside the issuer knows.
 
 use openssl::sha::Sha256;
 
 use crate::behaviour::LengthForm;
+use crate::keys::RsaKey;
+use crate::pki::card_issuer::{self, CardApplication};
 
 /// Encodes a BER-TLV object with a definite length in the card's form
 /// ([`length`]).
@@ -227,19 +230,63 @@ pub fn cv_certificate(
     tlv(&[0x7F, 0x21], &inner)
 }
 
-/// The simulated CV certificate of one 券面 application: the simulated issuer
-/// key `issuer` certifies the municipality's stand-in key; the signature is
-/// stand-in bytes.
-pub(crate) fn simulated_cv_certificate(issuer: &str, municipality_code: &str) -> Vec<u8> {
-    let issuer_id = key_id(issuer, "001");
-    let subject_id = municipality_key_id(municipality_code);
-    let public_key = simulated_public_key("municipality key", &[municipality_code.as_bytes()]);
+/// The simulated issuer key number that certifies `application`'s key.
+pub fn simulated_ca_key_number(application: CardApplication) -> &'static str {
+    match application {
+        CardApplication::Text => SIMULATED_TEXT_CA_KEY,
+        CardApplication::Surface => SIMULATED_SURFACE_CA_KEY,
+    }
+}
+
+/// The CV certificate of one 券面 application, as its EF `0004` holds it: the
+/// simulated issuer key ([`CardApplication::ca_key`]) certifies the
+/// application's signing key under the municipality's key ID, with a real
+/// signature (PKCS#1 v1.5, SHA-256 over the `5F4E` value), so a verifier
+/// holding the issuer's public key (`kazasu pki`) accepts it.
+pub fn application_cv_certificate(
+    application: CardApplication,
+    municipality_code: &str,
+) -> Vec<u8> {
+    signed_cv_certificate(
+        &application.ca_key(),
+        &key_id(simulated_ca_key_number(application), "001"),
+        &municipality_key_id(municipality_code),
+        &application.signing_key(),
+    )
+}
+
+/// The issuer's own key as a self-signed CV certificate (証明者 = 被証明者):
+/// how `kazasu pki` hands a verifier the key that certifies EF `0004`, in the
+/// card's own encoding. Not on any card.
+pub fn issuer_cv_certificate(application: CardApplication) -> Vec<u8> {
+    let id = key_id(simulated_ca_key_number(application), "001");
+    let ca = application.ca_key();
+    signed_cv_certificate(&ca, &id, &id, &ca)
+}
+
+fn signed_cv_certificate(
+    signer: &RsaKey,
+    issuer: &[u8; KEY_ID_LEN],
+    subject: &[u8; KEY_ID_LEN],
+    subject_key: &RsaKey,
+) -> Vec<u8> {
+    let public_key = rsa_public_key_object(&RSA_EXPONENT, &card_issuer::modulus(subject_key));
     let mut body = Vec::new();
-    body.extend_from_slice(&issuer_id);
-    body.extend_from_slice(&subject_id);
+    body.extend_from_slice(issuer);
+    body.extend_from_slice(subject);
     body.extend_from_slice(&public_key);
-    let signature = simulated_bytes("cv certificate signature", &[&body], RSA_2048_BYTES);
-    cv_certificate(&issuer_id, &subject_id, &public_key, &signature)
+    let signature = issuer_signature(signer, &body);
+    cv_certificate(issuer, subject, &public_key, &signature)
+}
+
+/// The issuer's signature over `data` (PKCS#1 v1.5, SHA-256).
+///
+/// # Panics
+///
+/// Only if OpenSSL fails (out of memory): the key is a valid RSA-2048 key
+/// and a SHA-256 DigestInfo always fits it.
+pub(crate) fn issuer_signature(key: &RsaKey, data: &[u8]) -> Vec<u8> {
+    card_issuer::sign_sha256(key, data).expect("OpenSSL failed while signing a card record")
 }
 
 /// A date as the card writes it: eight ASCII digits `YYYYMMDD`.
@@ -316,7 +363,7 @@ mod tests {
 
     #[test]
     fn cv_certificates_have_the_card_layout() {
-        let cert = simulated_cv_certificate(SIMULATED_TEXT_CA_KEY, "131016");
+        let cert = application_cv_certificate(CardApplication::Text, "131016");
         assert_eq!(&cert[..5], [0x7F, 0x21, 0x82, 0x02, 0x33]);
         assert_eq!(cert.len(), 5 + 0x233);
         let (tag, inner, rest) = read_tlv(&cert);

@@ -8,14 +8,23 @@
 
 use crate::formats::era::JapaneseDate;
 use crate::formats::objects::{
-    KEY_ID_LEN, RSA_2048_BYTES, SIMULATED_SURFACE_AP_KEY, SIMULATED_SURFACE_CA_KEY, key_id,
-    municipality_code_5, sha256, simulated_bytes, simulated_cv_certificate, simulated_public_key,
+    KEY_ID_LEN, RSA_2048_BYTES, SIMULATED_SURFACE_AP_KEY, application_cv_certificate,
+    issuer_signature, key_id, municipality_code_5, sha256, simulated_bytes, simulated_public_key,
     tlv, yyyymmdd,
 };
 use crate::formats::text::with_offset_table;
 use crate::image;
 use crate::persona::Persona;
+use crate::pki::card_issuer::CardApplication;
 use crate::profile::{CardBody, CardProfile};
+
+/// The SHA-256 DigestInfo header for the card face's signature, whose OCTET
+/// STRING holds three SHA-256 digests (96 bytes) instead of one: `30 71`, the
+/// SHA-256 AlgorithmIdentifier, `04 60`.
+const CARD_FACE_DIGEST_INFO_PREFIX: [u8; 19] = [
+    0x30, 0x71, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
+    0x00, 0x04, 0x60,
+];
 
 /// The card's own public key, as the age record (`DF12`), the card face
 /// (`DF24`) and the My Number image (`DF42`) carry it: the key the application
@@ -36,7 +45,7 @@ pub fn surface_card_public_key(profile: &CardProfile) -> Vec<u8> {
 /// FF 10 82 02 1E
 ///   DF 11 08         date of birth, ASCII YYYYMMDD
 ///   DF 12 82 01 09   the card's public key (90/91)
-///   DF 13 82 01 00   issuer's signature over DF11 and DF12 (simulated)
+///   DF 13 82 01 00   signature over DF11 and DF12 by the EF 0004 key
 /// ```
 pub fn surface_age_record(profile: &CardProfile) -> Vec<u8> {
     let mut signed = tlv(
@@ -44,7 +53,7 @@ pub fn surface_age_record(profile: &CardProfile) -> Vec<u8> {
         yyyymmdd(profile.persona.birth_date).as_bytes(),
     );
     signed.extend_from_slice(&tlv(&[0xDF, 0x12], &surface_card_public_key(profile)));
-    signed_record(&[0xFF, 0x10], &[0xDF, 0x13], signed, "surface age record")
+    signed_record(&[0xFF, 0x10], &[0xDF, 0x13], signed)
 }
 
 /// EF `0002`: the card face, opened by 照合番号A or B.
@@ -58,7 +67,7 @@ pub fn surface_age_record(profile: &CardProfile) -> Vec<u8> {
 ///   DF 25      name image, PNG
 ///   DF 26      address image, PNG
 ///   DF 27      photograph, JPEG 2000 (empty on a card without one)
-///   DF 28      issuer's signature (simulated)
+///   DF 28      signature by the EF 0004 key
 ///   DF 29 08   card expiry, ASCII YYYYMMDD
 ///   DF 2A      security code image, PNG
 /// ```
@@ -68,8 +77,8 @@ pub fn surface_age_record(profile: &CardProfile) -> Vec<u8> {
 ///
 /// On real cards the signature covers three SHA-256 digests, of DF22–DF24, of
 /// DF25–DF26 and of DF27, in one DigestInfo; the expiry and the security code
-/// come after it and are not covered. The simulated signature is derived from
-/// the same three digests, so it changes whenever the data it would cover does.
+/// come after it and are not covered. The simulator signs exactly that, with
+/// the key its EF `0004` certifies, so the signature verifies.
 ///
 /// A card issued to a child under one year has no photo (顔写真なし). How real
 /// cards encode that is not public; the simulator keeps the object with an
@@ -92,7 +101,14 @@ pub fn surface_card_face(profile: &CardProfile) -> Vec<u8> {
         .iter()
         .flat_map(|group| sha256(&group.concat()))
         .collect();
-    let signature = simulated_bytes("surface card face signature", &[&digests], RSA_2048_BYTES);
+    // PKCS#1 v1.5 over a SHA-256 DigestInfo whose OCTET STRING holds the
+    // three digests, 96 bytes (soltia48/myna-card verifies a real card's so).
+    let mut digest_info = CARD_FACE_DIGEST_INFO_PREFIX.to_vec();
+    digest_info.extend_from_slice(&digests);
+    let signature = CardApplication::Surface
+        .signing_key()
+        .sign_digest_info(&digest_info)
+        .expect("OpenSSL failed while signing the card face");
     let mut fields = covered.to_vec();
     fields.push(tlv(&[0xDF, 0x28], &signature));
     fields.push(tlv(&[0xDF, 0x29], yyyymmdd(body.expiry).as_bytes()));
@@ -151,11 +167,11 @@ pub fn surface_ap_basic_info(persona: &Persona) -> Vec<u8> {
 }
 
 /// EF `0004`: the surface application's card-verifiable certificate (`7F21`),
-/// readable without a PIN. Simulated, like the text application's: the
-/// simulated issuer key [`SIMULATED_SURFACE_CA_KEY`] certifies a stand-in key
-/// of the issuing municipality.
+/// readable without a PIN. Like the text application's: the simulated issuer
+/// key ([`crate::formats::objects::SIMULATED_SURFACE_CA_KEY`]) certifies the key that signs EF `0001`,
+/// `0002` and `0005`, under the issuing municipality's key ID.
 pub fn surface_certificate(persona: &Persona) -> Vec<u8> {
-    simulated_cv_certificate(SIMULATED_SURFACE_CA_KEY, &persona.municipality_code)
+    application_cv_certificate(CardApplication::Surface, &persona.municipality_code)
 }
 
 /// EF `0005`: the My Number as an image, opened by 照合番号A only.
@@ -164,22 +180,18 @@ pub fn surface_certificate(persona: &Persona) -> Vec<u8> {
 /// FF 40 82 <len>
 ///   DF 41      the My Number image, PNG
 ///   DF 42      the card's public key (90/91)
-///   DF 43 82 01 00   issuer's signature over DF41 and DF42 (simulated)
+///   DF 43 82 01 00   signature over DF41 and DF42 by the EF 0004 key
 /// ```
 pub fn surface_my_number_image(profile: &CardProfile) -> Vec<u8> {
     let mut signed = tlv(&[0xDF, 0x41], &image::my_number_image(&profile.persona));
     signed.extend_from_slice(&tlv(&[0xDF, 0x42], &surface_card_public_key(profile)));
-    signed_record(
-        &[0xFF, 0x40],
-        &[0xDF, 0x43],
-        signed,
-        "surface my number image",
-    )
+    signed_record(&[0xFF, 0x40], &[0xDF, 0x43], signed)
 }
 
-/// `outer { signed…, signature_tag <simulated signature over signed> }`.
-fn signed_record(outer: &[u8], signature_tag: &[u8], signed: Vec<u8>, purpose: &str) -> Vec<u8> {
-    let signature = simulated_bytes(purpose, &[&signed], RSA_2048_BYTES);
+/// `outer { signed…, signature_tag <signature over signed> }`, signed by the
+/// key the surface application's CV certificate (EF `0004`) certifies.
+fn signed_record(outer: &[u8], signature_tag: &[u8], signed: Vec<u8>) -> Vec<u8> {
+    let signature = issuer_signature(&CardApplication::Surface.signing_key(), &signed);
     let mut content = signed;
     content.extend_from_slice(&tlv(signature_tag, &signature));
     tlv(outer, &content)

@@ -8,11 +8,12 @@
 
 use crate::behaviour::LengthForm;
 use crate::formats::objects::{
-    RSA_2048_BYTES, SIMULATED_TEXT_AP_KEY, SIMULATED_TEXT_CA_KEY, key_id, length_in, offset_u16,
-    sha256, simulated_bytes, simulated_cv_certificate, simulated_public_key, tlv, tlv_in,
-    tlv_long_form, yyyymmdd,
+    SIMULATED_TEXT_AP_KEY, application_cv_certificate, issuer_signature, key_id, length_in,
+    offset_u16, sha256, simulated_bytes, simulated_public_key, tlv, tlv_in, tlv_long_form,
+    yyyymmdd,
 };
 use crate::persona::Persona;
+use crate::pki::card_issuer::CardApplication;
 
 /// Tag of the My Number file. Real cards write `FF 10`, a private constructed
 /// tag, although the value is primitive; clients match the bytes.
@@ -129,9 +130,12 @@ fn attributes_digest_source(attributes: &[u8]) -> &[u8] {
 /// ```
 ///
 /// 336 bytes, the length jpki/myna reads in one go. The two digests are real,
-/// so a client that checks them against the other two files finds they match;
-/// the signature is simulated (see [the module notes](crate::formats)), since
-/// only J-LIS holds the key that makes it.
+/// so a client that checks them against the other two files finds they match,
+/// and so is the signature: PKCS#1 v1.5 with SHA-256 over the `DF31` and
+/// `DF32` objects as written (tags and lengths included, the `FF30` header
+/// not), by the key the CV certificate in EF `0004` certifies (soltia48/myna-card
+/// verifies a real test card's record so). The key is the simulated issuer's
+/// ([`crate::pki::card_issuer`]), not J-LIS's.
 pub fn text_integrity_record(persona: &Persona) -> Vec<u8> {
     let mut signed = tlv(&[0xDF, 0x31], &sha256(&text_my_number(persona)));
     // The digest skips the header, so it is the same in every length form.
@@ -140,19 +144,19 @@ pub fn text_integrity_record(persona: &Persona) -> Vec<u8> {
         &[0xDF, 0x32],
         &sha256(attributes_digest_source(&attributes)),
     ));
-    let signature = simulated_bytes("text integrity signature", &[&signed], RSA_2048_BYTES);
+    let signature = issuer_signature(&CardApplication::Text.signing_key(), &signed);
     let mut content = signed;
     content.extend_from_slice(&tlv(&[0xDF, 0x33], &signature));
     tlv(&[0xFF, 0x30], &content)
 }
 
 /// EF `0004`: the text application's card-verifiable certificate (`7F21`),
-/// readable without a PIN. Simulated: the simulated issuer key
-/// [`SIMULATED_TEXT_CA_KEY`] certifies a stand-in key of the issuing
-/// municipality; see [`crate::formats::objects::cv_certificate`] for the
-/// layout.
+/// readable without a PIN: the simulated issuer key
+/// ([`crate::formats::objects::SIMULATED_TEXT_CA_KEY`]) certifies the key
+/// that signs EF `0003`, under the issuing municipality's key ID; see
+/// [`crate::formats::objects::cv_certificate`] for the layout.
 pub fn text_certificate(persona: &Persona) -> Vec<u8> {
-    simulated_cv_certificate(SIMULATED_TEXT_CA_KEY, &persona.municipality_code)
+    application_cv_certificate(CardApplication::Text, &persona.municipality_code)
 }
 
 /// `DF41` of the text application's basic information on real cards:
@@ -206,12 +210,13 @@ pub fn text_session_key(persona: &Persona) -> Vec<u8> {
 ///   DF 52 82 01 00   signature over the DF51 object by the key of EF 0004
 /// ```
 ///
-/// Layout from soltia48/myna-card. Both values are stand-ins here (see the
-/// module notes): the key and the signature have the real sizes.
+/// Layout from soltia48/myna-card. The key is a stand-in (see the module
+/// notes); the signature is real, PKCS#1 v1.5 with SHA-256 over the `DF51`
+/// object by the key EF 0004 certifies, so it verifies as EF 0003's does.
 pub fn text_signed_public_key(persona: &Persona) -> Vec<u8> {
     let key = simulated_public_key("text ap own key", &[persona.my_number.as_bytes()]);
     let mut content = tlv(&[0xDF, 0x51], &key);
-    let signature = simulated_bytes("text ap own key signature", &[&content], RSA_2048_BYTES);
+    let signature = issuer_signature(&CardApplication::Text.signing_key(), &content);
     content.extend_from_slice(&tlv(&[0xDF, 0x52], &signature));
     tlv(&[0xFF, 0x50], &content)
 }

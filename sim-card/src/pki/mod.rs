@@ -36,6 +36,7 @@ use yasna::models::ObjectIdentifier;
 use crate::keys::{KeyError, RsaKey};
 use crate::persona::{Persona, Sex};
 
+pub mod card_issuer;
 mod der;
 
 pub use der::SubjectKey;

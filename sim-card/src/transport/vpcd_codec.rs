@@ -26,6 +26,20 @@ pub const MAX_PAYLOAD: usize = 0xFFFF;
 /// card having been removed.
 pub const ERROR_REPLY: [u8; 2] = [0x6F, 0x00];
 
+/// The start of an answer that never comes: a frame's length with no
+/// payload after it. A card that leaves the reader mid-command sends it and
+/// then resets the connection (see [`super::vpcd`]).
+///
+/// Why: vpcd's driver reports a command whose answer is simply missing (the
+/// connection closed, or reset before anything was sent) as a *successful*
+/// transmit of 0 bytes, because it reads the end of the stream as an empty
+/// answer and a failed read of the length is lost in a signed/unsigned
+/// comparison. A failed read of the *payload* is the one failure it passes
+/// on: `IFD_COMMUNICATION_ERROR`, which pcscd reports to the client as
+/// `SCARD_E_NOT_TRANSACTED`, as a real reader reports a card that went mute.
+/// The length announces a status word (2 bytes), the shortest proper answer.
+pub const CUT_SHORT: [u8; 2] = [0x00, 0x02];
+
 /// One message from vpcd to the card.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VpcdMessage {

@@ -10,9 +10,31 @@
 //! The link also plays the card's timing and its leaving: it waits the
 //! card's [`SmartCard::processing_time`] before answering a command (a tokio
 //! sleep: the runtime is never blocked), and when the card answers a command
-//! with nothing at all (it left the field, see [`crate::reader::Field`]) the
-//! link drops the connection without replying, as for a card pulled out
-//! mid-command, and comes back [`VpcdOptions::field_return`] later.
+//! with nothing at all (it left the field, see [`crate::reader::Field`]) it
+//! leaves mid-command, and comes back [`VpcdOptions::field_return`] later.
+//!
+//! # What a PC/SC client sees when the card leaves
+//!
+//! The card leaves as it leaves a real reader, so that a client written
+//! against real readers sees an error, never a successful empty answer:
+//!
+//! - **Mid-command** (a removal wished while the card works on a command, a
+//!   card that left the field): the link sends [`CUT_SHORT`], half a frame,
+//!   and resets the connection (TCP RST). vpcd fails the transmit and pcscd
+//!   answers that `SCardTransmit` with `SCARD_E_NOT_TRANSACTED` (0x80100016),
+//!   as for a card gone mute in a real reader. Only closing the connection,
+//!   or resetting it before any byte of the answer, would give the client a
+//!   *success* with 0 bytes (vpcd reads the end of the stream as an empty
+//!   answer); a zero-length frame would hang the client.
+//! - **Between commands** (`kazasu up`'s remove, Ctrl-C of `kazasu card`, a
+//!   scenario's end): the connection is reset at once. A command sent before
+//!   pcscd's next presence poll of vpcd (every 400 ms) fails with
+//!   `SCARD_E_NOT_TRANSACTED`; from that poll on, every command on the old
+//!   handle fails with `SCARD_W_REMOVED_CARD` (0x80100069), the reader reports
+//!   `SCARD_STATE_EMPTY`, and `SCardReconnect`/`SCardConnect` fail with
+//!   `SCARD_E_NO_SMARTCARD` (0x8010000C), as with a real reader.
+//!
+//! Pinned through the real pcscd by `sim-card/tests/vpcd_pcscd.rs`.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -23,7 +45,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{broadcast, watch};
 
-use super::vpcd_codec::{MAX_PAYLOAD, VpcdDecoder, VpcdMessage, encode_reply, respond};
+use super::vpcd_codec::{CUT_SHORT, MAX_PAYLOAD, VpcdDecoder, VpcdMessage, encode_reply, respond};
 use crate::SmartCard;
 
 /// Where Debian's vpcd listens for slot 0 (`CHANNELID 0x8C7B` in
@@ -387,6 +409,7 @@ async fn serve<C: SmartCard + ?Sized>(
             read = stream.read(&mut input) => read,
             wish = wish_changed(wishes) => {
                 if wish.stopped || !wish.inserted || wish.generation != generation {
+                    leave(&stream);
                     return (End::Wish, carried);
                 }
                 continue;
@@ -426,22 +449,23 @@ async fn serve<C: SmartCard + ?Sized>(
             if let VpcdMessage::Apdu(apdu) = &message {
                 let delay = lock(card).processing_time(apdu);
                 if !delay.is_zero() && !process_for(delay, wishes, generation).await {
+                    leave_mid_command(&mut stream).await;
                     return (End::Wish, carried);
                 }
             }
             let reply = respond(&mut *lock(card), &message, Instant::now());
             // A removal wished while the card was answering is a card pulled
-            // out mid-command: the answer never reaches the reader, which
-            // sees the connection drop instead, as a real reader sees the
+            // out mid-command: the answer never reaches the reader, whose
+            // transmit fails instead, as a real reader's does when the
             // contacts go.
             let now = *wishes.borrow();
             if now.stopped || !now.inserted || now.generation != generation {
+                leave_mid_command(&mut stream).await;
                 return (End::Wish, carried);
             }
             if matches!(message, VpcdMessage::Apdu(_)) && reply.as_ref().is_some_and(Vec::is_empty)
             {
-                // No frame at all: vpcd's transmit fails on the closed
-                // connection and pcscd reports the card gone.
+                leave_mid_command(&mut stream).await;
                 return (End::LeftField, carried);
             }
             if let Some(reply) = reply {
@@ -459,6 +483,31 @@ async fn serve<C: SmartCard + ?Sized>(
             }
             output.clear();
         }
+    }
+}
+
+/// The card leaves while vpcd waits for its answer: half a frame
+/// ([`CUT_SHORT`]), then the connection is reset, so that vpcd's read of the
+/// payload fails and pcscd fails the client's transmit (see the module doc).
+///
+/// On loopback the two bytes are in vpcd's receive queue before the reset
+/// arrives, and Linux hands queued bytes to a reader before the reset's error.
+async fn leave_mid_command(stream: &mut TcpStream) {
+    // If even this write fails, the connection is already gone: vpcd's
+    // transmit fails on it all the same.
+    let _ = stream.write_all(&CUT_SHORT).await;
+    leave(stream);
+}
+
+/// Makes dropping `stream` reset the connection (SO_LINGER 0: TCP RST)
+/// instead of closing it: vpcd's next send on it fails at once, where after
+/// a plain close a command could be read as answered with 0 bytes.
+///
+/// A zero linger never blocks the drop (only a positive one does, which is
+/// why tokio's own setter is deprecated).
+fn leave(stream: &TcpStream) {
+    if let Err(error) = socket2::SockRef::from(stream).set_linger(Some(Duration::ZERO)) {
+        tracing::debug!(%error, "cannot set SO_LINGER; the card leaves with a plain close");
     }
 }
 

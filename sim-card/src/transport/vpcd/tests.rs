@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::transport::trivial::{TRIVIAL_ATR, TrivialCard};
-use crate::transport::vpcd_codec::ERROR_REPLY;
+use crate::transport::vpcd_codec::{CUT_SHORT, ERROR_REPLY};
 use tokio::net::TcpListener;
 use tokio::time::timeout;
 
@@ -65,14 +65,28 @@ async fn next_event(events: &mut broadcast::Receiver<VpcdEvent>) -> VpcdEvent {
     timeout(PATIENCE, events.recv()).await.unwrap().unwrap()
 }
 
-/// Reads until the link closes its end; fails on any data.
-async fn expect_eof(stream: &mut TcpStream) {
+/// Reads until the link resets the connection, as a card leaving between
+/// commands does; fails on any data and on a plain close, after which vpcd
+/// could read a command as answered with 0 bytes.
+async fn expect_reset(stream: &mut TcpStream) {
     let mut byte = [0u8; 1];
-    let n = timeout(PATIENCE, stream.read(&mut byte))
+    let read = timeout(PATIENCE, stream.read(&mut byte)).await.unwrap();
+    match read {
+        Err(error) => assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset),
+        Ok(n) => panic!("expected the card to leave with a reset, read {n} bytes"),
+    }
+}
+
+/// The card leaving mid-command: the length of an answer, no answer, and the
+/// reset, so that vpcd's read of the answer fails.
+async fn expect_cut_short(stream: &mut TcpStream) {
+    let mut length = [0u8; 2];
+    timeout(PATIENCE, stream.read_exact(&mut length))
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(n, 0, "expected the card to leave, got data");
+    assert_eq!(length, CUT_SHORT);
+    expect_reset(stream).await;
 }
 
 /// A small pause so that two writes leave as two TCP segments, as vpcd's do.
@@ -145,7 +159,7 @@ async fn answers_vpcd_however_the_frames_are_cut() {
     }
 
     control.stop();
-    expect_eof(&mut vpcd).await;
+    expect_reset(&mut vpcd).await;
     assert_eq!(timeout(PATIENCE, link).await.unwrap().unwrap(), Ok(()));
     assert_eq!(
         next_event(&mut events).await,
@@ -211,8 +225,8 @@ async fn an_empty_answer_to_a_command_is_the_card_leaving_the_field() {
     vpcd.write_all(&frame(&VpcdMessage::Apdu(vec![0, 0xB0, 0, 0, 0])))
         .await
         .unwrap();
-    // No reply: the connection drops, as for a card pulled out.
-    expect_eof(&mut vpcd).await;
+    // No reply: half a frame and a reset, as for a card pulled out.
+    expect_cut_short(&mut vpcd).await;
     loop {
         match next_event(&mut events).await {
             VpcdEvent::Removed { cause } => {
@@ -274,7 +288,7 @@ async fn the_link_waits_the_processing_time_before_answering() {
         .unwrap();
     pause().await;
     control.remove();
-    expect_eof(&mut vpcd).await;
+    expect_cut_short(&mut vpcd).await;
     control.stop();
     assert_eq!(timeout(PATIENCE, link).await.unwrap().unwrap(), Ok(()));
 }
@@ -363,7 +377,7 @@ async fn remove_insert_and_reinsert() {
     ));
 
     control.remove();
-    expect_eof(&mut vpcd).await;
+    expect_reset(&mut vpcd).await;
     assert_eq!(
         next_event(&mut events).await,
         VpcdEvent::Removed {
@@ -385,7 +399,7 @@ async fn remove_insert_and_reinsert() {
     ));
 
     control.reinsert();
-    expect_eof(&mut vpcd).await;
+    expect_reset(&mut vpcd).await;
     let mut vpcd = accept(&listener).await;
     vpcd.write_all(&frame(&VpcdMessage::GetAtr)).await.unwrap();
     assert_eq!(read_reply(&mut vpcd).await, TRIVIAL_ATR);
