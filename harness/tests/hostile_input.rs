@@ -260,13 +260,19 @@ fn fixed_bodies() -> Vec<(Option<&'static str>, Vec<u8>)> {
         (Some("application/json"), deep_json),
         (Some("application/json"), vec![0xFF, 0xFE, 0x00, 0x7B]),
         (Some("text/plain"), b"{\"method\":\"visual\"}".to_vec()),
-        (Some("application/x-www-form-urlencoded"), b"a=%ZZ&&=&csrf".to_vec()),
+        (
+            Some("application/x-www-form-urlencoded"),
+            b"a=%ZZ&&=&csrf".to_vec(),
+        ),
         (Some("multipart/form-data"), b"--x\r\n".to_vec()),
         (Some("application/xml"), XML_BOMB.as_bytes().to_vec()),
         (Some("application/xml"), XML_EXTERNAL.as_bytes().to_vec()),
         (Some("application/xml"), deep_xml),
         (Some("application/xml"), b"<XmlMsg><unclosed>".to_vec()),
-        (Some("application/toml"), b"[[persons]]\nid = 3\n[[".to_vec()),
+        (
+            Some("application/toml"),
+            b"[[persons]]\nid = 3\n[[".to_vec(),
+        ),
         // Over any body limit.
         (Some("application/json"), vec![b' '; 3 * 1024 * 1024]),
     ]
@@ -332,7 +338,11 @@ impl Attack<'_> {
             .post(format!("{}/v1/challenges", self.base))
             .send()
             .unwrap_or_else(|e| panic!("after {after}: no challenge ({e})"));
-        assert_eq!(challenge.status().as_u16(), 201, "after {after}: a challenge");
+        assert_eq!(
+            challenge.status().as_u16(),
+            201,
+            "after {after}: a challenge"
+        );
         self.tally.checks += 1;
     }
 
@@ -348,10 +358,17 @@ impl Attack<'_> {
             self.send(&what, request.body(body));
         }
         for _ in 0..rounds {
-            let content_type = ["application/json", "application/xml", "text/plain", "application/octet-stream"]
-                [(random.next() % 4) as usize];
+            let content_type = [
+                "application/json",
+                "application/xml",
+                "text/plain",
+                "application/octet-stream",
+            ][(random.next() % 4) as usize];
             let body = random.bytes(2048);
-            let what = format!("{method} {path} (random {content_type}, {} bytes)", body.len());
+            let what = format!(
+                "{method} {path} (random {content_type}, {} bytes)",
+                body.len()
+            );
             let request = self
                 .client
                 .request(method.clone(), url(PATH_VALUES[0]))
@@ -419,13 +436,22 @@ fn attack_the_folder(oqs: &Path, random: &mut Random) -> usize {
     let mut files: Vec<(String, Vec<u8>)> = vec![
         ("OQSsiquc01req_E1.xml".into(), Vec::new()),
         ("OQSsiquc01req_E2.xml".into(), XML_BOMB.as_bytes().to_vec()),
-        ("OQSsiquc01req_E3.xml".into(), XML_EXTERNAL.as_bytes().to_vec()),
+        (
+            "OQSsiquc01req_E3.xml".into(),
+            XML_EXTERNAL.as_bytes().to_vec(),
+        ),
         ("OQSsiquc01req_E4.xml".into(), vec![0xFF; 4096]),
         ("OQSsiquc01req_E5.xml".into(), vec![b'<'; 3 * 1024 * 1024]),
         ("OQSsiimm01req_E6.xml".into(), b"<XmlMsg><".to_vec()),
-        ("OQSsiquc01req_.xml".into(), VALID_FOLDER_REQUEST.as_bytes().to_vec()),
+        (
+            "OQSsiquc01req_.xml".into(),
+            VALID_FOLDER_REQUEST.as_bytes().to_vec(),
+        ),
         ("OQSsiquc01req_..E8.xml".into(), b"x".to_vec()),
-        ("OQSxxxxx01req_E9.xml".into(), VALID_FOLDER_REQUEST.as_bytes().to_vec()),
+        (
+            "OQSxxxxx01req_E9.xml".into(),
+            VALID_FOLDER_REQUEST.as_bytes().to_vec(),
+        ),
         ("notes.txt".into(), b"hello".to_vec()),
     ];
     for i in 0..10 {

@@ -232,7 +232,10 @@ async fn good_vpcd(stream: &mut TcpStream, atr: &[u8]) {
         [0x90, 0x00]
     );
     let header = exchange(stream, &apdu(read_binary(0, 4))).await;
-    assert_eq!((header[0], header[1], &header[4..]), (0x30, 0x82, &[0x90, 0x00][..]));
+    assert_eq!(
+        (header[0], header[1], &header[4..]),
+        (0x30, 0x82, &[0x90, 0x00][..])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -59,7 +59,9 @@ const FAULT_PERIOD: Duration = Duration::from_secs(15);
 const IDLE_CONNECTIONS: usize = 32;
 
 #[derive(Parser, Debug)]
-#[command(about = "Run the mock service under mixed load with faults and report memory and latency over time")]
+#[command(
+    about = "Run the mock service under mixed load with faults and report memory and latency over time"
+)]
 struct Args {
     /// How long to run; the soak stops by itself.
     #[arg(long, default_value_t = 60.0)]
@@ -206,7 +208,8 @@ async fn client(
                     "challenge_id": used_challenge.take(),
                     "signature": BASE64.encode([0u8; 256]),
                 });
-                let r = status_of(client.post(format!("{base}/v1/confirmations")).json(&body)).await;
+                let r =
+                    status_of(client.post(format!("{base}/v1/confirmations")).json(&body)).await;
                 counters.count(r.map(|(s, _)| s));
             }
             2..=4 => {
@@ -216,7 +219,8 @@ async fn client(
                     "certificate": card.certificate_b64,
                 });
                 let sent = Instant::now();
-                let r = status_of(client.post(format!("{base}/v1/confirmations")).json(&body)).await;
+                let r =
+                    status_of(client.post(format!("{base}/v1/confirmations")).json(&body)).await;
                 record(&counters, sent, &r);
                 counters.count(r.map(|(s, _)| s));
             }
@@ -243,7 +247,8 @@ async fn client(
                     "signature": BASE64.encode(signature),
                 });
                 let sent = Instant::now();
-                let r = status_of(client.post(format!("{base}/v1/confirmations")).json(&body)).await;
+                let r =
+                    status_of(client.post(format!("{base}/v1/confirmations")).json(&body)).await;
                 record(&counters, sent, &r);
                 counters.count(r.map(|(s, _)| s));
                 used_challenge = Some(issued.challenge_id);
@@ -392,7 +397,19 @@ fn run(args: &Args, db: &std::path::Path) -> anyhow::Result<()> {
     );
     println!(
         "{:>7} {:>14} {:>7} {:>6} {:>6} {:>9} {:>6} {:>8} {:>8} {:>8} {:>8} {:>5} {:>8}",
-        "t_s", "fault", "ok", "4xx", "5xx", "transport", "abrupt", "p50_ms", "p99_ms", "max_ms", "rss_mib", "fds", "db_mib"
+        "t_s",
+        "fault",
+        "ok",
+        "4xx",
+        "5xx",
+        "transport",
+        "abrupt",
+        "p50_ms",
+        "p99_ms",
+        "max_ms",
+        "rss_mib",
+        "fds",
+        "db_mib"
     );
 
     let cycle = fault_cycle();
@@ -403,12 +420,15 @@ fn run(args: &Args, db: &std::path::Path) -> anyhow::Result<()> {
     let mut next_report = started + interval;
     let mut fault_index = usize::MAX;
     while Instant::now() < end {
-        let index = (started.elapsed().as_secs_f64() / FAULT_PERIOD.as_secs_f64()) as usize % cycle.len();
+        let index =
+            (started.elapsed().as_secs_f64() / FAULT_PERIOD.as_secs_f64()) as usize % cycle.len();
         if index != fault_index {
             fault_index = index;
             state.faults.set(cycle[index].1.clone());
         }
-        std::thread::sleep(Duration::from_millis(100).min(end.saturating_duration_since(Instant::now())));
+        std::thread::sleep(
+            Duration::from_millis(100).min(end.saturating_duration_since(Instant::now())),
+        );
         if Instant::now() < next_report && Instant::now() < end {
             continue;
         }
@@ -434,7 +454,9 @@ fn run(args: &Args, db: &std::path::Path) -> anyhow::Result<()> {
             take(&counters.abrupt),
             percentile_ms(&latencies, 0.5),
             p99,
-            latencies.last().map_or(f64::NAN, |us| f64::from(*us) / 1000.0),
+            latencies
+                .last()
+                .map_or(f64::NAN, |us| f64::from(*us) / 1000.0),
             rss,
             open_fds(),
             size_mib(db),
