@@ -9,13 +9,15 @@
 //! `kazasu service` on a temporary database, a few clients confirming
 //! concurrently (a PIN client driving the in-process card as a reader would,
 //! visual clients with the certificate only), SIGKILL while requests are in
-//! flight, then a restart on the same database and a look at the history.
+//! flight, then a restart on the same database and a look at the history;
+//! several such cycles on one database (`KAZASU_CRASH_CYCLES`, default 3),
+//! each restart checking every confirmation acknowledged in any cycle.
 //!
 //! Loopback only; every loop is bounded in requests and every wait has a
 //! limit, so the test ends by itself even when the service misbehaves.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -417,15 +419,18 @@ fn integrity_check(db: &Path) -> (String, i64) {
     (check, count)
 }
 
-#[test]
-fn sigkill_loses_no_acknowledged_confirmation() {
-    let dir = TempDir::new();
-    let db = dir.0.join("service.db");
-    let patients = patients();
+/// What one kill cycle saw.
+struct Cycle {
+    acked: Vec<Acked>,
+    in_flight_at_kill: usize,
+}
 
-    let mut service = Service::start(&db);
+/// Runs the clients against `service` until `target` more confirmations
+/// are acknowledged, kills the service while a request is in flight, and
+/// returns what the clients were told.
+fn confirm_then_kill(service: &mut Service, target: usize) -> Cycle {
     let shared = Arc::new(Shared::default());
-    let clients: Vec<_> = patients
+    let clients: Vec<_> = patients()
         .into_iter()
         .map(|patient| {
             let base = service.base.clone();
@@ -437,7 +442,7 @@ fn sigkill_loses_no_acknowledged_confirmation() {
     // Wait for enough acknowledgments, then for a moment when at least one
     // request is in flight, and kill the service right then.
     let deadline = Instant::now() + RUN_LIMIT;
-    while shared.acked_count.load(Ordering::SeqCst) < ACKED_BEFORE_KILL {
+    while shared.acked_count.load(Ordering::SeqCst) < target {
         let all_ended = clients.iter().all(|c| c.is_finished());
         if all_ended || Instant::now() > deadline {
             break;
@@ -472,7 +477,7 @@ fn sigkill_loses_no_acknowledged_confirmation() {
         );
     }
     assert!(
-        acked.len() >= ACKED_BEFORE_KILL,
+        acked.len() >= target,
         "only {} confirmations acknowledged before the run limit",
         acked.len()
     );
@@ -484,20 +489,17 @@ fn sigkill_loses_no_acknowledged_confirmation() {
         endings.iter().any(|e| matches!(e, Ending::Transport(_))),
         "a client must have been cut off by the kill: {endings_text:?}"
     );
+    Cycle {
+        acked,
+        in_flight_at_kill,
+    }
+}
 
-    let ids: Vec<i64> = acked.iter().map(|a| a.id).collect();
-    let unique: HashSet<i64> = ids.iter().copied().collect();
-    assert_eq!(
-        unique.len(),
-        ids.len(),
-        "each acknowledgment names its own confirmation"
-    );
-
-    // Restart on the same database: the history must hold every
-    // acknowledged confirmation, exactly as the client was told.
-    let service = Service::start(&db);
-    let client = http_client();
-    let listed = history(&client, &service.base);
+/// Checks that the restarted service's history holds every confirmation
+/// acknowledged in any cycle so far, exactly as its client received it;
+/// returns how many outcomes were compared.
+fn every_acknowledged_is_listed(client: &Client, base: &str, acked: &[Acked]) -> usize {
+    let listed = history(client, base);
     let mut by_id: HashMap<i64, &Value> = HashMap::new();
     for entry in &listed {
         let id = entry["confirmation_id"]
@@ -513,20 +515,20 @@ fn sigkill_loses_no_acknowledged_confirmation() {
             "confirmation {id} listed twice"
         );
     }
-    let missing: Vec<i64> = ids
+    let missing: Vec<i64> = acked
         .iter()
-        .copied()
+        .map(|a| a.id)
         .filter(|id| !by_id.contains_key(id))
         .collect();
     assert!(
         missing.is_empty(),
         "{} of {} acknowledged confirmations are missing after the crash: {:?}",
         missing.len(),
-        ids.len(),
+        acked.len(),
         &missing[..missing.len().min(20)]
     );
     let mut compared = 0;
-    for a in &acked {
+    for a in acked {
         if let Some(outcome) = &a.outcome {
             assert_eq!(
                 by_id[&a.id], outcome,
@@ -536,11 +538,49 @@ fn sigkill_loses_no_acknowledged_confirmation() {
             compared += 1;
         }
     }
-    eprintln!(
-        "history after restart: {} entries; all {} acknowledged present, {compared} outcomes equal to what the client received",
-        listed.len(),
-        ids.len()
-    );
+    compared
+}
+
+/// `KAZASU_CRASH_CYCLES` kill/restart cycles (default 3) on one database;
+/// after every restart, every confirmation acknowledged in any cycle before
+/// is checked.
+#[test]
+fn sigkill_loses_no_acknowledged_confirmation() {
+    let cycles: usize = std::env::var("KAZASU_CRASH_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+        .max(1);
+    let dir = TempDir::new();
+    let db = dir.0.join("service.db");
+    let client = http_client();
+
+    let mut service = Service::start(&db);
+    let mut acked: Vec<Acked> = Vec::new();
+    let mut in_flight_at_kills = 0;
+    let mut compared = 0;
+    for cycle in 1..=cycles {
+        let Cycle {
+            acked: new,
+            in_flight_at_kill,
+        } = confirm_then_kill(&mut service, ACKED_BEFORE_KILL);
+        in_flight_at_kills += in_flight_at_kill;
+        acked.extend(new);
+        let ids: HashSet<i64> = acked.iter().map(|a| a.id).collect();
+        assert_eq!(
+            ids.len(),
+            acked.len(),
+            "each acknowledgment names its own confirmation, across restarts"
+        );
+        // Restart on the same database: the history must hold every
+        // acknowledged confirmation, exactly as the client was told.
+        service = Service::start(&db);
+        compared = every_acknowledged_is_listed(&client, &service.base, &acked);
+        eprintln!(
+            "crash cycle {cycle}/{cycles}: all {} acknowledged confirmations present after the restart, {compared} outcomes equal to what the client received",
+            acked.len()
+        );
+    }
 
     // The restarted service goes on: a new confirmation gets an id no
     // acknowledged one had (ids are never reused, even after a crash) and
@@ -550,7 +590,7 @@ fn sigkill_loses_no_acknowledged_confirmation() {
         .find(|p| p.reader.is_some())
         .expect("the PIN patient");
     let fresh = confirm(&client, &service.base, &mut again).expect("a confirmation after restart");
-    let highest = ids.iter().copied().max().unwrap_or_default();
+    let highest = acked.iter().map(|a| a.id).max().unwrap_or_default();
     assert!(
         fresh.id > highest,
         "id {} reused after the crash (highest acknowledged {highest})",
@@ -564,10 +604,18 @@ fn sigkill_loses_no_acknowledged_confirmation() {
     );
 
     let (check, count) = integrity_check(&db);
-    assert_eq!(check, "ok", "SQLite integrity_check after the crash");
+    assert_eq!(check, "ok", "SQLite integrity_check after the crashes");
     assert!(
-        count >= i64::try_from(ids.len()).unwrap_or(i64::MAX),
+        count >= i64::try_from(acked.len()).unwrap_or(i64::MAX),
         "the table holds at least the acknowledged confirmations"
     );
     drop(service);
+    // Written to the process's stderr directly, which the test harness
+    // does not capture: CI's log shows how much was checked.
+    writeln!(
+        std::io::stderr(),
+        "service crash: {cycles} SIGKILL/restart cycles, {} acknowledged confirmations all kept ({compared} outcomes compared, {in_flight_at_kills} requests in flight at the kills)",
+        acked.len()
+    )
+    .unwrap();
 }

@@ -23,6 +23,15 @@
 //! - an iPhone answers `80 FC 00 00` (its "last command" indicator) with
 //!   `90 00`; the plastic card and an Android phone answer `67 00`.
 //!
+//! A command that answers with data needs an Le: READ BINARY, READ RECORD
+//! and COMPUTE DIGITAL SIGNATURE sent without one (ISO 7816-4 case 1 or 3,
+//! Ne = 0: "no response data expected") answer `67 00` and return nothing,
+//! rather than more than the command asked for. What a real card does with a
+//! case-3 signature is not documented publicly; every public JPKI client
+//! (OpenSC, jpki-rs, myna, pyjpki) sends Le `00`, so no client relies on an
+//! answer, and `67 00` tells a client that forgot Le at once (a documented
+//! choice, `a_signature_without_le_is_refused`).
+//!
 //! Time comes in with each command ([`Card::process_at`]); the card never
 //! reads the clock itself, so tests can use synthetic instants.
 
@@ -472,7 +481,9 @@ impl Card {
         if c.p1 != 0x00 || c.p2 != 0x80 {
             return Err(StatusWord::WrongP1P2);
         }
-        if c.data.is_empty() {
+        // Nothing to sign, or no Le for the signature (case 3): see the
+        // module's documentation.
+        if c.data.is_empty() || c.ne.is_none() {
             return Err(StatusWord::WrongLength);
         }
         let Content::Key { key, access } = self.current_content()? else {

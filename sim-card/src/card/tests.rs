@@ -340,6 +340,20 @@ fn class_and_instruction_errors() {
     assert_eq!(sw(&mut card, "00 A4"), 0x6700);
 }
 
+/// Case 3 (data, no Le): the card signs nothing and answers `67 00`, never
+/// more bytes than the command asked for; the same digest with Le `00` signs.
+#[test]
+fn a_signature_without_le_is_refused() {
+    let mut card = at_auth_pin();
+    sw(&mut card, VERIFY_1234);
+    sw(&mut card, SELECT_AUTH_KEY);
+    assert_eq!(send(&mut card, "80 2A 00 80 03 01 02 03"), (vec![], 0x6700));
+    assert_eq!(
+        send(&mut card, SIGN_3_BYTES),
+        (b"SIG:\x01\x02\x03".to_vec(), 0x9000)
+    );
+}
+
 #[test]
 fn verify_and_sign_parameter_errors() {
     let mut card = at_auth_pin();
