@@ -283,12 +283,7 @@ async fn receipt_login(
 }
 
 fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .ok_or_else(|| {
+    super::guard::bearer(headers)?.ok_or_else(|| {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "session_required",

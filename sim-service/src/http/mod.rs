@@ -31,6 +31,7 @@ pub mod error;
 mod exchange;
 pub mod facility;
 pub mod faults;
+pub mod guard;
 mod json;
 pub mod openapi;
 
@@ -151,14 +152,28 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             admin::require_token,
         ));
-    Router::new()
+    let local = guard::LocalOnly::new(&state.config.allowed_hosts);
+    let console = console::routes().layer(middleware::from_fn_with_state(
+        local.clone(),
+        guard::same_origin,
+    ));
+    let service = Router::new()
         .merge(client)
         .merge(admin)
-        .merge(console::routes())
+        .merge(console)
         .route("/openapi.json", get(openapi::serve))
         .route("/health", get(health))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(state)
+        .layer(middleware::map_response(error::uniform));
+    // Without a token the service is on loopback, where a DNS-rebinding
+    // page could reach every route under its own name: loopback Host names
+    // only, everywhere (see [`guard`]).
+    let service = if state.config.admin_token.is_none() {
+        service.layer(middleware::from_fn_with_state(local, guard::loopback_host))
+    } else {
+        service
+    };
+    service.with_state(state)
 }
 
 /// Whether the service is up.
