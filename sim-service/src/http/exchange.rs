@@ -284,12 +284,12 @@ async fn receipt_login(
 
 fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
     super::guard::bearer(headers)?.ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "session_required",
-                "send Authorization: Bearer <token> from POST /v1/receipt-computer/sessions",
-            )
-        })
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "session_required",
+            "send Authorization: Bearer <token> from POST /v1/receipt-computer/sessions",
+        )
+    })
 }
 
 /// Ends the receipt computer's session.

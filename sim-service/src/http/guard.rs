@@ -188,11 +188,7 @@ pub async fn loopback_host(
 
 /// Middleware of the console: no request from a page of a foreign origin
 /// (its forms are form posts, which any page can send).
-pub async fn same_origin(
-    State(guard): State<LocalOnly>,
-    request: Request,
-    next: Next,
-) -> Response {
+pub async fn same_origin(State(guard): State<LocalOnly>, request: Request, next: Next) -> Response {
     match guard.check_origin(request.headers()) {
         Ok(()) => next.run(request).await,
         Err(e) => e.into_response(),
@@ -207,11 +203,7 @@ pub async fn local_api(State(guard): State<LocalOnly>, request: Request, next: N
         .check_host(request.headers())
         .and_then(|()| guard.check_origin(request.headers()))
         .and_then(|()| {
-            check_content_type(
-                request.method(),
-                request.headers(),
-                &["application/json"],
-            )
+            check_content_type(request.method(), request.headers(), &["application/json"])
         });
     match checked {
         Ok(()) => next.run(request).await,
@@ -232,7 +224,9 @@ pub fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
         .ok()
         .and_then(|v| {
             let (scheme, token) = v.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then_some(token.trim())
         })
         .filter(|t| !t.is_empty() && !t.contains(char::is_whitespace));
     match token {
@@ -268,7 +262,10 @@ mod tests {
             "[::1]:8787",
             "10.0.2.2:8787",
         ] {
-            assert!(guard.check_host(&headers(&[("host", host)])).is_ok(), "{host}");
+            assert!(
+                guard.check_host(&headers(&[("host", host)])).is_ok(),
+                "{host}"
+            );
         }
         for host in [
             "evil.example:8787",
@@ -289,11 +286,23 @@ mod tests {
         let guard = LocalOnly::default();
         let ok = |pairs: &[(&'static str, &str)]| guard.check_origin(&headers(pairs)).is_ok();
         assert!(ok(&[("host", "127.0.0.1:8787")]));
-        assert!(ok(&[("host", "127.0.0.1:8787"), ("origin", "http://127.0.0.1:8787")]));
-        assert!(ok(&[("host", "127.0.0.1:8787"), ("origin", "http://localhost:3000")]));
-        assert!(ok(&[("host", "svc.lan:8787"), ("origin", "https://svc.lan:8787")]));
+        assert!(ok(&[
+            ("host", "127.0.0.1:8787"),
+            ("origin", "http://127.0.0.1:8787")
+        ]));
+        assert!(ok(&[
+            ("host", "127.0.0.1:8787"),
+            ("origin", "http://localhost:3000")
+        ]));
+        assert!(ok(&[
+            ("host", "svc.lan:8787"),
+            ("origin", "https://svc.lan:8787")
+        ]));
         assert!(ok(&[("host", "x"), ("sec-fetch-site", "same-origin")]));
-        assert!(!ok(&[("host", "127.0.0.1:8787"), ("origin", "https://evil.example")]));
+        assert!(!ok(&[
+            ("host", "127.0.0.1:8787"),
+            ("origin", "https://evil.example")
+        ]));
         assert!(!ok(&[("host", "127.0.0.1:8787"), ("origin", "null")]));
         assert!(!ok(&[("host", "x"), ("sec-fetch-site", "cross-site")]));
     }
@@ -307,14 +316,20 @@ mod tests {
         assert!(check(Method::GET, &[]));
         assert!(check(Method::DELETE, &[]));
         assert!(check(Method::POST, &[("content-type", "application/json")]));
-        assert!(check(Method::PUT, &[("content-type", "Application/JSON; charset=utf-8")]));
+        assert!(check(
+            Method::PUT,
+            &[("content-type", "Application/JSON; charset=utf-8")]
+        ));
         assert!(!check(Method::POST, &[]));
         assert!(!check(Method::POST, &[("content-type", "text/plain")]));
         assert!(!check(
             Method::POST,
             &[("content-type", "application/x-www-form-urlencoded")]
         ));
-        assert!(!check(Method::PUT, &[("content-type", "multipart/form-data; boundary=x")]));
+        assert!(!check(
+            Method::PUT,
+            &[("content-type", "multipart/form-data; boundary=x")]
+        ));
     }
 
     #[test]

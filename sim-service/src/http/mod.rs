@@ -34,9 +34,11 @@ pub mod faults;
 pub mod guard;
 mod json;
 pub mod openapi;
+mod serve;
 
 pub use error::ApiError;
 pub use faults::{Fault, FaultSet, Faults};
+pub use serve::{GRACE, Limits, serve, serve_with};
 
 /// Requests larger than this are refused with 413 before they are parsed: a
 /// certificate and a signature fit in a few kilobytes.
@@ -185,41 +187,4 @@ pub fn router(state: AppState) -> Router {
 )]
 async fn health() -> &'static str {
     "ok"
-}
-
-/// Serves `app` on `listener` until `shutdown` completes: plain HTTP, or
-/// HTTPS with `tls`.
-pub async fn serve(
-    listener: std::net::TcpListener,
-    app: Router,
-    tls: Option<&crate::tls::ServerTls>,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    listener.set_nonblocking(true)?;
-    match tls {
-        None => {
-            let listener = tokio::net::TcpListener::from_std(listener)?;
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-        }
-        Some(tls) => {
-            let config = axum_server::tls_openssl::OpenSSLConfig::from_pem(
-                tls.certificate_pem.as_bytes(),
-                tls.private_key_pem.as_bytes(),
-            )
-            .map_err(std::io::Error::other)?;
-            let handle = axum_server::Handle::new();
-            let stopper = handle.clone();
-            tokio::spawn(async move {
-                shutdown.await;
-                stopper.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
-            });
-            axum_server::from_tcp(listener)?
-                .acceptor(axum_server::tls_openssl::OpenSSLAcceptor::new(config))
-                .handle(handle)
-                .serve(app.into_make_service())
-                .await
-        }
-    }
 }
