@@ -644,12 +644,11 @@ async fn set_clock(
 /// The same as the service's `PUT /admin/v1/faults`, for one-URL convenience.
 async fn set_faults(
     State(lab): State<Lab>,
-    body: Result<Json<FaultSet>, JsonRejection>,
+    body: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Result<Json<LabView>, ApiError> {
-    let Json(faults) = body?;
-    faults
-        .validate()
-        .map_err(|e| ApiError::unprocessable("invalid_fault", e))?;
+    let Json(body) = body?;
+    let faults =
+        FaultSet::from_json(body).map_err(|e| ApiError::unprocessable("invalid_fault", e))?;
     lab.service.faults.set(faults);
     Ok(Json(view(&lab)))
 }

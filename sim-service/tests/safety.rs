@@ -368,7 +368,7 @@ fn idle_connections_are_bounded_and_closed() {
     let addr = listener.local_addr().unwrap();
     let limits = Limits {
         max_connections: 4,
-        header_read_timeout: Duration::from_millis(400),
+        header_read_timeout: Duration::from_millis(2000),
     };
     runtime.spawn(http::serve_with(
         listener,

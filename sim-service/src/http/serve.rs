@@ -8,10 +8,12 @@
 //!   beyond gets a `503` with the one error shape and is closed (over TLS it
 //!   is closed at once: an answer would need a handshake first);
 //! - a client has [`Limits::header_read_timeout`] to send a request's
-//!   headers, and an HTTP/1.1 connection idle that long between requests is
-//!   closed (hyper's timer starts when it waits for the next request); a TLS
-//!   handshake gets as long. HTTP/2 connections are pinged, so a vanished
-//!   peer's go;
+//!   headers, and an HTTP/1.1 connection idle that long (before its first
+//!   request or between requests) is closed (hyper's timer starts when it
+//!   waits for a request); a TLS handshake gets as long. Plain HTTP is
+//!   HTTP/1.1 only (no h2c); HTTP/2, chosen by ALPN under TLS, is pinged
+//!   so a vanished peer's connection goes, but an idle live one stays (it
+//!   still counts against the bound);
 //! - on shutdown, open connections finish their requests for up to
 //!   [`GRACE`], then are dropped.
 
@@ -122,14 +124,15 @@ pub async fn serve_with(
         tokio::spawn(async move {
             let _permit = permit;
             match acceptor {
-                None => connection(stream, app, &limits, stopped).await,
+                None => connection(stream, false, app, &limits, stopped).await,
                 Some(acceptor) => {
                     let handshake = tokio::time::timeout(
                         limits.header_read_timeout,
                         acceptor.accept(stream, ()),
                     );
                     if let Ok(Ok((stream, ()))) = handshake.await {
-                        connection(stream, app, &limits, stopped).await;
+                        let h2 = stream.ssl().selected_alpn_protocol() == Some(b"h2");
+                        connection(stream, h2, app, &limits, stopped).await;
                     }
                 }
             }
@@ -143,11 +146,25 @@ pub async fn serve_with(
 
 /// Serves one connection until the client leaves, a limit closes it, or the
 /// service stops (then its requests in flight finish first).
-async fn connection<I>(io: I, app: Router, limits: &Limits, mut stopped: watch::Receiver<bool>)
-where
+///
+/// The protocol is known before the first byte (plain HTTP is HTTP/1.1; TLS
+/// says by ALPN): guessing it from the first bytes would wait for them with
+/// no timeout, and an idle connection that never sends one would stay.
+async fn connection<I>(
+    io: I,
+    h2: bool,
+    app: Router,
+    limits: &Limits,
+    mut stopped: watch::Receiver<bool>,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = if h2 {
+        builder.http2_only()
+    } else {
+        builder.http1_only()
+    };
     builder
         .http1()
         .timer(TokioTimer::new())
@@ -157,8 +174,7 @@ where
         .timer(TokioTimer::new())
         .keep_alive_interval(limits.header_read_timeout)
         .keep_alive_timeout(limits.header_read_timeout);
-    let served =
-        builder.serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(app));
+    let served = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(app));
     let mut served = std::pin::pin!(served);
     let mut stopping = false;
     loop {
