@@ -273,7 +273,10 @@ async fn security_headers(mut response: Response) -> Response {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        // Not `no-referrer`: under it a browser names the console's own
+        // forms `Origin: null`, which the origin check cannot tell from a
+        // foreign page's; `same-origin` still sends nothing off the site.
+        HeaderValue::from_static("same-origin"),
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,

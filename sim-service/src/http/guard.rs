@@ -81,10 +81,12 @@ impl LocalOnly {
                 "requests from pages of other origins are refused: call the service from a program, the console, or a page it serves",
             ))
         };
-        if headers
+        let fetch_site = headers
             .get("sec-fetch-site")
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
-        {
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if fetch_site == "cross-site" {
             return refused();
         }
         let Some(origin) = headers.get(header::ORIGIN) else {
@@ -111,8 +113,11 @@ impl LocalOnly {
             {
                 Ok(())
             }
-            // `null` (a sandboxed frame, a file, a redirect) and anything
-            // else is not the service's own.
+            // A browser sends `null` for a page's own form under a
+            // `no-referrer` policy, and so for a sandboxed frame, a file or
+            // a foreign page with that policy: only the browser's own word
+            // that the request is same-origin tells them apart.
+            None if origin == "null" && fetch_site == "same-origin" => Ok(()),
             _ => refused(),
         }
     }
@@ -304,6 +309,16 @@ mod tests {
             ("origin", "https://evil.example")
         ]));
         assert!(!ok(&[("host", "127.0.0.1:8787"), ("origin", "null")]));
+        assert!(ok(&[
+            ("host", "127.0.0.1:8787"),
+            ("origin", "null"),
+            ("sec-fetch-site", "same-origin")
+        ]));
+        assert!(!ok(&[
+            ("host", "127.0.0.1:8787"),
+            ("origin", "null"),
+            ("sec-fetch-site", "same-site")
+        ]));
         assert!(!ok(&[("host", "x"), ("sec-fetch-site", "cross-site")]));
     }
 
