@@ -61,7 +61,7 @@ impl LocalOnly {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         let name = host_name(host).to_ascii_lowercase();
-        if is_loopback_name(&name) || self.allowed_hosts.iter().any(|h| *h == name) {
+        if is_loopback_name(&name) || self.allowed_hosts.contains(&name) {
             Ok(())
         } else {
             Err(ApiError::new(
