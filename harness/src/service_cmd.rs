@@ -41,6 +41,12 @@ pub struct ServiceArgs {
     /// neither is given.
     #[arg(long, env = "KAZASU_CONSOLE_PASSWORD")]
     console_password: Option<String>,
+    /// Another host name the service answers to without an admin token
+    /// (besides localhost, 127.0.0.0/8 and [::1]), e.g. 10.0.2.2 for the
+    /// Android emulator; repeatable. Every other Host is refused, which
+    /// keeps DNS-rebinding pages out.
+    #[arg(long = "allow-host", value_name = "NAME")]
+    allow_hosts: Vec<String>,
     /// Scales simulated waits such as the ~15 s registration (0.001 = 15 ms).
     #[arg(long, default_value_t = 1.0)]
     time_factor: f64,
@@ -120,6 +126,8 @@ pub fn run(args: ServiceArgs) -> anyhow::Result<()> {
         console_password: console_password.clone(),
         time_factor: args.time_factor,
         oqs_folder: oqs_folder.clone(),
+        allowed_hosts: args.allow_hosts.clone(),
+        https: args.tls,
         ..ServiceConfig::default()
     };
     let state = AppState::new(store, clock, config).map_err(anyhow::Error::msg)?;

@@ -10,7 +10,10 @@
 //!
 //! Nothing here authenticates but the service's admin console (`/admin`,
 //! with a password printed at start): both listeners are refused beyond
-//! loopback.
+//! loopback, and both take loopback Host names only, refuse pages of other
+//! origins and want a JSON content type on state changes
+//! (`sim_service::http::guard`), so a web page in the tester's browser can
+//! neither pull the card nor read the lab.
 //!
 //! The card's APDUs are traced; each confirmation the app makes takes the
 //! APDUs exchanged since the previous one as its APDU trace, which the
@@ -32,7 +35,8 @@ use sim_card::trace::{SharedTrace, Traced};
 use sim_card::transport::vpcd::{self, VPCD_PORT, VpcdControl, VpcdEvent, VpcdOptions};
 use sim_service::clock::ServiceClock;
 use sim_service::fixtures::{self, InsuredPerson};
-use sim_service::http::{self, ApiError, AppState, FaultSet, ServiceConfig};
+use sim_service::http::guard::{self, LocalOnly};
+use sim_service::http::{self, ApiError, AppState, FaultSet, ServiceConfig, error};
 use sim_service::service::ClockView;
 use sim_service::store::Store;
 use time::OffsetDateTime;
@@ -59,6 +63,11 @@ pub struct UpArgs {
     /// Start with the service clock frozen at this RFC 3339 time.
     #[arg(long)]
     clock: Option<String>,
+    /// Another host name the service and the control API answer to
+    /// (besides localhost, 127.0.0.0/8 and [::1]), e.g. 10.0.2.2 for the
+    /// Android emulator; repeatable.
+    #[arg(long = "allow-host", value_name = "NAME")]
+    allow_hosts: Vec<String>,
     /// Scales simulated waits such as the ~15 s registration (0.001 = 15 ms).
     #[arg(long, default_value_t = 1.0)]
     time_factor: f64,
@@ -179,6 +188,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
     let config = ServiceConfig {
         time_factor: args.time_factor,
         console_password: Some(console_password.clone()),
+        allowed_hosts: args.allow_hosts.clone(),
         ..ServiceConfig::default()
     };
     let service = AppState::new(store, clock, config).map_err(anyhow::Error::msg)?;
@@ -239,7 +249,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         ));
         let control_task = tokio::spawn(http::serve(
             control_listener,
-            control_router(lab.clone()),
+            control_router(lab.clone(), LocalOnly::new(&args.allow_hosts)),
             None,
             until_stopped(stopped.clone()),
         ));
@@ -322,7 +332,7 @@ fn print_banner(info: &Info, person: &str, console_password: &str) {
     println!(
         "  curl -X PUT {c}/lab/card -H 'content-type: application/json' -d '{{\"person\":\"iphone\",\"phone\":\"iphone\"}}' && curl -X POST {c}/lab/card/face-id -H 'content-type: application/json' -d '{{}}'"
     );
-    println!("  curl -X POST {c}/lab/card/remove");
+    println!("  curl -X POST {c}/lab/card/remove -H 'content-type: application/json'");
     println!(
         "  curl -X PUT {s}/admin/v1/clock -H 'content-type: application/json' -d '{{\"now\":\"2027-02-01T09:00:00+09:00\"}}'"
     );
@@ -363,7 +373,12 @@ async fn follow_link(
     }
 }
 
-fn control_router(lab: Lab) -> Router {
+/// The control API. It has no token: like the service's admin API without
+/// one, it takes loopback Host names only, no request from a page of a
+/// foreign origin, and `application/json` on every POST and PUT (see
+/// `sim_service::http::guard`), so no web page can pull the card or read the
+/// lab's state.
+fn control_router(lab: Lab, local: LocalOnly) -> Router {
     Router::new()
         .route("/lab", routing::get(get_lab))
         .route("/lab/card", routing::put(swap_card))
@@ -373,6 +388,11 @@ fn control_router(lab: Lab) -> Router {
         .route("/lab/card/face-id", routing::post(face_id))
         .route("/lab/clock", routing::put(set_clock))
         .route("/lab/faults", routing::put(set_faults))
+        .layer(axum::middleware::map_response(error::uniform))
+        .layer(axum::middleware::from_fn_with_state(
+            local,
+            guard::local_api,
+        ))
         .with_state(lab)
 }
 
@@ -624,12 +644,11 @@ async fn set_clock(
 /// The same as the service's `PUT /admin/v1/faults`, for one-URL convenience.
 async fn set_faults(
     State(lab): State<Lab>,
-    body: Result<Json<FaultSet>, JsonRejection>,
+    body: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Result<Json<LabView>, ApiError> {
-    let Json(faults) = body?;
-    faults
-        .validate()
-        .map_err(|e| ApiError::unprocessable("invalid_fault", e))?;
+    let Json(body) = body?;
+    let faults =
+        FaultSet::from_json(body).map_err(|e| ApiError::unprocessable("invalid_fault", e))?;
     lab.service.faults.set(faults);
     Ok(Json(view(&lab)))
 }

@@ -245,12 +245,14 @@ fn control_api_locks_pins_swaps_persons_and_reaches_the_service() {
     // Remove and insert.
     let removed: Value = client()
         .post(lab.url("/lab/card/remove"))
+        .header("content-type", "application/json")
         .send()
         .and_then(|r| r.json())
         .expect("remove");
     assert_eq!(removed["inserted"], false);
     let inserted: Value = client()
         .post(lab.url("/lab/card/insert"))
+        .header("content-type", "application/json")
         .send()
         .and_then(|r| r.json())
         .expect("insert");
@@ -297,6 +299,92 @@ fn control_api_locks_pins_swaps_persons_and_reaches_the_service() {
 
 /// Whether pcscd with vpcd listens on slot 1; outside CI, a missing pcscd
 /// skips the test (`bash .ci/setup` starts it), in CI it fails it.
+/// What a page on another origin sends: a foreign `Origin`, a rebinding
+/// `Host`, or a form post (no JSON type). Nothing of the lab changes or is
+/// read; the same request from a program works.
+#[test]
+fn pages_of_other_origins_neither_change_nor_read_the_lab() {
+    let lab = Lab::start(&format!("127.0.0.1:{}", unused_port()));
+    let port = lab.control.rsplit(':').next().unwrap().to_string();
+    let service_port = lab.service.rsplit(':').next().unwrap().to_string();
+    let foreign = |request: reqwest::blocking::RequestBuilder| {
+        let r = request.send().expect("an answer");
+        let status = r.status().as_u16();
+        let body: Value = r.json().expect("the error shape");
+        (
+            status,
+            body["error"]["code"].as_str().unwrap_or("").to_string(),
+        )
+    };
+    let evil_host = format!("evil.example:{port}");
+    // A rebinding page reads nothing and changes nothing.
+    assert_eq!(
+        foreign(client().get(lab.url("/lab")).header("host", &evil_host)),
+        (403, "host_not_allowed".into())
+    );
+    assert_eq!(
+        foreign(
+            client()
+                .post(lab.url("/lab/card/remove"))
+                .header("host", &evil_host)
+                .header("content-type", "application/json")
+        ),
+        (403, "host_not_allowed".into())
+    );
+    // A page of another origin: refused by its Origin, or by its form type.
+    assert_eq!(
+        foreign(
+            client()
+                .post(lab.url("/lab/card/remove"))
+                .header("origin", "https://evil.example")
+                .header("content-type", "application/json")
+        ),
+        (403, "cross_origin_refused".into())
+    );
+    assert_eq!(
+        foreign(
+            client()
+                .post(lab.url("/lab/card/remove"))
+                .header("content-type", "application/x-www-form-urlencoded")
+        ),
+        (415, "content_type_required".into())
+    );
+    assert_eq!(
+        foreign(client().post(lab.url("/lab/card/remove"))),
+        (415, "content_type_required".into())
+    );
+    assert_eq!(get_lab(&lab)["inserted"], true, "the card is still in");
+    // The lab's service: its admin API and the client API refuse the rebinding name too.
+    let evil_service = format!("evil.example:{service_port}");
+    for path in ["/admin/v1/fixtures", "/v1/challenges"] {
+        assert_eq!(
+            foreign(
+                client()
+                    .get(format!("{}{path}", lab.service))
+                    .header("host", &evil_service)
+            ),
+            (403, "host_not_allowed".into()),
+            "{path}"
+        );
+    }
+    assert_eq!(
+        foreign(
+            client()
+                .post(format!("{}/admin/v1/reset", lab.service))
+                .header("content-type", "text/plain")
+        ),
+        (415, "content_type_required".into())
+    );
+    // The same from a program (no Origin, loopback Host, JSON) works.
+    let removed: Value = client()
+        .post(lab.url("/lab/card/remove"))
+        .header("content-type", "application/json")
+        .send()
+        .and_then(|r| r.json())
+        .expect("remove");
+    assert_eq!(removed["inserted"], false);
+}
+
 fn pcscd_ready() -> bool {
     let listening = Command::new("ss")
         .arg("-ltn")
@@ -438,6 +526,7 @@ fn pcscd_sees_the_card_and_a_new_card_after_a_swap() {
 
     let removed = client()
         .post(lab.url("/lab/card/remove"))
+        .header("content-type", "application/json")
         .send()
         .expect("remove");
     assert!(removed.status().is_success());

@@ -307,6 +307,99 @@ async fn a_form_without_the_sessions_csrf_token_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_burst_of_wrong_passwords_is_slowed() {
+    let service = start().await;
+    let (cookie, csrf) = service.login_form().await;
+    for _ in 0..5 {
+        let wrong = service.post_login(&cookie, &csrf, "guess").await;
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    }
+    // The sixth wrong password starts a back-off; during it, no password is
+    // compared, the right one included.
+    let sixth = service.post_login(&cookie, &csrf, "guess").await;
+    assert_eq!(sixth.status(), StatusCode::UNAUTHORIZED);
+    for password in ["guess", PASSWORD] {
+        let refused = service.post_login(&cookie, &csrf, password).await;
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(refused.headers()["retry-after"], "1");
+        assert!(set_cookie(&refused, "kazasu_console").is_none());
+    }
+    // After the back-off the right password logs in, and the count starts again.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    service.log_in(PASSWORD).await;
+    let (cookie, csrf) = service.login_form().await;
+    let wrong = service.post_login(&cookie, &csrf, "guess").await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn cookies_are_secure_under_tls() {
+    let service = start_with(ServiceConfig {
+        console_password: Some(PASSWORD.into()),
+        https: true,
+        ..ServiceConfig::default()
+    })
+    .await;
+    let page = service
+        .client
+        .get(format!("{}/admin/login", service.base))
+        .send()
+        .await
+        .unwrap();
+    let (_, full) = set_cookie(&page, "kazasu_console_login").unwrap();
+    assert!(full.contains("; Secure"), "{full}");
+    let plain = start().await;
+    let page = plain
+        .client
+        .get(format!("{}/admin/login", plain.base))
+        .send()
+        .await
+        .unwrap();
+    let (_, full) = set_cookie(&page, "kazasu_console_login").unwrap();
+    assert!(!full.contains("Secure"), "{full}");
+}
+
+#[tokio::test]
+async fn pages_of_other_origins_and_rebinding_names_are_refused() {
+    let service = start().await;
+    let browser = service.log_in(PASSWORD).await;
+    let port = service.base.rsplit(':').next().unwrap().to_string();
+    // A logged-in browser on a foreign page: its form post names that page.
+    let forged = service
+        .client
+        .post(format!("{}/admin/reset", service.base))
+        .header(COOKIE, &browser.cookie)
+        .header("origin", "https://evil.example")
+        .form(&[("csrf", browser.csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    // A rebinding page: the service's address under the page's own name.
+    let rebound = service
+        .client
+        .get(format!("{}/admin/confirmations", service.base))
+        .header(COOKIE, &browser.cookie)
+        .header("host", format!("evil.example:{port}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), StatusCode::FORBIDDEN);
+    assert!(!rebound.text().await.unwrap().contains("<table"));
+    // The console's own form, from its own page, works.
+    let own = service
+        .client
+        .post(format!("{}/admin/clock/reset", service.base))
+        .header(COOKIE, &browser.cookie)
+        .header("origin", &service.base)
+        .form(&[("csrf", browser.csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
 async fn without_a_password_nobody_logs_in() {
     let service = start_with(ServiceConfig::default()).await;
     let page = service

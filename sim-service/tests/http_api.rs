@@ -1049,6 +1049,7 @@ async fn fixtures_can_be_replaced_through_the_admin_api() {
     let r = service
         .client
         .put(format!("{}/admin/v1/fixtures", service.base))
+        .header("content-type", "application/toml")
         .body(text)
         .send()
         .await
@@ -1065,6 +1066,7 @@ async fn fixtures_can_be_replaced_through_the_admin_api() {
     let r = service
         .client
         .put(format!("{}/admin/v1/fixtures", service.base))
+        .header("content-type", "application/toml")
         .body("[[person]]\nid = 3")
         .send()
         .await

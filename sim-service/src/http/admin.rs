@@ -4,7 +4,7 @@
 //! beyond loopback.
 
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router, routing};
@@ -15,6 +15,7 @@ use time::format_description::well_known::Rfc3339;
 use super::AppState;
 use super::error::ApiError;
 use super::faults::FaultSet;
+use super::guard;
 use super::json::ApiJson;
 use crate::service::{AddedPhone, ClockView, PhoneToAdd};
 
@@ -39,20 +40,37 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/v1/persons/{id}/phones", routing::post(add_phone))
 }
 
-/// Middleware: the admin token, when one is configured.
+/// Middleware of the admin API: the admin token when the service has one;
+/// without one (loopback only) the local guard (`guard`): a loopback Host,
+/// no foreign Origin, and `application/json` (the fixtures upload
+/// `application/toml`) on every state-changing request. An `Authorization`
+/// header that is there but not `Bearer <token>` is refused either way.
 pub async fn require_token(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(expected) = state.config.admin_token.as_deref() else {
-        return next.run(request).await;
+    let given = match guard::bearer(request.headers()) {
+        Ok(given) => given,
+        Err(e) => return e.into_response(),
     };
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+    let Some(expected) = state.config.admin_token.as_deref() else {
+        let local = guard::LocalOnly::new(&state.config.allowed_hosts);
+        let checked = local
+            .check_host(request.headers())
+            .and_then(|()| local.check_origin(request.headers()))
+            .and_then(|()| {
+                guard::check_content_type(
+                    request.method(),
+                    request.headers(),
+                    &["application/json", "application/toml"],
+                )
+            });
+        return match checked {
+            Ok(()) => next.run(request).await,
+            Err(e) => e.into_response(),
+        };
+    };
     if given.is_some_and(|g| constant_time_eq(g.as_bytes(), expected.as_bytes())) {
         next.run(request).await
     } else {
@@ -149,11 +167,10 @@ async fn get_faults(State(state): State<AppState>) -> Json<FaultSet> {
     ))]
 async fn set_faults(
     State(state): State<AppState>,
-    ApiJson(faults): ApiJson<FaultSet>,
+    ApiJson(body): ApiJson<serde_json::Value>,
 ) -> Result<Json<FaultSet>, ApiError> {
-    faults
-        .validate()
-        .map_err(|e| ApiError::unprocessable("invalid_fault", e))?;
+    let faults =
+        FaultSet::from_json(body).map_err(|e| ApiError::unprocessable("invalid_fault", e))?;
     // Raising the outage publishes the outage notice the app shows at the
     // next login (お知らせ), as the real service announces its outages.
     if faults.maintenance && !state.faults.get().maintenance {
@@ -188,15 +205,24 @@ async fn list_fixtures(State(state): State<AppState>) -> Result<Json<FixtureSumm
 
 /// Replaces the fixtures with the TOML document in the body.
 #[utoipa::path(put, path = "/admin/v1/fixtures", tag = "admin",
-    request_body(content = String, content_type = "application/toml", description = "A fixture file"),
+    request_body(content = String, content_type = "application/toml", description = "A fixture file (at least one `[[person]]`)"),
     responses(
         (status = 200, description = "The persons' ids", body = FixtureSummary),
-        (status = 422, description = "`invalid_fixtures`", body = ApiError),
+        (status = 400, description = "`invalid_fixtures`: not UTF-8", body = ApiError),
+        (status = 415, description = "`content_type_required`: not `application/toml`", body = ApiError),
+        (status = 422, description = "`invalid_fixtures`: not a fixture file, or no person in it (the fixtures stay as they were)", body = ApiError),
     ))]
 async fn load_fixtures(
     State(state): State<AppState>,
-    body: String,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
 ) -> Result<Json<FixtureSummary>, ApiError> {
+    // Fixtures are TOML: any other declared type is a mistaken upload, not
+    // a fixture file that happens to parse.
+    guard::check_content_type(&axum::http::Method::PUT, &headers, &["application/toml"])?;
+    let body = String::from_utf8(body.to_vec()).map_err(|_| {
+        ApiError::bad_request("invalid_fixtures", "the fixture file is not UTF-8 text")
+    })?;
     let persons = state
         .blocking(move |service| service.replace_fixtures(&body, "request body"))
         .await?;

@@ -14,8 +14,13 @@
 //!   on loopback: any web page the tester's browser visits can send requests
 //!   to `127.0.0.1`, and a DNS-rebinding page can even read the answers, so a
 //!   loopback address is no proof that the tester is the one asking;
-//! - a session cookie (`HttpOnly`, `SameSite=Strict`, path `/admin`) and a
-//!   CSRF token per session that every POST form carries back;
+//! - after five wrong passwords in a row, each login waits a back-off that
+//!   doubles (1 s, 2 s, … up to 5 min; `429` with `Retry-After` meanwhile);
+//! - a session cookie (`HttpOnly`, `SameSite=Strict`, path `/admin`,
+//!   `Secure` under `--tls`) and a CSRF token per session that every POST
+//!   form carries back;
+//! - no request from a page of another origin, and (without an admin token)
+//!   loopback Host names only (see [`super::guard`]);
 //! - minijinja's HTML auto-escaping on every template, and a Content
 //!   Security Policy that allows no script at all;
 //! - nothing a form carries (names, insurance numbers, passwords) goes to
@@ -268,7 +273,10 @@ async fn security_headers(mut response: Response) -> Response {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        // Not `no-referrer`: under it a browser names the console's own
+        // forms `Origin: null`, which the origin check cannot tell from a
+        // foreign page's; `same-origin` still sends nothing off the site.
+        HeaderValue::from_static("same-origin"),
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -306,10 +314,13 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-fn set_cookie(name: &str, value: &str, max_age: Option<u64>) -> HeaderValue {
+/// A console cookie; `Secure` when the service is on HTTPS, so the browser
+/// never sends it over plain HTTP.
+fn set_cookie(state: &AppState, name: &str, value: &str, max_age: Option<u64>) -> HeaderValue {
     let age = max_age.map_or(String::new(), |s| format!("; Max-Age={s}"));
+    let secure = if state.config.https { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
-        "{name}={value}; Path=/admin; HttpOnly; SameSite=Strict{age}"
+        "{name}={value}; Path=/admin; HttpOnly; SameSite=Strict{secure}{age}"
     ))
     .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
@@ -368,7 +379,7 @@ async fn login_page(State(state): State<AppState>) -> Page {
     let mut response = html.into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
-        set_cookie(LOGIN_COOKIE, &token, Some(3600)),
+        set_cookie(&state, LOGIN_COOKIE, &token, Some(3600)),
     );
     Ok(response)
 }
@@ -397,25 +408,43 @@ async fn login(
             "the console has no password: start the service with an admin token (or let `kazasu service` make a console password)",
         ));
     };
+    // A burst of wrong passwords is slowed: during the back-off no password
+    // is even compared, the right one included.
+    if let Some(wait) = state.console.login_wait() {
+        let seconds = wait.as_secs() + 1;
+        let mut refused = ConsoleError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("too many wrong passwords; try again in {seconds} s"),
+        )
+        .into_response();
+        refused
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        return Ok(refused);
+    }
     if !session::same_secret(form.password.trim(), password) {
+        state.console.login_failed();
         let html = render_page(
             "login.html",
             context! { csrf => form.csrf, enabled => true, admin_token => state.config.admin_token.is_some(), failed => true },
         )?;
         return Ok((StatusCode::UNAUTHORIZED, html).into_response());
     }
+    state.console.login_succeeded();
     let (id, _) = state
         .console
         .start()
         .map_err(|e| ConsoleError::from(ApiError::internal(e)))?;
     let mut response = Redirect::to("/admin").into_response();
     let lifetime = session::SESSION_LIFETIME.as_secs();
-    response
-        .headers_mut()
-        .append(header::SET_COOKIE, set_cookie(COOKIE, &id, Some(lifetime)));
-    response
-        .headers_mut()
-        .append(header::SET_COOKIE, set_cookie(LOGIN_COOKIE, "", Some(0)));
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(&state, COOKIE, &id, Some(lifetime)),
+    );
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(&state, LOGIN_COOKIE, "", Some(0)),
+    );
     Ok(response)
 }
 
@@ -436,7 +465,7 @@ async fn logout(
     let mut response = Redirect::to("/admin/login").into_response();
     response
         .headers_mut()
-        .insert(header::SET_COOKIE, set_cookie(COOKIE, "", Some(0)));
+        .insert(header::SET_COOKIE, set_cookie(&state, COOKIE, "", Some(0)));
     Ok(response)
 }
 

@@ -166,3 +166,56 @@ impl From<crate::service::ServiceError> for ApiError {
         }
     }
 }
+
+/// The longest framework rejection text carried into an error's message.
+const REJECTION_TEXT: usize = 1024;
+
+/// Response middleware of the whole service: a 4xx or 5xx that is not
+/// already JSON, XML or an HTML page (axum's own plain-text rejections of a
+/// body too large or a path that does not parse, the empty 404 of an
+/// unknown route and 405 of a wrong method) gets the one error shape, so a
+/// client reads every error the same way.
+pub async fn uniform(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let kind = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if kind.contains("json") || kind.contains("xml") || kind.starts_with("text/html") {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, REJECTION_TEXT)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let (code, fallback) = match status {
+        StatusCode::NOT_FOUND => ("not_found", "no such route; see /openapi.json"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this route does not take that method; see /openapi.json",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ("body_too_large", "the request body is too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("not_json", "unsupported content type"),
+        s if s.is_server_error() => ("internal_error", "the service failed"),
+        _ => ("bad_request", "the request was refused"),
+    };
+    let message = if text.is_empty() {
+        fallback.to_string()
+    } else {
+        text
+    };
+    let mut answer = ApiError::new(status, code, message).into_response();
+    // Keep what the framework said besides the body (`Allow` on a 405).
+    for (name, value) in parts.headers.iter() {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            answer.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    answer
+}

@@ -283,18 +283,13 @@ async fn receipt_login(
 }
 
 fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "session_required",
-                "send Authorization: Bearer <token> from POST /v1/receipt-computer/sessions",
-            )
-        })
+    super::guard::bearer(headers)?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "session_required",
+            "send Authorization: Bearer <token> from POST /v1/receipt-computer/sessions",
+        )
+    })
 }
 
 /// Ends the receipt computer's session.

@@ -15,7 +15,7 @@
 //! async threads.
 
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json, Router, routing};
@@ -487,15 +487,6 @@ async fn login(
     Ok((StatusCode::CREATED, Json(logged_in)).into_response())
 }
 
-/// The bearer token of a request, if it carries one.
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-}
-
 /// The live session a token names, checked off the async threads (a few
 /// reads of the store, which may wait behind a commit).
 async fn live_session(state: &AppState, token: &str) -> Result<AppSession, ApiError> {
@@ -507,7 +498,7 @@ async fn live_session(state: &AppState, token: &str) -> Result<AppSession, ApiEr
 
 /// The live session of a request to an app-only route.
 async fn required_session(state: &AppState, headers: &HeaderMap) -> Result<AppSession, ApiError> {
-    let token = bearer(headers).ok_or_else(|| {
+    let token = super::guard::bearer(headers)?.ok_or_else(|| {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
             crate::codes::APP_SESSION_INVALID.code,
@@ -642,8 +633,10 @@ pub async fn app_channel(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let Some(token) = bearer(request.headers()) else {
-        return next.run(request).await;
+    let token = match super::guard::bearer(request.headers()) {
+        Ok(Some(token)) => token,
+        Ok(None) => return next.run(request).await,
+        Err(e) => return e.into_response(),
     };
     match live_session(&state, token).await {
         Ok(session) => {

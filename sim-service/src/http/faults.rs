@@ -58,6 +58,20 @@ pub const ENDPOINTS: &[&str] = &[
 ];
 
 impl FaultSet {
+    /// A fault set from a JSON body: an object, checked. serde would also
+    /// take an array (`[]`, fields in order) as a fault set, which would
+    /// clear every fault; no client means that.
+    pub fn from_json(value: serde_json::Value) -> Result<FaultSet, String> {
+        if !value.is_object() {
+            return Err(
+                "a fault set is a JSON object: {\"endpoints\": {…}, \"maintenance\": …}".into(),
+            );
+        }
+        let set: FaultSet = serde_json::from_value(value).map_err(|e| e.to_string())?;
+        set.validate()?;
+        Ok(set)
+    }
+
     /// Checks that every endpoint named exists and every status is an error status.
     pub fn validate(&self) -> Result<(), String> {
         for (name, fault) in &self.endpoints {

@@ -31,11 +31,14 @@ pub mod error;
 mod exchange;
 pub mod facility;
 pub mod faults;
+pub mod guard;
 mod json;
 pub mod openapi;
+mod serve;
 
 pub use error::ApiError;
 pub use faults::{Fault, FaultSet, Faults};
+pub use serve::{GRACE, Limits, serve, serve_with};
 
 /// Requests larger than this are refused with 413 before they are parsed: a
 /// certificate and a signature fit in a few kilobytes.
@@ -151,14 +154,28 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             admin::require_token,
         ));
-    Router::new()
+    let local = guard::LocalOnly::new(&state.config.allowed_hosts);
+    let console = console::routes().layer(middleware::from_fn_with_state(
+        local.clone(),
+        guard::same_origin,
+    ));
+    let service = Router::new()
         .merge(client)
         .merge(admin)
-        .merge(console::routes())
+        .merge(console)
         .route("/openapi.json", get(openapi::serve))
         .route("/health", get(health))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(state)
+        .layer(middleware::map_response(error::uniform));
+    // Without a token the service is on loopback, where a DNS-rebinding
+    // page could reach every route under its own name: loopback Host names
+    // only, everywhere (see [`guard`]).
+    let service = if state.config.admin_token.is_none() {
+        service.layer(middleware::from_fn_with_state(local, guard::loopback_host))
+    } else {
+        service
+    };
+    service.with_state(state)
 }
 
 /// Whether the service is up.
@@ -170,41 +187,4 @@ pub fn router(state: AppState) -> Router {
 )]
 async fn health() -> &'static str {
     "ok"
-}
-
-/// Serves `app` on `listener` until `shutdown` completes: plain HTTP, or
-/// HTTPS with `tls`.
-pub async fn serve(
-    listener: std::net::TcpListener,
-    app: Router,
-    tls: Option<&crate::tls::ServerTls>,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    listener.set_nonblocking(true)?;
-    match tls {
-        None => {
-            let listener = tokio::net::TcpListener::from_std(listener)?;
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-        }
-        Some(tls) => {
-            let config = axum_server::tls_openssl::OpenSSLConfig::from_pem(
-                tls.certificate_pem.as_bytes(),
-                tls.private_key_pem.as_bytes(),
-            )
-            .map_err(std::io::Error::other)?;
-            let handle = axum_server::Handle::new();
-            let stopper = handle.clone();
-            tokio::spawn(async move {
-                shutdown.await;
-                stopper.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
-            });
-            axum_server::from_tcp(listener)?
-                .acceptor(axum_server::tls_openssl::OpenSSLAcceptor::new(config))
-                .handle(handle)
-                .serve(app.into_make_service())
-                .await
-        }
-    }
 }

@@ -253,25 +253,25 @@ impl Modify for Layers {
             bearer("A token from POST /v1/receipt-computer/sessions"),
         );
         for (path, item) in openapi.paths.paths.iter_mut() {
-            for operation in [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                apply_layers(path, operation);
+            for (operation, changes_state) in [
+                (&mut item.get, false),
+                (&mut item.put, true),
+                (&mut item.post, true),
+                (&mut item.delete, false),
+                (&mut item.patch, true),
+            ] {
+                if let Some(operation) = operation {
+                    apply_layers(path, operation, changes_state);
+                }
             }
         }
     }
 }
 
 /// The error answers an operation at `path` gets from the layers around its
-/// handler; an answer the handler documents itself is kept.
-fn apply_layers(path: &str, operation: &mut Operation) {
+/// handler (`changes_state`: a POST, PUT or PATCH); an answer the handler
+/// documents itself is kept.
+fn apply_layers(path: &str, operation: &mut Operation, changes_state: bool) {
     let mut add = |status: &str, description: &str| {
         operation
             .responses
@@ -279,6 +279,12 @@ fn apply_layers(path: &str, operation: &mut Operation) {
             .entry(status.to_string())
             .or_insert_with(|| error_response(description));
     };
+    // Without an admin token (on loopback), every route refuses a Host
+    // name that is not loopback or allowed (`http::guard`).
+    add(
+        "403",
+        "`host_not_allowed`: without an admin token the service answers to loopback names only; `cross_origin_refused` (admin API, console): a page of another origin sent it",
+    );
     if path == "/health" || path == "/openapi.json" {
         return;
     }
@@ -295,8 +301,14 @@ fn apply_layers(path: &str, operation: &mut Operation) {
     if path.starts_with("/admin/v1/") {
         add(
             "401",
-            "`admin_token_required`: the admin API needs `Authorization: Bearer <token>`",
+            "`admin_token_required`: the admin API needs `Authorization: Bearer <token>`; `malformed_authorization`: the header is there but not `Bearer <token>`",
         );
+        if changes_state {
+            add(
+                "415",
+                "`content_type_required`: without an admin token a POST or PUT must say `Content-Type: application/json` (`application/toml` for the fixtures), body-less ones too",
+            );
+        }
         operation.security = Some(vec![SecurityRequirement::new(
             "admin_token",
             Vec::<String>::new(),

@@ -115,6 +115,14 @@ impl Service {
     pub fn replace_fixtures(&self, toml: &str, source: &str) -> Result<Vec<String>, ServiceError> {
         let persons = fixtures::parse(toml, source)
             .map_err(|e| ServiceError::InvalidFixtures(e.to_string()))?;
+        // Replacing every person with none is what an empty upload (a
+        // forgotten `--data @file`, an empty form) would do: refused, so a
+        // slip cannot wipe the fixtures. `POST /admin/v1/reset` clears state.
+        if persons.is_empty() {
+            return Err(ServiceError::InvalidFixtures(format!(
+                "{source}: no [[person]] in it; the fixtures were left as they are"
+            )));
+        }
         self.install_fixtures(&persons)?;
         self.fixture_ids()
     }

@@ -67,6 +67,11 @@ pub struct ServiceConfig {
     /// The facility folder of `--oqs-dir`: its card confirmations drop a
     /// face file there (see [`crate::exchange::folder`]).
     pub oqs_folder: Option<OqsFolder>,
+    /// Host names a service without an admin token answers to besides
+    /// loopback ones (see `http::guard`).
+    pub allowed_hosts: Vec<String>,
+    /// Served over HTTPS: the console's cookies are `Secure`.
+    pub https: bool,
 }
 
 impl Default for ServiceConfig {
@@ -79,6 +84,8 @@ impl Default for ServiceConfig {
             registration_processing: time::Duration::seconds(15),
             default_character_code: CharacterCodeIdentifier::Utf8,
             oqs_folder: None,
+            allowed_hosts: Vec::new(),
+            https: false,
         }
     }
 }

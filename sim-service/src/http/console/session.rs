@@ -15,6 +15,14 @@ pub const SESSION_LIFETIME: Duration = Duration::from_secs(8 * 60 * 60);
 /// that logs in in a loop from growing the map without bound.
 const MAX_SESSIONS: usize = 64;
 
+/// Wrong passwords in a row that are answered at once; after them, each
+/// further login waits a back-off.
+pub const FREE_FAILURES: u32 = 5;
+/// The first back-off; it doubles with every further wrong password.
+pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// The longest back-off.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
 /// A logged-in browser.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsoleSession {
@@ -33,6 +41,10 @@ pub struct Sessions(Arc<Mutex<Live>>);
 struct Live {
     by_id: HashMap<String, ConsoleSession>,
     started: u64,
+    /// Wrong passwords since the last good one.
+    failures: u32,
+    /// No login is tried before then.
+    locked_until: Option<Instant>,
 }
 
 /// A fresh random token: 32 bytes from OpenSSL's CSPRNG, lower-case hex.
@@ -81,6 +93,34 @@ impl Sessions {
         }
     }
 
+    /// How long before a login may be tried, if it may not be now. The
+    /// back-off is the console's, not a client's: every client of a service
+    /// on loopback comes from the same address, so there is no one else to
+    /// count per; a tester locked out waits at most [`MAX_BACKOFF`].
+    pub fn login_wait(&self) -> Option<Duration> {
+        let until = self.lock().locked_until?;
+        until.checked_duration_since(Instant::now())
+    }
+
+    /// A wrong password: after [`FREE_FAILURES`], the next login waits.
+    pub fn login_failed(&self) {
+        let mut live = self.lock();
+        live.failures = live.failures.saturating_add(1);
+        if let Some(over) = live.failures.checked_sub(FREE_FAILURES + 1) {
+            let wait = FIRST_BACKOFF
+                .checked_mul(1u32 << over.min(16))
+                .map_or(MAX_BACKOFF, |w| w.min(MAX_BACKOFF));
+            live.locked_until = Some(Instant::now() + wait);
+        }
+    }
+
+    /// The right password: the count starts again.
+    pub fn login_succeeded(&self) {
+        let mut live = self.lock();
+        live.failures = 0;
+        live.locked_until = None;
+    }
+
     pub fn end(&self, id: &str) {
         self.lock().by_id.remove(id);
     }
@@ -124,6 +164,28 @@ mod tests {
         }
         assert_eq!(sessions.get(&first), None);
         assert_eq!(sessions.lock().by_id.len(), MAX_SESSIONS);
+    }
+
+    #[test]
+    fn wrong_passwords_back_off() {
+        let sessions = Sessions::default();
+        for _ in 0..FREE_FAILURES {
+            sessions.login_failed();
+            assert_eq!(sessions.login_wait(), None);
+        }
+        sessions.login_failed();
+        let first = sessions
+            .login_wait()
+            .expect("a back-off after the free failures");
+        assert!(first <= FIRST_BACKOFF && first > FIRST_BACKOFF / 2);
+        sessions.login_failed();
+        assert!(sessions.login_wait().unwrap() > FIRST_BACKOFF);
+        for _ in 0..64 {
+            sessions.login_failed();
+        }
+        assert!(sessions.login_wait().unwrap() <= MAX_BACKOFF);
+        sessions.login_succeeded();
+        assert_eq!(sessions.login_wait(), None);
     }
 
     #[test]
