@@ -149,6 +149,13 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, LoadError> {
         at: None,
         message,
     })?;
+    super::story::check_steps(&scenario.steps, scenario.facility.is_some()).map_err(|e| {
+        LoadError {
+            path: path.to_path_buf(),
+            at: super::story::step_line(text, e.index).map(|line| (line, 1)),
+            message: e.message,
+        }
+    })?;
     Ok(scenario)
 }
 

@@ -13,3 +13,5 @@ pub mod reference;
 pub mod report;
 pub mod runner;
 mod service;
+mod steps;
+pub mod story;
