@@ -205,7 +205,7 @@ pub(super) fn run_story(loaded: &LoadedScenario, context: &StoryContext<'_>) -> 
 /// What a step's action left for its checks.
 enum Done {
     /// The client ran.
-    Held(ClientRun, CheckInputs),
+    Held(Box<(ClientRun, CheckInputs)>),
     /// The receipt computer's answer file, as written.
     Answer(Vec<u8>),
     /// Anything else: only the card and the history can be checked.
@@ -253,7 +253,7 @@ impl Story<'_, '_> {
                     inputs.consent_to_register = consent;
                 }
                 let run = self.hold(&inputs);
-                Ok(Done::Held(run, inputs))
+                Ok(Done::Held(Box::new((run, inputs))))
             }
             Action::SetClock => {
                 let text = step.at.as_deref().ok_or_else(|| missing("at"))?;
@@ -510,7 +510,7 @@ impl Story<'_, '_> {
                 .map_err(|e| format!("cannot write {}: {e}", request.display()))?;
             // A request is read once it has held still for two polls.
             for _ in 0..4 {
-                for handled in watcher.poll() {
+                if let Some(handled) = watcher.poll().into_iter().next() {
                     match handled {
                         Handled::Answered { response, .. } => {
                             return std::fs::read(&response)
@@ -546,7 +546,7 @@ impl Story<'_, '_> {
         self.service.state.clock.freeze(clock);
         let no_outcome = "this step is not a hold";
         let (run, method) = match &done {
-            Done::Held(run, inputs) => (Some(run), inputs.method),
+            Done::Held(held) => (Some(&held.0), held.1.method),
             Done::Answer(_) | Done::Acted => (None, self.scenario.client.method),
         };
         let observed = Observed {
@@ -573,8 +573,8 @@ impl Story<'_, '_> {
             let declared = step.character_code.as_deref().unwrap_or("UTF-8");
             checks.extend(answer_checks(bytes, &expected, declared));
         }
-        if let Done::Held(run, _) = done {
-            *last_run = Some(run);
+        if let Done::Held(held) = done {
+            *last_run = Some(held.0);
         }
         checks
     }
