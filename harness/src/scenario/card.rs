@@ -213,6 +213,21 @@ impl SimulatedSlot {
     }
 }
 
+impl SimulatedSlot {
+    /// The card itself, to change it between two checks (the lab's hands,
+    /// the municipality): `None` without a card.
+    pub fn card_mut(&mut self) -> Option<&mut Card> {
+        self.reader
+            .as_mut()
+            .map(|r| r.card_mut().card_mut().card_mut())
+    }
+
+    /// Takes the card out of the slot.
+    pub fn into_card(self) -> Option<ScenarioCard> {
+        self.reader.map(InProcessReader::into_card)
+    }
+}
+
 impl CardChannel for SimulatedSlot {
     fn connect(&mut self) -> Result<Vec<u8>, CardError> {
         match &mut self.reader {

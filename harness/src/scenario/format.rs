@@ -61,7 +61,14 @@ pub struct Scenario {
     /// confirmation terminal's channel, with no session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub facility: Option<FacilitySetup>,
+    /// What must come of the client's one check. A story (`[[step]]`) may
+    /// leave it out: each step carries its own.
+    #[serde(default)]
     pub expect: Expectations,
+    /// A story: steps in order, each an action and what it must show (see
+    /// [`super::story`]). Without steps the scenario is one check.
+    #[serde(default, rename = "step", skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<super::story::Step>,
 }
 
 /// The card in the reader.

@@ -216,6 +216,13 @@ fn parse_with(text: &str, path: &Path, folder: &[InsuredPerson]) -> Result<Scena
         at: field_line(text, &message),
         message,
     })?;
+    super::story::check_steps(&scenario.steps, scenario.facility.is_some()).map_err(|e| {
+        LoadError {
+            path: path.to_path_buf(),
+            at: super::story::step_line(text, e.index).map(|line| (line, 1)),
+            message: e.message,
+        }
+    })?;
     Ok(scenario)
 }
 

@@ -15,3 +15,5 @@ pub mod report;
 pub mod runner;
 mod service;
 pub mod shown;
+mod steps;
+pub mod story;

@@ -173,6 +173,29 @@ impl PcscSlot {
     }
 }
 
+impl PcscSlot {
+    /// Does something to the card in the slot (between two checks: pcscd
+    /// sees the same card, changed).
+    pub fn with_card<R>(&self, f: impl FnOnce(&mut ScenarioCard) -> R) -> Option<R> {
+        let card = self.card.as_ref()?;
+        let mut card = card.lock().unwrap_or_else(|e| e.into_inner());
+        Some(f(&mut card.card))
+    }
+
+    /// Takes the card out (as [`PcscSlot::remove`]) and hands it back, to
+    /// hold it elsewhere or insert it again.
+    pub fn take_out(&mut self, runtime: &tokio::runtime::Runtime) -> Option<ScenarioCard> {
+        self.remove(runtime);
+        let shared = self.card.take()?;
+        match Arc::try_unwrap(shared) {
+            Ok(linked) => Some(linked.into_inner().unwrap_or_else(|e| e.into_inner()).card),
+            // The link still holds it (it did not stop in time): the card
+            // stays with the link, and the story goes on without it.
+            Err(_) => None,
+        }
+    }
+}
+
 impl Drop for PcscSlot {
     fn drop(&mut self) {
         // Whatever happens, the card does not stay in the reader.

@@ -148,6 +148,18 @@ impl Runner {
     }
 
     fn run_one_in_slot(&self, loaded: &LoadedScenario, slot: u8) -> ScenarioReport {
+        if !loaded.scenario.steps.is_empty() {
+            return super::steps::run_story(
+                loaded,
+                &super::steps::StoryContext {
+                    runtime: &self.runtime,
+                    transport: self.options.transport,
+                    slot,
+                    rules_for: &|expect| self.rules_for(expect),
+                    call_client: &|setup| self.call_client(setup),
+                },
+            );
+        }
         let started = Instant::now();
         let scenario = &loaded.scenario;
         let mut report = ScenarioReport::new(loaded);

@@ -277,7 +277,7 @@ pub(super) fn prepare_facility(
 }
 
 /// Registers the scenario's 照会番号 as a receipt computer would.
-fn register_reference_numbers(
+pub(super) fn register_reference_numbers(
     state: &AppState,
     setups: &[ReferenceNumberSetup],
 ) -> Result<(), String> {

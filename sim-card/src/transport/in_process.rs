@@ -71,6 +71,13 @@ impl<C: SmartCard> InProcessReader<C> {
     pub fn card_mut(&mut self) -> &mut C {
         &mut self.card
     }
+
+    /// Takes the card out of the reader (it loses power, as a card pulled
+    /// out does), to hold it elsewhere.
+    pub fn into_card(mut self) -> C {
+        self.disconnect();
+        self.card
+    }
 }
 
 #[cfg(test)]
