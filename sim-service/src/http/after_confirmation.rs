@@ -1,5 +1,5 @@
-//! The HTTP routes of what facilities do after a confirmation (see [`crate::after_confirmation`]): 照会番号
-//! registration, the receipt-computer login and download, and the admin
+//! The HTTP routes of what facilities do after a confirmation (see
+//! [`crate::after_confirmation`]): 照会番号 registration, the receipt-computer login and download, and the admin
 //! enrolment of a receipt computer. The result search stays at
 //! `GET /v1/history` with the other client routes.
 
