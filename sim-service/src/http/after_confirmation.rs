@@ -1,6 +1,7 @@
 //! The HTTP routes of what facilities do after a confirmation (see
-//! [`crate::after_confirmation`]): 照会番号 registration, the receipt-computer login and download, and the admin
-//! enrolment of a receipt computer. The result search stays at
+//! [`crate::after_confirmation`]): 照会番号 registration, the
+//! receipt-computer login and download, and the admin enrolment of a
+//! receipt computer. The result search stays at
 //! `GET /v1/history` with the other client routes.
 
 use axum::extract::{Path, Query, State};
