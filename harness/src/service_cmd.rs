@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, bail};
 use clap::Args;
+use sim_service::after_confirmation::folder::{OqsFolder, POLL_INTERVAL};
 use sim_service::clock::ServiceClock;
-use sim_service::exchange::folder::{OqsFolder, POLL_INTERVAL};
 use sim_service::fixtures;
 use sim_service::http::{self, AppState, ServiceConfig};
 use sim_service::model::{CharacterCodeIdentifier, MedicalInstitutionCode};

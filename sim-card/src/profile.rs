@@ -17,12 +17,11 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 
 use crate::persona::Persona;
-// Profiles name their variant and ATR; re-exported so that code reading a
-// profile finds them where the profile is.
+// Profiles name their behaviour; re-exported so that code reading a profile
+// finds it where the profile is.
 pub use crate::behaviour::CardBehaviour;
-pub use crate::variant::{Atr, AtrError, Variant};
-// The service's fixtures read their dates through here.
-pub use crate::toml_date;
+use crate::toml_date;
+use crate::variant::{Atr, AtrError, Variant};
 
 /// The built-in profiles, by name. `default` is the one used when none is named.
 pub const BUILT_IN: &[(&str, &str)] = &[

@@ -229,8 +229,9 @@ mod tests {
     use crate::model::{CharacterCodeIdentifier, MedicalInstitutionCode, ReferenceClassification};
     use crate::rules::certificate::TrustAnchors;
     use sim_card::keys::{EcKey, RsaKey};
-    use sim_card::pki::{Holder as CertificateHolder, Jpki, Purpose};
-    use sim_card::profile::{CertificateSetting, Variant};
+    use sim_card::pki::{CertificateHolder, Jpki, Purpose};
+    use sim_card::profile::CertificateSetting;
+    use sim_card::variant::Variant;
     use time::macros::{date, datetime};
 
     fn context(now: OffsetDateTime) -> ResponseContext {

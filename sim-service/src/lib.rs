@@ -25,7 +25,7 @@
 //! - [`xml`]: the XmlMsg response in UTF-8 or Shift_JIS, and a guarded reader
 //!   of requests;
 //! - [`clock`]: the service's settable notion of now;
-//! - [`exchange`]: what facilities do with results afterwards: result
+//! - [`after_confirmation`]: what facilities do with results afterwards: result
 //!   search, 照会番号, the receipt-computer download (TOTP), the `req`/`res`/`face`
 //!   folder;
 //! - [`facility`]: the facility's administration of マイナ資格確認アプリ
@@ -37,12 +37,12 @@
 //!   files out;
 //! - [`tls`]: a local CA and server certificate for HTTPS.
 
+pub mod after_confirmation;
 pub mod caches;
 pub mod charset;
 pub mod clock;
 pub mod codes;
 pub mod confirmation;
-pub mod exchange;
 pub mod facility;
 pub mod fixtures;
 pub mod http;

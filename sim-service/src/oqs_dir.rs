@@ -1,7 +1,7 @@
 //! The folder edge (`kazasu service --oqs-dir DIR`): a thread polling
 //! `DIR/req`, answering each request file through the service core and
 //! writing the response in `DIR/res`. What the folder is, its names and its
-//! rules are in [`crate::exchange::folder`]; this is only the watching,
+//! rules are in [`crate::after_confirmation::folder`]; this is only the watching,
 //! reading and writing.
 
 use std::collections::{HashMap, HashSet};
@@ -13,11 +13,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
-use crate::codes::{self, ResultCode};
-use crate::exchange::folder::{
+use crate::after_confirmation::folder::{
     OqsFolder, POLL_INTERVAL, RequestKind, RequestName, classify, write_atomically,
 };
-use crate::exchange::reference_number;
+use crate::after_confirmation::reference_number;
+use crate::codes::{self, ResultCode};
 use crate::service::Service;
 use crate::xml::MAX_DOCUMENT_BYTES;
 

@@ -21,12 +21,12 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 
+mod after_confirmation;
 mod challenges;
-mod exchange;
 mod facility;
 mod group_commit;
 mod traces;
-pub use exchange::{ReceiptComputerCredential, ReferenceNumberStoreError};
+pub use after_confirmation::{ReceiptComputerCredential, ReferenceNumberStoreError};
 pub use facility::{
     AccountRow, ActivationCodeRow, DeviceRow, FacilitySettingsRow, NoticeRow, SessionRow,
 };
@@ -275,7 +275,7 @@ impl Store {
         if !has_phone {
             conn.execute("ALTER TABLE certificates ADD COLUMN phone TEXT", [])?;
         }
-        conn.execute_batch(exchange::SCHEMA)?;
+        conn.execute_batch(after_confirmation::SCHEMA)?;
         conn.execute_batch(facility::SCHEMA)?;
         conn.execute_batch(traces::SCHEMA)?;
         Ok(Store {
@@ -548,13 +548,13 @@ impl Store {
     }
 
     /// Forgets everything but the fixtures: challenges, history,
-    /// registrations, the exchange's rows and the facilities' app
+    /// registrations, the rows of `after_confirmation` and the facilities' app
     /// administration (a scenario's fresh start).
     pub fn reset_state(&self) -> StoreResult<()> {
         self.challenge_book().clear();
         self.conn()
             .execute_batch("DELETE FROM confirmations; DELETE FROM registrations;")?;
-        self.conn().execute_batch(exchange::RESET)?;
+        self.conn().execute_batch(after_confirmation::RESET)?;
         self.conn().execute_batch(facility::RESET)?;
         self.conn().execute_batch(traces::RESET)?;
         Ok(())

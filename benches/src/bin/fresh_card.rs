@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use clap::Parser;
 use sim_card::personalize;
-use sim_card::profile::{CardProfile, Variant};
+use sim_card::profile::CardProfile;
+use sim_card::variant::Variant;
 
 #[derive(Parser, Debug)]
 #[command(about = "Milliseconds a fresh process takes to issue a card from a profile")]

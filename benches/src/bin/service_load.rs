@@ -58,6 +58,7 @@ use clap::Parser;
 use kazasu_benches::proc_stat::CpuTicks;
 use serde::Deserialize;
 use sim_card::keys::{AUTH_KEY_LABEL, RsaKey};
+use sim_card::mynumber;
 use sim_service::clock::ServiceClock;
 use sim_service::fixtures;
 use sim_service::http::{AppState, ServiceConfig, router, serve};
@@ -72,11 +73,6 @@ const CLOCK: &str = "2026-12-01T10:00:00+09:00";
 /// confirmation shows qualification information and is written to the
 /// history like a real front desk's.
 const PERSON: &str = "valid";
-/// The DER prefix of a SHA-256 DigestInfo; the digest follows.
-const SHA256_DIGEST_INFO_PREFIX: [u8; 19] = [
-    0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
-    0x00, 0x04, 0x20,
-];
 /// Thread names, so CPU time can be told apart per side.
 const SERVER_THREADS: &str = "svc-server";
 const CLIENT_THREADS: &str = "load-client";
@@ -125,9 +121,7 @@ struct ClientCard {
 impl ClientCard {
     /// What COMPUTE DIGITAL SIGNATURE returns for this challenge after VERIFY.
     fn sign(&self, challenge: &[u8]) -> anyhow::Result<Vec<u8>> {
-        let mut digest_info = Vec::with_capacity(SHA256_DIGEST_INFO_PREFIX.len() + 32);
-        digest_info.extend_from_slice(&SHA256_DIGEST_INFO_PREFIX);
-        digest_info.extend_from_slice(&openssl::sha::sha256(challenge));
+        let digest_info = mynumber::sha256_digest_info(&openssl::sha::sha256(challenge));
         Ok(self.key.sign_digest_info(&digest_info)?)
     }
 }

@@ -8,10 +8,11 @@ use std::time::Instant;
 
 use sim_card::card::Card;
 use sim_card::personalize::{self, AUTH_PIN};
-use sim_card::profile::{CardProfile, Variant};
+use sim_card::profile::CardProfile;
 use sim_card::reader::SimulatedReader as CardReader;
 use sim_card::trace::{SharedTrace, Traced};
 use sim_card::transport::in_process::InProcessReader;
+use sim_card::variant::Variant;
 use sim_service::fixtures::InsuredPerson;
 
 use super::format::{CardSetup, Scenario};

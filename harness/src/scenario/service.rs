@@ -7,10 +7,10 @@
 use std::net::TcpListener;
 use std::sync::OnceLock;
 
-use sim_service::clock::{ServiceClock, jst_date};
-use sim_service::exchange::reference_number::{
+use sim_service::after_confirmation::reference_number::{
     ReferenceNumberRegistration, ReferenceNumberRegistrationInfo, RegistrationAnswer,
 };
+use sim_service::clock::{ServiceClock, jst_date};
 use sim_service::http::{self, AppState, FaultSet, ServiceConfig};
 use sim_service::model::{InsurerNumber, MedicalInstitutionCode};
 use sim_service::service::confirm::Period;

@@ -16,7 +16,7 @@ use sim_card::card::Card;
 use sim_card::personalize::AUTH_PIN;
 use sim_card::reader::SimulatedReader as CardReader;
 use sim_card::trace::{SharedTrace, TraceRecord, Traced};
-use sim_service::exchange::folder::OqsFolder;
+use sim_service::after_confirmation::folder::OqsFolder;
 use sim_service::model::MedicalInstitutionCode;
 use sim_service::oqs_dir::{Handled, Watcher};
 

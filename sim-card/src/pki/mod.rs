@@ -154,11 +154,6 @@ pub struct CertificateHolder {
     pub city: Option<String>,
 }
 
-/// The name [`CertificateHolder`] had before; sim-service's tests still use
-/// it. Remove once they say `CertificateHolder`.
-#[doc(hidden)]
-pub use CertificateHolder as Holder;
-
 impl From<&Persona> for CertificateHolder {
     fn from(persona: &Persona) -> Self {
         CertificateHolder {

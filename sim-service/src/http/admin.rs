@@ -245,7 +245,7 @@ async fn reset_state(State(state): State<AppState>) -> Result<StatusCode, ApiErr
 struct NewPhone {
     /// `android` or `iphone`.
     #[schema(value_type = String, example = "android")]
-    variant: sim_card::profile::Variant,
+    variant: sim_card::variant::Variant,
     /// The smartphone certificate's first and last day (`YYYY-MM-DD`).
     not_before: String,
     not_after: String,

@@ -22,7 +22,7 @@ use super::error::ApiError;
 use super::facility::Channel;
 use super::json::ApiJson;
 use super::{AppState, rfc3339};
-use crate::exchange::history::HistoryEntry;
+use crate::after_confirmation::history::HistoryEntry;
 use crate::model::{CharacterCodeIdentifier, ConfirmationOutcome, MedicalInstitutionCode};
 use crate::rules::IdentityCheck;
 use crate::service::confirm::Period;
@@ -359,7 +359,7 @@ pub(super) fn period(from: Option<&str>, to: Option<&str>) -> Result<Period, Api
     })
 }
 
-/// The result search: see [`crate::exchange::history`].
+/// The result search: see [`crate::after_confirmation::history`].
 #[utoipa::path(
     get,
     path = "/v1/history",

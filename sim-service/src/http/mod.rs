@@ -25,10 +25,10 @@ pub use crate::service::ServiceConfig;
 use crate::store::Store;
 
 mod admin;
+mod after_confirmation;
 mod api;
 pub mod console;
 pub mod error;
-mod exchange;
 pub mod facility;
 pub mod faults;
 pub mod guard;
@@ -136,7 +136,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             facility::app_channel,
         ))
-        .merge(exchange::routes())
+        .merge(after_confirmation::routes())
         .merge(facility::routes())
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -147,7 +147,7 @@ pub fn router(state: AppState) -> Router {
             faults::apply,
         ));
     let admin = admin::routes()
-        .merge(exchange::admin_routes())
+        .merge(after_confirmation::admin_routes())
         .merge(facility::admin_routes())
         .merge(console::admin_routes())
         .layer(middleware::from_fn_with_state(

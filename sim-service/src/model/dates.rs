@@ -99,7 +99,7 @@ pub mod yyyymmddhhmmss {
 
 /// Serde for a `Date` in a fixture: the card profiles' own, so that a date
 /// reads the same in a fixture and in the card profile inside it.
-pub use sim_card::profile::toml_date;
+pub use sim_card::toml_date;
 
 #[cfg(test)]
 mod tests {

@@ -471,12 +471,12 @@ mod tests {
     use super::*;
     use sim_card::keys::{EcKey, RsaKey};
     use sim_card::persona::Sex;
-    use sim_card::pki::{Holder, Jpki, Purpose};
+    use sim_card::pki::{CertificateHolder, Jpki, Purpose};
     use std::sync::OnceLock;
     use time::macros::{date, datetime};
 
-    fn holder() -> Holder {
-        Holder {
+    fn holder() -> CertificateHolder {
+        CertificateHolder {
             name: "資格　太郎".into(),
             address: "東京都千代田区".into(),
             birth_date: date!(1985 - 04 - 12),

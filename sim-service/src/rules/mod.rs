@@ -111,12 +111,12 @@ mod tests {
         use expiry::CertificateStanding;
         use sim_card::keys::{EcKey, RsaKey};
         use sim_card::persona::Sex;
-        use sim_card::pki::{Holder, Jpki, Purpose};
+        use sim_card::pki::{CertificateHolder, Jpki, Purpose};
 
         let pki = Jpki::derive("kazasu-service-flow-test", "JPKI-TEST").unwrap();
         let anchors =
             TrustAnchors::from_ders([pki.ca_certificate_der(Purpose::UserAuthentication)]).unwrap();
-        let holder = Holder {
+        let holder = CertificateHolder {
             name: "資格　花子".into(),
             address: "東京都千代田区".into(),
             birth_date: date!(1990 - 06 - 15),

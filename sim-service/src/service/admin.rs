@@ -26,7 +26,7 @@ pub struct ClockView {
 /// A phone to add a person's card to (スマートフォンへの追加).
 #[derive(Debug, Clone)]
 pub struct PhoneToAdd {
-    pub variant: sim_card::profile::Variant,
+    pub variant: sim_card::variant::Variant,
     /// The smartphone certificate's first and last day.
     pub not_before: time::Date,
     pub not_after: time::Date,

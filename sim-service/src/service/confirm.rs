@@ -7,11 +7,11 @@ use std::sync::Arc;
 use time::{Date, OffsetDateTime};
 
 use super::{ContextRequest, Service, ServiceError};
+use crate::after_confirmation::history::{self, HistoryEntry, HistoryError, HistoryQuery};
+use crate::after_confirmation::{folder, reference_number};
 use crate::caches::VerifiedCertificate;
 use crate::clock::jst_date;
 use crate::confirmation::{self, CardHolder, Presented, Rejection};
-use crate::exchange::history::{self, HistoryEntry, HistoryError, HistoryQuery};
-use crate::exchange::{folder, reference_number};
 use crate::facility::{AppSession, FacilityError};
 use crate::fixtures::InsuredPerson;
 use crate::model::{
@@ -273,7 +273,7 @@ impl Service {
         Ok((state, registration.completes_at))
     }
 
-    /// The result search (see [`crate::exchange::history`]) over a period
+    /// The result search (see [`crate::after_confirmation::history`]) over a period
     /// from optional days, defaulting to what is still visible today; on
     /// the app channel, only the session's facility.
     pub fn search_history(

@@ -5,7 +5,7 @@
 //! `--oqs-dir` folder, the scenario runner and the benchmarks — decodes what
 //! it received, calls one method here, and encodes what it returns. A method
 //! reads the clock once, calls the pure rules ([`crate::confirmation`],
-//! [`crate::rules`], [`crate::facility`], [`crate::exchange`]) and the store,
+//! [`crate::rules`], [`crate::facility`], [`crate::after_confirmation`]) and the store,
 //! and answers a domain result or a [`ServiceError`]; which status code or
 //! file that becomes is the edge's business. So a confirmation is the same
 //! code whether it came over HTTP, from a benchmark loop or from a test.
@@ -24,11 +24,11 @@ use std::sync::Arc;
 
 use time::{Date, OffsetDateTime, PrimitiveDateTime};
 
+use crate::after_confirmation::folder::OqsFolder;
+use crate::after_confirmation::receipt_download::DownloadError;
 use crate::caches::Caches;
 use crate::clock::{JST, ServiceClock, jst_date};
 use crate::confirmation::Rejection;
-use crate::exchange::folder::OqsFolder;
-use crate::exchange::receipt_download::DownloadError;
 use crate::facility::FacilityError;
 use crate::model::{
     CharacterCodeIdentifier, MedicalInstitutionCode, ReferenceClassification, ResponseContext,
@@ -65,7 +65,7 @@ pub struct ServiceConfig {
     /// The encoding and character rules of responses when a request does not say.
     pub default_character_code: CharacterCodeIdentifier,
     /// The facility folder of `--oqs-dir`: its card confirmations drop a
-    /// face file there (see [`crate::exchange::folder`]).
+    /// face file there (see [`crate::after_confirmation::folder`]).
     pub oqs_folder: Option<OqsFolder>,
     /// Host names a service without an admin token answers to besides
     /// loopback ones (see `http::guard`).

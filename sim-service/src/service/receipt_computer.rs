@@ -8,13 +8,13 @@ use time::PrimitiveDateTime;
 
 use super::confirm::Period;
 use super::{ContextRequest, Service, ServiceError};
-use crate::clock::JST;
-use crate::codes::ResultCode;
-use crate::exchange::history::HistoryEntry;
-use crate::exchange::receipt_download::{self, DownloadSession, Enrolment};
-use crate::exchange::reference_number::{
+use crate::after_confirmation::history::HistoryEntry;
+use crate::after_confirmation::receipt_download::{self, DownloadSession, Enrolment};
+use crate::after_confirmation::reference_number::{
     self, ReferenceNumberRegistration, RegistrationAnswer, RegistrationResponse,
 };
+use crate::clock::JST;
+use crate::codes::ResultCode;
 use crate::fixtures::InsuredPerson;
 use crate::model::{
     CharacterCodeIdentifier, ConfirmationOutcome, MedicalInstitutionCode, ReferenceClassification,

@@ -2,8 +2,8 @@
 //! HTTP exchange as the service saw it (masked before it is stored) and the
 //! APDU trace the harness posts afterwards.
 //!
-//! A separate `impl Store`, like the exchange's, so that the console's SQL
-//! stays apart from the confirmation history's. A trace row lives and dies
+//! A separate `impl Store`, like `after_confirmation`'s, so that the
+//! console's SQL stays apart from the confirmation history's. A trace row lives and dies
 //! with its confirmation (cascade on delete, cleared on a state reset).
 
 use rusqlite::{OptionalExtension, params};

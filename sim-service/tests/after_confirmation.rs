@@ -15,7 +15,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
 use sim_card::personalize;
-use sim_service::exchange::folder::OqsFolder;
+use sim_service::after_confirmation::folder::OqsFolder;
 use sim_service::fixtures::{self, InsuredPerson};
 use sim_service::http::{AppState, ServiceConfig};
 use sim_service::model::{CharacterCodeIdentifier, MedicalInstitutionCode};

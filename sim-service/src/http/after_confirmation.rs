@@ -1,6 +1,7 @@
-//! The exchange's HTTP routes (see [`crate::exchange`]): 照会番号
-//! registration, the receipt-computer login and download, and the admin
-//! enrolment of a receipt computer. The result search stays at
+//! The HTTP routes of what facilities do after a confirmation (see
+//! [`crate::after_confirmation`]): 照会番号 registration, the
+//! receipt-computer login and download, and the admin enrolment of a
+//! receipt computer. The result search stays at
 //! `GET /v1/history` with the other client routes.
 
 use axum::extract::{Path, Query, State};
@@ -13,8 +14,8 @@ use super::api::period;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::{AppState, rfc3339};
-use crate::exchange::receipt_download::DownloadError;
-use crate::exchange::reference_number::{
+use crate::after_confirmation::receipt_download::DownloadError;
+use crate::after_confirmation::reference_number::{
     self, ReferenceNumberRegistration, ReferenceNumberRegistrationInfo, RegistrationAnswer,
 };
 use crate::model::{CharacterCodeIdentifier, MedicalInstitutionCode};
@@ -213,7 +214,7 @@ struct Enrol {
     params(("code" = String, Path, description = "医療機関等コード (10 digits)")),
     request_body = Enrol,
     responses(
-        (status = 201, description = "Enrolled: the authenticator's secret", body = crate::exchange::receipt_download::Enrolment),
+        (status = 201, description = "Enrolled: the authenticator's secret", body = crate::after_confirmation::receipt_download::Enrolment),
         (status = 422, description = "`invalid_field`, `weak_password`", body = ApiError),
     )
 )]

@@ -1,8 +1,8 @@
-//! The rows of the facility's exchange with the service (see
-//! [`crate::exchange`]): 照会番号 registered by facilities, and the
+//! The rows of what facilities do after a confirmation (see
+//! [`crate::after_confirmation`]): 照会番号 registered by facilities, and the
 //! receipt-computer credentials with their download sessions.
 //!
-//! A separate `impl Store` so that the exchange's SQL lives apart from the
+//! A separate `impl Store` so that this SQL lives apart from the
 //! confirmation history's; the tables are created with the others when the
 //! store opens.
 
@@ -14,7 +14,7 @@ use super::{
     millis, raw_confirmation,
 };
 
-/// The exchange's tables, created with the store's.
+/// These tables, created with the store's.
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS reference_numbers (
     facility         TEXT NOT NULL,
@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS receipt_computer_sessions (
 );
 ";
 
-/// What the exchange forgets on a state reset (credentials included: they
+/// What these tables forget on a state reset (credentials included: they
 /// are enrolled through the admin API, like the rest of a run's state).
 pub(super) const RESET: &str = "DELETE FROM reference_numbers;
 DELETE FROM receipt_computer_credentials; DELETE FROM receipt_computer_sessions;";
