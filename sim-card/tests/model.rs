@@ -275,6 +275,18 @@ impl World {
         }
     }
 
+    /// The certificate EF as the default card allocates it: the DER, then
+    /// the filler byte to the end of the allocation.
+    fn certificate_ef(&self, which: Which) -> Vec<u8> {
+        let behaviour = sim_card::behaviour::CardBehaviour::default();
+        let mut ef = self.certificate_bytes(which).to_vec();
+        ef.resize(
+            usize::from(behaviour.certificate_allocation),
+            behaviour.filler,
+        );
+        ef
+    }
+
     fn certificate(&self, which: Which) -> &X509 {
         match which {
             Which::Auth => &self.auth,
@@ -289,7 +301,13 @@ fn step(model: &mut Model, op: &Op, world: &World) -> (Option<Vec<u8>>, Expected
     use Expected::*;
     match op {
         Op::SelectJpki => {
-            model.end_session();
+            // Selecting the JPKI-AP again keeps the verified PINs (the
+            // default card's `reselect = "keep"`); it forgets the EF.
+            if model.jpki_selected {
+                model.ef = None;
+            } else {
+                model.end_session();
+            }
             model.jpki_selected = true;
             (Some(select_aid(JPKI_AID)), Sw(0x9000))
         }
@@ -385,7 +403,7 @@ fn step(model: &mut Model, op: &Op, world: &World) -> (Option<Vec<u8>>, Expected
                 (None, _) => Sw(0x6700),
                 (_, None) => Sw(0x6986),
                 (Some(le), Some(Some(f @ File::Certificate(which)))) => {
-                    let data = world.certificate_bytes(which);
+                    let data = world.certificate_ef(which);
                     let offset = usize::from(*offset);
                     if !model.allows(&f) {
                         Sw(0x6982)
