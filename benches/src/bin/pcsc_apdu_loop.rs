@@ -116,6 +116,20 @@ fn main() -> anyhow::Result<()> {
                     warm_resets += 1;
                     reconnect(&mut card)?;
                 }
+                // The card that sat in this slot before (a previous
+                // measure's) left by a reset of its link, and pcscd may
+                // still report that departure to a handle opened just as
+                // the new card arrived: connect again to the new card.
+                Err(pcsc::Error::RemovedCard | pcsc::Error::NotTransacted) if warm_resets < 10 => {
+                    warm_resets += 1;
+                    std::thread::sleep(Duration::from_millis(200));
+                    wait_for_card(&ctx, &reader, Duration::from_secs_f64(args.wait))?;
+                    card = ctx
+                        .connect(&reader, ShareMode::Shared, Protocols::ANY)
+                        .with_context(|| {
+                            format!("cannot connect to the card in {:?}", args.reader)
+                        })?;
+                }
                 Err(error) => {
                     return Err(error)
                         .with_context(|| format!("transmit {} failed", hex::encode_upper(apdu)));
