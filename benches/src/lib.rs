@@ -25,6 +25,8 @@
 //! share.
 
 pub mod proc_stat;
+pub mod service;
+pub mod service_load;
 
 use sim_card::card::Card;
 use sim_card::iso7816::{

@@ -35,24 +35,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, anyhow, bail};
+use anyhow::bail;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use clap::Parser;
-use serde::Deserialize;
-use sim_card::keys::{AUTH_KEY_LABEL, RsaKey};
-use sim_card::mynumber::sha256_digest_info;
-use sim_service::clock::ServiceClock;
-use sim_service::fixtures;
+use kazasu_benches::service::{
+    BenchService, ClientCard, FACILITY, IssuedChallenge, LoopbackServer, http_client,
+    percentile_ms,
+};
 use sim_service::http::faults::{Fault, FaultSet};
-use sim_service::http::{AppState, ServiceConfig, router, serve};
-use sim_service::store::Store;
+use sim_service::http::router;
 use tokio::io::AsyncWriteExt;
-
-const FACILITY: &str = "0110000001";
-const CLOCK: &str = "2026-12-01T10:00:00+09:00";
-/// A physical card with a valid qualification: each confirmation is kept.
-const PERSON: &str = "valid";
 /// How long each fault of the cycle lasts.
 const FAULT_PERIOD: Duration = Duration::from_secs(15);
 /// Connections held idle during each interval.
@@ -96,17 +89,6 @@ impl Counters {
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
-}
-
-struct ClientCard {
-    certificate_b64: String,
-    key: RsaKey,
-}
-
-#[derive(Deserialize)]
-struct Challenge {
-    challenge_id: String,
-    challenge: String,
 }
 
 /// The fault cycle: one of these per `FAULT_PERIOD`, in turn.
@@ -157,15 +139,6 @@ fn fault_cycle() -> Vec<(&'static str, FaultSet)> {
     ]
 }
 
-fn http_client() -> anyhow::Result<reqwest::Client> {
-    Ok(reqwest::Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(1)
-        .tcp_nodelay(true)
-        .timeout(Duration::from_secs(30))
-        .build()?)
-}
-
 /// The status and body of a request's answer; `Err` when none came whole.
 async fn status_of(request: reqwest::RequestBuilder) -> Result<(u16, Vec<u8>), ()> {
     let response = request.send().await.map_err(|_| ())?;
@@ -204,7 +177,7 @@ async fn client(
                 let body = serde_json::json!({
                     "medical_institution_code": FACILITY,
                     "method": "pin",
-                    "certificate": card.certificate_b64,
+                    "certificate": card.certificate_b64(),
                     "challenge_id": used_challenge.take(),
                     "signature": BASE64.encode([0u8; 256]),
                 });
@@ -216,7 +189,7 @@ async fn client(
                 let body = serde_json::json!({
                     "medical_institution_code": FACILITY,
                     "method": "visual",
-                    "certificate": card.certificate_b64,
+                    "certificate": card.certificate_b64(),
                 });
                 let sent = Instant::now();
                 let r =
@@ -227,7 +200,7 @@ async fn client(
             _ => {
                 let r = status_of(client.post(format!("{base}/v1/challenges"))).await;
                 let issued = match r {
-                    Ok((201, body)) => serde_json::from_slice::<Challenge>(&body)?,
+                    Ok((201, body)) => serde_json::from_slice::<IssuedChallenge>(&body)?,
                     other => {
                         counters.count(other.map(|(s, _)| s));
                         // Do not spin on a faulted endpoint.
@@ -236,13 +209,12 @@ async fn client(
                     }
                 };
                 counters.count(Ok(201));
-                let digest = openssl::sha::sha256(&BASE64.decode(&issued.challenge)?);
-                let signature = card.key.sign_digest_info(&sha256_digest_info(&digest))?;
+                let signature = card.sign(&BASE64.decode(&issued.challenge)?)?;
                 let body = serde_json::json!({
                     "medical_institution_code": FACILITY,
                     "device": "soak",
                     "method": "pin",
-                    "certificate": card.certificate_b64,
+                    "certificate": card.certificate_b64(),
                     "challenge_id": issued.challenge_id,
                     "signature": BASE64.encode(signature),
                 });
@@ -318,14 +290,6 @@ fn size_mib(db: &std::path::Path) -> f64 {
         / (1024.0 * 1024.0)
 }
 
-fn percentile_ms(sorted: &[u32], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    f64::from(sorted[i]) / 1000.0
-}
-
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if !(args.minutes > 0.0 && args.interval > 0.0 && args.concurrency > 0) {
@@ -339,22 +303,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn run(args: &Args, db: &std::path::Path) -> anyhow::Result<()> {
-    let store = Store::open(db).with_context(|| format!("open {}", db.display()))?;
-    let clock = ServiceClock::wall();
-    clock.freeze(time::OffsetDateTime::parse(
-        CLOCK,
-        &time::format_description::well_known::Rfc3339,
-    )?);
-    let state = AppState::new(store, clock, ServiceConfig::default()).map_err(|e| anyhow!(e))?;
-    let persons = fixtures::built_in()?;
-    state.install_fixtures(&persons)?;
-    let person = fixtures::find(&persons, PERSON).context("the built-in person `valid`")?;
-    let profile = &person.card.profile;
-    let pki = sim_card::personalize::simulated_jpki()?;
-    let card = Arc::new(ClientCard {
-        certificate_b64: BASE64.encode(sim_card::personalize::auth_certificate(profile, &pki)?),
-        key: RsaKey::derive(&profile.seed, AUTH_KEY_LABEL),
-    });
+    let BenchService { state, card, .. } = BenchService::start(db)?;
 
     let server = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -364,16 +313,8 @@ fn run(args: &Args, db: &std::path::Path) -> anyhow::Result<()> {
         .enable_all()
         .thread_name("soak-load")
         .build()?;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let addr = listener.local_addr()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let app = router(state.clone());
-    let served = server.spawn(async move {
-        let shutdown = async {
-            let _ = stopped.await;
-        };
-        serve(listener, app, None, shutdown).await
-    });
+    let served = LoopbackServer::start(&server, router(state.clone()))?;
+    let addr = served.addr;
 
     let interval = Duration::from_secs_f64(args.interval);
     let started = Instant::now();
@@ -466,10 +407,7 @@ fn run(args: &Args, db: &std::path::Path) -> anyhow::Result<()> {
     for c in clients {
         load.block_on(c)??;
     }
-    let _ = stop.send(());
-    server.block_on(async {
-        let _ = tokio::time::timeout(Duration::from_secs(10), served).await;
-    });
+    served.stop(&server);
     println!(
         "soak done: {total_ok} requests answered 2xx; RSS {rss_start:.1} MiB at start, {rss_first:.1} after the first interval, {rss_last:.1} at the end (max {rss_max:.1}); confirmation p99 {p99_first:.2} ms in the first interval, {p99_last:.2} ms in the last"
     );
