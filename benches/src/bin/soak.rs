@@ -40,8 +40,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use clap::Parser;
 use kazasu_benches::service::{
-    BenchService, ClientCard, FACILITY, IssuedChallenge, LoopbackServer, http_client,
-    percentile_ms,
+    BenchService, ClientCard, FACILITY, IssuedChallenge, LoopbackServer, http_client, percentile_ms,
 };
 use sim_service::http::faults::{Fault, FaultSet};
 use sim_service::http::router;

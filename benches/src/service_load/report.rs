@@ -20,7 +20,12 @@ pub(super) struct Summary {
 
 /// Derives and prints the ratios and the CPU per confirmation, and warns
 /// when other processes took cores during a phase.
-pub(super) fn summarize(cores: usize, trivial: &Phase, confirmations: &Phase, sign_cost: Duration) -> Summary {
+pub(super) fn summarize(
+    cores: usize,
+    trivial: &Phase,
+    confirmations: &Phase,
+    sign_cost: Duration,
+) -> Summary {
     let ratio = confirmations.rate() / trivial.rate();
     let http_ratio = 2.0 * confirmations.rate() / trivial.rate();
     let per_confirmation_ms = |cpu_s: f64| 1000.0 * cpu_s / confirmations.count as f64;

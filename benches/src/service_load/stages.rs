@@ -139,7 +139,10 @@ fn core_costs(bench: &BenchService, db: &Path) -> anyhow::Result<Vec<(&'static s
 
 /// The OpenSSL operations a confirmation needs, with and without the
 /// caches that spare them per request.
-fn crypto_costs(state: &AppState, card: &ClientCard) -> anyhow::Result<Vec<(&'static str, Duration)>> {
+fn crypto_costs(
+    state: &AppState,
+    card: &ClientCard,
+) -> anyhow::Result<Vec<(&'static str, Duration)>> {
     let certificate = card.certificate();
     use openssl::hash::MessageDigest;
     use openssl::pkey::PKey;
@@ -268,4 +271,3 @@ fn spawn_blocking_cost() -> anyhow::Result<Duration> {
         });
     }))
 }
-
