@@ -23,11 +23,14 @@
 //! and 﨑 that are *not* JIS X 0208. So a character counts only when it
 //! round-trips and its two-byte code lies in rows 1–8 or 16–84; single bytes
 //! count when they are printable ASCII or half-width katakana (JIS X 0201).
+//!
+//! This module knows characters only: the facility's setting
+//! (`model::CharacterCodeIdentifier`) chooses between [`as_held`] and
+//! [`as_level_1_2`] (`CharacterCodeIdentifier::received_text`), so the model
+//! depends on the character rules and not the reverse.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
-
-use crate::model::CharacterCodeIdentifier;
 
 /// What a facility sees in place of a character it cannot receive (U+25CF,
 /// itself in JIS X 0208 row 2).
@@ -36,12 +39,17 @@ pub const BLACK_CIRCLE: char = '●';
 const SUBSTITUTIONS: &str = include_str!("charset/substitutions.tsv");
 const JIS_X_0213_ADDITIONS: &str = include_str!("charset/jisx0213_bmp_additions.txt");
 
-/// The text a facility with this setting receives for `text`.
-pub fn for_facility(text: &str, identifier: CharacterCodeIdentifier) -> String {
-    match identifier {
-        CharacterCodeIdentifier::Utf8 => text.chars().map(held_or_circle).collect(),
-        CharacterCodeIdentifier::ShiftJis => text.chars().map(level_1_2_or_substitute).collect(),
-    }
+/// The text a UTF-8 facility receives for `text`: every held character as
+/// registered, `●` for the rest.
+pub fn as_held(text: &str) -> String {
+    text.chars().map(held_or_circle).collect()
+}
+
+/// The text a Shift_JIS facility receives for `text`: JIS X 0208 levels 1–2
+/// as they are, a level-1/2 equivalent where the table has one, `●` for the
+/// rest.
+pub fn as_level_1_2(text: &str) -> String {
+    text.chars().map(level_1_2_or_substitute).collect()
 }
 
 fn held_or_circle(c: char) -> char {
@@ -159,8 +167,6 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    use CharacterCodeIdentifier::{ShiftJis, Utf8};
-
     #[test]
     fn the_table_maps_held_level_3_4_characters_to_level_1_2() {
         let table = substitutions();
@@ -187,34 +193,34 @@ mod tests {
 
     #[test]
     fn shift_jis_facilities_get_equivalents_or_circles() {
-        assert_eq!(for_facility("髙橋　一郎", ShiftJis), "高橋　一郎");
-        assert_eq!(for_facility("山﨑　德子", ShiftJis), "山崎　徳子");
-        assert_eq!(for_facility("濵田", ShiftJis), "浜田");
-        assert_eq!(for_facility("草彅　剛", ShiftJis), "草●　剛");
+        assert_eq!(as_level_1_2("髙橋　一郎"), "高橋　一郎");
+        assert_eq!(as_level_1_2("山﨑　德子"), "山崎　徳子");
+        assert_eq!(as_level_1_2("濵田"), "浜田");
+        assert_eq!(as_level_1_2("草彅　剛"), "草●　剛");
         // 邉 is level 2 already: kept.
-        assert_eq!(for_facility("渡邉", ShiftJis), "渡邉");
+        assert_eq!(as_level_1_2("渡邉"), "渡邉");
         // NEC row 13 and IBM extensions are not JIS X 0208 levels 1-2.
-        assert_eq!(for_facility("①", ShiftJis), "●");
-        assert_eq!(for_facility("ｼｶｸ ﾀﾛｳ", ShiftJis), "ｼｶｸ ﾀﾛｳ");
+        assert_eq!(as_level_1_2("①"), "●");
+        assert_eq!(as_level_1_2("ｼｶｸ ﾀﾛｳ"), "ｼｶｸ ﾀﾛｳ");
     }
 
     #[test]
     fn utf8_facilities_get_what_the_service_holds() {
-        assert_eq!(for_facility("髙﨑　德子", Utf8), "髙﨑　德子");
-        assert_eq!(for_facility("草彅　剛", Utf8), "草彅　剛");
-        assert_eq!(for_facility("①", Utf8), "①");
+        assert_eq!(as_held("髙﨑　德子"), "髙﨑　德子");
+        assert_eq!(as_held("草彅　剛"), "草彅　剛");
+        assert_eq!(as_held("①"), "①");
     }
 
     #[test]
     fn characters_the_service_cannot_hold_are_circles_for_everybody() {
-        for identifier in [Utf8, ShiftJis] {
+        for received in [as_held, as_level_1_2] {
             // Outside the BMP (also outside JIS X 0213), an emoji, Hangul,
             // a control character.
-            assert_eq!(for_facility("𠮷田", identifier), "●田");
-            assert_eq!(for_facility("𩸽", identifier), "●");
-            assert_eq!(for_facility("😀", identifier), "●");
-            assert_eq!(for_facility("한", identifier), "●");
-            assert_eq!(for_facility("a\u{1}b", identifier), "a●b");
+            assert_eq!(received("𠮷田"), "●田");
+            assert_eq!(received("𩸽"), "●");
+            assert_eq!(received("😀"), "●");
+            assert_eq!(received("한"), "●");
+            assert_eq!(received("a\u{1}b"), "a●b");
         }
     }
 
@@ -234,18 +240,18 @@ mod tests {
     proptest! {
         #[test]
         fn shift_jis_output_always_encodes_cleanly(text in "\\PC{0,16}") {
-            let out = for_facility(&text, ShiftJis);
+            let out = as_level_1_2(&text);
             prop_assert_eq!(out.chars().count(), text.chars().count());
             prop_assert!(out.chars().all(is_jis_x_0208_level_1_2));
             let (_, _, unmappable) = encoding_rs::SHIFT_JIS.encode(&out);
             prop_assert!(!unmappable);
-            prop_assert_eq!(for_facility(&out, ShiftJis), out.clone());
+            prop_assert_eq!(as_level_1_2(&out), out.clone());
         }
 
         #[test]
         fn utf8_output_is_idempotent(text in "\\PC{0,16}") {
-            let out = for_facility(&text, Utf8);
-            prop_assert_eq!(for_facility(&out, Utf8), out.clone());
+            let out = as_held(&text);
+            prop_assert_eq!(as_held(&out), out.clone());
         }
     }
 }

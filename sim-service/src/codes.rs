@@ -435,10 +435,7 @@ mod tests {
     fn every_message_survives_a_shift_jis_facility_unchanged() {
         for code in ALL {
             assert_eq!(
-                crate::charset::for_facility(
-                    code.message,
-                    crate::model::CharacterCodeIdentifier::ShiftJis
-                ),
+                crate::charset::as_level_1_2(code.message),
                 code.message,
                 "{}",
                 code.code

@@ -215,7 +215,7 @@ pub fn write_face(
     if outcome.message_header.character_code_identifier != identifier {
         outcome.message_header.character_code_identifier = identifier;
         for result in &mut outcome.message_body.result_list {
-            result.map_text(&|text| crate::charset::for_facility(text, identifier));
+            result.map_text(&|text| identifier.received_text(text));
         }
     }
     let bytes = crate::xml::render(&outcome).map_err(io::Error::other)?;

@@ -54,7 +54,6 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use serde::{Deserialize, Serialize};
 use time::PrimitiveDateTime;
 
-use crate::charset::for_facility;
 use crate::codes::{self, ResultCode};
 use crate::fixtures::InsuredPerson;
 use crate::model::dates::format_yyyymmddhhmmss;
@@ -262,7 +261,7 @@ fn leaf(
     name: &str,
     text: &str,
 ) -> io::Result<()> {
-    let text = for_facility(text, identifier);
+    let text = identifier.received_text(text);
     w.create_element(name)
         .write_text_content(BytesText::new(&text))?;
     Ok(())

@@ -130,7 +130,7 @@ impl ConfirmationOutcome {
     ) -> Self {
         let identifier = context.character_code_identifier;
         for result in &mut results {
-            result.map_text(&|text| crate::charset::for_facility(text, identifier));
+            result.map_text(&|text| identifier.received_text(text));
         }
         ConfirmationOutcome {
             message_header: context.header(SegmentOfResult::Completed),

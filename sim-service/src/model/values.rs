@@ -226,6 +226,15 @@ impl CharacterCodeIdentifier {
             CharacterCodeIdentifier::ShiftJis => "Shift_JIS",
         }
     }
+
+    /// The text a facility with this setting receives for `text`: the
+    /// character rules of [`crate::charset`] for its encoding.
+    pub fn received_text(self, text: &str) -> String {
+        match self {
+            CharacterCodeIdentifier::Utf8 => crate::charset::as_held(text),
+            CharacterCodeIdentifier::ShiftJis => crate::charset::as_level_1_2(text),
+        }
+    }
 }
 
 impl From<sim_card::persona::Sex> for Sex {

@@ -6,7 +6,6 @@ use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 
 use super::XmlError;
-use crate::charset::for_facility;
 use crate::model::dates::{format_yyyymmdd, format_yyyymmddhhmmss};
 use crate::model::{
     CharacterCodeIdentifier, ConfirmationOutcome, FieldValue, QualificationConfirmSearchInfo,
@@ -67,7 +66,7 @@ impl XmlWriter {
     }
 
     fn leaf(&mut self, name: &str, text: &str) -> io::Result<()> {
-        let text = for_facility(text, self.identifier);
+        let text = self.identifier.received_text(text);
         self.inner
             .create_element(name)
             .write_text_content(BytesText::new(&text))?;
