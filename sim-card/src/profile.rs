@@ -16,10 +16,8 @@
 use serde::{Deserialize, Serialize};
 use time::Date;
 
+use crate::behaviour::CardBehaviour;
 use crate::persona::Persona;
-// Profiles name their behaviour; re-exported so that code reading a profile
-// finds it where the profile is.
-pub use crate::behaviour::CardBehaviour;
 use crate::toml_date;
 use crate::variant::{Atr, AtrError, Variant};
 
