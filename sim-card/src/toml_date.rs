@@ -35,7 +35,9 @@ pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Date, D::Error> {
     parse(Written::deserialize(d)?)
 }
 
-/// The same for an optional date.
+/// The same for an optional date. TOML has no null: its writer leaves a
+/// field that is `None` out, so beside this module a field needs only
+/// `default` (a missing key reads as `None`).
 pub mod option {
     use serde::{Deserialize, Deserializer, Serializer};
     use time::Date;
