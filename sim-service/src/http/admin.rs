@@ -283,7 +283,7 @@ async fn add_phone(
     State(state): State<AppState>,
     axum::extract::Path(person_id): axum::extract::Path<String>,
     ApiJson(body): ApiJson<NewPhone>,
-) -> Result<(StatusCode, Json<AddedPhone>), ApiError> {
+) -> Result<Response, ApiError> {
     let not_before = admin_date("not_before", &body.not_before)?;
     let not_after = admin_date("not_after", &body.not_after)?;
     let added = body
@@ -299,8 +299,9 @@ async fn add_phone(
         added,
         pin: body.pin,
     };
-    let view = state
-        .blocking(move |service| service.add_phone(&person_id, phone))
-        .await?;
-    Ok((StatusCode::CREATED, Json(view)))
+    state
+        .answer(StatusCode::CREATED, move |service| {
+            service.add_phone(&person_id, phone)
+        })
+        .await
 }

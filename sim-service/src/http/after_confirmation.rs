@@ -224,10 +224,11 @@ async fn enrol_receipt_computer(
     ApiJson(request): ApiJson<Enrol>,
 ) -> Result<Response, ApiError> {
     let facility = facility_code("code", &code)?;
-    let enrolment = state
-        .blocking(move |service| service.enrol_receipt_computer(&facility, &request.password))
-        .await?;
-    Ok((StatusCode::CREATED, Json(enrolment)).into_response())
+    state
+        .answer(StatusCode::CREATED, move |service| {
+            service.enrol_receipt_computer(&facility, &request.password)
+        })
+        .await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

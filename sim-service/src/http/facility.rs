@@ -11,14 +11,15 @@
 //! - [`app_channel`]: the middleware that puts the client API's requests
 //!   carrying `Authorization: Bearer <session token>` on the app channel.
 //!
-//! Password checks are argon2, slow on purpose: those handlers run off the
-//! async threads.
+//! Every handler decodes its input, then calls the core off the async
+//! threads and answers its result ([`AppState::answer`]): password checks
+//! are argon2, slow on purpose, and a store read may wait behind a commit.
 
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json, Router, routing};
+use axum::{Extension, Router, routing};
 use serde::Deserialize;
 
 use super::AppState;
@@ -123,10 +124,10 @@ fn facility_code(field: &str, text: &str) -> Result<MedicalInstitutionCode, ApiE
         (status = 200, description = "Every facility the service knows (医療機関等コード)", body = Vec<String>),
     )
 )]
-async fn list_facilities(
-    State(state): State<AppState>,
-) -> Result<Json<Vec<MedicalInstitutionCode>>, ApiError> {
-    Ok(Json(state.facilities()?))
+async fn list_facilities(State(state): State<AppState>) -> Result<Response, ApiError> {
+    state
+        .answer(StatusCode::OK, |service| service.facilities())
+        .await
 }
 
 /// The facility's environment setting (環境設定).
@@ -143,9 +144,13 @@ async fn list_facilities(
 async fn get_environment(
     State(state): State<AppState>,
     Path(code): Path<String>,
-) -> Result<Json<EnvironmentSetting>, ApiError> {
+) -> Result<Response, ApiError> {
     let facility = facility_code("code", &code)?;
-    Ok(Json(state.environment(&facility)?))
+    state
+        .answer(StatusCode::OK, move |service| {
+            service.environment(&facility)
+        })
+        .await
 }
 
 /// A change of the environment settings; absent fields stay.
@@ -174,13 +179,17 @@ async fn put_environment(
     State(state): State<AppState>,
     Path(code): Path<String>,
     ApiJson(change): ApiJson<EnvironmentChange>,
-) -> Result<Json<EnvironmentSetting>, ApiError> {
+) -> Result<Response, ApiError> {
     let facility = facility_code("code", &code)?;
     let change = Change {
         outpatient_flow: change.outpatient_flow,
         activation_delay_seconds: change.activation_delay_seconds,
     };
-    Ok(Json(state.change_environment(&facility, change)?))
+    state
+        .answer(StatusCode::OK, move |service| {
+            service.change_environment(&facility, change)
+        })
+        .await
 }
 
 /// The facility's activation codes (アクティベーションコード).
@@ -199,8 +208,11 @@ async fn list_codes(
     Path(code): Path<String>,
 ) -> Result<Response, ApiError> {
     let facility = facility_code("code", &code)?;
-    let codes = state.activation_codes(&facility)?;
-    Ok(Json(codes).into_response())
+    state
+        .answer(StatusCode::OK, move |service| {
+            service.activation_codes(&facility)
+        })
+        .await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -228,8 +240,11 @@ async fn issue_code(
     ApiJson(body): ApiJson<NewCode>,
 ) -> Result<Response, ApiError> {
     let facility = facility_code("code", &code)?;
-    let view = state.issue_activation_code(&facility, &body.memo)?;
-    Ok((StatusCode::CREATED, Json(view)).into_response())
+    state
+        .answer(StatusCode::CREATED, move |service| {
+            service.issue_activation_code(&facility, &body.memo)
+        })
+        .await
 }
 
 /// Invalidates an activation code.
@@ -249,7 +264,9 @@ async fn invalidate_code(
     Path((code, activation_code)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let facility = facility_code("code", &code)?;
-    state.invalidate_activation_code(&facility, &activation_code)?;
+    state
+        .blocking(move |service| service.invalidate_activation_code(&facility, &activation_code))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -269,8 +286,9 @@ async fn list_accounts(
     Path(code): Path<String>,
 ) -> Result<Response, ApiError> {
     let facility = facility_code("code", &code)?;
-    let accounts = state.accounts(&facility)?;
-    Ok(Json(accounts).into_response())
+    state
+        .answer(StatusCode::OK, move |service| service.accounts(&facility))
+        .await
 }
 
 /// Registers a staff account.
@@ -292,10 +310,11 @@ async fn register_account(
     ApiJson(body): ApiJson<NewAccount>,
 ) -> Result<Response, ApiError> {
     let facility = facility_code("code", &code)?;
-    let view = state
-        .blocking(move |service| service.register_account(&facility, body))
-        .await?;
-    Ok((StatusCode::CREATED, Json(view)).into_response())
+    state
+        .answer(StatusCode::CREATED, move |service| {
+            service.register_account(&facility, body)
+        })
+        .await
 }
 
 /// Changes a staff account; absent fields stay.
@@ -317,10 +336,11 @@ async fn update_account(
     ApiJson(body): ApiJson<AccountUpdate>,
 ) -> Result<Response, ApiError> {
     let facility = facility_code("code", &code)?;
-    let view = state
-        .blocking(move |service| service.update_account(&facility, &user_id, body))
-        .await?;
-    Ok(Json(view).into_response())
+    state
+        .answer(StatusCode::OK, move |service| {
+            service.update_account(&facility, &user_id, body)
+        })
+        .await
 }
 
 /// The notices (お知らせ) published.
@@ -333,7 +353,9 @@ async fn update_account(
     )
 )]
 async fn list_notices(State(state): State<AppState>) -> Result<Response, ApiError> {
-    Ok(Json(state.notices()?).into_response())
+    state
+        .answer(StatusCode::OK, |service| service.notices())
+        .await
 }
 
 /// Publishes a notice to every facility's app.
@@ -351,8 +373,11 @@ async fn publish_notice(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<NewNotice>,
 ) -> Result<Response, ApiError> {
-    let view = state.publish_notice(body)?;
-    Ok((StatusCode::CREATED, Json(view)).into_response())
+    state
+        .answer(StatusCode::CREATED, move |service| {
+            service.publish_notice(body)
+        })
+        .await
 }
 
 /// ID and password at a facility.
@@ -389,8 +414,8 @@ async fn system_login(
     ApiJson(body): ApiJson<SystemLogin>,
 ) -> Result<Response, ApiError> {
     let facility = facility_code("medical_institution_code", &body.medical_institution_code)?;
-    let view = state
-        .blocking(move |service| {
+    state
+        .answer(StatusCode::OK, move |service| {
             service.system_login(
                 &facility,
                 &body.user_id,
@@ -398,8 +423,7 @@ async fn system_login(
                 body.new_password.as_deref(),
             )
         })
-        .await?;
-    Ok(Json(view).into_response())
+        .await
 }
 
 /// The app's initial registration.
@@ -434,8 +458,8 @@ async fn register_device(
     ApiJson(body): ApiJson<DeviceRegistration>,
 ) -> Result<Response, ApiError> {
     let facility = facility_code("medical_institution_code", &body.medical_institution_code)?;
-    let registered = state
-        .blocking(move |service| {
+    state
+        .answer(StatusCode::CREATED, move |service| {
             service.register_device(
                 &facility,
                 &body.user_id,
@@ -443,8 +467,7 @@ async fn register_device(
                 &body.activation_code,
             )
         })
-        .await?;
-    Ok((StatusCode::CREATED, Json(registered)).into_response())
+        .await
 }
 
 /// An app login on a registered device.
@@ -479,12 +502,11 @@ async fn login(
     ApiJson(body): ApiJson<Login>,
 ) -> Result<Response, ApiError> {
     let facility = facility_code("medical_institution_code", &body.medical_institution_code)?;
-    let logged_in = state
-        .blocking(move |service| {
+    state
+        .answer(StatusCode::CREATED, move |service| {
             service.app_login(&facility, &body.user_id, &body.password, &body.device_token)
         })
-        .await?;
-    Ok((StatusCode::CREATED, Json(logged_in)).into_response())
+        .await
 }
 
 /// The live session a token names, checked off the async threads (a few
@@ -521,7 +543,9 @@ async fn required_session(state: &AppState, headers: &HeaderMap) -> Result<AppSe
 )]
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<StatusCode, ApiError> {
     let session = required_session(&state, &headers).await?;
-    state.app_logout(&session)?;
+    state
+        .blocking(move |service| service.app_logout(&session))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -541,7 +565,9 @@ async fn deregister_device(
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     let session = required_session(&state, &headers).await?;
-    state.deregister_device(&session.device_id)?;
+    state
+        .blocking(move |service| service.deregister_device(&session.device_id))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -597,8 +623,11 @@ async fn unread_notices(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let session = required_session(&state, &headers).await?;
-    let unread = state.unread_notices(&session)?;
-    Ok(Json(unread).into_response())
+    state
+        .answer(StatusCode::OK, move |service| {
+            service.unread_notices(&session)
+        })
+        .await
 }
 
 /// Marks a notice read.
@@ -620,7 +649,9 @@ async fn read_notice(
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     let session = required_session(&state, &headers).await?;
-    state.mark_notice_read(&session, id)?;
+    state
+        .blocking(move |service| service.mark_notice_read(&session, id))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

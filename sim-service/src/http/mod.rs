@@ -16,8 +16,11 @@
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Router, middleware};
+use axum::{Json, Router, middleware};
+use serde::Serialize;
 
 use crate::clock::ServiceClock;
 use crate::service::Service;
@@ -126,6 +129,23 @@ impl AppState {
         .await
         .map_err(ApiError::internal)?;
         Ok(result?)
+    }
+
+    /// A blocking core operation (see [`AppState::blocking`]) answered as
+    /// `status` with its result as JSON: the shape of every handler that
+    /// decodes its input, calls the core and shows what it returned.
+    pub async fn answer<T, E>(
+        &self,
+        status: StatusCode,
+        work: impl FnOnce(&Service) -> Result<T, E> + Send + 'static,
+    ) -> Result<Response, ApiError>
+    where
+        T: Serialize + Send + 'static,
+        E: Send + 'static,
+        ApiError: From<E>,
+    {
+        let value = self.blocking(work).await?;
+        Ok((status, Json(value)).into_response())
     }
 }
 

@@ -34,7 +34,7 @@ use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::{Form, Json, Router, routing};
+use axum::{Form, Router, routing};
 use minijinja::{Environment, Value, context};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;

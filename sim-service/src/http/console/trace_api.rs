@@ -59,17 +59,17 @@ pub(super) struct TraceView {
 pub(super) async fn get_trace(
     State(state): State<AppState>,
     Path(id): Path<i64>,
-) -> Result<Json<TraceView>, ApiError> {
+) -> Result<Response, ApiError> {
     let traces = state.traces.clone();
-    let (_, trace) = state
-        .blocking(move |service| {
+    state
+        .answer(StatusCode::OK, move |service| {
             traces.flush();
-            service.confirmation_with_trace(id)
+            let (_, trace) = service.confirmation_with_trace(id)?;
+            Ok::<_, ApiError>(TraceView {
+                confirmation: id,
+                http: trace.http,
+                apdu: trace.apdu,
+            })
         })
-        .await?;
-    Ok(Json(TraceView {
-        confirmation: id,
-        http: trace.http,
-        apdu: trace.apdu,
-    }))
+        .await
 }
