@@ -77,14 +77,6 @@ pub(super) fn json_line(
     summary: &Summary,
     stages_us: serde_json::Map<String, serde_json::Value>,
 ) -> serde_json::Value {
-    let Summary {
-        ratio,
-        http_ratio,
-        sign_ms,
-        server_ms,
-        client_ms,
-        server_bound,
-    } = *summary;
     serde_json::json!({
         "bench": "service_load",
         "label": args.label,
@@ -107,12 +99,12 @@ pub(super) fn json_line(
         "trivial_p99_ms": trivial.p99_ms,
         "trivial_max_ms": trivial.max_ms,
         "trivial_errors": trivial.errors,
-        "ratio": ratio,
-        "ratio_http_requests": http_ratio,
-        "sign_ms": sign_ms,
-        "server_cpu_ms_per_confirmation": server_ms,
-        "client_cpu_ms_per_confirmation": client_ms,
-        "server_bound_per_core": server_bound,
+        "ratio": summary.ratio,
+        "ratio_http_requests": summary.http_ratio,
+        "sign_ms": summary.sign_ms,
+        "server_cpu_ms_per_confirmation": summary.server_ms,
+        "client_cpu_ms_per_confirmation": summary.client_ms,
+        "server_bound_per_core": summary.server_bound,
         "server_cores_used": confirmations.cpu.server / confirmations.seconds,
         "client_cores_used": confirmations.cpu.client / confirmations.seconds,
         "trivial_server_cores_used": trivial.cpu.server / trivial.seconds,
