@@ -3,6 +3,17 @@
 
 use clap::{Parser, Subcommand};
 
+/// Prints a status line of a long-running command (`kazasu service`, `kazasu
+/// up`) on stdout and goes on when stdout is closed: `println!` panics on a
+/// broken pipe, and a reader that went away (a pipe to `head`, a supervisor
+/// or test that stopped reading) must not take the service down with it.
+macro_rules! status {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod card_cmd;
 mod check_cmd;
 mod doctor;

@@ -78,7 +78,7 @@ pub fn run(args: ServiceArgs) -> anyhow::Result<()> {
             let mut bytes = [0u8; 16];
             openssl::rand::rand_bytes(&mut bytes)?;
             let token = hex::encode(bytes);
-            println!("admin token (Authorization: Bearer …): {token}");
+            status!("admin token (Authorization: Bearer …): {token}");
             Some(token)
         }
     };
@@ -138,7 +138,7 @@ pub fn run(args: ServiceArgs) -> anyhow::Result<()> {
             let dir = folder.dir.clone();
             let watcher = Watcher::new(folder, state.service.clone())
                 .with_context(|| format!("--oqs-dir {}", dir.display()))?;
-            println!(
+            status!(
                 "exchanging files in {} (req → res, face), polling every {} ms",
                 dir.display(),
                 POLL_INTERVAL.as_millis()
@@ -160,7 +160,7 @@ pub fn run(args: ServiceArgs) -> anyhow::Result<()> {
     let listener = std::net::TcpListener::bind(args.listen)
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    println!(
+    status!(
         "kazasu service listening on {scheme}://{} ({} persons, database {})",
         listener.local_addr()?,
         persons.len(),
@@ -171,12 +171,12 @@ pub fn run(args: ServiceArgs) -> anyhow::Result<()> {
         (Some(_), true) => "password from --console-password".to_string(),
         (None, _) => "password: the admin token".to_string(),
     };
-    println!(
+    status!(
         "admin console: {scheme}://{}/admin ({console})",
         listener.local_addr()?
     );
     if tls.is_some() {
-        println!("CA certificate for clients: {}", args.tls_ca_out.display());
+        status!("CA certificate for clients: {}", args.tls_ca_out.display());
     }
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {

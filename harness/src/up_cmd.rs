@@ -254,7 +254,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
             until_stopped(stopped.clone()),
         ));
         let _ = tokio::signal::ctrl_c().await;
-        println!("stopping: the card leaves the reader");
+        status!("stopping: the card leaves the reader");
         lab.control.stop();
         let _ = stop.send(true);
         link.await??;
@@ -310,36 +310,36 @@ fn print_banner(info: &Info, person: &str, console_password: &str) {
         .unwrap_or_else(|| "(not a vpcd slot of this machine)".into());
     let c = &info.control_url;
     let s = &info.service_url;
-    println!("kazasu lab is up");
-    println!(
+    status!("kazasu lab is up");
+    status!(
         "  reader   {reader} via vpcd {} ({person:?}'s card)",
         info.vpcd
     );
-    println!("  service  {s}");
-    println!("  admin    {s}/admin/v1 (clock, faults, fixtures)");
-    println!(
+    status!("  service  {s}");
+    status!("  admin    {s}/admin/v1 (clock, faults, fixtures)");
+    status!(
         "  console  {s}/admin (password {console_password}): history with APDU and HTTP traces"
     );
-    println!("  control  {c}/lab");
-    println!("try:");
-    println!("  curl {c}/lab");
-    println!(
+    status!("  control  {c}/lab");
+    status!("try:");
+    status!("  curl {c}/lab");
+    status!(
         "  curl -X PUT {c}/lab/card/pin -H 'content-type: application/json' -d '{{\"pin\":\"auth\",\"tries_left\":0}}'"
     );
-    println!(
+    status!(
         "  curl -X PUT {c}/lab/card -H 'content-type: application/json' -d '{{\"person\":\"preschool\"}}'"
     );
-    println!(
+    status!(
         "  curl -X PUT {c}/lab/card -H 'content-type: application/json' -d '{{\"person\":\"iphone\",\"phone\":\"iphone\"}}' && curl -X POST {c}/lab/card/face-id -H 'content-type: application/json' -d '{{}}'"
     );
-    println!("  curl -X POST {c}/lab/card/remove -H 'content-type: application/json'");
-    println!(
+    status!("  curl -X POST {c}/lab/card/remove -H 'content-type: application/json'");
+    status!(
         "  curl -X PUT {s}/admin/v1/clock -H 'content-type: application/json' -d '{{\"now\":\"2027-02-01T09:00:00+09:00\"}}'"
     );
-    println!(
+    status!(
         "  curl -X PUT {s}/admin/v1/faults -H 'content-type: application/json' -d '{{\"endpoints\":{{\"confirmations\":{{\"status\":503}}}}}}'"
     );
-    println!("Ctrl-C stops the lab.");
+    status!("Ctrl-C stops the lab.");
 }
 
 /// Keeps the link's last report, so `GET /lab` can tell a card pcscd holds
@@ -368,7 +368,7 @@ async fn follow_link(
             }
             VpcdEvent::Removed { .. } | VpcdEvent::Stopped => event.to_string(),
         };
-        println!("card: {event}");
+        status!("card: {event}");
         lock(&status).link = link;
     }
 }

@@ -16,13 +16,14 @@
 //! `KAZASU_HOSTILE_ROUNDS` (default 6) random bodies per route on top of the
 //! fixed ones; the test prints how many requests and files it sent.
 //!
+//! A closed stdout is hostile too: the service started with nobody reading
+//! its status lines goes on serving.
+//!
 //! Loopback only; every wait has a limit.
 
 use std::collections::{BTreeSet, VecDeque};
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::io::Write;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
@@ -30,72 +31,8 @@ use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
 use serde_json::Value;
 
-/// Generous for a debug build on a loaded machine.
-const STARTUP_LIMIT: Duration = Duration::from_secs(180);
-const CLOCK: &str = "2026-12-01T10:00:00+09:00";
-
-/// The service process, killed on drop.
-struct Service {
-    child: Child,
-    base: String,
-    password: String,
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(dir: &Path) -> Service {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kazasu"))
-        .args(["service", "--listen", "127.0.0.1:0", "--clock", CLOCK])
-        .arg("--db")
-        .arg(dir.join("service.db"))
-        .arg("--oqs-dir")
-        .arg(dir.join("oqs"))
-        .env_remove("KAZASU_ADMIN_TOKEN")
-        .env_remove("KAZASU_CONSOLE_PASSWORD")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start kazasu service");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + STARTUP_LIMIT;
-    let (mut base, mut password) = (None, None);
-    while base.is_none() || password.is_none() {
-        let line = lines
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("the service's banner");
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            base = rest.split_whitespace().next().map(str::to_string);
-        }
-        if let Some(rest) = line.strip_prefix("admin console: ") {
-            let (_, p) = rest.split_once(" (password ").expect("a password");
-            password = Some(p.trim_end_matches(')').to_string());
-        }
-    }
-    Service {
-        child,
-        base: base.unwrap(),
-        password: password.unwrap(),
-    }
-}
-
-fn scratch() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kazasu-hostile-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+mod support;
+use support::{RunningService, STARTUP_LIMIT, scratch, service_command, start_service, wait_for};
 
 fn value_of<'a>(html: &'a str, field: &str) -> &'a str {
     let marker = format!(r#"name="{field}" value=""#);
@@ -432,19 +369,6 @@ fn bad_paths() -> Vec<String> {
     ]
 }
 
-fn wait_for(path: &Path) -> Vec<u8> {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(30) {
-        if let Ok(bytes) = std::fs::read(path)
-            && !bytes.is_empty()
-        {
-            return bytes;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("{} never appeared", path.display());
-}
-
 const VALID_FOLDER_REQUEST: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="no"?>
 <XmlMsg><MessageHeader><QualificationConfirmationDate>20261201</QualificationConfirmationDate>
 <MedicalInstitutionCode>0110000001</MedicalInstitutionCode></MessageHeader>
@@ -508,8 +432,8 @@ fn no_hostile_input_gets_a_5xx_and_the_service_goes_on() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(6);
-    let dir = scratch();
-    let mut service = start(&dir);
+    let dir = scratch("hostile");
+    let mut service = start_service(&dir, &[]);
     // A connection per request: a hostile request's connection may be closed
     // by the service after its answer (a body it did not read), and the next
     // request must not inherit that.
@@ -525,7 +449,7 @@ fn no_hostile_input_gets_a_5xx_and_the_service_goes_on() {
     // persons the valid request looks up.
     let files = attack_the_folder(&dir.join("oqs"), &mut random);
 
-    let session = log_in(&client, &service.base, &service.password);
+    let session = log_in(&client, &service.base, &service.console_password);
     let api = api_routes(&client, &service.base);
     let console = console_routes(&client, &service.base, &session);
     assert!(api.len() > 40, "the document lists the API: {}", api.len());
@@ -573,6 +497,55 @@ fn no_hostile_input_gets_a_5xx_and_the_service_goes_on() {
         tally.checks
     )
     .unwrap();
+    drop(service);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A reader that goes away is no reason to stop: `kazasu service` started
+/// with its stdout already closed (every status line meets a broken pipe)
+/// serves, and goes on serving.
+#[test]
+fn the_service_goes_on_when_its_stdout_is_closed() {
+    let dir = scratch("closed-stdout");
+    let addr = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let mut child = service_command(&dir, &addr.to_string())
+        .spawn()
+        .expect("start kazasu service");
+    drop(child.stdout.take());
+    let mut service = RunningService {
+        child,
+        base: format!("http://{addr}"),
+        // Printed to nobody.
+        console_password: String::new(),
+    };
+    let client = Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let health = format!("{}/health", service.base);
+    let healthy = |client: &Client| {
+        client
+            .get(&health)
+            .send()
+            .is_ok_and(|r| r.status().is_success())
+    };
+    let deadline = Instant::now() + STARTUP_LIMIT;
+    while !healthy(&client) {
+        if let Some(status) = service.child.try_wait().unwrap() {
+            panic!("kazasu service ended ({status}) on its closed stdout");
+        }
+        assert!(Instant::now() < deadline, "kazasu service never answered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(healthy(&client), "still answering");
+    assert!(
+        service.child.try_wait().unwrap().is_none(),
+        "the service is still running"
+    );
     drop(service);
     let _ = std::fs::remove_dir_all(&dir);
 }

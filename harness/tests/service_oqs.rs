@@ -3,80 +3,16 @@
 //! `res` (Shift_JIS, as the folder is set), and a card confirmation over
 //! HTTP drops a face file.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-struct Running {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(dir: &Path) -> Running {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kazasu"))
-        .args(["service", "--listen", "127.0.0.1:0", "--clock"])
-        .arg("2026-12-01T10:00:00+09:00")
-        .arg("--db")
-        .arg(dir.join("service.db"))
-        .arg("--oqs-dir")
-        .arg(dir.join("oqs"))
-        .args(["--oqs-character-code", "1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut base = None;
-    for line in stdout.by_ref() {
-        let line = line.unwrap();
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            base = rest.split_whitespace().next().map(str::to_string);
-            break;
-        }
-    }
-    // Keep reading what the service prints after that line (the console's
-    // address): a closed pipe would make its next print fail and end it.
-    std::thread::spawn(move || stdout.for_each(drop));
-    Running {
-        child,
-        base: base.expect("kazasu service never said it was listening"),
-    }
-}
-
-/// Waits (up to 20 s) for a file to appear; the watcher polls every 200 ms.
-fn wait_for(path: &Path) -> Vec<u8> {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(20) {
-        if let Ok(bytes) = std::fs::read(path) {
-            return bytes;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("{} never appeared", path.display());
-}
-
-fn scratch() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kazasu-service-oqs-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+mod support;
+use support::{scratch, start_service, wait_for};
 
 #[test]
 fn a_receipt_computer_exchanges_files_with_the_service() {
-    let dir = scratch();
-    let service = start(&dir);
+    let dir = scratch("service-oqs");
+    let service = start_service(&dir, &["--oqs-character-code", "1"]);
     let oqs = dir.join("oqs");
     let request = r#"<?xml version="1.0" encoding="UTF-8" standalone="no"?>
 <XmlMsg><MessageHeader><QualificationConfirmationDate>20261201</QualificationConfirmationDate>

@@ -81,6 +81,27 @@ impl Lab {
         lab
     }
 
+    /// `kazasu up` with its stdout closed before it prints anything (a
+    /// reader that went away), on ports chosen here; nothing is read.
+    fn start_unread(vpcd: &str) -> Lab {
+        let (service, control) = (unused_port(), unused_port());
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kazasu"))
+            .args(["up", "--service-listen", &service])
+            .args(["--control-listen", &control, "--vpcd", vpcd])
+            .args(["--clock", "2026-12-01T10:00:00+09:00"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("kazasu up starts");
+        drop(child.stdout.take());
+        Lab {
+            child,
+            control: format!("http://{control}"),
+            service: format!("http://{service}"),
+            lines: mpsc::channel().1,
+        }
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.control)
     }
@@ -532,4 +553,29 @@ fn pcscd_sees_the_card_and_a_new_card_after_a_swap() {
     assert!(removed.status().is_success());
     wait_until("the reader is empty", || atr_in_slot1(&ctx).is_none());
     drop(lab);
+}
+
+/// A reader that goes away is no reason to stop: the lab started with its
+/// stdout already closed (the banner and every status line meet a broken
+/// pipe) serves its control API, and stops cleanly on Ctrl-C.
+#[test]
+fn the_lab_goes_on_when_its_stdout_is_closed() {
+    let mut lab = Lab::start_unread(&unused_port());
+    let deadline = Instant::now() + STARTUP_LIMIT;
+    let answers = |lab: &Lab| {
+        client()
+            .get(lab.url("/lab"))
+            .send()
+            .is_ok_and(|r| r.status().is_success())
+    };
+    while !answers(&lab) {
+        if let Some(status) = lab.child.try_wait().expect("try_wait") {
+            panic!("kazasu up ended ({status}) on its closed stdout");
+        }
+        assert!(Instant::now() < deadline, "kazasu up never answered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(get_lab(&lab)["person"], "valid");
+    let status = lab.interrupt();
+    assert!(status.success(), "kazasu up stopped with {status}");
 }
