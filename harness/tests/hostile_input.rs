@@ -369,15 +369,6 @@ fn bad_paths() -> Vec<String> {
     ]
 }
 
-const VALID_FOLDER_REQUEST: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="no"?>
-<XmlMsg><MessageHeader><QualificationConfirmationDate>20261201</QualificationConfirmationDate>
-<MedicalInstitutionCode>0110000001</MedicalInstitutionCode></MessageHeader>
-<MessageBody><QualificationConfirmSearchInfo><InsurerNumber>06139990</InsurerNumber>
-<InsuredCardSymbol>1234</InsuredCardSymbol><InsuredIdentificationNumber>5678</InsuredIdentificationNumber>
-<InsuredBranchNumber>00</InsuredBranchNumber><Birthdate>19850412</Birthdate>
-<LimitApplicationCertificateRelatedConsFlg>0</LimitApplicationCertificateRelatedConsFlg>
-</QualificationConfirmSearchInfo></MessageBody></XmlMsg>"#;
-
 /// Drops hostile request files in the folder, then a valid one, which must
 /// be answered; returns how many files were dropped.
 fn attack_the_folder(oqs: &Path, random: &mut Random) -> usize {
@@ -394,12 +385,12 @@ fn attack_the_folder(oqs: &Path, random: &mut Random) -> usize {
         ("OQSsiimm01req_E6.xml".into(), b"<XmlMsg><".to_vec()),
         (
             "OQSsiquc01req_.xml".into(),
-            VALID_FOLDER_REQUEST.as_bytes().to_vec(),
+            FOLDER_REQUEST.as_bytes().to_vec(),
         ),
         ("OQSsiquc01req_..E8.xml".into(), b"x".to_vec()),
         (
             "OQSxxxxx01req_E9.xml".into(),
-            VALID_FOLDER_REQUEST.as_bytes().to_vec(),
+            FOLDER_REQUEST.as_bytes().to_vec(),
         ),
         ("notes.txt".into(), b"hello".to_vec()),
     ];
@@ -414,7 +405,7 @@ fn attack_the_folder(oqs: &Path, random: &mut Random) -> usize {
     // A directory where a request file would be.
     std::fs::create_dir_all(req.join("OQSsiquc01req_D1.xml")).unwrap();
     let part = req.join("OQSsiquc01req_OK.xml.part");
-    std::fs::write(&part, VALID_FOLDER_REQUEST).unwrap();
+    std::fs::write(&part, FOLDER_REQUEST).unwrap();
     std::fs::rename(&part, req.join("OQSsiquc01req_OK.xml")).unwrap();
     let answer = wait_for(&oqs.join("res/OQSsiquc01res_OK.xml"));
     let outcome = sim_service::xml::parse_response(&answer).expect("a response document");

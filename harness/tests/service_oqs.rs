@@ -7,24 +7,16 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
 mod support;
-use support::{scratch, start_service, wait_for};
+use support::{FOLDER_REQUEST, scratch, start_service, wait_for};
 
 #[test]
 fn a_receipt_computer_exchanges_files_with_the_service() {
     let dir = scratch("service-oqs");
     let service = start_service(&dir, &["--oqs-character-code", "1"]);
     let oqs = dir.join("oqs");
-    let request = r#"<?xml version="1.0" encoding="UTF-8" standalone="no"?>
-<XmlMsg><MessageHeader><QualificationConfirmationDate>20261201</QualificationConfirmationDate>
-<MedicalInstitutionCode>0110000001</MedicalInstitutionCode></MessageHeader>
-<MessageBody><QualificationConfirmSearchInfo><InsurerNumber>06139990</InsurerNumber>
-<InsuredCardSymbol>1234</InsuredCardSymbol><InsuredIdentificationNumber>5678</InsuredIdentificationNumber>
-<InsuredBranchNumber>00</InsuredBranchNumber><Birthdate>19850412</Birthdate>
-<LimitApplicationCertificateRelatedConsFlg>0</LimitApplicationCertificateRelatedConsFlg>
-</QualificationConfirmSearchInfo></MessageBody></XmlMsg>"#;
     // Written under a temporary name, then renamed: the documented way.
     let temporary = oqs.join("req/OQSsiquc01req_A1.xml.part");
-    std::fs::write(&temporary, request).unwrap();
+    std::fs::write(&temporary, FOLDER_REQUEST).unwrap();
     std::fs::rename(&temporary, oqs.join("req/OQSsiquc01req_A1.xml")).unwrap();
     let response = wait_for(&oqs.join("res/OQSsiquc01res_A1.xml"));
     assert!(response.starts_with(br#"<?xml version="1.0" encoding="Shift_JIS""#));

@@ -17,6 +17,18 @@ pub const CLOCK: &str = "2026-12-01T10:00:00+09:00";
 /// Generous for a debug build on a loaded machine.
 pub const STARTUP_LIMIT: Duration = Duration::from_secs(180);
 
+/// A valid request of the receipt computer's folder (OQSsiquc01req): a
+/// built-in person (資格　太郎) by their insurance card's number, at the
+/// facility `0110000001`.
+pub const FOLDER_REQUEST: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="no"?>
+<XmlMsg><MessageHeader><QualificationConfirmationDate>20261201</QualificationConfirmationDate>
+<MedicalInstitutionCode>0110000001</MedicalInstitutionCode></MessageHeader>
+<MessageBody><QualificationConfirmSearchInfo><InsurerNumber>06139990</InsurerNumber>
+<InsuredCardSymbol>1234</InsuredCardSymbol><InsuredIdentificationNumber>5678</InsuredIdentificationNumber>
+<InsuredBranchNumber>00</InsuredBranchNumber><Birthdate>19850412</Birthdate>
+<LimitApplicationCertificateRelatedConsFlg>0</LimitApplicationCertificateRelatedConsFlg>
+</QualificationConfirmSearchInfo></MessageBody></XmlMsg>"#;
+
 /// A `kazasu service` process, killed on drop.
 pub struct RunningService {
     pub child: Child,
