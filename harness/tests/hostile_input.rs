@@ -32,7 +32,10 @@ use reqwest::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
 use serde_json::Value;
 
 mod support;
-use support::{RunningService, STARTUP_LIMIT, scratch, service_command, start_service, wait_for};
+use support::{
+    FOLDER_REQUEST, RunningService, STARTUP_LIMIT, scratch, service_command, start_service,
+    wait_for,
+};
 
 fn value_of<'a>(html: &'a str, field: &str) -> &'a str {
     let marker = format!(r#"name="{field}" value=""#);

@@ -2,62 +2,11 @@
 //! loopback without an admin token it makes a console password, prints it,
 //! and the console takes it (and nothing else).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
-
 use reqwest::blocking::Client;
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 
-/// Generous for a debug build on a loaded machine.
-const STARTUP_LIMIT: Duration = Duration::from_secs(120);
-
-/// The service process, killed on drop.
-struct Service(Child);
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `kazasu service` on a free loopback port; its console's URL and
-/// password, from the banner.
-fn start(db: &std::path::Path) -> (Service, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kazasu"))
-        .args(["service", "--listen", "127.0.0.1:0", "--db"])
-        .arg(db)
-        .env_remove("KAZASU_ADMIN_TOKEN")
-        .env_remove("KAZASU_CONSOLE_PASSWORD")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start kazasu service");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let service = Service(child);
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            // Keep draining when nobody listens, so the pipe never fills.
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + STARTUP_LIMIT;
-    loop {
-        let line = lines
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("the console line of the banner");
-        // admin console: http://127.0.0.1:PORT/admin (password HEX)
-        if let Some(rest) = line.strip_prefix("admin console: ") {
-            let (url, password) = rest.split_once(" (password ").expect("a password");
-            let password = password.trim_end_matches(')');
-            return (service, url.to_string(), password.to_string());
-        }
-    }
-}
+mod support;
+use support::{scratch, start_service};
 
 fn value_of<'a>(html: &'a str, field: &str) -> &'a str {
     let marker = format!(r#"name="{field}" value=""#);
@@ -101,8 +50,9 @@ fn log_in(client: &Client, console: &str, password: &str) -> (u16, Option<String
 
 #[test]
 fn the_printed_console_password_logs_in() {
-    let db = std::env::temp_dir().join(format!("kazasu-console-{}.db", std::process::id()));
-    let (_service, console, password) = start(&db);
+    let dir = scratch("console");
+    let service = start_service(&dir, &[]);
+    let (console, password) = (format!("{}/admin", service.base), &service.console_password);
     assert_eq!(password.len(), 24, "{password}");
     let client = Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -111,7 +61,7 @@ fn the_printed_console_password_logs_in() {
 
     let (status, session) = log_in(&client, &console, "0123456789abcdef01234567");
     assert_eq!((status, session), (401, None));
-    let (status, session) = log_in(&client, &console, &password);
+    let (status, session) = log_in(&client, &console, password);
     assert_eq!(status, 303);
     let overview = client
         .get(&console)
@@ -121,9 +71,6 @@ fn the_printed_console_password_logs_in() {
     assert_eq!(overview.status().as_u16(), 200);
     assert!(overview.headers().get(LOCATION).is_none());
     assert!(overview.text().expect("the page").contains("サービス時刻"));
-    for suffix in ["", "-wal", "-shm"] {
-        let mut file = db.clone().into_os_string();
-        file.push(suffix);
-        let _ = std::fs::remove_file(file);
-    }
+    drop(service);
+    let _ = std::fs::remove_dir_all(&dir);
 }

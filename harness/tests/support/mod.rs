@@ -4,7 +4,8 @@
 //! the files it writes in the folder.
 //!
 //! Each test file that declares `mod support;` compiles this module on its
-//! own.
+//! own and uses a part of it: what one file leaves unused is not dead.
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -35,8 +36,7 @@ pub struct RunningService {
     /// `http://127.0.0.1:PORT`, from the banner.
     pub base: String,
     /// The console's password, from the banner (`admin console: … (password
-    /// …)`); not every test logs in.
-    #[allow(dead_code)]
+    /// …)`).
     pub console_password: String,
 }
 
