@@ -275,6 +275,7 @@ fn http_client() -> anyhow::Result<reqwest::Client> {
 /// `measure_from` are counted. With a `pool`, each confirmation uses the
 /// next presigned challenge, and the loop ends when they run out.
 async fn connection(
+    client: reqwest::Client,
     load: Load,
     base: Arc<str>,
     card: Arc<ClientCard>,
@@ -283,13 +284,6 @@ async fn connection(
     end: Instant,
 ) -> Tally {
     let mut tally = Tally::default();
-    let client = match http_client() {
-        Ok(c) => c,
-        Err(e) => {
-            tally.error(true, e.to_string());
-            return tally;
-        }
-    };
     loop {
         let started = Instant::now();
         if started >= end {
@@ -456,13 +450,20 @@ fn run_phase(
 ) -> anyhow::Result<Phase> {
     let mut pools = pools.map(Vec::into_iter);
     let base: Arc<str> = format!("http://{addr}").into();
+    // Built before the clock starts: building one loads the system's root
+    // certificates through OpenSSL (~ms each), work no request pays.
+    let clients = (0..args.concurrency)
+        .map(|_| http_client())
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let start = Instant::now();
     let measure_from = start + Duration::from_secs_f64(args.warmup);
     let end = measure_from + Duration::from_secs_f64(args.seconds);
     let (tallies, cpu, measured) = client_runtime.block_on(async {
-        let tasks: Vec<_> = (0..args.concurrency)
-            .map(|_| {
+        let tasks: Vec<_> = clients
+            .into_iter()
+            .map(|client| {
                 tokio::spawn(connection(
+                    client,
                     load,
                     base.clone(),
                     card.clone(),
