@@ -41,8 +41,12 @@ use sim_card::profile::CardProfile;
 const EF_MISSING: u16 = 0x0099;
 /// An AID no application of the card has.
 const MISSING_AID: &[u8] = &[0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x09];
-/// The instructions the card knows; garbage uses any other.
-const KNOWN_INS: [u8; 7] = [0xA4, 0xB0, 0xB2, 0x20, 0x24, 0x2A, 0xFC];
+/// The instructions the card knows; garbage uses any other. (GET DATA, GET
+/// CHALLENGE, INTERNAL AUTHENTICATE and SET SESSION KEY answer data or 9000
+/// to some byte strings, so garbage must not use them either.)
+const KNOWN_INS: [u8; 11] = [
+    0xA4, 0xB0, 0xB2, 0x20, 0x24, 0x2A, 0xFC, 0xCA, 0x84, 0x88, 0xAE,
+];
 
 /// Which of the two PINs (and the key and certificate each one opens).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -179,6 +179,14 @@ pub const SIMULATED_TEXT_AP_KEY: &str = "6999034";
 /// test cards: `6000024`; what it names is not known).
 pub const SIMULATED_SURFACE_AP_KEY: &str = "6999024";
 
+/// The simulated root key of the card-level chain of CV certificates (GET
+/// DATA `00F8`); not on the card.
+pub const SIMULATED_CARD_ROOT_KEY: &str = "6999011";
+/// The simulated intermediate key `00F8` certifies (GET DATA `00F7`).
+pub const SIMULATED_CARD_INTERMEDIATE_KEY: &str = "6999012";
+/// The simulated issuer identification (GET DATA `0042`).
+pub const SIMULATED_CARD_ISSUER: &str = "6999010";
+
 /// The key identifier of the issuing municipality's own key, which the CV
 /// certificates of both 券面 applications certify (被証明者鍵ID).
 ///
@@ -264,7 +272,9 @@ pub fn issuer_cv_certificate(application: CardApplication) -> Vec<u8> {
     signed_cv_certificate(&ca, &id, &id, &ca)
 }
 
-fn signed_cv_certificate(
+/// A CV certificate in which `signer` (named `issuer`) certifies
+/// `subject_key` (named `subject`), with a real signature.
+pub(crate) fn signed_cv_certificate(
     signer: &RsaKey,
     issuer: &[u8; KEY_ID_LEN],
     subject: &[u8; KEY_ID_LEN],

@@ -60,6 +60,35 @@ impl CardApplication {
     }
 }
 
+/// The key the text application's SET SESSION KEY decrypts with, whose
+/// public half EF `0006` carries. Documented choice: one key for every
+/// simulated card (what real cards put there, and whether it differs between
+/// cards, is not public; one key costs one derivation per process, not one
+/// per card).
+pub fn text_session_key() -> RsaKey {
+    RsaKey::derive(ISSUER_SEED, "text-ap-session-key")
+}
+
+/// The 共通AP's authentication key (EF `0019`), which signs INTERNAL
+/// AUTHENTICATE challenges. Its public half is on no card (as on real cards:
+/// a verifier gets it elsewhere), so documented choice: one key for every
+/// simulated card, one derivation per process.
+pub fn common_ap_authentication_key() -> RsaKey {
+    RsaKey::derive(ISSUER_SEED, "common-ap-authentication-key")
+}
+
+/// The root key of the card-level chain of CV certificates GET DATA answers
+/// with no application selected (`00F8`): not on the card; a verifier holds
+/// its public half, as it holds J-LIS's on real cards.
+pub fn card_root_key() -> RsaKey {
+    RsaKey::derive(ISSUER_SEED, "card-root")
+}
+
+/// The intermediate key the root certifies in GET DATA `00F8`.
+pub fn card_intermediate_key() -> RsaKey {
+    RsaKey::derive(ISSUER_SEED, "card-intermediate")
+}
+
 /// The big-endian modulus of an RSA-2048 key, 256 bytes, as the card's
 /// `91` objects carry it.
 pub fn modulus(key: &RsaKey) -> Vec<u8> {
