@@ -49,10 +49,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
 ];
 
 /// A built-in profile: its name and one line saying what it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuiltIn {
     pub name: &'static str,
-    pub summary: &'static str,
+    pub summary: String,
 }
 
 /// Every name [`CardProfile::built_in`] takes: the profile files of
@@ -69,14 +69,15 @@ pub fn built_ins() -> Vec<BuiltIn> {
             .lines()
             .next()
             .and_then(|l| l.strip_prefix("# "))
-            .unwrap_or(""),
+            .unwrap_or("")
+            .to_string(),
     });
     let matrix = card_matrix()
         .into_iter()
         .filter(|card| !BUILT_IN.iter().any(|(name, _)| *name == card.name))
         .map(|card| BuiltIn {
             name: card.name,
-            summary: card.differs,
+            summary: format!("The default card, except: {}.", card.differs),
         });
     files.chain(matrix).collect()
 }
