@@ -23,7 +23,8 @@ use crate::mynumber::{
     SURFACE_AID, TEXT_AID,
 };
 use crate::pin::{self, Pin};
-use crate::pki::{CertificateHolder, Jpki, PkiError, SubjectKey, card_issuer};
+use crate::pki::card_issuer::{self, CardApplication};
+use crate::pki::{CertificateHolder, Jpki, PkiError, SubjectKey};
 use crate::profile::{CardProfile, PhoneKey, PinSetting, ProfileError};
 use crate::variant::Variant;
 
@@ -455,7 +456,8 @@ fn text_application(profile: &CardProfile) -> Application {
     let pin_a = formats::surface_pin_a(persona);
     let pin_b = formats::surface_pin_b(persona, &profile.body);
     let pin_or_any = || Access::AnyPin(vec![TEXT_PIN.fid, 0x0014, 0x0015]);
-    let own_key = text_ap_key(profile);
+    // Its public half is EF 0007's DF51.
+    let own_key = CardApplication::Text.own_key(&profile.seed);
     let session_key = card_issuer::text_session_key();
     Application::new(
         TEXT_AID,
@@ -551,22 +553,13 @@ fn text_application(profile: &CardProfile) -> Application {
     })
 }
 
-/// The text application's own key (EF `0013`): its public half is EF
-/// `0007`'s `DF51`, and it signs for anyone (COMPUTE DIGITAL SIGNATURE with
-/// P2 `00`). One per card, as on real cards, derived from the profile's seed
-/// like the JPKI keys.
-pub fn text_ap_key(profile: &CardProfile) -> RsaKey {
-    RsaKey::derive(&profile.seed, TEXT_AP_KEY_LABEL)
-}
-
-/// The label of the text application's own key under the profile's seed.
-pub const TEXT_AP_KEY_LABEL: &str = "text-ap-own-key";
-
 /// The 共通AP's authentication key EF (soltia48/myna-card).
 pub const EF_COMMON_AUTHENTICATION_KEY: u16 = 0x0019;
 
 /// The EF of the text application's own key (soltia48/myna-card).
 pub const EF_TEXT_AP_KEY: u16 = 0x0013;
+/// The EF of the surface application's own key (soltia48/myna-card).
+pub const EF_SURFACE_AP_KEY: u16 = 0x001A;
 
 /// 券面AP (the plastic card only).
 ///
@@ -630,8 +623,16 @@ fn surface_application(profile: &CardProfile) -> Application {
             ),
             Ef::pin(0x0012, "照合番号B", surface_pin(&pin_b), PinFormat::Fixed),
             Ef::pin(0x0013, "照合番号A", surface_pin(&pin_a), PinFormat::Fixed),
+            // Its public half is in DF12, DF24 and DF42.
+            Ef::key(
+                EF_SURFACE_AP_KEY,
+                "surface AP key",
+                Arc::new(CardApplication::Surface.own_key(&profile.seed)),
+                Access::Always,
+            ),
         ],
     )
+    .with_own_key(EF_SURFACE_AP_KEY)
 }
 
 /// 共通AP (the plastic card only).

@@ -495,3 +495,36 @@ fn set_session_key_answers_as_each_application_does() {
         "none selected"
     );
 }
+
+#[test]
+fn the_surface_application_proves_the_card_is_present() {
+    let (mut card, profile) = issued();
+    send(&mut card, &SELECT_SURFACE);
+    let certified = certified_key(&read_object(&mut card, 0x0004), CardApplication::Surface);
+    verify(
+        &mut card,
+        0x0013,
+        surface_pin_a(&profile.persona).as_bytes(),
+    );
+    // The card's key as the My Number image carries it, under DF43.
+    let image = read_object(&mut card, 0x0005);
+    let parts = objects(value_of(&image));
+    let (df41, _) = find(&parts, 0xDF41);
+    let (df42, key) = find(&parts, 0xDF42);
+    let (_, signature) = find(&parts, 0xDF43);
+    assert!(verifies(&certified, &[df41, df42].concat(), signature));
+    let key = card_key(key);
+
+    card.reset_session();
+    send(&mut card, &SELECT_SURFACE);
+    let challenge = send(&mut card, &[0x00, 0x84, 0x00, 0x00, 0x10]);
+    let (signature, sw) = sign_with_own_key(&mut card, &challenge);
+    assert_eq!(sw, 0x9000, "no credential needed");
+    assert!(verifies(&key, &challenge, &signature));
+    // INTERNAL AUTHENTICATE does not reach it: it signs through COMPUTE
+    // DIGITAL SIGNATURE.
+    let mut apdu = vec![0x00, 0x88, 0x00, 0x9A, 0x10];
+    apdu.extend_from_slice(&challenge);
+    apdu.push(0x00);
+    assert_eq!(status(&mut card, &apdu).1, 0x6985);
+}

@@ -58,6 +58,17 @@ impl CardApplication {
     pub fn signing_key(self) -> RsaKey {
         RsaKey::derive(ISSUER_SEED, &format!("{}-signer", self.slug()))
     }
+
+    /// The application's own key on the card whose profile seed is `seed`
+    /// (the text application's EF `0013`, the surface application's `001A`):
+    /// not the issuer's but the card's, one per card, derived from the seed
+    /// like the JPKI keys. It signs challenges for anyone (COMPUTE DIGITAL
+    /// SIGNATURE with P2 `00`), and its public half is in the application's
+    /// signed records, so a verified signature proves the card is present
+    /// (soltia48/myna-card).
+    pub fn own_key(self, seed: &str) -> RsaKey {
+        RsaKey::derive(seed, &format!("{}-own-key", self.slug()))
+    }
 }
 
 /// The key the text application's SET SESSION KEY decrypts with, whose
