@@ -522,7 +522,8 @@ impl Card {
     fn sign(&mut self, c: &Command, now: Instant) -> Result<Vec<u8>, StatusWord> {
         // P1 00: the card does not hash. P2 80: the key in the selected EF;
         // P2 00: the application's own key, with no SELECT (the text
-        // application's EF 0013, soltia48/myna-card).
+        // application's EF 0013, the surface application's 001A;
+        // soltia48/myna-card).
         let own_key = match (c.p1, c.p2) {
             (0x00, 0x80) => false,
             (0x00, 0x00) if self.application().is_some_and(|a| a.own_key.is_some()) => true,
