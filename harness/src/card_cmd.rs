@@ -23,7 +23,8 @@ use sim_card::variant::Variant;
 
 #[derive(Args)]
 pub struct CardArgs {
-    /// A built-in profile name or a profile TOML file.
+    /// A built-in profile name (one of `--list-profiles`, the card matrix's
+    /// cards included) or a profile TOML file.
     #[arg(long, default_value = "default")]
     profile: String,
     /// The vpcd slot to connect to, as host:port (Debian's slot 0 is 35963, slot 1 35964).
@@ -47,12 +48,7 @@ pub struct CardArgs {
 
 pub fn run(args: CardArgs) -> anyhow::Result<()> {
     if args.list_profiles {
-        for (name, text) in profile::BUILT_IN {
-            let summary = text
-                .lines()
-                .next()
-                .and_then(|l| l.strip_prefix("# "))
-                .unwrap_or("");
+        for profile::BuiltIn { name, summary } in profile::built_ins() {
             let variant = CardProfile::built_in(name)?.variant;
             println!("{name:21} {:21} {summary}", variant.name());
         }

@@ -40,7 +40,16 @@ fn list_profiles_shows_every_built_in_with_its_variant() {
             .unwrap_or_else(|| panic!("{name} is listed:\n{text}"));
         assert_eq!(line.split_whitespace().nth(1), Some(variant), "{line}");
     }
-    assert_eq!(text.lines().count(), sim_card::profile::BUILT_IN.len());
+    // The card matrix's cards are built-in profiles too, listed once.
+    assert_eq!(text.lines().count(), sim_card::profile::built_ins().len());
+    for card in sim_card::card_matrix::card_matrix() {
+        assert!(
+            text.lines()
+                .any(|l| l.split_whitespace().next() == Some(card.name)),
+            "{} is listed:\n{text}",
+            card.name
+        );
+    }
 }
 
 #[test]

@@ -32,6 +32,15 @@
 //! answer, and `67 00` tells a client that forgot Le at once (a documented
 //! choice, `a_signature_without_le_is_refused`).
 //!
+//! Beyond the JPKI flow the card answers what real cards answer
+//! (docs/card-reference.md, Commands): GET DATA of the card's own data
+//! objects with no application selected, GET CHALLENGE, SET SESSION KEY as
+//! each application answers it, and COMPUTE DIGITAL SIGNATURE with P2 `00`
+//! on an application's own key. Secure messaging itself is not implemented:
+//! a session key the text application accepts opens nothing, and every
+//! command under a secure-messaging class answers as a card with no session
+//! (see [`crate::apdu`]).
+//!
 //! Time comes in with each command ([`Card::process_at`]); the card never
 //! reads the clock itself, so tests can use synthetic instants.
 
@@ -39,8 +48,11 @@ use std::time::{Duration, Instant};
 
 use crate::apdu::{self, Class, Command};
 use crate::behaviour::{CardBehaviour, Reselect, VerifiedPinQuery};
-use crate::filesystem::{Application, Content, Fid, PinFormat, SecurityStatus};
+use crate::filesystem::{
+    Access, Application, Content, Fid, PinFormat, SecurityStatus, SessionKeyDelivery,
+};
 use crate::iso7816::*;
+use crate::mynumber::sha256_digest_info;
 use crate::pin::{Pin, VerifyOutcome};
 use crate::variant::Variant;
 
@@ -69,6 +81,18 @@ impl From<StatusWord> for Response {
     }
 }
 
+/// A data object GET DATA answers (P1-P2 = its tag), such as the card's
+/// identification number: real cards answer these with no application
+/// selected, where no EF is readable (soltia48/myna-card).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataObject {
+    pub tag: u16,
+    pub value: Vec<u8>,
+    /// Whether GET DATA answers it with an application selected too (the
+    /// contact ATR on some cards); the others answer only with none.
+    pub with_application: bool,
+}
+
 /// The volatile state of one card session (from power-on to power-off).
 #[derive(Debug, Default, Clone)]
 struct CardSession {
@@ -85,6 +109,8 @@ struct CardSession {
 pub struct Card {
     atr: Vec<u8>,
     applications: Vec<Application>,
+    /// What GET DATA answers.
+    data_objects: Vec<DataObject>,
     session: CardSession,
     variant: Variant,
     /// Where this card behaves as one kind of real card and not another.
@@ -114,6 +140,7 @@ impl Card {
         Card {
             atr,
             applications,
+            data_objects: Vec::new(),
             session: CardSession::default(),
             variant: Variant::default(),
             behaviour: CardBehaviour::default(),
@@ -128,6 +155,14 @@ impl Card {
         Card {
             variant,
             authentication_window,
+            ..self
+        }
+    }
+
+    /// The same card answering GET DATA with `objects`.
+    pub fn with_data_objects(self, objects: Vec<DataObject>) -> Self {
+        Card {
+            data_objects: objects,
             ..self
         }
     }
@@ -243,7 +278,11 @@ impl Card {
             }
             (Class::Interindustry, INS_VERIFY) => self.verify(c),
             (Class::Interindustry, INS_CHANGE_REFERENCE_DATA) => self.change_reference_data(c),
+            (Class::Interindustry, INS_GET_DATA) => self.get_data(c),
+            (Class::Interindustry, INS_GET_CHALLENGE) => get_challenge(c),
+            (Class::Interindustry, INS_INTERNAL_AUTHENTICATE) => self.internal_authenticate(c),
             (Class::Proprietary, INS_COMPUTE_DIGITAL_SIGNATURE) => self.sign(c, now),
+            (Class::Proprietary, INS_SET_SESSION_KEY) => self.set_session_key(c, now),
             // The iPhone's last-command indicator, 80 FC 00 00.
             (Class::Proprietary, INS_LAST_COMMAND) if iphone => match c.p1p2() {
                 0x0000 => Ok(Vec::new()),
@@ -259,7 +298,11 @@ impl Card {
                 | INS_VERIFY
                 | INS_CHANGE_REFERENCE_DATA
                 | INS_COMPUTE_DIGITAL_SIGNATURE
-                | INS_LAST_COMMAND,
+                | INS_LAST_COMMAND
+                | INS_GET_DATA
+                | INS_GET_CHALLENGE
+                | INS_INTERNAL_AUTHENTICATE
+                | INS_SET_SESSION_KEY,
             ) => Err(StatusWord::ClaNotSupported),
             _ => Err(StatusWord::InsNotSupported),
         }
@@ -477,22 +520,120 @@ impl Card {
     }
 
     fn sign(&mut self, c: &Command, now: Instant) -> Result<Vec<u8>, StatusWord> {
-        // P1 00: the card does not hash; P2 80: the key in the selected EF.
-        if c.p1 != 0x00 || c.p2 != 0x80 {
-            return Err(StatusWord::WrongP1P2);
-        }
+        // P1 00: the card does not hash. P2 80: the key in the selected EF;
+        // P2 00: the application's own key, with no SELECT (the text
+        // application's EF 0013, the surface application's 001A;
+        // soltia48/myna-card).
+        let own_key = match (c.p1, c.p2) {
+            (0x00, 0x80) => false,
+            (0x00, 0x00) if self.application().is_some_and(|a| a.own_key.is_some()) => true,
+            _ => return Err(StatusWord::WrongP1P2),
+        };
         // Nothing to sign, or no Le for the signature (case 3): see the
         // module's documentation.
         if c.data.is_empty() || c.ne.is_none() {
             return Err(StatusWord::WrongLength);
         }
-        let Content::Key { key, access } = self.current_content()? else {
+        let content = if own_key {
+            self.application()
+                .and_then(|app| app.file(app.own_key?))
+                .map(|file| &file.content)
+                .ok_or(StatusWord::NoCurrentEf)?
+        } else {
+            self.current_content()?
+        };
+        let Content::Key { key, access } = content else {
             return Err(StatusWord::IncompatibleWithFileStructure);
         };
         if !access.allows(self.security_status(now)) {
             return Err(StatusWord::SecurityStatusNotSatisfied);
         }
         key.sign(c.data)
+    }
+
+    /// GET DATA `00 CA P1 P2 Le`: the data object whose tag is P1-P2. With an
+    /// application selected only the objects that answer there too; an
+    /// absent object `6A88`. An object longer than Ne answers `6700` rather
+    /// than a part of it (real cards refuse a short Le for their large
+    /// objects, which clients then ask for with an extended Le).
+    fn get_data(&self, c: &Command) -> Result<Vec<u8>, StatusWord> {
+        if !c.data.is_empty() {
+            return Err(StatusWord::WrongLength);
+        }
+        let ne = c.ne.ok_or(StatusWord::WrongLength)?;
+        let tag = c.p1p2();
+        let at_master_file = self.session.application.is_none();
+        let object = self
+            .data_objects
+            .iter()
+            .find(|o| o.tag == tag && (at_master_file || o.with_application))
+            .ok_or(StatusWord::ReferencedDataNotFound)?;
+        if object.value.len() > ne {
+            return Err(StatusWord::WrongLength);
+        }
+        Ok(object.value.clone())
+    }
+
+    /// INTERNAL AUTHENTICATE `00 88 00 80|SFI Lc <challenge> Le`: the key EF
+    /// named by its short identifier signs the challenge, which the card
+    /// hashes: PKCS#1 v1.5 over `DigestInfo(SHA-256(challenge))`, no
+    /// credential. Only the application's authentication key answers (the
+    /// 共通AP's `0019`); a key behind a PIN answers `6982`, a key that signs
+    /// through COMPUTE DIGITAL SIGNATURE instead `6985`; a challenge of 1 to
+    /// 255 bytes (soltia48/myna-card, on real cards). Another P2, or an EF
+    /// that is no key: `6A86` and `6A82` (documented choice).
+    fn internal_authenticate(&self, c: &Command) -> Result<Vec<u8>, StatusWord> {
+        let sfi = c.p2 & 0x1F;
+        if c.p1 != 0x00 || c.p2 & 0xE0 != 0x80 || sfi == 0 {
+            return Err(StatusWord::WrongP1P2);
+        }
+        if c.data.is_empty() || c.data.len() > 255 || c.ne.is_none() {
+            return Err(StatusWord::WrongLength);
+        }
+        let app = self.application().ok_or(StatusWord::FileNotFound)?;
+        let fid = Fid::from(sfi);
+        let Some(Content::Key { key, access }) = app.file(fid).map(|f| &f.content) else {
+            return Err(StatusWord::FileNotFound);
+        };
+        if app.authentication_key != Some(fid) {
+            return Err(match access {
+                Access::Always => StatusWord::ConditionsOfUseNotSatisfied,
+                _ => StatusWord::SecurityStatusNotSatisfied,
+            });
+        }
+        let digest = openssl::sha::sha256(c.data);
+        key.sign(&sha256_digest_info(&digest))
+    }
+
+    /// SET SESSION KEY `80 AE 00 00 Lc <cryptogram>`, as the application
+    /// selected answers it ([`SessionKeyDelivery`]). With no application
+    /// selected, `66F1` (documented choice: nothing there delivers a key).
+    /// The access condition is checked before anything is decrypted, as on
+    /// real cards.
+    fn set_session_key(&self, c: &Command, now: Instant) -> Result<Vec<u8>, StatusWord> {
+        if c.p1p2() != 0x0000 {
+            return Err(StatusWord::WrongP1P2);
+        }
+        let delivery = self
+            .application()
+            .map_or(&SessionKeyDelivery::NotConfigured, |app| &app.session_key);
+        match delivery {
+            SessionKeyDelivery::NotConfigured => Err(StatusWord::NoKeyDelivery),
+            SessionKeyDelivery::Refused => Err(StatusWord::SecurityStatusNotSatisfied),
+            SessionKeyDelivery::Accepted { key, access } => {
+                if !access.allows(self.security_status(now)) {
+                    return Err(StatusWord::SecurityStatusNotSatisfied);
+                }
+                if c.data.is_empty() {
+                    return Err(StatusWord::WrongLength);
+                }
+                let delivered = key.decrypt(c.data)?;
+                if !is_key_delivery(&delivered) {
+                    return Err(StatusWord::WrongData);
+                }
+                Ok(Vec::new())
+            }
+        }
     }
 
     /// A one-line description of what `command` asks of this card in its
@@ -539,12 +680,24 @@ impl Card {
             INS_VERIFY if c.data.is_empty() => format!("VERIFY {} (status query)", current()),
             INS_VERIFY => format!("VERIFY {} ({} digits)", current(), c.data.len()),
             INS_CHANGE_REFERENCE_DATA => format!("CHANGE REFERENCE DATA {}", current()),
+            INS_COMPUTE_DIGITAL_SIGNATURE if c.p2 == 0x00 => format!(
+                "COMPUTE DIGITAL SIGNATURE, the application's own key ({} bytes)",
+                c.data.len()
+            ),
             INS_COMPUTE_DIGITAL_SIGNATURE => format!(
                 "COMPUTE DIGITAL SIGNATURE {} ({} bytes)",
                 current(),
                 c.data.len()
             ),
             INS_LAST_COMMAND => "LAST COMMAND".into(),
+            INS_GET_DATA => format!("GET DATA {:04X}{}", c.p1p2(), le()),
+            INS_GET_CHALLENGE => format!("GET CHALLENGE{}", le()),
+            INS_INTERNAL_AUTHENTICATE => format!(
+                "INTERNAL AUTHENTICATE {} ({} bytes)",
+                ef_named(Fid::from(c.p2 & 0x1F)),
+                c.data.len()
+            ),
+            INS_SET_SESSION_KEY => format!("SET SESSION KEY ({} bytes)", c.data.len()),
             ins => format!("INS {ins:02X}"),
         }
     }
@@ -554,6 +707,35 @@ impl Card {
 /// (`A0 00 00 01 51 00 00`), which real cards answer: selecting it leaves
 /// every application.
 pub const GP_ISD_AID: &[u8] = &[0xA0, 0x00, 0x00, 0x01, 0x51, 0x00, 0x00];
+
+/// GET CHALLENGE `00 84 00 00 Le`: Ne random bytes, 1 to 256 exactly, with
+/// or without an application selected; an extended Le answers `6985`
+/// (soltia48/myna-card, on real cards). The bytes come from OpenSSL's
+/// generator: a challenge must be unpredictable, so this is the one answer
+/// no test can know in advance.
+fn get_challenge(c: &Command) -> Result<Vec<u8>, StatusWord> {
+    if c.p1p2() != 0x0000 {
+        return Err(StatusWord::WrongP1P2);
+    }
+    if !c.data.is_empty() {
+        return Err(StatusWord::WrongLength);
+    }
+    let ne = c.ne.ok_or(StatusWord::WrongLength)?;
+    if c.extended {
+        return Err(StatusWord::ConditionsOfUseNotSatisfied);
+    }
+    let mut challenge = vec![0; ne];
+    openssl::rand::rand_bytes(&mut challenge).map_err(|_| StatusWord::NoPreciseDiagnosis)?;
+    Ok(challenge)
+}
+
+/// The key-delivery object SET SESSION KEY carries, once decrypted:
+/// `A0 22 { 80 20 <32 bytes> }`, the encryption key alone (the text
+/// application answers `6A80` to the forms with a checksum key,
+/// soltia48/myna-card).
+fn is_key_delivery(plaintext: &[u8]) -> bool {
+    matches!(plaintext, [0xA0, 0x22, 0x80, 0x20, key @ ..] if key.len() == 32)
+}
 
 /// A BER-TLV data object with a one-byte tag (lengths up to 255).
 fn dof(tag: u8, value: &[u8]) -> Vec<u8> {

@@ -6,6 +6,12 @@
 //! one card's quirk: it works on the cards its author had, and will fail at
 //! a counter whose patient holds the other kind. Each entry changes exactly
 //! one option from the default, so a failure names the quirk.
+//!
+//! This is the one list of them: each card is also a built-in card profile
+//! of its name (the default profile with its behaviour, see
+//! [`crate::profile::built_ins`]), so a card seen failing in the matrix can
+//! be started alone (`kazasu card --profile reselect-clears`) or named in a
+//! scenario's person.
 
 use crate::behaviour::{
     CardBehaviour, LengthForm, MIN_CERTIFICATE_ALLOCATION, Reselect, VerifiedPinQuery,

@@ -88,6 +88,45 @@ pub trait CardKey: Send + Sync {
     fn sign(&self, input: &[u8]) -> Result<Vec<u8>, StatusWord>;
 }
 
+/// The card's side of SET SESSION KEY: recovering what a terminal encrypted
+/// to the application's session-key public key.
+pub trait SessionKeyDecryptor: Send + Sync {
+    /// The plaintext of `cryptogram`, or the status word the card answers:
+    /// `6F00` for a cryptogram that is not below the modulus (no RSA
+    /// operation is possible), `6A80` for one that does not decrypt.
+    fn decrypt(&self, cryptogram: &[u8]) -> Result<Vec<u8>, StatusWord>;
+}
+
+/// What SET SESSION KEY (`80 AE`) answers in an application. Real cards know
+/// the instruction in every application and differ in why they refuse it
+/// (soltia48/myna-card).
+#[derive(Clone, Default)]
+pub enum SessionKeyDelivery {
+    /// `66F1`: the application's security environment delivers no session
+    /// key (共通AP, 券面事項確認AP).
+    #[default]
+    NotConfigured,
+    /// `6982` whatever was verified: configured, but no credential a reader
+    /// can present satisfies it (JPKI-AP, 住基AP).
+    Refused,
+    /// The text application: after `access`, the cryptogram is decrypted with
+    /// `key` and must hold the key-delivery object `A0 22 80 20 <32 bytes>`.
+    Accepted {
+        key: Arc<dyn SessionKeyDecryptor>,
+        access: Access,
+    },
+}
+
+impl std::fmt::Debug for SessionKeyDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SessionKeyDelivery::NotConfigured => f.write_str("NotConfigured"),
+            SessionKeyDelivery::Refused => f.write_str("Refused"),
+            SessionKeyDelivery::Accepted { access, .. } => write!(f, "Accepted({access:?})"),
+        }
+    }
+}
+
 /// What an EF holds.
 #[derive(Clone)]
 pub enum Content {
@@ -209,9 +248,55 @@ pub struct Application {
     /// The name used in traces, e.g. `JPKI-AP`.
     pub name: &'static str,
     pub files: Vec<ElementaryFile>,
+    /// The key EF COMPUTE DIGITAL SIGNATURE with P2 `00` signs with, without
+    /// a SELECT: the application's own key (the text application's EF
+    /// `0013`). `None`: P2 `00` answers `6A86`.
+    pub own_key: Option<Fid>,
+    /// What SET SESSION KEY answers here.
+    pub session_key: SessionKeyDelivery,
+    /// The key EF INTERNAL AUTHENTICATE signs with (the 共通AP's `0019`).
+    /// Other keys refuse it.
+    pub authentication_key: Option<Fid>,
 }
 
 impl Application {
+    /// An application with these files, no own key, and no session-key
+    /// delivery (`66F1`).
+    pub fn new(aid: &[u8], name: &'static str, files: Vec<ElementaryFile>) -> Self {
+        Application {
+            aid: aid.to_vec(),
+            name,
+            files,
+            own_key: None,
+            session_key: SessionKeyDelivery::default(),
+            authentication_key: None,
+        }
+    }
+
+    /// The same application, answering INTERNAL AUTHENTICATE with EF `fid`.
+    pub fn with_authentication_key(self, fid: Fid) -> Self {
+        Application {
+            authentication_key: Some(fid),
+            ..self
+        }
+    }
+
+    /// The same application, signing with EF `fid` for P2 `00`.
+    pub fn with_own_key(self, fid: Fid) -> Self {
+        Application {
+            own_key: Some(fid),
+            ..self
+        }
+    }
+
+    /// The same application, answering SET SESSION KEY as `delivery` says.
+    pub fn with_session_key(self, delivery: SessionKeyDelivery) -> Self {
+        Application {
+            session_key: delivery,
+            ..self
+        }
+    }
+
     pub fn file(&self, fid: Fid) -> Option<&ElementaryFile> {
         self.files.iter().find(|f| f.fid == fid)
     }

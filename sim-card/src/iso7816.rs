@@ -33,6 +33,9 @@ pub enum StatusWord {
     SecureMessagingNotSupported,
     /// `68 84`.
     ChainingNotSupported,
+    /// `66 F1` (JICSAP cards, not ISO): SET SESSION KEY where the security
+    /// environment delivers no session key.
+    NoKeyDelivery,
     /// `69 81`.
     IncompatibleWithFileStructure,
     /// `69 82`: a PIN (or, on an iPhone, Face ID) is needed first.
@@ -47,6 +50,9 @@ pub enum StatusWord {
     ConditionsOfUseNotSatisfied,
     /// `69 86`: command not allowed, no current EF.
     NoCurrentEf,
+    /// `69 FC` (JICSAP cards, not ISO): a command under secure messaging
+    /// with no secure-messaging session to decrypt it.
+    NoSecureMessagingSession,
     /// `6A 80`: incorrect data field.
     WrongData,
     /// `6A 82`: file or application not found.
@@ -55,6 +61,9 @@ pub enum StatusWord {
     RecordNotFound,
     /// `6A 86`: incorrect P1-P2.
     WrongP1P2,
+    /// `6A 88`: referenced data not found (GET DATA of an object the card
+    /// does not have).
+    ReferencedDataNotFound,
     /// `6B 00`: offset outside the EF.
     OffsetOutsideEf,
     /// `6C xx` (T=0): wrong Le; the card has xx bytes (`00` = 256).
@@ -80,16 +89,19 @@ impl StatusWord {
             Self::LogicalChannelNotSupported => 0x6881,
             Self::SecureMessagingNotSupported => 0x6882,
             Self::ChainingNotSupported => 0x6884,
+            Self::NoKeyDelivery => 0x66F1,
             Self::IncompatibleWithFileStructure => 0x6981,
             Self::SecurityStatusNotSatisfied => 0x6982,
             Self::AuthenticationBlocked => 0x6983,
             Self::ReferenceDataNotUsable => 0x6984,
             Self::ConditionsOfUseNotSatisfied => 0x6985,
             Self::NoCurrentEf => 0x6986,
+            Self::NoSecureMessagingSession => 0x69FC,
             Self::WrongData => 0x6A80,
             Self::FileNotFound => 0x6A82,
             Self::RecordNotFound => 0x6A83,
             Self::WrongP1P2 => 0x6A86,
+            Self::ReferencedDataNotFound => 0x6A88,
             Self::OffsetOutsideEf => 0x6B00,
             Self::WrongLe(n) => 0x6C00 | n as u16,
             Self::InsNotSupported => 0x6D00,
@@ -110,16 +122,19 @@ impl StatusWord {
             0x6881 => Self::LogicalChannelNotSupported,
             0x6882 => Self::SecureMessagingNotSupported,
             0x6884 => Self::ChainingNotSupported,
+            0x66F1 => Self::NoKeyDelivery,
             0x6981 => Self::IncompatibleWithFileStructure,
             0x6982 => Self::SecurityStatusNotSatisfied,
             0x6983 => Self::AuthenticationBlocked,
             0x6984 => Self::ReferenceDataNotUsable,
             0x6985 => Self::ConditionsOfUseNotSatisfied,
             0x6986 => Self::NoCurrentEf,
+            0x69FC => Self::NoSecureMessagingSession,
             0x6A80 => Self::WrongData,
             0x6A82 => Self::FileNotFound,
             0x6A83 => Self::RecordNotFound,
             0x6A86 => Self::WrongP1P2,
+            0x6A88 => Self::ReferencedDataNotFound,
             0x6B00 => Self::OffsetOutsideEf,
             _ if sw & 0xFF00 == 0x6C00 => Self::WrongLe(low),
             0x6D00 => Self::InsNotSupported,
@@ -169,6 +184,7 @@ impl StatusWord {
             Self::LogicalChannelNotSupported => "logical channel not supported".into(),
             Self::SecureMessagingNotSupported => "secure messaging not supported".into(),
             Self::ChainingNotSupported => "command chaining not supported".into(),
+            Self::NoKeyDelivery => "no session-key delivery in this application".into(),
             Self::IncompatibleWithFileStructure => {
                 "command incompatible with file structure".into()
             }
@@ -177,10 +193,12 @@ impl StatusWord {
             Self::ReferenceDataNotUsable => "PIN blocked".into(),
             Self::ConditionsOfUseNotSatisfied => "conditions of use not satisfied".into(),
             Self::NoCurrentEf => "no current EF".into(),
+            Self::NoSecureMessagingSession => "no secure-messaging session".into(),
             Self::WrongData => "incorrect data".into(),
             Self::FileNotFound => "file not found".into(),
             Self::RecordNotFound => "record not found".into(),
             Self::WrongP1P2 => "incorrect P1/P2".into(),
+            Self::ReferencedDataNotFound => "referenced data not found".into(),
             Self::OffsetOutsideEf => "offset outside the EF".into(),
             Self::WrongLe(n) => format!("wrong Le: resend with Le={n}"),
             Self::InsNotSupported => "instruction not supported".into(),
@@ -242,6 +260,12 @@ pub const INS_VERIFY: u8 = 0x20;
 pub const INS_CHANGE_REFERENCE_DATA: u8 = 0x24;
 pub const INS_COMPUTE_DIGITAL_SIGNATURE: u8 = 0x2A;
 pub const INS_GET_RESPONSE: u8 = 0xC0;
+pub const INS_GET_DATA: u8 = 0xCA;
+pub const INS_GET_CHALLENGE: u8 = 0x84;
+pub const INS_INTERNAL_AUTHENTICATE: u8 = 0x88;
+/// 80 AE: SET SESSION KEY, which delivers a secure-messaging session key
+/// encrypted to a key of the card.
+pub const INS_SET_SESSION_KEY: u8 = 0xAE;
 /// 80 FC: the iPhone profile's "last command" indicator. Physical cards answer
 /// it with 6700.
 pub const INS_LAST_COMMAND: u8 = 0xFC;
@@ -315,6 +339,18 @@ mod tests {
         assert_eq!(StatusWord::from(0x6C25), StatusWord::WrongLe(0x25));
         assert_eq!(StatusWord::from(0x6984), StatusWord::ReferenceDataNotUsable);
         assert!(matches!(StatusWord::from(0x6A82), StatusWord::FileNotFound));
+        assert_eq!(
+            StatusWord::from(0x69FC),
+            StatusWord::NoSecureMessagingSession
+        );
+        assert!(matches!(
+            StatusWord::from(0x66F1),
+            StatusWord::NoKeyDelivery
+        ));
+        assert!(matches!(
+            StatusWord::from(0x6A88),
+            StatusWord::ReferencedDataNotFound
+        ));
         assert!(matches!(
             StatusWord::from(0x6A84),
             StatusWord::Other(0x6A84)

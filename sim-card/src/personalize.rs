@@ -9,8 +9,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::card::{Card, PinRef};
-use crate::filesystem::{Access, Application, CardKey, ElementaryFile as Ef, PinFormat};
+use crate::card::{Card, DataObject, PinRef};
+use crate::filesystem::{
+    Access, Application, CardKey, ElementaryFile as Ef, PinFormat, SessionKeyDecryptor,
+    SessionKeyDelivery,
+};
 use crate::formats::{self, TokenLabel};
 use crate::iso7816::StatusWord;
 use crate::keys::{self, EcKey, RsaKey};
@@ -20,6 +23,7 @@ use crate::mynumber::{
     SURFACE_AID, TEXT_AID,
 };
 use crate::pin::{self, Pin};
+use crate::pki::card_issuer::{self, CardApplication};
 use crate::pki::{CertificateHolder, Jpki, PkiError, SubjectKey};
 use crate::profile::{CardProfile, PhoneKey, PinSetting, ProfileError};
 use crate::variant::Variant;
@@ -68,6 +72,39 @@ impl CardKey for RsaKey {
         // bytes (empty or over 245 bytes): a wrong length, as the card says.
         self.sign_digest_info(input)
             .map_err(|_| StatusWord::WrongLength)
+    }
+}
+
+/// SET SESSION KEY's cryptogram is RSAES-OAEP with SHA-256 (for the label
+/// hash and MGF1) under the text application's session-key public key (EF
+/// `0006`), as soltia48/myna-card's client encrypts it for a real card.
+impl SessionKeyDecryptor for RsaKey {
+    fn decrypt(&self, cryptogram: &[u8]) -> Result<Vec<u8>, StatusWord> {
+        let n = self
+            .pkey()
+            .rsa()
+            .map_err(|_| StatusWord::NoPreciseDiagnosis)?
+            .n()
+            .to_owned()
+            .map_err(|_| StatusWord::NoPreciseDiagnosis)?;
+        let c = openssl::bn::BigNum::from_slice(cryptogram)
+            .map_err(|_| StatusWord::NoPreciseDiagnosis)?;
+        // No RSA operation on a number at or above the modulus: the card
+        // answers 6F00 (soltia48/myna-card).
+        if c >= n {
+            return Err(StatusWord::NoPreciseDiagnosis);
+        }
+        let oaep = || -> Result<Vec<u8>, openssl::error::ErrorStack> {
+            let mut ctx = openssl::pkey_ctx::PkeyCtx::new(self.pkey())?;
+            ctx.decrypt_init()?;
+            ctx.set_rsa_padding(openssl::rsa::Padding::PKCS1_OAEP)?;
+            ctx.set_rsa_oaep_md(openssl::md::Md::sha256())?;
+            ctx.set_rsa_mgf1_md(openssl::md::Md::sha256())?;
+            let mut out = Vec::new();
+            ctx.decrypt_to_vec(cryptogram, &mut out)?;
+            Ok(out)
+        };
+        oaep().map_err(|_| StatusWord::WrongData)
     }
 }
 
@@ -191,18 +228,21 @@ pub fn issue(profile: &CardProfile, pki: &Jpki) -> Result<IssuedCard, IssueError
             text_application(profile),
             surface_application(profile),
             common_application(profile),
-            Application {
-                aid: JUKI_AID.to_vec(),
-                name: "住基AP",
-                files: Vec::new(),
-            },
+            Application::new(JUKI_AID, "住基AP", Vec::new())
+                .with_session_key(SessionKeyDelivery::Refused),
         ],
         Variant::Android => vec![jpki],
         Variant::Iphone if profile.phone.wallet_opened => vec![jpki],
         Variant::Iphone => Vec::new(),
     };
+    let data_objects = match profile.variant {
+        Variant::PhysicalContact | Variant::PhysicalContactless => master_file_objects(profile)?,
+        // A phone answers no GET DATA (documented choice: nothing public).
+        Variant::Android | Variant::Iphone => Vec::new(),
+    };
     let window = Duration::from_secs(profile.phone.authentication_window_seconds.into());
     let card = Card::new(profile.atr()?, applications)
+        .with_data_objects(data_objects)
         .carried_by(profile.variant, window)
         .behaving(profile.behaviour);
     Ok(IssuedCard {
@@ -210,6 +250,40 @@ pub fn issue(profile: &CardProfile, pki: &Jpki) -> Result<IssuedCard, IssueError
         auth_certificate,
         sign_certificate,
     })
+}
+
+/// What GET DATA answers on the plastic card ([`formats::master_file`]):
+/// with no application selected every object, and the contact ATR with one
+/// selected too (some real cards answer it only at one of the two levels;
+/// documented choice: both).
+fn master_file_objects(profile: &CardProfile) -> Result<Vec<DataObject>, ProfileError> {
+    use formats::master_file as mf;
+    // The card's own ATR, the one its contacts give, even when a contactless
+    // reader shows another.
+    let contact_atr = match &profile.body.atr {
+        Some(atr) => atr.clone(),
+        None => Variant::PhysicalContact.atr(),
+    }
+    .bytes()?;
+    let at_master_file = |tag, value| DataObject {
+        tag,
+        value,
+        with_application: false,
+    };
+    Ok(vec![
+        at_master_file(0x0042, mf::issuer_identification()),
+        at_master_file(0x0045, mf::card_identification(profile)),
+        at_master_file(0x0066, mf::card_recognition_data()),
+        at_master_file(0x00F0, mf::municipality(profile)),
+        at_master_file(0x00F2, mf::expiry(profile)),
+        at_master_file(0x00F7, mf::intermediate_key_id()),
+        at_master_file(0x00F8, mf::root_certificate()),
+        DataObject {
+            tag: 0x5F51,
+            value: mf::contact_atr(&contact_atr),
+            with_application: true,
+        },
+    ])
 }
 
 fn pin(setting: &PinSetting, max: u8) -> Pin {
@@ -344,11 +418,9 @@ fn jpki_application(
             ),
         ]);
     }
-    Application {
-        aid: JPKI_AID.to_vec(),
-        name: "JPKI-AP",
-        files,
-    }
+    // SET SESSION KEY: configured, but no credential a reader presents
+    // satisfies it (soltia48/myna-card).
+    Application::new(JPKI_AID, "JPKI-AP", files).with_session_key(SessionKeyDelivery::Refused)
 }
 
 fn surface_pin(value: &str) -> Pin {
@@ -384,10 +456,13 @@ fn text_application(profile: &CardProfile) -> Application {
     let pin_a = formats::surface_pin_a(persona);
     let pin_b = formats::surface_pin_b(persona, &profile.body);
     let pin_or_any = || Access::AnyPin(vec![TEXT_PIN.fid, 0x0014, 0x0015]);
-    Application {
-        aid: TEXT_AID.to_vec(),
-        name: "券面事項入力補助AP",
-        files: vec![
+    // Its public half is EF 0007's DF51.
+    let own_key = CardApplication::Text.own_key(&profile.seed);
+    let session_key = card_issuer::text_session_key();
+    Application::new(
+        TEXT_AID,
+        "券面事項入力補助AP",
+        vec![
             // 17 bytes: the object and its two bytes of filler, which the
             // integrity digest covers (formats::text_my_number).
             Ef::binary(
@@ -427,13 +502,13 @@ fn text_application(profile: &CardProfile) -> Application {
             Ef::binary(
                 0x0006,
                 "session key public key",
-                formats::text_session_key(persona),
+                formats::text_session_key(&card_issuer::modulus(&session_key)),
                 pin_or_any(),
             ),
             Ef::binary(
                 0x0007,
                 "signed AP public key",
-                formats::text_signed_public_key(persona),
+                formats::text_signed_public_key(&card_issuer::modulus(&own_key)),
                 pin_or_any(),
             ),
             // Its read condition is not public (documented choice: free).
@@ -458,11 +533,33 @@ fn text_application(profile: &CardProfile) -> Application {
                 Pin::new(Vec::new(), pin::TEXT_PIN_TRIES, 0),
                 PinFormat::Fixed,
             ),
+            Ef::key(
+                EF_TEXT_AP_KEY,
+                "text AP key",
+                Arc::new(own_key),
+                Access::Always,
+            ),
             Ef::pin(0x0014, "照合番号A", surface_pin(&pin_a), PinFormat::Fixed),
             Ef::pin(0x0015, "照合番号B", surface_pin(&pin_b), PinFormat::Fixed),
         ],
-    }
+    )
+    // Signs with P2 00 and no PIN, to prove the card is present.
+    .with_own_key(EF_TEXT_AP_KEY)
+    // Only the PIN opens a session: 照合番号A, which the card accepts, does
+    // not (soltia48/myna-card).
+    .with_session_key(SessionKeyDelivery::Accepted {
+        key: Arc::new(session_key),
+        access: Access::Pin(TEXT_PIN.fid),
+    })
 }
+
+/// The 共通AP's authentication key EF (soltia48/myna-card).
+pub const EF_COMMON_AUTHENTICATION_KEY: u16 = 0x0019;
+
+/// The EF of the text application's own key (soltia48/myna-card).
+pub const EF_TEXT_AP_KEY: u16 = 0x0013;
+/// The EF of the surface application's own key (soltia48/myna-card).
+pub const EF_SURFACE_AP_KEY: u16 = 0x001A;
 
 /// 券面AP (the plastic card only).
 ///
@@ -476,10 +573,10 @@ fn surface_application(profile: &CardProfile) -> Application {
     let pin_a = formats::surface_pin_a(persona);
     let pin_b = formats::surface_pin_b(persona, &profile.body);
     let either_surface_pin = Access::AnyPin(vec![0x0013, 0x0012]);
-    Application {
-        aid: SURFACE_AID.to_vec(),
-        name: "券面AP",
-        files: vec![
+    Application::new(
+        SURFACE_AID,
+        "券面AP",
+        vec![
             Ef::binary(
                 0x0001,
                 "age record",
@@ -526,22 +623,41 @@ fn surface_application(profile: &CardProfile) -> Application {
             ),
             Ef::pin(0x0012, "照合番号B", surface_pin(&pin_b), PinFormat::Fixed),
             Ef::pin(0x0013, "照合番号A", surface_pin(&pin_a), PinFormat::Fixed),
+            // Its public half is in DF12, DF24 and DF42.
+            Ef::key(
+                EF_SURFACE_AP_KEY,
+                "surface AP key",
+                Arc::new(CardApplication::Surface.own_key(&profile.seed)),
+                Access::Always,
+            ),
         ],
-    }
+    )
+    .with_own_key(EF_SURFACE_AP_KEY)
 }
 
 /// 共通AP (the plastic card only).
 fn common_application(profile: &CardProfile) -> Application {
-    Application {
-        aid: COMMON_AID.to_vec(),
-        name: "共通AP",
-        files: vec![Ef::records(
-            0x0001,
-            "card information",
-            vec![formats::common_record(profile)],
-            Access::Always,
-        )],
-    }
+    Application::new(
+        COMMON_AID,
+        "共通AP",
+        vec![
+            Ef::records(
+                0x0001,
+                "card information",
+                vec![formats::common_record(profile)],
+                Access::Always,
+            ),
+            Ef::key(
+                EF_COMMON_AUTHENTICATION_KEY,
+                "authentication key",
+                Arc::new(card_issuer::common_ap_authentication_key()),
+                Access::Always,
+            ),
+        ],
+    )
+    // The one key INTERNAL AUTHENTICATE reaches, with no credential
+    // (soltia48/myna-card).
+    .with_authentication_key(EF_COMMON_AUTHENTICATION_KEY)
 }
 
 /// The simulated JPKI every card and the mock service share.

@@ -17,11 +17,14 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 
 use crate::behaviour::CardBehaviour;
+use crate::card_matrix::{card_matrix, matrix_card};
 use crate::persona::Persona;
 use crate::toml_date;
 use crate::variant::{Atr, AtrError, Variant};
 
-/// The built-in profiles, by name. `default` is the one used when none is named.
+/// The built-in profile files, by name. `default` is the one used when none
+/// is named. The cards of the card matrix are built-in profiles too (see
+/// [`built_ins`]); they are not listed here, so that the matrix stays one list.
 pub const BUILT_IN: &[(&str, &str)] = &[
     ("default", include_str!("profiles/default.toml")),
     ("no-photo", include_str!("profiles/no-photo.toml")),
@@ -42,6 +45,40 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("profiles/iphone-wallet-closed.toml"),
     ),
 ];
+
+/// A built-in profile: its name and one line saying what it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltIn {
+    pub name: &'static str,
+    pub summary: String,
+}
+
+/// Every name [`CardProfile::built_in`] takes: the profile files of
+/// [`BUILT_IN`], then each card of the card matrix
+/// ([`crate::card_matrix`]) but `default`, which is the default profile
+/// already. A matrix card is the default profile with that card's behaviour,
+/// so `kazasu card --profile reselect-clears` and a fixture person's
+/// `card = "reselect-clears"` hold the card `kazasu run --card-matrix` runs
+/// as `reselect-clears`.
+pub fn built_ins() -> Vec<BuiltIn> {
+    let files = BUILT_IN.iter().map(|(name, text)| BuiltIn {
+        name,
+        summary: text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("# "))
+            .unwrap_or("")
+            .to_string(),
+    });
+    let matrix = card_matrix()
+        .into_iter()
+        .filter(|card| !BUILT_IN.iter().any(|(name, _)| *name == card.name))
+        .map(|card| BuiltIn {
+            name: card.name,
+            summary: format!("The default card, except: {}.", card.differs),
+        });
+    files.chain(matrix).collect()
+}
 
 /// The youngest holder a smartphone certificate is issued to (スマホ用電子証明書
 /// are not issued under 15; docs/service-rules.md, Smartphone rules).
@@ -261,18 +298,24 @@ impl CardProfile {
         date.year() - birth.year() - i32::from(before_birthday)
     }
 
-    /// A built-in profile by name.
+    /// A built-in profile by name: a profile file of [`BUILT_IN`], or a card
+    /// of the card matrix (the default profile with its behaviour; see
+    /// [`built_ins`]).
     pub fn built_in(name: &str) -> Result<Self, ProfileError> {
-        let (_, text) = BUILT_IN
-            .iter()
-            .find(|(n, _)| *n == name)
-            .ok_or_else(|| ProfileError::UnknownBuiltIn(name.to_string()))?;
-        Self::from_toml(text)
+        if let Some((_, text)) = BUILT_IN.iter().find(|(n, _)| *n == name) {
+            return Self::from_toml(text);
+        }
+        let card =
+            matrix_card(name).ok_or_else(|| ProfileError::UnknownBuiltIn(name.to_string()))?;
+        Ok(CardProfile {
+            behaviour: card.behaviour,
+            ..Self::built_in("default")?
+        })
     }
 
     /// A built-in profile by name, or a file when `name_or_path` names one.
     pub fn load(name_or_path: &str) -> Result<Self, ProfileError> {
-        if BUILT_IN.iter().any(|(n, _)| *n == name_or_path) {
+        if built_ins().iter().any(|b| b.name == name_or_path) {
             return Self::built_in(name_or_path);
         }
         let text = std::fs::read_to_string(name_or_path).map_err(|source| ProfileError::Read {
@@ -354,6 +397,37 @@ mod tests {
             let profile = CardProfile::built_in(name).unwrap_or_else(|e| panic!("{name}: {e}"));
             profile.validate().unwrap();
         }
+    }
+
+    #[test]
+    fn every_matrix_card_is_a_built_in_profile_with_its_behaviour() {
+        let default = CardProfile::built_in("default").unwrap();
+        let names: Vec<&str> = built_ins().iter().map(|b| b.name).collect();
+        let unique: std::collections::HashSet<_> = names.iter().collect();
+        assert_eq!(unique.len(), names.len(), "one meaning per name: {names:?}");
+        for card in card_matrix() {
+            assert!(names.contains(&card.name), "{} is listed", card.name);
+            let profile = CardProfile::load(card.name).unwrap();
+            assert_eq!(profile.behaviour, card.behaviour, "{}", card.name);
+            assert_eq!(
+                CardProfile {
+                    behaviour: default.behaviour,
+                    ..profile
+                },
+                default,
+                "{} is the default card otherwise",
+                card.name
+            );
+        }
+        let clears = built_ins()
+            .into_iter()
+            .find(|b| b.name == "reselect-clears")
+            .unwrap();
+        assert!(clears.summary.contains("SELECT"), "{clears:?}");
+        assert!(matches!(
+            CardProfile::built_in("no-such-card"),
+            Err(ProfileError::UnknownBuiltIn(_))
+        ));
     }
 
     #[test]

@@ -224,16 +224,16 @@ mod tests {
     use crate::pin::Pin;
 
     fn card() -> Card {
-        let app = Application {
-            aid: vec![0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01],
-            name: "JPKI-AP",
-            files: vec![ElementaryFile::pin(
+        let app = Application::new(
+            &[0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01],
+            "JPKI-AP",
+            vec![ElementaryFile::pin(
                 0x0018,
                 "auth PIN",
                 Pin::new(*b"1234", 3, 3),
                 PinFormat::FourDigits,
             )],
-        };
+        );
         Card::new(vec![0x3B, 0x00], vec![app])
     }
 

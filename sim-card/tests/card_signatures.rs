@@ -264,3 +264,267 @@ fn the_issuers_own_certificate_is_self_signed() {
         );
     }
 }
+
+/// `status` of one command, whatever it is (the helpers above insist on 9000).
+fn status(card: &mut Card, apdu: &[u8]) -> (Vec<u8>, u16) {
+    let r = card.process(apdu);
+    (r.data, r.sw.to_u16())
+}
+
+/// `80 2A 00 00 Lc <SHA-256 DigestInfo of message> 00`: the application's
+/// own key, named by P2 00, no SELECT.
+fn sign_with_own_key(card: &mut Card, message: &[u8]) -> (Vec<u8>, u16) {
+    let mut apdu = vec![0x80, 0x2A, 0x00, 0x00, 51];
+    apdu.extend_from_slice(&sim_card::mynumber::sha256_digest_info(&sha256(message)));
+    apdu.push(0x00);
+    status(card, &apdu)
+}
+
+/// The text application's own key, as a client learns it: EF 0007's DF51,
+/// checked against DF52 and the CV certificate in EF 0004 (read with 照合番号B).
+fn text_own_key(card: &mut Card, profile: &CardProfile) -> PKey<Public> {
+    send(card, &SELECT_TEXT);
+    let certified = certified_key(&read_object(card, 0x0004), CardApplication::Text);
+    let pin_b = sim_card::formats::surface_pin_b(&profile.persona, &profile.body);
+    verify(card, 0x0015, pin_b.as_bytes());
+    let record = read_object(card, 0x0007);
+    let parts = objects(value_of(&record));
+    let (df51, key) = find(&parts, 0xDF51);
+    let (_, signature) = find(&parts, 0xDF52);
+    assert!(verifies(&certified, df51, signature), "DF52 over DF51");
+    card_key(key)
+}
+
+#[test]
+fn the_text_application_proves_the_card_is_present() {
+    let (mut card, profile) = issued();
+    let key = text_own_key(&mut card, &profile);
+    // A new session, nothing verified: a challenge from the card, signed by
+    // its own key with P2 00.
+    card.reset_session();
+    send(&mut card, &SELECT_TEXT);
+    let challenge = send(&mut card, &[0x00, 0x84, 0x00, 0x00, 0x10]);
+    assert_eq!(challenge.len(), 16);
+    let (signature, sw) = sign_with_own_key(&mut card, &challenge);
+    assert_eq!(sw, 0x9000);
+    assert!(
+        verifies(&key, &challenge, &signature),
+        "signed by DF51's key"
+    );
+    assert!(!verifies(&key, b"another challenge", &signature));
+    // The key stays in the card: EF 0013 is a key, not a file to read.
+    select_ef(&mut card, 0x0013);
+    assert_eq!(status(&mut card, &[0x00, 0xB0, 0x00, 0x00, 0x00]).1, 0x6981);
+
+    // Another card has a key of its own.
+    let mut other = profile.clone();
+    other.seed = "another card's seed".into();
+    let pki = personalize::simulated_jpki().unwrap();
+    let mut other_card = personalize::issue(&other, &pki).unwrap().card;
+    let other_key = text_own_key(&mut other_card, &other);
+    assert!(!key.public_eq(&other_key), "one key per card");
+    // And the JPKI-AP has no own key: P2 00 names nothing there.
+    send(
+        &mut card,
+        &[
+            0x00, 0xA4, 0x04, 0x0C, 0x0A, 0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00,
+            0x01,
+        ],
+    );
+    assert_eq!(sign_with_own_key(&mut card, &challenge).1, 0x6A86);
+}
+
+#[test]
+fn the_card_level_certificate_chain_verifies() {
+    let (mut card, _) = issued();
+    // GET DATA with no application selected; the certificate is too long
+    // for a short Le (6700) and comes with an extended one.
+    assert_eq!(status(&mut card, &[0x00, 0xCA, 0x00, 0xF8, 0x00]).1, 0x6700);
+    let chain = send(&mut card, &[0x00, 0xCA, 0x00, 0xF8, 0x00, 0x00, 0x00]);
+    let intermediate_id = send(&mut card, &[0x00, 0xCA, 0x00, 0xF7, 0x00]);
+    let parts = objects(&chain);
+    let (_, body) = find(&parts, 0x5F4E);
+    let (_, signature) = find(&parts, 0x5F37);
+    let root = sim_card::pki::card_issuer::card_root_key();
+    let root = PKey::public_key_from_der(root.public_key_der()).unwrap();
+    assert!(verifies(&root, body, signature), "00F8 signed by the root");
+    assert_eq!(&body[16..32], intermediate_id, "00F7 names its subject");
+    let intermediate = sim_card::pki::card_issuer::card_intermediate_key();
+    assert_eq!(
+        card_key(&body[32..]).public_key_to_der().unwrap(),
+        intermediate.public_key_der()
+    );
+}
+
+#[test]
+fn the_common_application_answers_internal_authenticate() {
+    let (mut card, _) = issued();
+    send(
+        &mut card,
+        &[
+            0x00, 0xA4, 0x04, 0x0C, 0x0A, 0xD3, 0x92, 0x10, 0x00, 0x31, 0x00, 0x01, 0x01, 0x01,
+            0x00,
+        ],
+    );
+    let challenge = b"terminal challenge";
+    let mut apdu = vec![0x00, 0x88, 0x00, 0x99, challenge.len() as u8];
+    apdu.extend_from_slice(challenge);
+    apdu.push(0x00);
+    let signature = send(&mut card, &apdu);
+    // The card hashed the challenge: a plain sha256WithRSAEncryption.
+    let key = sim_card::pki::card_issuer::common_ap_authentication_key();
+    let key = PKey::public_key_from_der(key.public_key_der()).unwrap();
+    assert!(verifies(&key, challenge, &signature));
+    // 1 to 255 bytes; another P2 form is refused.
+    assert_eq!(status(&mut card, &[0x00, 0x88, 0x00, 0x99, 0x00]).1, 0x6700);
+    assert_eq!(
+        status(&mut card, &[0x00, 0x88, 0x00, 0x19, 0x01, 0xAA, 0x00]).1,
+        0x6A86
+    );
+    // Not in the JPKI-AP (keys behind a PIN) nor on the text AP's own key.
+    send(
+        &mut card,
+        &[
+            0x00, 0xA4, 0x04, 0x0C, 0x0A, 0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00,
+            0x01,
+        ],
+    );
+    verify(&mut card, 0x0018, b"1234");
+    apdu[3] = 0x97;
+    assert_eq!(status(&mut card, &apdu).1, 0x6982);
+    send(&mut card, &SELECT_TEXT);
+    apdu[3] = 0x93;
+    assert_eq!(status(&mut card, &apdu).1, 0x6985);
+}
+
+/// `80 AE 00 00 <cryptogram>`: SET SESSION KEY, extended Lc (256 bytes).
+fn set_session_key(card: &mut Card, cryptogram: &[u8]) -> u16 {
+    let mut apdu = vec![0x80, 0xAE, 0x00, 0x00, 0x00];
+    apdu.extend_from_slice(&(cryptogram.len() as u16).to_be_bytes());
+    apdu.extend_from_slice(cryptogram);
+    status(card, &apdu).1
+}
+
+/// RSAES-OAEP with SHA-256 (label hash and MGF1) of `message` under `key`,
+/// as a terminal delivers a session key.
+fn oaep_sha256(key: &PKey<Public>, message: &[u8]) -> Vec<u8> {
+    use openssl::md::Md;
+    use openssl::pkey_ctx::PkeyCtx;
+    let mut ctx = PkeyCtx::new(key).unwrap();
+    ctx.encrypt_init().unwrap();
+    ctx.set_rsa_padding(Padding::PKCS1_OAEP).unwrap();
+    ctx.set_rsa_oaep_md(Md::sha256()).unwrap();
+    ctx.set_rsa_mgf1_md(Md::sha256()).unwrap();
+    let mut out = Vec::new();
+    ctx.encrypt_to_vec(message, &mut out).unwrap();
+    out
+}
+
+#[test]
+fn set_session_key_answers_as_each_application_does() {
+    let (mut card, profile) = issued();
+    send(&mut card, &SELECT_TEXT);
+    let pin_a = sim_card::formats::surface_pin_a(&profile.persona);
+    verify(&mut card, 0x0014, pin_a.as_bytes());
+    let record = read_object(&mut card, 0x0006);
+    let session_key = card_key(value_of(&record));
+    let mut delivery = vec![0xA0, 0x22, 0x80, 0x20];
+    delivery.extend_from_slice(&[0x5C; 32]);
+    let cryptogram = oaep_sha256(&session_key, &delivery);
+    // 照合番号A is not enough: only the text PIN opens a session.
+    assert_eq!(set_session_key(&mut card, &cryptogram), 0x6982);
+    verify(&mut card, 0x0011, b"1234");
+    assert_eq!(set_session_key(&mut card, &cryptogram), 0x9000);
+    // A checksum key instead of the encryption key, another key's
+    // cryptogram, a number above the modulus.
+    let mut checksum = delivery.clone();
+    checksum[2] = 0x81;
+    assert_eq!(
+        set_session_key(&mut card, &oaep_sha256(&session_key, &checksum)),
+        0x6A80
+    );
+    let other = sim_card::pki::card_issuer::common_ap_authentication_key();
+    let other = PKey::public_key_from_der(other.public_key_der()).unwrap();
+    assert_eq!(
+        set_session_key(&mut card, &oaep_sha256(&other, &delivery)),
+        0x6A80
+    );
+    assert_eq!(set_session_key(&mut card, &[0xFF; 256]), 0x6F00);
+
+    // The other applications know the instruction and refuse it.
+    for (aid_last, expected) in [(0x00, 0x66F1), (0x02, 0x66F1), (0x01, 0x6982)] {
+        send(
+            &mut card,
+            &[
+                0x00,
+                0xA4,
+                0x04,
+                0x0C,
+                0x0A,
+                0xD3,
+                0x92,
+                0x10,
+                0x00,
+                0x31,
+                0x00,
+                0x01,
+                0x01,
+                if aid_last == 0x00 { 0x01 } else { 0x04 },
+                aid_last,
+            ],
+        );
+        assert_eq!(
+            set_session_key(&mut card, &cryptogram),
+            expected,
+            "{aid_last:02X}"
+        );
+    }
+    send(
+        &mut card,
+        &[
+            0x00, 0xA4, 0x04, 0x0C, 0x0A, 0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00,
+            0x01,
+        ],
+    );
+    verify(&mut card, 0x0018, b"1234");
+    assert_eq!(set_session_key(&mut card, &cryptogram), 0x6982, "JPKI-AP");
+    card.reset_session();
+    assert_eq!(
+        set_session_key(&mut card, &cryptogram),
+        0x66F1,
+        "none selected"
+    );
+}
+
+#[test]
+fn the_surface_application_proves_the_card_is_present() {
+    let (mut card, profile) = issued();
+    send(&mut card, &SELECT_SURFACE);
+    let certified = certified_key(&read_object(&mut card, 0x0004), CardApplication::Surface);
+    verify(
+        &mut card,
+        0x0013,
+        surface_pin_a(&profile.persona).as_bytes(),
+    );
+    // The card's key as the My Number image carries it, under DF43.
+    let image = read_object(&mut card, 0x0005);
+    let parts = objects(value_of(&image));
+    let (df41, _) = find(&parts, 0xDF41);
+    let (df42, key) = find(&parts, 0xDF42);
+    let (_, signature) = find(&parts, 0xDF43);
+    assert!(verifies(&certified, &[df41, df42].concat(), signature));
+    let key = card_key(key);
+
+    card.reset_session();
+    send(&mut card, &SELECT_SURFACE);
+    let challenge = send(&mut card, &[0x00, 0x84, 0x00, 0x00, 0x10]);
+    let (signature, sw) = sign_with_own_key(&mut card, &challenge);
+    assert_eq!(sw, 0x9000, "no credential needed");
+    assert!(verifies(&key, &challenge, &signature));
+    // INTERNAL AUTHENTICATE does not reach it: it signs through COMPUTE
+    // DIGITAL SIGNATURE.
+    let mut apdu = vec![0x00, 0x88, 0x00, 0x9A, 0x10];
+    apdu.extend_from_slice(&challenge);
+    apdu.push(0x00);
+    assert_eq!(status(&mut card, &apdu).1, 0x6985);
+}

@@ -1,9 +1,11 @@
 //! The issued card against a shadow model: bounded random sequences of what
 //! a reader can do to the JPKI-AP (SELECT of the AP, of an EF or of a
 //! missing one, VERIFY right, wrong and empty, CHANGE REFERENCE DATA,
-//! READ BINARY, COMPUTE DIGITAL SIGNATURE with and without Le, power
-//! off/on/reset, garbage APDUs), each answer compared with what a model of
-//! its PINs, security state and files says it must be.
+//! READ BINARY, COMPUTE DIGITAL SIGNATURE with and without Le and with the
+//! application's own key (P2 `00`, which the JPKI-AP has not), GET DATA,
+//! GET CHALLENGE, commands under secure messaging, power off/on/reset,
+//! garbage APDUs), each answer compared with what a model of its PINs,
+//! security state and files says it must be.
 //!
 //! The model is written from the card's documented behaviour (ISO 7816-4
 //! status words, docs/client-apdus.md), not from its code: it holds each
@@ -41,8 +43,12 @@ use sim_card::profile::CardProfile;
 const EF_MISSING: u16 = 0x0099;
 /// An AID no application of the card has.
 const MISSING_AID: &[u8] = &[0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x09];
-/// The instructions the card knows; garbage uses any other.
-const KNOWN_INS: [u8; 7] = [0xA4, 0xB0, 0xB2, 0x20, 0x24, 0x2A, 0xFC];
+/// The instructions the card knows; garbage uses any other. (GET DATA, GET
+/// CHALLENGE, INTERNAL AUTHENTICATE and SET SESSION KEY answer data or 9000
+/// to some byte strings, so garbage must not use them either.)
+const KNOWN_INS: [u8; 11] = [
+    0xA4, 0xB0, 0xB2, 0x20, 0x24, 0x2A, 0xFC, 0xCA, 0x84, 0x88, 0xAE,
+];
 
 /// Which of the two PINs (and the key and certificate each one opens).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +72,14 @@ enum Op {
     ReadBinary(u16, Option<u16>),
     /// The message whose SHA-256 DigestInfo is signed, and whether Le is sent.
     Sign(Vec<u8>, bool),
+    /// COMPUTE DIGITAL SIGNATURE with P2 `00`: no own key in the JPKI-AP.
+    SignOwnKey,
+    /// GET DATA of this tag, short Le `00`.
+    GetData(u16),
+    /// GET CHALLENGE with this Ne (1 to 256).
+    GetChallenge(u16),
+    /// This instruction under the secure-messaging class `0C`.
+    SecureMessaging(u8),
     PowerOff,
     PowerOn,
     Reset,
@@ -137,6 +151,10 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(offset, le)| Op::ReadBinary(offset, le)),
         3 => (prop::collection::vec(any::<u8>(), 0..64), prop::bool::weighted(0.8))
             .prop_map(|(m, le)| Op::Sign(m, le)),
+        1 => Just(Op::SignOwnKey),
+        2 => prop::sample::select(vec![0x00F0, 0x0045, 0x5F51, 0x7F21, 0x1234]).prop_map(Op::GetData),
+        1 => (1u16..=256).prop_map(Op::GetChallenge),
+        1 => prop::sample::select(vec![0xB0, 0x20, 0xA4, 0x2A]).prop_map(Op::SecureMessaging),
         1 => Just(Op::PowerOff),
         1 => Just(Op::PowerOn),
         1 => Just(Op::Reset),
@@ -246,10 +264,14 @@ enum Expected {
     Signature(Which, Vec<u8>),
     /// Anything but `90 00`, with no data (garbage).
     Refused,
+    /// This many bytes nobody can predict (a challenge), `90 00`.
+    Random(usize),
 }
 
 struct World {
     issued: IssuedCard,
+    /// The card's serial, GET DATA `0045`.
+    serial: Vec<u8>,
     auth: X509,
     sign: X509,
 }
@@ -258,8 +280,10 @@ fn world() -> &'static World {
     static WORLD: OnceLock<World> = OnceLock::new();
     WORLD.get_or_init(|| {
         let pki = personalize::simulated_jpki().unwrap();
-        let issued = personalize::issue(&CardProfile::built_in("default").unwrap(), &pki).unwrap();
+        let profile = CardProfile::built_in("default").unwrap();
+        let issued = personalize::issue(&profile, &pki).unwrap();
         World {
+            serial: sim_card::formats::card_serial(&profile).into_bytes(),
             auth: X509::from_der(&issued.auth_certificate).unwrap(),
             sign: X509::from_der(&issued.sign_certificate).unwrap(),
             issued,
@@ -443,6 +467,40 @@ fn step(model: &mut Model, op: &Op, world: &World) -> (Option<Vec<u8>>, Expected
             model.end_session();
             (None, Sw(0x9000))
         }
+        Op::SignOwnKey => {
+            let digest_info = sha256_digest_info(&sha256(b"challenge"));
+            let mut apdu = vec![0x80, 0x2A, 0x00, 0x00, digest_info.len() as u8];
+            apdu.extend_from_slice(&digest_info);
+            apdu.push(0x00);
+            (Some(apdu), Sw(0x6A86))
+        }
+        Op::GetData(tag) => {
+            let [p1, p2] = tag.to_be_bytes();
+            let apdu = vec![0x00, 0xCA, p1, p2, 0x00];
+            // Every object with no application selected; only the contact
+            // ATR with one.
+            let expected = match (*tag, model.jpki_selected) {
+                (0x5F51, _) => Data(world.issued.card.atr()[1..].to_vec()),
+                (0x00F0, false) => Data(b"13101".to_vec()),
+                (0x0045, false) => Data(world.serial.clone()),
+                _ => Sw(0x6A88),
+            };
+            (Some(apdu), expected)
+        }
+        Op::GetChallenge(ne) => {
+            let le = (*ne % 256) as u8;
+            (
+                Some(vec![0x00, 0x84, 0x00, 0x00, le]),
+                Random(usize::from(*ne)),
+            )
+        }
+        Op::SecureMessaging(ins) => {
+            let sw = match ins {
+                0xB0 | 0x20 => 0x69FC,
+                _ => 0x6882,
+            };
+            (Some(vec![0x0C, *ins, 0x00, 0x00, 0x00]), Sw(sw))
+        }
         Op::Garbage(bytes) => (Some(bytes.clone()), Refused),
         Op::Login(_) => unreachable!("expanded before it is sent"),
     }
@@ -501,6 +559,10 @@ fn run_sequence(ops: &[Op], counts: &Counts) -> Result<(), TestCaseError> {
                     context()
                 );
                 add(&counts.signatures);
+            }
+            Expected::Random(len) => {
+                prop_assert_eq!(sw, 0x9000, "{}", context());
+                prop_assert_eq!(data.len(), len, "{}", context());
             }
             Expected::Refused => {
                 prop_assert_ne!(sw, 0x9000, "{}", context());

@@ -328,3 +328,92 @@ fn surface_read_conditions_are_those_of_real_cards() {
     select_ef(&mut card, 0x0001);
     assert_eq!(read_at(&mut card, 0, 1).1, 0x9000);
 }
+
+#[test]
+fn get_data_answers_with_no_application_selected() {
+    let profile = CardProfile::built_in("default").unwrap();
+    let mut card = card_with(CardBehaviour::default());
+    let get = |card: &mut Card, tag: &str| send(card, &hexs(&format!("00 CA {tag} 00")));
+    // Right after power-on.
+    assert_eq!(get(&mut card, "00 F0"), (b"13101".to_vec(), 0x9000));
+    assert_eq!(get(&mut card, "00 F2"), (b"20350412".to_vec(), 0x9000));
+    assert_eq!(
+        get(&mut card, "00 45"),
+        (formats::card_serial(&profile).into_bytes(), 0x9000)
+    );
+    let (issuer, status) = get(&mut card, "00 42");
+    assert_eq!((issuer.len(), status), (16, 0x9000));
+    let (recognition, status) = get(&mut card, "00 66");
+    assert_eq!((recognition[0], status), (0x73, 0x9000));
+    let atr = profile.atr().unwrap();
+    assert_eq!(get(&mut card, "5F 51"), (atr[1..].to_vec(), 0x9000));
+    // This card is one of those without the second link; unknown tags.
+    assert_eq!(get(&mut card, "7F 21").1, 0x6A88);
+    assert_eq!(get(&mut card, "01 23").1, 0x6A88);
+    // A short Le below an object's length: 6700, not a part of it.
+    assert_eq!(sw(&mut card, "00 CA 00 F0 03"), 0x6700);
+    assert_eq!(sw(&mut card, "00 CA 00 F0"), 0x6700);
+
+    // With an application selected only the contact ATR answers.
+    sw(&mut card, SELECT_JPKI);
+    assert_eq!(get(&mut card, "00 F0").1, 0x6A88);
+    assert_eq!(get(&mut card, "5F 51").1, 0x9000);
+    // The issuer security domain brings the power-on state back.
+    assert_eq!(sw(&mut card, "00 A4 04 0C 07 A0 00 00 01 51 00 00"), 0x9000);
+    assert_eq!(get(&mut card, "00 F0"), (b"13101".to_vec(), 0x9000));
+
+    // The contact ATR even in a contactless reader, which shows its own.
+    let contactless = CardProfile::built_in("contactless").unwrap();
+    let pki = personalize::simulated_jpki().unwrap();
+    let mut card = personalize::issue(&contactless, &pki).unwrap().card;
+    assert_ne!(card.atr(), atr);
+    assert_eq!(get(&mut card, "5F 51"), (atr[1..].to_vec(), 0x9000));
+    // A phone answers no data object.
+    let android = CardProfile::built_in("android").unwrap();
+    let mut phone = personalize::issue(&android, &pki).unwrap().card;
+    assert_eq!(get(&mut phone, "00 F0").1, 0x6A88);
+}
+
+#[test]
+fn get_challenge_gives_exactly_what_is_asked() {
+    let mut card = card_with(CardBehaviour::default());
+    for selected in [false, true] {
+        if selected {
+            sw(&mut card, SELECT_TEXT);
+        }
+        let (first, status) = send(&mut card, &hexs("00 84 00 00 08"));
+        assert_eq!((first.len(), status), (8, 0x9000));
+        let (second, _) = send(&mut card, &hexs("00 84 00 00 08"));
+        assert_ne!(first, second, "a challenge is not repeated");
+        let (long, status) = send(&mut card, &hexs("00 84 00 00 00"));
+        assert_eq!((long.len(), status), (256, 0x9000));
+    }
+    // An extended Le is refused; so are other P1-P2 and a missing Le.
+    assert_eq!(sw(&mut card, "00 84 00 00 00 00 10"), 0x6985);
+    assert_eq!(sw(&mut card, "00 84 00 01 08"), 0x6A86);
+    assert_eq!(sw(&mut card, "00 84 00 00"), 0x6700);
+}
+
+#[test]
+fn secure_messaging_finds_no_session() {
+    let mut card = card_with(CardBehaviour::default());
+    sw(&mut card, SELECT_TEXT);
+    assert_eq!(select_ef(&mut card, 0x0004), 0x9000);
+    // READ BINARY with the expected-length object, VERIFY with a cryptogram.
+    for cla in ["08", "0C"] {
+        assert_eq!(
+            sw(&mut card, &format!("{cla} B0 00 00 05 96 03 00 00 00 00")),
+            0x69FC
+        );
+        assert_eq!(
+            sw(&mut card, &format!("{cla} 20 00 91 03 86 01 01")),
+            0x69FC
+        );
+        assert_eq!(
+            sw(&mut card, &format!("{cla} A4 02 0C 03 86 01 01")),
+            0x6882
+        );
+    }
+    // Nothing was disturbed: the plain read still works.
+    assert_eq!(read_at(&mut card, 0, 2), (vec![0x7F, 0x21], 0x9000));
+}

@@ -38,11 +38,7 @@ fn jpki(key_use: Access, with_pin: bool) -> Application {
             PinFormat::FourDigits,
         ));
     }
-    Application {
-        aid: JPKI.to_vec(),
-        name: "JPKI-AP",
-        files,
-    }
+    Application::new(JPKI, "JPKI-AP", files)
 }
 
 fn iphone(window: Duration) -> Card {

@@ -32,10 +32,10 @@ fn certificate_bytes() -> Vec<u8> {
 }
 
 fn test_card() -> Card {
-    let jpki = Application {
-        aid: JPKI.to_vec(),
-        name: "JPKI-AP",
-        files: vec![
+    let jpki = Application::new(
+        JPKI,
+        "JPKI-AP",
+        vec![
             ElementaryFile::binary(
                 0x000A,
                 "auth certificate",
@@ -62,11 +62,11 @@ fn test_card() -> Card {
                 PinFormat::SignPassword,
             ),
         ],
-    };
-    let text = Application {
-        aid: TEXT.to_vec(),
-        name: "券面事項入力補助AP",
-        files: vec![
+    );
+    let text = Application::new(
+        TEXT,
+        "券面事項入力補助AP",
+        vec![
             ElementaryFile::binary(
                 0x0001,
                 "My Number",
@@ -86,17 +86,17 @@ fn test_card() -> Card {
                 PinFormat::Fixed,
             ),
         ],
-    };
-    let common = Application {
-        aid: COMMON.to_vec(),
-        name: "共通AP",
-        files: vec![ElementaryFile::records(
+    );
+    let common = Application::new(
+        COMMON,
+        "共通AP",
+        vec![ElementaryFile::records(
             0x0001,
             "card info",
             vec![vec![0x01, 0x1C, 0xAA]],
             Access::Always,
         )],
-    };
+    );
     Card::new(vec![0x3B, 0x00], vec![jpki, text, common])
 }
 
@@ -325,7 +325,12 @@ fn class_and_instruction_errors() {
         sw(&mut card, "0C A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01"),
         0x6882
     );
-    assert_eq!(sw(&mut card, "00 CA 00 00 00"), 0x6D00);
+    // Under secure messaging, READ BINARY and VERIFY find no session.
+    assert_eq!(sw(&mut card, "0C B0 00 00 00"), 0x69FC);
+    assert_eq!(sw(&mut card, "08 20 00 80 02 31 32"), 0x69FC);
+    assert_eq!(sw(&mut card, "00 0E 00 00 00"), 0x6D00);
+    // GET DATA is known; this card has no data objects.
+    assert_eq!(sw(&mut card, "00 CA 00 42 00"), 0x6A88);
     assert_eq!(
         sw(&mut card, "80 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01"),
         0x6E00

@@ -35,10 +35,12 @@
 //! | | `0005` My Number image | [`surface_my_number_image`] |
 //! | | PINs `0011`, `0012`, `0013` | [`surface_birth_date_pin`], [`surface_pin_b`], [`surface_pin_a`] |
 //! | 共通AP | `0001` record 1 | [`common_record`] |
+//! | (none selected) | GET DATA objects | [`master_file`] |
 
 pub mod common;
 pub mod era;
 pub mod jpki;
+pub mod master_file;
 pub mod objects;
 pub mod surface;
 pub mod text;

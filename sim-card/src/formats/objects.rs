@@ -132,18 +132,6 @@ pub fn rsa_public_key_object(exponent: &[u8], modulus: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A stand-in RSA-2048 public key in the card's encoding: exponent 65537 and
-/// a deterministic 256-byte modulus with its top and bottom bits set.
-///
-/// It parses and imports as a key (Web Crypto and OpenSSL accept it), but no
-/// one holds its private half; see [`simulated_bytes`].
-pub(crate) fn simulated_public_key(purpose: &str, inputs: &[&[u8]]) -> Vec<u8> {
-    let mut modulus = simulated_bytes(purpose, inputs, RSA_2048_BYTES);
-    modulus[0] |= 0x80;
-    modulus[RSA_2048_BYTES - 1] |= 0x01;
-    rsa_public_key_object(&RSA_EXPONENT, &modulus)
-}
-
 /// Length of a key identifier (証明者鍵ID, 被証明者鍵ID, and the key references
 /// of the AP basic information files).
 pub const KEY_ID_LEN: usize = 16;
@@ -178,6 +166,14 @@ pub const SIMULATED_TEXT_AP_KEY: &str = "6999034";
 /// The key the surface application's basic information names in `DF32` (real
 /// test cards: `6000024`; what it names is not known).
 pub const SIMULATED_SURFACE_AP_KEY: &str = "6999024";
+
+/// The simulated root key of the card-level chain of CV certificates (GET
+/// DATA `00F8`); not on the card.
+pub const SIMULATED_CARD_ROOT_KEY: &str = "6999011";
+/// The simulated intermediate key `00F8` certifies (GET DATA `00F7`).
+pub const SIMULATED_CARD_INTERMEDIATE_KEY: &str = "6999012";
+/// The simulated issuer identification (GET DATA `0042`).
+pub const SIMULATED_CARD_ISSUER: &str = "6999010";
 
 /// The key identifier of the issuing municipality's own key, which the CV
 /// certificates of both 券面 applications certify (被証明者鍵ID).
@@ -264,7 +260,9 @@ pub fn issuer_cv_certificate(application: CardApplication) -> Vec<u8> {
     signed_cv_certificate(&ca, &id, &id, &ca)
 }
 
-fn signed_cv_certificate(
+/// A CV certificate in which `signer` (named `issuer`) certifies
+/// `subject_key` (named `subject`), with a real signature.
+pub(crate) fn signed_cv_certificate(
     signer: &RsaKey,
     issuer: &[u8; KEY_ID_LEN],
     subject: &[u8; KEY_ID_LEN],
@@ -350,7 +348,10 @@ mod tests {
 
     #[test]
     fn public_keys_are_265_bytes_of_90_and_91() {
-        let key = simulated_public_key("test", &[b"x"]);
+        let mut modulus = [0x5Au8; RSA_2048_BYTES];
+        modulus[0] = 0xC1;
+        modulus[255] = 0x01;
+        let key = rsa_public_key_object(&RSA_EXPONENT, &modulus);
         assert_eq!(key.len(), 265);
         let (tag, exponent, rest) = read_tlv(&key);
         assert_eq!((tag, exponent), (0x90, &RSA_EXPONENT[..]));

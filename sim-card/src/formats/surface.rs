@@ -8,14 +8,14 @@
 
 use crate::formats::era::JapaneseDate;
 use crate::formats::objects::{
-    KEY_ID_LEN, RSA_2048_BYTES, SIMULATED_SURFACE_AP_KEY, application_cv_certificate,
-    issuer_signature, key_id, municipality_code_5, sha256, simulated_bytes, simulated_public_key,
+    KEY_ID_LEN, RSA_2048_BYTES, RSA_EXPONENT, SIMULATED_SURFACE_AP_KEY, application_cv_certificate,
+    issuer_signature, key_id, municipality_code_5, rsa_public_key_object, sha256, simulated_bytes,
     tlv, yyyymmdd,
 };
 use crate::formats::text::with_offset_table;
 use crate::image;
 use crate::persona::Persona;
-use crate::pki::card_issuer::CardApplication;
+use crate::pki::card_issuer::{self, CardApplication};
 use crate::profile::{CardBody, CardProfile};
 
 /// The SHA-256 DigestInfo header for the card face's signature, whose OCTET
@@ -27,15 +27,14 @@ const CARD_FACE_DIGEST_INFO_PREFIX: [u8; 19] = [
 ];
 
 /// The card's own public key, as the age record (`DF12`), the card face
-/// (`DF24`) and the My Number image (`DF42`) carry it: the key the application
-/// signs terminals' challenges with, proving the chip is present.
-///
-/// Simulated: a stand-in RSA-2048 public key derived from the profile's seed
-/// (see [`crate::formats::objects::rsa_public_key_object`] for the encoding).
-/// A state machine that signs challenges with a real key should put that key's
-/// public half here instead.
+/// (`DF24`) and the My Number image (`DF42`) carry it: the public half of
+/// the key in EF `001A` ([`CardApplication::own_key`]), which signs
+/// terminals' challenges (COMPUTE DIGITAL SIGNATURE with P2 `00`), proving
+/// the chip is present. The encoding is
+/// [`crate::formats::objects::rsa_public_key_object`]'s.
 pub fn surface_card_public_key(profile: &CardProfile) -> Vec<u8> {
-    simulated_public_key("surface card key", &[profile.seed.as_bytes()])
+    let key = CardApplication::Surface.own_key(&profile.seed);
+    rsa_public_key_object(&RSA_EXPONENT, &card_issuer::modulus(&key))
 }
 
 /// EF `0001`: the age verification record, opened by the birth-date key

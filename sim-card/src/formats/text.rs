@@ -8,9 +8,9 @@
 
 use crate::behaviour::LengthForm;
 use crate::formats::objects::{
-    SIMULATED_TEXT_AP_KEY, application_cv_certificate, issuer_signature, key_id, length_in,
-    offset_u16, sha256, simulated_bytes, simulated_public_key, tlv, tlv_in, tlv_long_form,
-    yyyymmdd,
+    RSA_EXPONENT, SIMULATED_TEXT_AP_KEY, application_cv_certificate, issuer_signature, key_id,
+    length_in, offset_u16, rsa_public_key_object, sha256, simulated_bytes, tlv, tlv_in,
+    tlv_long_form, yyyymmdd,
 };
 use crate::persona::Persona;
 use crate::pki::card_issuer::CardApplication;
@@ -195,11 +195,11 @@ pub fn text_ap_basic_info(persona: &Persona) -> Vec<u8> {
 
 /// EF `0006`: the public key the text application's session keys are
 /// encrypted to (for SET SESSION KEY), `A1 <90 exponent, 91 modulus>`
-/// (soltia48/myna-card). Simulated: a stand-in key no one holds the private
-/// half of, distinct from the keys of EF 0004 and EF 0007.
-pub fn text_session_key(persona: &Persona) -> Vec<u8> {
-    let key = simulated_public_key("text ap session key", &[persona.my_number.as_bytes()]);
-    tlv(&[0xA1], &key)
+/// (soltia48/myna-card), for the key whose big-endian modulus is `modulus`:
+/// the card holds its private half and decrypts with it
+/// ([`crate::pki::card_issuer::text_session_key`]).
+pub fn text_session_key(modulus: &[u8]) -> Vec<u8> {
+    tlv(&[0xA1], &rsa_public_key_object(&RSA_EXPONENT, modulus))
 }
 
 /// EF `0007`: the text application's own public key, signed.
@@ -210,11 +210,14 @@ pub fn text_session_key(persona: &Persona) -> Vec<u8> {
 ///   DF 52 82 01 00   signature over the DF51 object by the key of EF 0004
 /// ```
 ///
-/// Layout from soltia48/myna-card. The key is a stand-in (see the module
-/// notes); the signature is real, PKCS#1 v1.5 with SHA-256 over the `DF51`
-/// object by the key EF 0004 certifies, so it verifies as EF 0003's does.
-pub fn text_signed_public_key(persona: &Persona) -> Vec<u8> {
-    let key = simulated_public_key("text ap own key", &[persona.my_number.as_bytes()]);
+/// Layout from soltia48/myna-card. `modulus` is the card's own key's (EF
+/// `0013`, which COMPUTE DIGITAL SIGNATURE with P2 `00` signs with, no PIN):
+/// a client that checks this record and then has the card sign a challenge
+/// knows the card is present, not a copy of its files. The signature is
+/// real, PKCS#1 v1.5 with SHA-256 over the `DF51` object by the key EF 0004
+/// certifies, so it verifies as EF 0003's does.
+pub fn text_signed_public_key(modulus: &[u8]) -> Vec<u8> {
+    let key = rsa_public_key_object(&RSA_EXPONENT, modulus);
     let mut content = tlv(&[0xDF, 0x51], &key);
     let signature = issuer_signature(&CardApplication::Text.signing_key(), &content);
     content.extend_from_slice(&tlv(&[0xDF, 0x52], &signature));
@@ -398,11 +401,11 @@ mod tests {
 
     #[test]
     fn session_key_and_signed_key_have_the_real_layouts() {
-        let p = persona();
-        let session = text_session_key(&p);
+        let session = text_session_key(&[0xC1; 256]);
         let (tag, key, rest) = read_tlv(&session);
         assert_eq!((tag, key.len(), rest.len()), (0xA1, 265, 0));
-        let signed = text_signed_public_key(&p);
+        assert_eq!(&key[..5], [0x90, 0x03, 0x01, 0x00, 0x01]);
+        let signed = text_signed_public_key(&[0xC3; 256]);
         assert_eq!(&signed[..5], [0xFF, 0x50, 0x82, 0x02, 0x13]);
         let (_, content, _) = read_tlv(&signed);
         let (tag, own_key, rest) = read_tlv(content);

@@ -58,6 +58,46 @@ impl CardApplication {
     pub fn signing_key(self) -> RsaKey {
         RsaKey::derive(ISSUER_SEED, &format!("{}-signer", self.slug()))
     }
+
+    /// The application's own key on the card whose profile seed is `seed`
+    /// (the text application's EF `0013`, the surface application's `001A`):
+    /// not the issuer's but the card's, one per card, derived from the seed
+    /// like the JPKI keys. It signs challenges for anyone (COMPUTE DIGITAL
+    /// SIGNATURE with P2 `00`), and its public half is in the application's
+    /// signed records, so a verified signature proves the card is present
+    /// (soltia48/myna-card).
+    pub fn own_key(self, seed: &str) -> RsaKey {
+        RsaKey::derive(seed, &format!("{}-own-key", self.slug()))
+    }
+}
+
+/// The key the text application's SET SESSION KEY decrypts with, whose
+/// public half EF `0006` carries. Documented choice: one key for every
+/// simulated card (what real cards put there, and whether it differs between
+/// cards, is not public; one key costs one derivation per process, not one
+/// per card).
+pub fn text_session_key() -> RsaKey {
+    RsaKey::derive(ISSUER_SEED, "text-ap-session-key")
+}
+
+/// The 共通AP's authentication key (EF `0019`), which signs INTERNAL
+/// AUTHENTICATE challenges. Its public half is on no card (as on real cards:
+/// a verifier gets it elsewhere), so documented choice: one key for every
+/// simulated card, one derivation per process.
+pub fn common_ap_authentication_key() -> RsaKey {
+    RsaKey::derive(ISSUER_SEED, "common-ap-authentication-key")
+}
+
+/// The root key of the card-level chain of CV certificates GET DATA answers
+/// with no application selected (`00F8`): not on the card; a verifier holds
+/// its public half, as it holds J-LIS's on real cards.
+pub fn card_root_key() -> RsaKey {
+    RsaKey::derive(ISSUER_SEED, "card-root")
+}
+
+/// The intermediate key the root certifies in GET DATA `00F8`.
+pub fn card_intermediate_key() -> RsaKey {
+    RsaKey::derive(ISSUER_SEED, "card-intermediate")
 }
 
 /// The big-endian modulus of an RSA-2048 key, 256 bytes, as the card's
