@@ -51,12 +51,22 @@ pub struct RunSetup<'a> {
     pub app: Option<&'a AppLogin>,
 }
 
-/// What a client run left: its outcome (or why there is none) and what it
-/// said on stderr, kept for the report.
+/// What a client run left: its outcome (or why there is none), what it
+/// wrote (stderr is kept for the report; stdout and its log files only to
+/// look for secrets), and the secrets the runner found in them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientRun {
     pub outcome: Result<ClientOutcome, String>,
     pub stderr: String,
+    /// Standard output as printed (empty for a client in this process,
+    /// whose outcome is handed over, not printed).
+    pub stdout: String,
+    /// The files the client left in its log folder (`KAZASU_LOG_DIR`):
+    /// name and text.
+    pub logs: Vec<(String, String)>,
+    /// Where the client showed a secret it was handed (`the PIN in stderr,
+    /// line 3`), never the secret itself: the rule `never_reveals_secrets`.
+    pub leaks: Vec<String>,
 }
 
 impl ClientRun {
@@ -64,6 +74,9 @@ impl ClientRun {
         ClientRun {
             outcome,
             stderr: String::new(),
+            stdout: String::new(),
+            logs: Vec::new(),
+            leaks: Vec::new(),
         }
     }
 }

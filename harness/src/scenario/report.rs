@@ -15,6 +15,7 @@ use super::conformance::Rule;
 use super::contract::ClientRun;
 use super::format::Scenario;
 use super::load::LoadedScenario;
+use super::secrets::{MASK, Public, Secrets};
 use crate::client::ClientOutcome;
 
 /// One expectation and what was seen.
@@ -106,9 +107,7 @@ impl ScenarioReport {
     pub fn new(loaded: &LoadedScenario) -> Self {
         let s = &loaded.scenario;
         let mut scenario = s.clone();
-        if let Some(pin) = &mut scenario.client.pin {
-            *pin = "*".repeat(pin.chars().count());
-        }
+        mask_scenario(&mut scenario);
         ScenarioReport {
             id: loaded.id.clone(),
             name: s.name.clone(),
@@ -152,9 +151,67 @@ impl ScenarioReport {
         }
         self.client_stderr = run.stderr;
         self.trace = trace;
-        self.checks = checks;
+        self.checks = super::expectations::collapse_broken_client(checks);
         self.timings = timings;
         self.duration = duration;
+        self.settle();
+    }
+
+    /// Takes every secret of the scenario out of the report, whatever the
+    /// client did with it: the scenario's own PIN and password fields (and
+    /// its persons' card PINs) are masked outright; in everything the client
+    /// or the checks produced (outcome, error, stderr, expectations, the
+    /// commands of the trace) each occurrence is replaced by
+    /// [`MASK`](super::secrets::MASK), matched as
+    /// [`super::secrets`] describes. Runs before anyone sees the report:
+    /// terminal, JUnit, HTML and JSON are all written from it.
+    pub fn redact(&mut self, secrets: &Secrets) {
+        mask_scenario(&mut self.scenario);
+        if secrets.is_empty() {
+            return;
+        }
+        let mut public = Public::of_json(self.outcome.as_ref().and_then(|o| o.result.as_ref()));
+        public.extend(self.checks.iter().map(|c| c.expected.clone()));
+        let clean = |text: &mut String| {
+            let redacted = secrets.redact(text, &public);
+            if redacted != *text {
+                *text = redacted;
+            }
+        };
+        for check in &mut self.checks {
+            clean(&mut check.expected);
+            clean(&mut check.actual);
+        }
+        if let Some(error) = &mut self.client_error {
+            clean(error);
+        }
+        clean(&mut self.client_stderr);
+        for record in &mut self.trace {
+            clean(&mut record.summary);
+            if let Some(command) = &mut record.command {
+                clean(command);
+            }
+        }
+        if let Some(outcome) = &mut self.outcome {
+            if let Ok(mut value) = serde_json::to_value(&*outcome) {
+                redact_strings(&mut value, &|t| secrets.redact(t, &public));
+                match serde_json::from_value::<ClientOutcome>(value) {
+                    Ok(redacted) => *outcome = redacted,
+                    // The outcome's kind is not text a secret could be in;
+                    // should it not read back, the free text goes.
+                    Err(_) => {
+                        outcome.message = MASK.to_string();
+                        outcome.result = None;
+                    }
+                }
+            }
+        }
+        if let Ok(mut value) = serde_json::to_value(&self.scenario) {
+            redact_strings(&mut value, &|t| secrets.redact(t, &public));
+            if let Ok(scenario) = serde_json::from_value::<Scenario>(value) {
+                self.scenario = scenario;
+            }
+        }
         self.settle();
     }
 
@@ -191,6 +248,50 @@ impl ScenarioReport {
             }
         }
         text
+    }
+}
+
+/// The scenario's PIN and password fields, masked outright: the PIN the
+/// patient types (also each step's), the staff's password, and the PINs
+/// of the persons' cards.
+fn mask_scenario(scenario: &mut Scenario) {
+    let mask = |text: &mut String| *text = "*".repeat(text.chars().count());
+    if let Some(pin) = &mut scenario.client.pin {
+        mask(pin);
+    }
+    for step in &mut scenario.steps {
+        if let Some(pin) = &mut step.pin {
+            mask(pin);
+        }
+    }
+    if let Some(facility) = &mut scenario.facility {
+        mask(&mut facility.password);
+    }
+    for person in &mut scenario.persons {
+        let pins = &mut person.card.profile.pins;
+        for pin in [&mut pins.auth, &mut pins.sign, &mut pins.text] {
+            mask(&mut pin.value);
+        }
+        for phone in &mut person.phones {
+            if let Some(pin) = &mut phone.pin {
+                mask(pin);
+            }
+        }
+    }
+}
+
+/// Applies `redact` to every string in a JSON value.
+fn redact_strings(value: &mut serde_json::Value, redact: &dyn Fn(&str) -> String) {
+    match value {
+        serde_json::Value::String(text) => {
+            let redacted = redact(text);
+            if redacted != *text {
+                *text = redacted;
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| redact_strings(v, redact)),
+        serde_json::Value::Object(map) => map.values_mut().for_each(|v| redact_strings(v, redact)),
+        _ => {}
     }
 }
 
