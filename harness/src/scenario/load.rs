@@ -100,7 +100,10 @@ pub const SUITE_MARKER: &str = ".kazasu-suite";
 pub fn suite_root(path: &Path) -> PathBuf {
     let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let start = if canonical.is_file() {
-        canonical.parent().map(Path::to_path_buf).unwrap_or_default()
+        canonical
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
     } else {
         canonical
     };
@@ -259,11 +262,27 @@ fn load_file(
         at: None,
         message: format!("cannot read: {e}"),
     })?;
+    let mut scenario = parse_with(&text, path, folder)?;
+    if scenario.client.device == crate::client::default_device() {
+        scenario.client.device = scenario_device(&id);
+    }
     Ok(LoadedScenario {
         id,
         path: path.to_path_buf(),
-        scenario: parse_with(&text, path, folder)?,
+        scenario,
     })
+}
+
+/// The device a scenario hands its client (`KAZASU_DEVICE`) when it names
+/// none: one of its own, from its id (`kazasu-1a2b3c4d`), so that a client
+/// that ignores the device it is given and sends a name of its own fails
+/// the `device` check whatever name it chose. FNV-1a: the same id gives the
+/// same name on every machine.
+pub fn scenario_device(id: &str) -> String {
+    let hash = id.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    });
+    format!("kazasu-{hash:08x}")
 }
 
 /// The field written at a byte offset (`card.person`, from the key on its
