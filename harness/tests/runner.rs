@@ -665,7 +665,8 @@ fn junit_json_and_html_reports() {
         Duration::from_secs(1),
         reports,
         Some(certification),
-    );
+    )
+    .with_rerun_options("--client './my adapter.sh'".into());
     assert_eq!((report.passed, report.failed), (4, 2));
     assert_eq!(report.summary_line(), "4 passed, 2 failed");
 
@@ -713,6 +714,22 @@ fn junit_json_and_html_reports() {
     assert!(html.contains("history_count"));
     assert!(html.contains("Conformance profile") && html.contains("DOES NOT CONFORM"));
     assert!(!html.contains("<link") && !html.contains("<script src"));
+    // Each scenario says how to rerun it alone; the page filters and opens
+    // without a script.
+    let rerun = format!(
+        "kazasu run --client &#x27;.&#x2f;my adapter.sh&#x27; {}",
+        dir.join("group0/s00.toml").display()
+    )
+    .replace('/', "&#x2f;");
+    assert!(html.contains(&rerun), "{rerun}");
+    for control in [
+        "href=\"#failures-only\"",
+        "href=\"#all-open\"",
+        "id=\"group0&#x2f;s00\"",
+    ] {
+        assert!(html.contains(control), "{control}");
+    }
+    assert!(!html.contains("<script"));
     // Failures come first.
     let first_failed = html.find("scenario failed").unwrap();
     let first_passed = html.find("scenario passed").unwrap();

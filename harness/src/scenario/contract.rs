@@ -91,3 +91,28 @@ pub trait ClientUnderTest: Send + Sync {
     /// implementation's to bound, e.g. with a time-out).
     fn run(&self, setup: RunSetup<'_>) -> ClientRun;
 }
+
+/// The JSON Schema of the [`ClientOutcome`] an adapter prints
+/// (`kazasu schema outcome`; committed as `harness/outcome.schema.json`):
+/// a vendor validates their adapter's output against it without reading
+/// Rust.
+pub fn outcome_schema() -> String {
+    let schema = schemars::schema_for!(ClientOutcome);
+    // A schema of plain data always serialises.
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_committed_outcome_schema_is_up_to_date() {
+        let committed = include_str!("../../outcome.schema.json");
+        assert!(
+            committed == super::outcome_schema(),
+            "harness/outcome.schema.json is stale: run \
+             `cargo run -p kazasu -- schema outcome > harness/outcome.schema.json`"
+        );
+    }
+}

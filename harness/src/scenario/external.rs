@@ -411,6 +411,31 @@ mod tests {
     }
 
     #[test]
+    fn the_log_folder_is_read_then_removed_and_the_time_limit_is_told() {
+        let run = run(
+            r#"echo "typed $KAZASU_PIN" > "$KAZASU_LOG_DIR/app.log"; echo "$KAZASU_LOG_DIR" >&2; printf '{"outcome":"confirmed","message":"%s"}' "$KAZASU_TIME_LIMIT_MS""#,
+        );
+        assert_eq!(
+            run.logs,
+            [("app.log".to_string(), "typed 1234\n".to_string())]
+        );
+        assert_eq!(run.stdout, r#"{"outcome":"confirmed","message":"31000"}"#);
+        assert_eq!(run.outcome.unwrap().message, "31000");
+        let folder = run.stderr.trim();
+        assert!(folder.contains("kazasu-client-logs-"));
+        assert!(!std::path::Path::new(folder).exists());
+    }
+
+    #[test]
+    fn a_broken_adapter_is_explained_by_its_last_word() {
+        let e = run("./no-such-adapter-here").outcome.unwrap_err();
+        assert!(
+            e.contains("exit status: 127") && e.contains("not found"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn in_process_is_refused_with_a_reason() {
         let e = ExternalCommand::new("true")
             .supports(Transport::InProcess)

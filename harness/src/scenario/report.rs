@@ -81,6 +81,9 @@ pub struct ScenarioReport {
     pub tags: Vec<String>,
     /// The folder of the id (JUnit's classname).
     pub folder: String,
+    /// The scenario's file, as the run was given it (to rerun it alone).
+    #[serde(default)]
+    pub path: String,
     pub passed: bool,
     /// Why the scenario did not run, when it did not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -114,6 +117,7 @@ impl ScenarioReport {
             rule: s.rule.clone(),
             tags: s.tags.clone(),
             folder: loaded.folder().to_string(),
+            path: loaded.path.display().to_string(),
             passed: true,
             skipped: None,
             duration: Duration::ZERO,
@@ -414,6 +418,10 @@ pub struct RunReport {
     pub skipped: usize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certification: Option<Certification>,
+    /// The options of `kazasu run` that rerun a scenario as this run ran it
+    /// (client, transport, profile), shell-quoted; a scenario's file follows.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub rerun_options: String,
     /// Every scenario, in id order.
     pub scenarios: Vec<ScenarioReport>,
 }
@@ -441,8 +449,29 @@ impl RunReport {
             failed: scenarios.len() - passed - skipped,
             skipped,
             certification,
+            rerun_options: String::new(),
             scenarios,
         }
+    }
+
+    /// The same report, its scenarios rerun with these `kazasu run` options.
+    pub fn with_rerun_options(mut self, options: String) -> Self {
+        self.rerun_options = options;
+        self
+    }
+
+    /// The command that reruns one scenario alone, as this run ran it: its
+    /// file, which gives it the same id whatever folder it is run from
+    /// within the suite.
+    pub fn rerun_command(&self, scenario: &ScenarioReport) -> String {
+        let mut command = "kazasu run".to_string();
+        if !self.rerun_options.is_empty() {
+            command.push(' ');
+            command.push_str(&self.rerun_options);
+        }
+        command.push(' ');
+        command.push_str(&shell_quote(&scenario.path));
+        command
     }
 
     /// The run's last line: `N passed, M failed` and `, K skipped` if any.
@@ -510,9 +539,12 @@ impl RunReport {
         report.to_string().map_err(|e| e.to_string())
     }
 
-    /// One HTML page, no external assets: a summary header, the
-    /// certification (if any), then every scenario, failures first, each
-    /// with its rule, inputs, expectations, outcome, trace and timings.
+    /// One HTML page, no external assets and no script: a summary header,
+    /// the certification (if any), then every scenario, failures first and
+    /// open, each with the command that reruns it alone, its rule, inputs,
+    /// expectations, outcome, trace and timings. Links in the page (CSS
+    /// `:target`, so they work where scripts are blocked) show failures
+    /// only, or every scenario open; a scenario's own link opens it.
     pub fn html(&self) -> Result<String, String> {
         let mut env = minijinja::Environment::new();
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
@@ -526,13 +558,35 @@ impl RunReport {
         let mut ordered: Vec<&ScenarioReport> = self.scenarios.iter().collect();
         // Failures first, then skipped, then passes; by id within each.
         ordered.sort_by_key(|s| (s.passed, s.skipped.is_some(), s.id.clone()));
+        let items: Vec<minijinja::Value> = ordered
+            .into_iter()
+            .map(|s| {
+                minijinja::context! {
+                    s => s,
+                    rerun => self.rerun_command(s),
+                }
+            })
+            .collect();
         let template = env.get_template("report.html").map_err(|e| e.to_string())?;
         template
             .render(minijinja::context! {
                 run => self,
-                scenarios => ordered,
+                items => items,
             })
             .map_err(|e| format!("cannot render the HTML report: {e:#}"))
+    }
+}
+
+/// A word for `sh`: as it is when it is plain, else in single quotes.
+pub fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
     }
 }
 
