@@ -227,15 +227,15 @@ pub fn collapse_broken_client(checks: Vec<Check>) -> Vec<Check> {
         }
     }
     for check in &mut kept {
-        if let Some(prefix) = check.expectation.strip_suffix("client") {
-            if let Some(&n) = unchecked.get(prefix).filter(|&&n| n > 0) {
-                let noun = if n == 1 {
-                    "expectation"
-                } else {
-                    "expectations"
-                };
-                check.actual = format!("{} ({n} {noun} not checked)", check.actual);
-            }
+        if let Some(prefix) = check.expectation.strip_suffix("client")
+            && let Some(&n) = unchecked.get(prefix).filter(|&&n| n > 0)
+        {
+            let noun = if n == 1 {
+                "expectation"
+            } else {
+                "expectations"
+            };
+            check.actual = format!("{} ({n} {noun} not checked)", check.actual);
         }
     }
     kept

@@ -196,17 +196,17 @@ impl ScenarioReport {
                 clean(command);
             }
         }
-        if let Some(outcome) = &mut self.outcome {
-            if let Ok(mut value) = serde_json::to_value(&*outcome) {
-                redact_strings(&mut value, &|t| secrets.redact(t, &public));
-                match serde_json::from_value::<ClientOutcome>(value) {
-                    Ok(redacted) => *outcome = redacted,
-                    // The outcome's kind is not text a secret could be in;
-                    // should it not read back, the free text goes.
-                    Err(_) => {
-                        outcome.message = MASK.to_string();
-                        outcome.result = None;
-                    }
+        if let Some(outcome) = &mut self.outcome
+            && let Ok(mut value) = serde_json::to_value(&*outcome)
+        {
+            redact_strings(&mut value, &|t| secrets.redact(t, &public));
+            match serde_json::from_value::<ClientOutcome>(value) {
+                Ok(redacted) => *outcome = redacted,
+                // The outcome's kind is not text a secret could be in;
+                // should it not read back, the free text goes.
+                Err(_) => {
+                    outcome.message = MASK.to_string();
+                    outcome.result = None;
                 }
             }
         }
