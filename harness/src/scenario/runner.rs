@@ -331,7 +331,12 @@ fn leaks(secrets: &Secrets, run: &ClientRun) -> Vec<String> {
         (_, None) => String::new(),
     };
     let mut found = secrets.leaks_in("stdout", &stdout, &public);
-    if let Err(error) = &run.outcome {
+    // An in-process client's error is what it would have printed; an
+    // external one's quotes its stdout and stderr, already looked at.
+    if let Err(error) = &run.outcome
+        && run.stdout.is_empty()
+        && run.stderr.is_empty()
+    {
         found.extend(secrets.leaks_in("its error", error, &public));
     }
     found.extend(secrets.leaks_in("stderr", &run.stderr, &public));
