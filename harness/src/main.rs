@@ -19,6 +19,7 @@ mod check_cmd;
 mod doctor;
 mod pki_cmd;
 mod run_cmd;
+mod schema_cmd;
 mod service_cmd;
 mod up_cmd;
 
@@ -47,6 +48,8 @@ enum Command {
     Check(check_cmd::CheckArgs),
     /// Run scenarios against a client and report (JUnit, JSON, HTML).
     Run(run_cmd::RunArgs),
+    /// Print a JSON Schema: of scenario files, or of the outcome a client's adapter prints.
+    Schema(schema_cmd::SchemaArgs),
     /// The interactive lab: the mock service, a virtual card in pcscd and a control API, until Ctrl-C.
     Up(up_cmd::UpArgs),
 }
@@ -66,6 +69,7 @@ fn main() -> anyhow::Result<()> {
         Command::Service(args) => service_cmd::run(args),
         Command::Check(args) => check_cmd::run(args),
         Command::Up(args) => up_cmd::run(args),
+        Command::Schema(args) => schema_cmd::run(args),
         Command::Run(args) => {
             if !run_cmd::run(args)? {
                 // The summary line is printed; the exit code tells CI.

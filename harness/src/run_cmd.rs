@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use kazasu::scenario::contract::{ClientUnderTest, Transport};
 use kazasu::scenario::external::ExternalCommand;
 use kazasu::scenario::load::{self, LoadedScenario, Shard};
-use kazasu::scenario::report::{Certification, RunReport, ScenarioReport};
+use kazasu::scenario::report::{Certification, RunReport, ScenarioReport, shell_quote};
 use kazasu::scenario::runner::{RunOptions, Runner};
 use sim_card::card_matrix::{MatrixCard, card_matrix};
 use time::OffsetDateTime;
@@ -34,11 +34,18 @@ pub struct RunArgs {
     /// How the client reaches the card (default: in-process, or pcsc with --client).
     #[arg(long, value_enum)]
     transport: Option<TransportArg>,
-    /// The client under test, run per scenario with `sh -c` (adapter
-    /// contract: KAZASU_* variables in, one outcome JSON out). Needs
-    /// --transport pcsc. Default: the reference client.
+    /// The client under test, run per scenario with `sh -c`: the adapter
+    /// contract of harness/ADAPTER.md (KAZASU_* variables in, one
+    /// ClientOutcome JSON out, `kazasu schema outcome`). Implies --transport
+    /// pcsc. Default: the reference client, in this process.
     #[arg(long, value_name = "CMD")]
     client: Option<String>,
+    /// With --client: how long one run of the adapter may take before it is
+    /// stopped and the scenario fails, in seconds (the adapter sees it as
+    /// KAZASU_TIME_LIMIT_MS). Default: each scenario's service time-out
+    /// (KAZASU_TIMEOUT_MS) plus 30 s.
+    #[arg(long, value_name = "SECONDS", requires = "client")]
+    client_timeout: Option<f64>,
     /// `conformance`: check every conformance rule in every scenario and
     /// print a certification summary.
     #[arg(long, value_enum)]
@@ -55,7 +62,7 @@ pub struct RunArgs {
     /// vpcd slots available to --transport pcsc (Debian's vpcd has 2).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=10))]
     pcsc_slots: u8,
-    /// Print the JSON Schema of scenario files and exit.
+    /// Print the JSON Schema of scenario files and exit (as `kazasu schema scenario`).
     #[arg(long)]
     schema: bool,
     /// Run the suite once per card of the card matrix (`default`,
@@ -89,7 +96,22 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
         (Some(TransportArg::InProcess), _) | (None, None) => Transport::InProcess,
     };
     let client: Arc<dyn ClientUnderTest> = match &args.client {
-        Some(command) => Arc::new(ExternalCommand::new(command.clone())),
+        Some(command) => {
+            let limit = args
+                .client_timeout
+                .map(|seconds| {
+                    Duration::try_from_secs_f64(seconds)
+                        .ok()
+                        .filter(|d| !d.is_zero())
+                        .ok_or_else(|| {
+                            anyhow::anyhow!(
+                                "--client-timeout {seconds}: a positive number of seconds"
+                            )
+                        })
+                })
+                .transpose()?;
+            Arc::new(ExternalCommand::new(command.clone()).with_time_limit(limit))
+        }
         None => reference_client()?,
     };
 
@@ -161,7 +183,8 @@ fn run_once(
         started.elapsed(),
         reports,
         certification,
-    );
+    )
+    .with_rerun_options(rerun_options(args, transport));
     if let Some(path) = &args.junit {
         let xml = report.junit().map_err(anyhow::Error::msg)?;
         write(&path_for(path), &xml)?;
@@ -181,6 +204,26 @@ fn run_once(
         None => println!("{}", report.summary_line()),
     }
     Ok(report.failed == 0)
+}
+
+/// The options that rerun one scenario as this run ran it: the client, its
+/// time limit, the transport and the profile (not the reports, filter or
+/// shard, which a rerun of one file does not need).
+fn rerun_options(args: &RunArgs, transport: Transport) -> String {
+    let mut options = Vec::new();
+    if transport == Transport::Pcsc {
+        options.push("--transport pcsc".to_string());
+    }
+    if let Some(client) = &args.client {
+        options.push(format!("--client {}", shell_quote(client)));
+    }
+    if let Some(seconds) = args.client_timeout {
+        options.push(format!("--client-timeout {seconds}"));
+    }
+    if args.profile == Some(Profile::Conformance) {
+        options.push("--profile conformance".to_string());
+    }
+    options.join(" ")
 }
 
 /// `report.json` → `report.NAME.json` (`report` → `report.NAME`).

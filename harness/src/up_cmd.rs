@@ -489,10 +489,13 @@ struct SwapCard {
 /// session on a card whose files changed under it.
 const SWAP_HOLD: std::time::Duration = std::time::Duration::from_millis(1200);
 
-/// Hands the reader another person's card: the old card leaves the reader,
+/// Hands the tester another person's card: the old card leaves the reader,
 /// the new one is issued afresh (PINs at their profile's tries) into the
 /// shared card, and goes in once pcscd has seen the reader empty, so pcscd
 /// and the app see a new card. The answer comes when the card is back in.
+/// A reader the tester emptied (`POST /lab/card/remove`) stays empty: the
+/// new card waits in the tester's hand for `POST /lab/card/insert`, as a
+/// card handed over at the counter waits to be held to the reader.
 async fn swap_card(
     State(lab): State<Lab>,
     body: Result<Json<SwapCard>, JsonRejection>,
@@ -536,10 +539,11 @@ async fn swap_card(
         let mut status = lock(&lab.status);
         status.person = body.person;
         status.phone = body.phone;
-        status.inserted = true;
     }
-    tokio::time::sleep_until(out_since + SWAP_HOLD).await;
-    lab.control.insert();
+    if was_inserted {
+        tokio::time::sleep_until(out_since + SWAP_HOLD).await;
+        lab.control.insert();
+    }
     Ok(Json(view(&lab)))
 }
 

@@ -33,6 +33,11 @@ enum Misbehaviour {
     SendsExtendedApdus,
     /// Sends one more command after the card was removed.
     KeepsSendingAfterRemoval,
+    /// Sends a device name of its own instead of the one it is handed.
+    IgnoresDevice,
+    /// Shows the PIN: in its message, on stderr and as the VERIFY's hex in
+    /// a log file.
+    ShowsPin,
 }
 
 struct Double(Misbehaviour);
@@ -102,7 +107,11 @@ impl Double {
             .unwrap();
         let mut body = json!({
             "medical_institution_code": inputs.facility,
-            "device": inputs.device,
+            "device": if self.0 == Misbehaviour::IgnoresDevice {
+                "reception-1"
+            } else {
+                inputs.device.as_str()
+            },
             "method": inputs.method,
             "certificate": BASE64.encode(&certificate),
         });
@@ -225,6 +234,19 @@ impl ClientUnderTest for Double {
         let Reader::InProcess(card) = reader else {
             return ClientRun::of(Err("not in process".into()));
         };
+        if self.0 == Misbehaviour::ShowsPin {
+            let pin = setup.inputs.pin.clone().unwrap_or_default();
+            let mut run = ClientRun::of(Ok(match self.check(card, &setup) {
+                Ok(outcome) => ClientOutcome {
+                    message: format!("{} (PIN {pin})", outcome.message),
+                    ..outcome
+                },
+                Err(e) => outcome(OutcomeKind::CardError, &e.to_string()),
+            }));
+            run.stderr = format!("debug: typed {pin}\n");
+            run.logs = vec![("apdu.log".into(), format!("> {}\n", verify_hex(&pin)))];
+            return run;
+        }
         ClientRun::of(Ok(match self.check(card, &setup) {
             Ok(outcome) => outcome,
             Err(CardError::NoCard) => outcome(OutcomeKind::CardError, "no card"),
@@ -316,7 +338,14 @@ fn a_scenario_passes_with_its_trace_and_outcome() {
     // The PIN never reaches the report.
     assert_eq!(report.scenario.client.pin.as_deref(), Some("****"));
     assert!(!serde_json::to_string(&report).unwrap().contains("31323334"));
-    assert_eq!(report.checks.len(), 11);
+    // Eleven expectations, and the device the service recorded.
+    assert_eq!(report.checks.len(), 12);
+    assert!(
+        report
+            .checks
+            .iter()
+            .any(|c| c.expectation == "device" && c.passed)
+    );
 }
 
 #[test]
@@ -636,7 +665,8 @@ fn junit_json_and_html_reports() {
         Duration::from_secs(1),
         reports,
         Some(certification),
-    );
+    )
+    .with_rerun_options("--client './my adapter.sh'".into());
     assert_eq!((report.passed, report.failed), (4, 2));
     assert_eq!(report.summary_line(), "4 passed, 2 failed");
 
@@ -684,6 +714,22 @@ fn junit_json_and_html_reports() {
     assert!(html.contains("history_count"));
     assert!(html.contains("Conformance profile") && html.contains("DOES NOT CONFORM"));
     assert!(!html.contains("<link") && !html.contains("<script src"));
+    // Each scenario says how to rerun it alone; the page filters and opens
+    // without a script.
+    let rerun = format!(
+        "kazasu run --client &#x27;.&#x2f;my adapter.sh&#x27; {}",
+        dir.join("group0/s00.toml").display()
+    )
+    .replace('/', "&#x2f;");
+    assert!(html.contains(&rerun), "{rerun}");
+    for control in [
+        "href=\"#failures-only\"",
+        "href=\"#all-open\"",
+        "id=\"group0&#x2f;s00\"",
+    ] {
+        assert!(html.contains(control), "{control}");
+    }
+    assert!(!html.contains("<script"));
     // Failures come first.
     let first_failed = html.find("scenario failed").unwrap();
     let first_passed = html.find("scenario passed").unwrap();
@@ -709,4 +755,76 @@ fn the_certification_summary_counts_rules() {
         text.contains("no_verify_in_visual_mode") && text.contains("1 failed (in v)"),
         "{text}"
     );
+}
+
+#[test]
+fn a_client_that_ignores_the_device_it_is_handed_fails() {
+    let report = runner(Misbehaviour::IgnoresDevice, false).run_one(&scenario("pin/ok", VALID_PIN));
+    assert_eq!(failed(&report), ["device"]);
+    let device = report.failures[0].clone();
+    assert_eq!(
+        (device.expected.as_str(), device.actual.as_str()),
+        ("kazasu-reference", "reception-1")
+    );
+}
+
+/// A wrong PIN (9999): no service answer carries it, so every occurrence is
+/// the client's.
+const WRONG_PIN: &str = r#"
+name = "A wrong PIN"
+rule = "manual 000 p.15"
+
+[card]
+person = "valid"
+
+[client]
+method = "pin"
+pin = "9999"
+
+[expect]
+outcome = "wrong-pin"
+tries_left = 2
+"#;
+
+#[test]
+fn a_client_that_shows_the_pin_breaks_the_rule_and_no_report_carries_it() {
+    let s = scenario("pin/leaky", WRONG_PIN);
+    let honest = runner(Misbehaviour::None, true).run_one(&s);
+    assert!(honest.passed, "{}", honest.failure_text());
+    let leaky = runner(Misbehaviour::ShowsPin, true).run_one(&s);
+    assert_eq!(failed(&leaky), ["conformance.never_reveals_secrets"]);
+    let violation = &leaky.failures[0].actual;
+    for place in [
+        "the PIN in stdout, line 1",
+        "the PIN in stderr, line 1",
+        "the PIN (as hex bytes) in log file apdu.log, line 1",
+    ] {
+        assert!(violation.contains(place), "{violation}");
+    }
+    let cert = Certification::of("double", "2026-12-01", std::slice::from_ref(&leaky));
+    assert!(!cert.conforms);
+    let report = RunReport::new(
+        "double".into(),
+        "in-process",
+        Some("conformance".into()),
+        "2026-12-01T01:00:00Z".into(),
+        Duration::from_secs(1),
+        vec![leaky.clone()],
+        Some(cert),
+    );
+    let hex = "39393939";
+    for (form, text) in [
+        ("terminal", leaky.failure_text()),
+        ("JUnit", report.junit().unwrap()),
+        ("JSON", report.json()),
+        ("HTML", report.html().unwrap()),
+        ("trace", serde_json::to_string(&leaky.trace).unwrap()),
+    ] {
+        assert!(
+            !text.contains("9999") && !text.contains(hex),
+            "{form}: {text}"
+        );
+    }
+    assert!(leaky.client_stderr.contains("typed ****"));
+    assert!(leaky.outcome.unwrap().message.ends_with("(PIN ****)"));
 }

@@ -271,13 +271,28 @@ fn control_api_locks_pins_swaps_persons_and_reaches_the_service() {
         .and_then(|r| r.json())
         .expect("remove");
     assert_eq!(removed["inserted"], false);
+    // Another card handed over while the reader is empty waits in the
+    // tester's hand: the reader stays empty until the insert.
+    let swapped: Value = client()
+        .put(lab.url("/lab/card"))
+        .json(&json!({"person": "preschool"}))
+        .send()
+        .and_then(|r| r.json())
+        .expect("swap");
+    assert_eq!(
+        (&swapped["person"], &swapped["inserted"]),
+        (&json!("preschool"), &json!(false))
+    );
     let inserted: Value = client()
         .post(lab.url("/lab/card/insert"))
         .header("content-type", "application/json")
         .send()
         .and_then(|r| r.json())
         .expect("insert");
-    assert_eq!(inserted["inserted"], true);
+    assert_eq!(
+        (&inserted["person"], &inserted["inserted"]),
+        (&json!("preschool"), &json!(true))
+    );
 
     // The service's own admin API moves the clock and sets faults; the lab shows both.
     let clock = client()

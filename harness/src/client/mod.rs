@@ -122,7 +122,8 @@ pub fn default_facility() -> String {
     "0110000001".into()
 }
 
-fn default_device() -> String {
+/// The device name a client uses when it is told none.
+pub fn default_device() -> String {
     "kazasu-reference".into()
 }
 

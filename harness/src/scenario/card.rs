@@ -430,7 +430,7 @@ mod tests {
         let records = trace.lock().unwrap().clone();
         assert!(
             Rule::NoApduAfterRemoval
-                .check(&records, Method::Pin)
+                .check(&records, Method::Pin, &[])
                 .is_ok()
         );
         // A client that keeps sending is seen doing it.
@@ -439,7 +439,7 @@ mod tests {
         let records = trace.lock().unwrap().clone();
         assert!(
             Rule::NoApduAfterRemoval
-                .check(&records, Method::Pin)
+                .check(&records, Method::Pin, &[])
                 .is_err()
         );
     }

@@ -17,6 +17,10 @@
 //! word) marks the card's removal. In process, commands sent to a removed
 //! card are in the trace too; over PC/SC pcscd refuses them before they
 //! reach the card, so only the in-process run can catch them.
+//!
+//! One rule is about the client's own output, not the card: the PIN and the
+//! password are the patient's and the staff's, and a client must never
+//! print or log them (`never_reveals_secrets`).
 
 use serde::{Deserialize, Serialize};
 use sim_card::iso7816::{self, StatusWord};
@@ -51,6 +55,11 @@ pub enum Rule {
     /// Once a command got no answer (the card left), no further command
     /// until the card is powered again.
     NoApduAfterRemoval,
+    /// No PIN or password the runner handed the client shows in what the
+    /// client printed or logged: stdout, stderr, the files of its log folder
+    /// (`KAZASU_LOG_DIR`). Judged from the client's output, not the trace
+    /// (see [`super::secrets`] for how a secret is recognised).
+    NeverRevealsSecrets,
 }
 
 impl Rule {
@@ -65,6 +74,7 @@ impl Rule {
         Rule::HandlesWrongLe,
         Rule::ShortApdusOnly,
         Rule::NoApduAfterRemoval,
+        Rule::NeverRevealsSecrets,
     ];
 
     /// The rule's name as scenario files write it.
@@ -79,13 +89,25 @@ impl Rule {
             Rule::HandlesWrongLe => "handles_wrong_le",
             Rule::ShortApdusOnly => "short_apdus_only",
             Rule::NoApduAfterRemoval => "no_apdu_after_removal",
+            Rule::NeverRevealsSecrets => "never_reveals_secrets",
         }
     }
 
-    /// Checks the rule over a trace; `Err` says which exchange broke it.
-    pub fn check(self, trace: &[TraceRecord], method: Method) -> Result<(), String> {
+    /// Checks the rule over a check's trace, or (for
+    /// [`Rule::NeverRevealsSecrets`]) over where the runner found a secret in
+    /// the client's output; `Err` says which exchange or output broke it.
+    pub fn check(
+        self,
+        trace: &[TraceRecord],
+        method: Method,
+        leaks: &[String],
+    ) -> Result<(), String> {
         let apdus = trace.iter().filter(|r| r.event == TraceEvent::Apdu);
         match self {
+            Rule::NeverRevealsSecrets => match leaks {
+                [] => Ok(()),
+                leaks => Err(format!("showed {}", leaks.join("; "))),
+            },
             Rule::HandlesGetResponse => follow_ups(trace, more_data, |_, xx| {
                 (
                     hex::encode_upper(iso7816::get_response(xx)),
@@ -297,12 +319,20 @@ mod tests {
             "READ BINARY EF 0001 (My Number) @0 Le=256 → 9000 (ok)",
             "9000",
         )];
-        assert!(Rule::NeverReadsMyNumber.check(&trace, Method::Pin).is_err());
+        assert!(
+            Rule::NeverReadsMyNumber
+                .check(&trace, Method::Pin, &[])
+                .is_err()
+        );
         let trace = [apdu(
             "READ BINARY EF 000A (auth certificate) @0 Le=4 → 9000 (ok)",
             "9000",
         )];
-        assert!(Rule::NeverReadsMyNumber.check(&trace, Method::Pin).is_ok());
+        assert!(
+            Rule::NeverReadsMyNumber
+                .check(&trace, Method::Pin, &[])
+                .is_ok()
+        );
     }
 
     #[test]
@@ -314,17 +344,17 @@ mod tests {
         let verify = apdu("VERIFY EF 0018 (auth PIN) (4 digits) → 9000 (ok)", "9000");
         assert!(
             Rule::NoVerifyInVisualMode
-                .check(std::slice::from_ref(&query), Method::Visual)
+                .check(std::slice::from_ref(&query), Method::Visual, &[])
                 .is_ok()
         );
         assert!(
             Rule::NoVerifyInVisualMode
-                .check(std::slice::from_ref(&verify), Method::Visual)
+                .check(std::slice::from_ref(&verify), Method::Visual, &[])
                 .is_err()
         );
         assert!(
             Rule::NoVerifyInVisualMode
-                .check(&[verify], Method::Pin)
+                .check(&[verify], Method::Pin, &[])
                 .is_ok()
         );
     }
@@ -350,20 +380,26 @@ mod tests {
         let fetch = exchange("00C0000000", "9000");
         let rule = Rule::HandlesGetResponse;
         assert!(
-            rule.check(&[sign.clone(), fetch.clone()], Method::Pin)
+            rule.check(&[sign.clone(), fetch.clone()], Method::Pin, &[])
                 .is_ok()
         );
         // Not fetched: another command, a wrong Le, nothing at all.
         let other = exchange("00A4020C020018", "9000");
-        assert!(rule.check(&[sign.clone(), other], Method::Pin).is_err());
-        let wrong = exchange("00C0000010", "6C00");
-        assert!(rule.check(&[sign.clone(), wrong], Method::Pin).is_err());
         assert!(
-            rule.check(std::slice::from_ref(&sign), Method::Pin)
+            rule.check(&[sign.clone(), other], Method::Pin, &[])
+                .is_err()
+        );
+        let wrong = exchange("00C0000010", "6C00");
+        assert!(
+            rule.check(&[sign.clone(), wrong], Method::Pin, &[])
                 .is_err()
         );
         assert!(
-            rule.check(&[sign, event(TraceEvent::PowerOff)], Method::Pin)
+            rule.check(std::slice::from_ref(&sign), Method::Pin, &[])
+                .is_err()
+        );
+        assert!(
+            rule.check(&[sign, event(TraceEvent::PowerOff)], Method::Pin, &[])
                 .is_err()
         );
         // A chain of GET RESPONSEs, each with the announced Le.
@@ -372,7 +408,7 @@ mod tests {
             exchange("00C0000000", "612C"),
             exchange("00C000002C", "9000"),
         ];
-        assert!(rule.check(&trace, Method::Pin).is_ok());
+        assert!(rule.check(&trace, Method::Pin, &[]).is_ok());
     }
 
     #[test]
@@ -380,18 +416,30 @@ mod tests {
         let rule = Rule::HandlesWrongLe;
         let read = exchange("00B0060000", "6C25");
         assert!(
-            rule.check(&[read.clone(), exchange("00B0060025", "9000")], Method::Pin)
-                .is_ok()
+            rule.check(
+                &[read.clone(), exchange("00B0060025", "9000")],
+                Method::Pin,
+                &[]
+            )
+            .is_ok()
         );
         assert!(
-            rule.check(&[read.clone(), exchange("00B0060000", "6C25")], Method::Pin)
-                .is_err()
+            rule.check(
+                &[read.clone(), exchange("00B0060000", "6C25")],
+                Method::Pin,
+                &[]
+            )
+            .is_err()
         );
         assert!(
-            rule.check(&[read.clone(), exchange("00B0070025", "9000")], Method::Pin)
-                .is_err()
+            rule.check(
+                &[read.clone(), exchange("00B0070025", "9000")],
+                Method::Pin,
+                &[]
+            )
+            .is_err()
         );
-        assert!(rule.check(&[read], Method::Pin).is_err());
+        assert!(rule.check(&[read], Method::Pin, &[]).is_err());
     }
 
     #[test]
@@ -404,17 +452,22 @@ mod tests {
             "00200080",
         ] {
             assert!(
-                rule.check(&[exchange(short, "9000")], Method::Pin).is_ok(),
+                rule.check(&[exchange(short, "9000")], Method::Pin, &[])
+                    .is_ok(),
                 "{short}"
             );
         }
         assert!(
-            rule.check(&[exchange("00B00000000800", "6700")], Method::Pin)
+            rule.check(&[exchange("00B00000000800", "6700")], Method::Pin, &[])
                 .is_err()
         );
         assert!(
-            rule.check(&[exchange("00200080000004********", "9000")], Method::Pin)
-                .is_err()
+            rule.check(
+                &[exchange("00200080000004********", "9000")],
+                Method::Pin,
+                &[]
+            )
+            .is_err()
         );
     }
 
@@ -428,13 +481,14 @@ mod tests {
             ..exchange("00B0000004", "")
         };
         assert!(
-            rule.check(&[answered.clone(), unanswered.clone()], Method::Pin)
+            rule.check(&[answered.clone(), unanswered.clone()], Method::Pin, &[])
                 .is_ok()
         );
         assert!(
             rule.check(
                 &[answered.clone(), unanswered.clone(), unanswered.clone()],
-                Method::Pin
+                Method::Pin,
+                &[]
             )
             .is_err()
         );
@@ -445,14 +499,16 @@ mod tests {
                     event(TraceEvent::PowerOff),
                     answered.clone()
                 ],
-                Method::Pin
+                Method::Pin,
+                &[]
             )
             .is_err()
         );
         assert!(
             rule.check(
                 &[unanswered, event(TraceEvent::PowerOn), answered],
-                Method::Pin
+                Method::Pin,
+                &[]
             )
             .is_ok()
         );
@@ -470,12 +526,12 @@ mod tests {
         );
         assert!(
             Rule::NoVerifyOnBlockedPin
-                .check(&[blocked.clone(), verify.clone()], Method::Pin)
+                .check(&[blocked.clone(), verify.clone()], Method::Pin, &[])
                 .is_err()
         );
         assert!(
             Rule::NoVerifyOnBlockedPin
-                .check(std::slice::from_ref(&verify), Method::Pin)
+                .check(std::slice::from_ref(&verify), Method::Pin, &[])
                 .is_ok()
         );
         let wrong = apdu(
@@ -484,12 +540,12 @@ mod tests {
         );
         assert!(
             Rule::NoPinRetryWithoutInput
-                .check(&[wrong.clone(), wrong.clone()], Method::Pin)
+                .check(&[wrong.clone(), wrong.clone()], Method::Pin, &[])
                 .is_err()
         );
         assert!(
             Rule::NoPinRetryWithoutInput
-                .check(&[wrong], Method::Pin)
+                .check(&[wrong], Method::Pin, &[])
                 .is_ok()
         );
     }
@@ -505,24 +561,24 @@ mod tests {
         // Any VERIFY when the staff chose iPhone, even an empty one.
         assert!(
             Rule::NoVerifyToIphone
-                .check(&[query.clone(), sign.clone()], Method::Iphone)
+                .check(&[query.clone(), sign.clone()], Method::Iphone, &[])
                 .is_err()
         );
         // A card that answers VERIFY with 6D00 is an iPhone, whatever the method.
         assert!(
             Rule::NoVerifyToIphone
-                .check(std::slice::from_ref(&query), Method::Pin)
+                .check(std::slice::from_ref(&query), Method::Pin, &[])
                 .is_err()
         );
         // A VERIFY to a card or an Android phone is no iPhone's business.
         assert!(
             Rule::NoVerifyToIphone
-                .check(&[verify.clone(), sign.clone()], Method::Android)
+                .check(&[verify.clone(), sign.clone()], Method::Android, &[])
                 .is_ok()
         );
         assert!(
             Rule::NoVerifyToIphone
-                .check(&[sign], Method::Iphone)
+                .check(&[sign], Method::Iphone, &[])
                 .is_ok()
         );
     }

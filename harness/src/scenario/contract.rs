@@ -51,12 +51,22 @@ pub struct RunSetup<'a> {
     pub app: Option<&'a AppLogin>,
 }
 
-/// What a client run left: its outcome (or why there is none) and what it
-/// said on stderr, kept for the report.
+/// What a client run left: its outcome (or why there is none), what it
+/// wrote (stderr is kept for the report; stdout and its log files only to
+/// look for secrets), and the secrets the runner found in them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientRun {
     pub outcome: Result<ClientOutcome, String>,
     pub stderr: String,
+    /// Standard output as printed (empty for a client in this process,
+    /// whose outcome is handed over, not printed).
+    pub stdout: String,
+    /// The files the client left in its log folder (`KAZASU_LOG_DIR`):
+    /// name and text.
+    pub logs: Vec<(String, String)>,
+    /// Where the client showed a secret it was handed (`the PIN in stderr,
+    /// line 3`), never the secret itself: the rule `never_reveals_secrets`.
+    pub leaks: Vec<String>,
 }
 
 impl ClientRun {
@@ -64,6 +74,9 @@ impl ClientRun {
         ClientRun {
             outcome,
             stderr: String::new(),
+            stdout: String::new(),
+            logs: Vec::new(),
+            leaks: Vec::new(),
         }
     }
 }
@@ -77,4 +90,29 @@ pub trait ClientUnderTest: Send + Sync {
     /// Does one check. Must return (a client that hangs is the client's
     /// implementation's to bound, e.g. with a time-out).
     fn run(&self, setup: RunSetup<'_>) -> ClientRun;
+}
+
+/// The JSON Schema of the [`ClientOutcome`] an adapter prints
+/// (`kazasu schema outcome`; committed as `harness/outcome.schema.json`):
+/// a vendor validates their adapter's output against it without reading
+/// Rust.
+pub fn outcome_schema() -> String {
+    let schema = schemars::schema_for!(ClientOutcome);
+    // A schema of plain data always serialises.
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_committed_outcome_schema_is_up_to_date() {
+        let committed = include_str!("../../outcome.schema.json");
+        assert!(
+            committed == super::outcome_schema(),
+            "harness/outcome.schema.json is stale: run \
+             `cargo run -p kazasu -- schema outcome > harness/outcome.schema.json`"
+        );
+    }
 }

@@ -24,6 +24,9 @@ pub struct Observed<'a> {
     /// What each of the scenario's result searches listed.
     pub history_searches: Vec<Result<usize, String>>,
     pub method: Method,
+    /// Where the client showed a secret it was handed (see
+    /// [`ClientRun::leaks`](super::contract::ClientRun::leaks)).
+    pub leaks: &'a [String],
 }
 
 /// Checks every expectation (and the given conformance rules), one
@@ -158,12 +161,84 @@ pub fn check_expectations(
     }
     for rule in rules {
         let name = format!("conformance.{}", rule.name());
-        checks.push(match rule.check(observed.trace, observed.method) {
-            Ok(()) => Check::pass(&name, "no violation", "no violation"),
-            Err(violation) => Check::new(&name, "no violation", violation),
-        });
+        checks.push(
+            match rule.check(observed.trace, observed.method, observed.leaks) {
+                Ok(()) => Check::pass(&name, "no violation", "no violation"),
+                Err(violation) => Check::new(&name, "no violation", violation),
+            },
+        );
     }
     checks
+}
+
+/// The device the client named: every confirmation the service recorded
+/// for the check must carry the device the runner handed the client
+/// (`KAZASU_DEVICE`). `None` when the service recorded none (nothing to
+/// check: the client never got that far, or the scenario refuses earlier).
+pub fn device_check(handed: &str, recorded: &Result<Vec<String>, String>) -> Option<Check> {
+    match recorded {
+        Ok(devices) if devices.is_empty() => None,
+        Ok(devices) => {
+            let mut seen: Vec<&str> = devices.iter().map(String::as_str).collect();
+            seen.dedup();
+            Some(Check::new("device", handed, seen.join(", ")))
+        }
+        Err(e) => Some(Check::new("device", handed, e.clone())),
+    }
+}
+
+/// A client that gave no outcome (it did not start, exited without one,
+/// printed no readable JSON, overstayed its time limit) fails once, with
+/// the cause: the expectations that hinge on what it did (outcome, fields,
+/// card, history) are left unchecked and counted in that one failure. The
+/// conformance rules still judge what it did before it broke. Checks are
+/// grouped by their prefix (`step 2 (hold): `), so a story's broken hold
+/// collapses within its own step.
+pub fn collapse_broken_client(checks: Vec<Check>) -> Vec<Check> {
+    let broken: Vec<String> = checks
+        .iter()
+        .filter_map(|c| {
+            let prefix = c.expectation.strip_suffix("client")?;
+            (!c.passed && (prefix.is_empty() || prefix.ends_with(": "))).then(|| prefix.to_string())
+        })
+        .collect();
+    if broken.is_empty() {
+        return checks;
+    }
+    let in_broken = |c: &Check| {
+        broken.iter().find(|prefix| {
+            c.expectation.starts_with(prefix.as_str())
+                && (prefix.is_empty() || !c.expectation[prefix.len()..].contains(": "))
+        })
+    };
+    let mut unchecked: std::collections::HashMap<String, usize> = Default::default();
+    let mut kept = Vec::with_capacity(checks.len());
+    for check in checks {
+        match in_broken(&check) {
+            Some(prefix) => {
+                let rest = &check.expectation[prefix.len()..];
+                if rest == "client" || rest.starts_with("conformance.") {
+                    kept.push(check);
+                } else {
+                    *unchecked.entry(prefix.clone()).or_default() += 1;
+                }
+            }
+            None => kept.push(check),
+        }
+    }
+    for check in &mut kept {
+        if let Some(prefix) = check.expectation.strip_suffix("client")
+            && let Some(&n) = unchecked.get(prefix).filter(|&&n| n > 0)
+        {
+            let noun = if n == 1 {
+                "expectation"
+            } else {
+                "expectations"
+            };
+            check.actual = format!("{} ({n} {noun} not checked)", check.actual);
+        }
+    }
+    kept
 }
 
 /// An outcome kind as scenario files write it (`wrong-pin`).
@@ -208,6 +283,7 @@ mod tests {
             history_count: Ok(1),
             history_searches: Vec::new(),
             method: Method::Pin,
+            leaks: &[],
         }
     }
 
@@ -244,17 +320,76 @@ mod tests {
     }
 
     #[test]
-    fn no_outcome_fails_the_client_check_and_every_outcome_expectation() {
+    fn no_outcome_is_one_failure_with_its_cause() {
         let expect = Expectations {
             outcome: Some(OutcomeKind::Confirmed),
             tries_left: Some(3),
+            history_count: Some(1),
             ..Expectations::default()
         };
         let o = outcome();
         let mut seen = observed(&o);
         seen.outcome = Err("exit status 1");
-        let checks = check_expectations(&expect, &[], &seen);
-        assert_eq!(failed(&checks), ["client", "outcome", "tries_left"]);
-        assert!(checks[1].actual.contains("exit status 1"));
+        seen.history_count = Ok(0);
+        let checks = check_expectations(&expect, &[Rule::NeverReadsMyNumber], &seen);
+        assert_eq!(
+            failed(&checks),
+            ["client", "outcome", "tries_left", "history_count"]
+        );
+        let checks = collapse_broken_client(checks);
+        assert_eq!(failed(&checks), ["client"]);
+        assert_eq!(checks.len(), 2, "the client check and the rule: {checks:?}");
+        assert!(checks[0].actual.contains("exit status 1"));
+        assert!(checks[0].actual.ends_with("(3 expectations not checked)"));
+        assert_eq!(checks[1].expectation, "conformance.never_reads_my_number");
+    }
+
+    #[test]
+    fn a_broken_hold_in_a_story_collapses_within_its_step() {
+        let named = |name: &str, passed: bool| Check {
+            passed,
+            ..Check::new(name, "x", "y")
+        };
+        let checks = collapse_broken_client(vec![
+            named("step 1 (hold): outcome", false),
+            named("step 2 (hold): client", false),
+            named("step 2 (hold): outcome", false),
+            named("step 2 (hold): conformance.short_apdus_only", true),
+            named("step 3 (advance-clock): history_count", false),
+        ]);
+        let names: Vec<&str> = checks.iter().map(|c| c.expectation.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "step 1 (hold): outcome",
+                "step 2 (hold): client",
+                "step 2 (hold): conformance.short_apdus_only",
+                "step 3 (advance-clock): history_count"
+            ]
+        );
+        assert!(checks[1].actual.ends_with("(1 expectation not checked)"));
+    }
+
+    #[test]
+    fn the_device_must_be_the_one_handed_over() {
+        assert_eq!(device_check("d1", &Ok(Vec::new())), None);
+        assert!(device_check("d1", &Ok(vec!["d1".into(), "d1".into()])).is_some_and(|c| c.passed));
+        let c = device_check("d1", &Ok(vec!["reception-1".into()])).unwrap();
+        assert!(!c.passed && c.actual == "reception-1");
+    }
+
+    #[test]
+    fn a_leak_breaks_the_secrets_rule() {
+        let o = outcome();
+        let leaks = vec!["the PIN in stderr, line 1".to_string()];
+        let mut seen = observed(&o);
+        seen.leaks = &leaks;
+        let checks = check_expectations(
+            &Expectations::default(),
+            &[Rule::NeverRevealsSecrets],
+            &seen,
+        );
+        assert_eq!(failed(&checks), ["conformance.never_reveals_secrets"]);
+        assert!(checks[0].actual.contains("the PIN in stderr, line 1"));
     }
 }

@@ -21,21 +21,27 @@
 //! | `KAZASU_TIMEOUT_MS` | how long to wait for the service |
 //! | `KAZASU_CARD_TIMEOUT_MS` | how long the card may take for one command |
 //! | `KAZASU_CHARACTER_CODE` | the facility's CharacterCodeIdentifier: `0` UTF-8, `1` Shift_JIS |
+//! | `KAZASU_SCENARIO` | the scenario's id, for the client's own logs |
+//! | `KAZASU_TIME_LIMIT_MS` | how long the runner lets the adapter run before it stops it |
+//! | `KAZASU_LOG_DIR` | an empty folder for the client's log files, searched for secrets afterwards |
 //! | `KAZASU_APP_USER`, `KAZASU_APP_PASSWORD` | app channel (`[facility]` scenarios only): the staff's login |
 //! | `KAZASU_ACTIVATION_CODE` | app channel, unregistered device: register it with this code first |
 //! | `KAZASU_DEVICE_TOKEN` | app channel, registered device: its token |
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::contract::{ClientRun, ClientUnderTest, Reader, RunSetup, Transport};
 use crate::client::{ClientOutcome, Method};
 
 /// On top of the scenario's service time-out: time for the client to start,
-/// talk to the card and exit, before the runner gives up on it.
-const GRACE: Duration = Duration::from_secs(30);
+/// talk to the card and exit, before the runner gives up on it (unless the
+/// run sets its own limit, `--client-timeout`).
+pub const GRACE: Duration = Duration::from_secs(30);
 
 /// Output kept per stream: an adapter that floods stdout must not exhaust
 /// the runner's memory.
@@ -54,13 +60,29 @@ const APP_VARIABLES: [&str; 4] = [
 #[derive(Debug, Clone)]
 pub struct ExternalCommand {
     pub command: String,
+    /// How long one run may take before the runner stops it; `None`: the
+    /// scenario's service time-out plus [`GRACE`].
+    pub time_limit: Option<Duration>,
 }
 
 impl ExternalCommand {
     pub fn new(command: impl Into<String>) -> Self {
         ExternalCommand {
             command: command.into(),
+            time_limit: None,
         }
+    }
+
+    /// The same command with a fixed time limit per run.
+    pub fn with_time_limit(mut self, limit: Option<Duration>) -> Self {
+        self.time_limit = limit;
+        self
+    }
+
+    /// The time limit of one run with these inputs.
+    pub fn time_limit_for(&self, timeout_ms: u64) -> Duration {
+        self.time_limit
+            .unwrap_or_else(|| Duration::from_millis(timeout_ms) + GRACE)
     }
 }
 
@@ -92,6 +114,11 @@ impl ClientUnderTest for ExternalCommand {
             }
         };
         let inputs = setup.inputs;
+        let deadline = self.time_limit_for(inputs.timeout_ms);
+        let log_dir = match LogDir::create() {
+            Ok(dir) => dir,
+            Err(e) => return ClientRun::of(Err(e)),
+        };
         let flag = |b: bool| if b { "1" } else { "0" };
         let mut command = Command::new("sh");
         command
@@ -111,6 +138,8 @@ impl ClientUnderTest for ExternalCommand {
                 inputs.character_code_identifier.identifier(),
             )
             .env("KAZASU_SCENARIO", setup.id)
+            .env("KAZASU_TIME_LIMIT_MS", deadline.as_millis().to_string())
+            .env("KAZASU_LOG_DIR", &log_dir.0)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -135,8 +164,76 @@ impl ClientUnderTest for ExternalCommand {
                 command.env("KAZASU_DEVICE_TOKEN", token);
             }
         }
-        let deadline = Duration::from_millis(inputs.timeout_ms) + GRACE;
-        run_with_deadline(command, deadline)
+        let mut run = run_with_deadline(command, deadline);
+        run.logs = log_dir.read();
+        run
+    }
+}
+
+/// A fresh, empty folder per run for the client's log files
+/// (`KAZASU_LOG_DIR`), removed once read.
+struct LogDir(PathBuf);
+
+impl LogDir {
+    fn create() -> Result<Self, String> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "kazasu-client-logs-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        // A folder left by an earlier process of the same id is not ours to keep.
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).map_err(|e| {
+            format!(
+                "cannot make the client's log folder {}: {e}",
+                path.display()
+            )
+        })?;
+        Ok(LogDir(path))
+    }
+
+    /// Every file under the folder (relative name, text), at most
+    /// [`OUTPUT_LIMIT`] bytes in all.
+    fn read(&self) -> Vec<(String, String)> {
+        let mut files = Vec::new();
+        let mut budget = OUTPUT_LIMIT;
+        read_files(&self.0, &self.0, &mut budget, &mut files);
+        files.sort();
+        files
+    }
+}
+
+impl Drop for LogDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn read_files(root: &Path, dir: &Path, budget: &mut usize, out: &mut Vec<(String, String)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            read_files(root, &path, budget, out);
+        } else if kind.is_file() && *budget > 0 {
+            let mut kept = Vec::new();
+            if let Ok(file) = std::fs::File::open(&path) {
+                let _ = file.take(*budget as u64).read_to_end(&mut kept);
+            }
+            *budget -= kept.len();
+            let name = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .display()
+                .to_string();
+            out.push((name, String::from_utf8_lossy(&kept).into_owned()));
+        }
     }
 }
 
@@ -182,7 +279,11 @@ fn run_with_deadline(mut command: Command, deadline: Duration) -> ClientRun {
             Ok(None) if started.elapsed() > deadline => {
                 stop_group(child.id());
                 let _ = child.wait();
-                break Err(format!("the client did not finish within {deadline:?}"));
+                break Err(format!(
+                    "the client did not finish within its time limit of {deadline:?} and was \
+                     stopped (the limit: --client-timeout, or the scenario's service time-out \
+                     plus {GRACE:?})"
+                ));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(10)),
             Err(e) => break Err(format!("cannot wait for the client: {e}")),
@@ -192,14 +293,24 @@ fn run_with_deadline(mut command: Command, deadline: Duration) -> ClientRun {
     let stderr = stderr.join().unwrap_or_default();
     let outcome = status.and_then(|status| {
         parse_outcome(&stdout).map_err(|e| {
+            let said = match stderr.lines().rev().map(str::trim).find(|l| !l.is_empty()) {
+                Some(line) => format!(" (its last word on stderr: {})", excerpt(line)),
+                None => String::new(),
+            };
             if status.success() {
-                e
+                format!("{e}{said}")
             } else {
-                format!("the client exited with {status} and {e}")
+                format!("the client exited with {status} and {e}{said}")
             }
         })
     });
-    ClientRun { outcome, stderr }
+    ClientRun {
+        outcome,
+        stderr,
+        stdout,
+        logs: Vec::new(),
+        leaks: Vec::new(),
+    }
 }
 
 /// Stops the client's process group (the group the runner made for it).
@@ -297,6 +408,31 @@ mod tests {
         assert!(e.contains("exit status: 3") && e.contains("nothing"), "{e}");
         let e = run("echo '{\"outcome\": \"bogus\"}'").outcome.unwrap_err();
         assert!(e.contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn the_log_folder_is_read_then_removed_and_the_time_limit_is_told() {
+        let run = run(
+            r#"echo "typed $KAZASU_PIN" > "$KAZASU_LOG_DIR/app.log"; echo "$KAZASU_LOG_DIR" >&2; printf '{"outcome":"confirmed","message":"%s"}' "$KAZASU_TIME_LIMIT_MS""#,
+        );
+        assert_eq!(
+            run.logs,
+            [("app.log".to_string(), "typed 1234\n".to_string())]
+        );
+        assert_eq!(run.stdout, r#"{"outcome":"confirmed","message":"31000"}"#);
+        assert_eq!(run.outcome.unwrap().message, "31000");
+        let folder = run.stderr.trim();
+        assert!(folder.contains("kazasu-client-logs-"));
+        assert!(!std::path::Path::new(folder).exists());
+    }
+
+    #[test]
+    fn a_broken_adapter_is_explained_by_its_last_word() {
+        let e = run("./no-such-adapter-here").outcome.unwrap_err();
+        assert!(
+            e.contains("exit status: 127") && e.contains("not found"),
+            "{e}"
+        );
     }
 
     #[test]

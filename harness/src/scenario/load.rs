@@ -23,9 +23,10 @@ use super::persons;
 /// A scenario read from a file, with its id.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadedScenario {
-    /// The path relative to the folder given, without `.toml`, with `/`
-    /// separators on every system (e.g. `pin/wrong-once`): stable across
-    /// machines, so that `--shard` and reports agree.
+    /// The path relative to the suite's root ([`suite_root`]), without
+    /// `.toml`, with `/` separators on every system (e.g. `pin/wrong-once`):
+    /// stable across machines and across the paths a run is given, so that
+    /// `--shard`, JUnit names and reports agree.
     pub id: String,
     pub path: PathBuf,
     pub scenario: Scenario,
@@ -87,42 +88,67 @@ pub fn built_in_persons() -> Result<&'static [InsuredPerson], String> {
         .map_err(Clone::clone)
 }
 
+/// The file that marks a suite's root folder: scenario ids are paths
+/// relative to it, whatever path `kazasu run` was given.
+pub const SUITE_MARKER: &str = ".kazasu-suite";
+
+/// The folder a path's scenario ids are relative to: the nearest folder,
+/// from the path's own folder upwards, that holds [`SUITE_MARKER`];
+/// without one, the folder given (or a file's own folder). Canonical, so
+/// that `scenarios`, `./scenarios`, `/abs/scenarios` and `scenarios/card`
+/// give a scenario the same id.
+pub fn suite_root(path: &Path) -> PathBuf {
+    let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let start = if canonical.is_file() {
+        canonical
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    } else {
+        canonical
+    };
+    start
+        .ancestors()
+        .find(|dir| dir.join(SUITE_MARKER).is_file())
+        .map(Path::to_path_buf)
+        .unwrap_or(start)
+}
+
 /// Loads every scenario under each path (a folder, searched recursively, or
-/// one file), sorted by id. Ids must be unique across all paths. The persons
-/// of `persons/` folders (see [`super::persons`]) join the scenarios below
-/// them; those folders hold no scenarios.
+/// one file), sorted by id. A scenario's id is its path relative to its
+/// suite's root ([`suite_root`]), so it does not depend on how the path was
+/// written; a file reached through two paths is loaded once; ids must be
+/// unique across all paths. The persons of `persons/` folders (see
+/// [`super::persons`]) join the scenarios below them, up to the suite's
+/// root; those folders hold no scenarios.
 pub fn load(paths: &[PathBuf]) -> Result<Vec<LoadedScenario>, LoadErrors> {
     let mut errors = Vec::new();
     let mut loaded = Vec::new();
     let mut folders = FolderPersons::default();
+    let mut seen = std::collections::HashSet::new();
     for root in paths {
-        if root.is_file() {
-            let id = root
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let folder = root.parent().unwrap_or(Path::new(""));
-            match folders.of(folder, folder, &mut errors) {
-                Some(persons) => match load_file(root, id, persons) {
-                    Ok(s) => loaded.push(s),
-                    Err(e) => errors.push(e),
-                },
-                None => continue,
+        let suite = suite_root(root);
+        let files = if root.is_file() {
+            vec![root.clone()]
+        } else {
+            let mut files = Vec::new();
+            if let Err(e) = collect_toml(root, &mut files) {
+                errors.push(e);
+                continue;
             }
-            continue;
-        }
-        let mut files = Vec::new();
-        if let Err(e) = collect_toml(root, &mut files) {
-            errors.push(e);
-            continue;
-        }
-        files.sort();
+            files.sort();
+            files
+        };
         for file in files {
-            let folder = file.parent().unwrap_or(root);
-            let Some(persons) = folders.of(root, folder, &mut errors) else {
+            let canonical = std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
+            if !seen.insert(canonical.clone()) {
+                continue;
+            }
+            let folder = canonical.parent().unwrap_or(&suite);
+            let Some(persons) = folders.of(&suite, folder, &mut errors) else {
                 continue;
             };
-            match load_file(&file, id_of(root, &file), persons) {
+            match load_file(&file, id_of(&suite, &canonical), persons) {
                 Ok(s) => loaded.push(s),
                 Err(e) => errors.push(e),
             }
@@ -236,11 +262,27 @@ fn load_file(
         at: None,
         message: format!("cannot read: {e}"),
     })?;
+    let mut scenario = parse_with(&text, path, folder)?;
+    if scenario.client.device == crate::client::default_device() {
+        scenario.client.device = scenario_device(&id);
+    }
     Ok(LoadedScenario {
         id,
         path: path.to_path_buf(),
-        scenario: parse_with(&text, path, folder)?,
+        scenario,
     })
+}
+
+/// The device a scenario hands its client (`KAZASU_DEVICE`) when it names
+/// none: one of its own, from its id (`kazasu-1a2b3c4d`), so that a client
+/// that ignores the device it is given and sends a name of its own fails
+/// the `device` check whatever name it chose. FNV-1a: the same id gives the
+/// same name on every machine.
+pub fn scenario_device(id: &str) -> String {
+    let hash = id.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    });
+    format!("kazasu-{hash:08x}")
 }
 
 /// The field written at a byte offset (`card.person`, from the key on its
@@ -501,6 +543,28 @@ outcome = "confirmed"
         assert_eq!(ids, ["a", "pin/wrong-once"]);
         assert_eq!(loaded[1].folder(), "pin");
         assert_eq!(loaded[0].folder(), "");
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn ids_are_relative_to_the_suite_root_whatever_path_is_given() {
+        let root = dir("suite-root");
+        std::fs::create_dir_all(root.join("card/deeper")).unwrap();
+        std::fs::write(root.join("card/deeper/removed.toml"), GOOD).unwrap();
+        std::fs::write(root.join("top.toml"), GOOD).unwrap();
+        let ids = |paths: &[PathBuf]| -> Vec<String> {
+            load(paths).unwrap().into_iter().map(|s| s.id).collect()
+        };
+        // No marker: relative to the folder given, as a plain folder of files.
+        assert_eq!(ids(&[root.join("card")]), ["deeper/removed"]);
+        std::fs::write(root.join(SUITE_MARKER), "").unwrap();
+        let id = "card/deeper/removed";
+        assert_eq!(ids(std::slice::from_ref(&root)), [id, "top"]);
+        assert_eq!(ids(&[root.join("card")]), [id]);
+        assert_eq!(ids(&[root.join("card/./deeper/../deeper")]), [id]);
+        assert_eq!(ids(&[root.join("card/deeper/removed.toml")]), [id]);
+        // Reached twice, loaded once.
+        assert_eq!(ids(&[root.join("card"), root.clone()]), [id, "top"]);
         std::fs::remove_dir_all(root).unwrap();
     }
 

@@ -13,6 +13,7 @@ pub mod persons;
 pub mod reference;
 pub mod report;
 pub mod runner;
+pub mod secrets;
 mod service;
 pub mod shown;
 mod steps;

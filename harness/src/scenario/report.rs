@@ -15,6 +15,7 @@ use super::conformance::Rule;
 use super::contract::ClientRun;
 use super::format::Scenario;
 use super::load::LoadedScenario;
+use super::secrets::{MASK, Public, Secrets};
 use crate::client::ClientOutcome;
 
 /// One expectation and what was seen.
@@ -80,6 +81,9 @@ pub struct ScenarioReport {
     pub tags: Vec<String>,
     /// The folder of the id (JUnit's classname).
     pub folder: String,
+    /// The scenario's file, as the run was given it (to rerun it alone).
+    #[serde(default)]
+    pub path: String,
     pub passed: bool,
     /// Why the scenario did not run, when it did not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -106,15 +110,14 @@ impl ScenarioReport {
     pub fn new(loaded: &LoadedScenario) -> Self {
         let s = &loaded.scenario;
         let mut scenario = s.clone();
-        if let Some(pin) = &mut scenario.client.pin {
-            *pin = "*".repeat(pin.chars().count());
-        }
+        mask_scenario(&mut scenario);
         ScenarioReport {
             id: loaded.id.clone(),
             name: s.name.clone(),
             rule: s.rule.clone(),
             tags: s.tags.clone(),
             folder: loaded.folder().to_string(),
+            path: loaded.path.display().to_string(),
             passed: true,
             skipped: None,
             duration: Duration::ZERO,
@@ -152,9 +155,67 @@ impl ScenarioReport {
         }
         self.client_stderr = run.stderr;
         self.trace = trace;
-        self.checks = checks;
+        self.checks = super::expectations::collapse_broken_client(checks);
         self.timings = timings;
         self.duration = duration;
+        self.settle();
+    }
+
+    /// Takes every secret of the scenario out of the report, whatever the
+    /// client did with it: the scenario's own PIN and password fields (and
+    /// its persons' card PINs) are masked outright; in everything the client
+    /// or the checks produced (outcome, error, stderr, expectations, the
+    /// commands of the trace) each occurrence is replaced by
+    /// [`MASK`](super::secrets::MASK), matched as
+    /// [`super::secrets`] describes. Runs before anyone sees the report:
+    /// terminal, JUnit, HTML and JSON are all written from it.
+    pub fn redact(&mut self, secrets: &Secrets) {
+        mask_scenario(&mut self.scenario);
+        if secrets.is_empty() {
+            return;
+        }
+        let mut public = Public::of_json(self.outcome.as_ref().and_then(|o| o.result.as_ref()));
+        public.extend(self.checks.iter().map(|c| c.expected.clone()));
+        let clean = |text: &mut String| {
+            let redacted = secrets.redact(text, &public);
+            if redacted != *text {
+                *text = redacted;
+            }
+        };
+        for check in &mut self.checks {
+            clean(&mut check.expected);
+            clean(&mut check.actual);
+        }
+        if let Some(error) = &mut self.client_error {
+            clean(error);
+        }
+        clean(&mut self.client_stderr);
+        for record in &mut self.trace {
+            clean(&mut record.summary);
+            if let Some(command) = &mut record.command {
+                clean(command);
+            }
+        }
+        if let Some(outcome) = &mut self.outcome
+            && let Ok(mut value) = serde_json::to_value(&*outcome)
+        {
+            redact_strings(&mut value, &|t| secrets.redact(t, &public));
+            match serde_json::from_value::<ClientOutcome>(value) {
+                Ok(redacted) => *outcome = redacted,
+                // The outcome's kind is not text a secret could be in;
+                // should it not read back, the free text goes.
+                Err(_) => {
+                    outcome.message = MASK.to_string();
+                    outcome.result = None;
+                }
+            }
+        }
+        if let Ok(mut value) = serde_json::to_value(&self.scenario) {
+            redact_strings(&mut value, &|t| secrets.redact(t, &public));
+            if let Ok(scenario) = serde_json::from_value::<Scenario>(value) {
+                self.scenario = scenario;
+            }
+        }
         self.settle();
     }
 
@@ -191,6 +252,50 @@ impl ScenarioReport {
             }
         }
         text
+    }
+}
+
+/// The scenario's PIN and password fields, masked outright: the PIN the
+/// patient types (also each step's), the staff's password, and the PINs
+/// of the persons' cards.
+fn mask_scenario(scenario: &mut Scenario) {
+    let mask = |text: &mut String| *text = "*".repeat(text.chars().count());
+    if let Some(pin) = &mut scenario.client.pin {
+        mask(pin);
+    }
+    for step in &mut scenario.steps {
+        if let Some(pin) = &mut step.pin {
+            mask(pin);
+        }
+    }
+    if let Some(facility) = &mut scenario.facility {
+        mask(&mut facility.password);
+    }
+    for person in &mut scenario.persons {
+        let pins = &mut person.card.profile.pins;
+        for pin in [&mut pins.auth, &mut pins.sign, &mut pins.text] {
+            mask(&mut pin.value);
+        }
+        for phone in &mut person.phones {
+            if let Some(pin) = &mut phone.pin {
+                mask(pin);
+            }
+        }
+    }
+}
+
+/// Applies `redact` to every string in a JSON value.
+fn redact_strings(value: &mut serde_json::Value, redact: &dyn Fn(&str) -> String) {
+    match value {
+        serde_json::Value::String(text) => {
+            let redacted = redact(text);
+            if redacted != *text {
+                *text = redacted;
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| redact_strings(v, redact)),
+        serde_json::Value::Object(map) => map.values_mut().for_each(|v| redact_strings(v, redact)),
+        _ => {}
     }
 }
 
@@ -313,6 +418,10 @@ pub struct RunReport {
     pub skipped: usize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certification: Option<Certification>,
+    /// The options of `kazasu run` that rerun a scenario as this run ran it
+    /// (client, transport, profile), shell-quoted; a scenario's file follows.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub rerun_options: String,
     /// Every scenario, in id order.
     pub scenarios: Vec<ScenarioReport>,
 }
@@ -340,8 +449,29 @@ impl RunReport {
             failed: scenarios.len() - passed - skipped,
             skipped,
             certification,
+            rerun_options: String::new(),
             scenarios,
         }
+    }
+
+    /// The same report, its scenarios rerun with these `kazasu run` options.
+    pub fn with_rerun_options(mut self, options: String) -> Self {
+        self.rerun_options = options;
+        self
+    }
+
+    /// The command that reruns one scenario alone, as this run ran it: its
+    /// file, which gives it the same id whatever folder it is run from
+    /// within the suite.
+    pub fn rerun_command(&self, scenario: &ScenarioReport) -> String {
+        let mut command = "kazasu run".to_string();
+        if !self.rerun_options.is_empty() {
+            command.push(' ');
+            command.push_str(&self.rerun_options);
+        }
+        command.push(' ');
+        command.push_str(&shell_quote(&scenario.path));
+        command
     }
 
     /// The run's last line: `N passed, M failed` and `, K skipped` if any.
@@ -409,9 +539,12 @@ impl RunReport {
         report.to_string().map_err(|e| e.to_string())
     }
 
-    /// One HTML page, no external assets: a summary header, the
-    /// certification (if any), then every scenario, failures first, each
-    /// with its rule, inputs, expectations, outcome, trace and timings.
+    /// One HTML page, no external assets and no script: a summary header,
+    /// the certification (if any), then every scenario, failures first and
+    /// open, each with the command that reruns it alone, its rule, inputs,
+    /// expectations, outcome, trace and timings. Links in the page (CSS
+    /// `:target`, so they work where scripts are blocked) show failures
+    /// only, or every scenario open; a scenario's own link opens it.
     pub fn html(&self) -> Result<String, String> {
         let mut env = minijinja::Environment::new();
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
@@ -425,13 +558,35 @@ impl RunReport {
         let mut ordered: Vec<&ScenarioReport> = self.scenarios.iter().collect();
         // Failures first, then skipped, then passes; by id within each.
         ordered.sort_by_key(|s| (s.passed, s.skipped.is_some(), s.id.clone()));
+        let items: Vec<minijinja::Value> = ordered
+            .into_iter()
+            .map(|s| {
+                minijinja::context! {
+                    s => s,
+                    rerun => self.rerun_command(s),
+                }
+            })
+            .collect();
         let template = env.get_template("report.html").map_err(|e| e.to_string())?;
         template
             .render(minijinja::context! {
                 run => self,
-                scenarios => ordered,
+                items => items,
             })
             .map_err(|e| format!("cannot render the HTML report: {e:#}"))
+    }
+}
+
+/// A word for `sh`: as it is when it is plain, else in single quotes.
+pub fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
     }
 }
 

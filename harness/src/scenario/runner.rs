@@ -29,10 +29,11 @@ use sim_card::trace::{SharedTrace, TraceRecord, Traced};
 use super::card::{SimulatedSlot, issue_card};
 use super::conformance::Rule;
 use super::contract::{ClientRun, ClientUnderTest, Reader, RunSetup, Transport};
-use super::expectations::{Observed, check_expectations};
+use super::expectations::{Observed, check_expectations, device_check};
 use super::format::Expectations;
 use super::load::LoadedScenario;
 use super::report::{ScenarioReport, Timings};
+use super::secrets::{Public, Secrets};
 use super::service::{ScenarioService, prepare_facility};
 
 /// How a run goes.
@@ -147,7 +148,15 @@ impl Runner {
         self.run_one_in_slot(scenario, 0)
     }
 
+    /// Runs one scenario and redacts its report: nothing leaves the runner
+    /// with a secret in it.
     fn run_one_in_slot(&self, loaded: &LoadedScenario, slot: u8) -> ScenarioReport {
+        let mut report = self.run_checks(loaded, slot);
+        report.redact(&Secrets::of_scenario(&loaded.scenario));
+        report
+    }
+
+    fn run_checks(&self, loaded: &LoadedScenario, slot: u8) -> ScenarioReport {
         if !loaded.scenario.steps.is_empty() {
             return super::steps::run_story(
                 loaded,
@@ -233,6 +242,7 @@ impl Runner {
         let records: Vec<TraceRecord> = trace.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let history = service.history_count(&inputs.facility);
         let history_searches = service.history_searches(&scenario.expect.history_search, inputs);
+        let devices = service.history_devices(&inputs.facility);
         drop(service);
         let observed = Observed {
             outcome: run.outcome.as_ref().map_err(String::as_str),
@@ -241,8 +251,10 @@ impl Runner {
             history_count: history,
             history_searches,
             method: inputs.method,
+            leaks: &run.leaks,
         };
-        let checks = check_expectations(&scenario.expect, &rules, &observed);
+        let mut checks = check_expectations(&scenario.expect, &rules, &observed);
+        checks.extend(device_check(&recorded_device(scenario), &devices));
         report.finish(
             run,
             records,
@@ -270,10 +282,12 @@ impl Runner {
         rules
     }
 
-    /// Runs the client; a panic in an in-process client is that scenario's
-    /// failure, not the run's end.
+    /// Runs the client, then looks for the secrets it was handed in what it
+    /// wrote; a panic in an in-process client is that scenario's failure,
+    /// not the run's end.
     fn call_client(&self, setup: RunSetup<'_>) -> ClientRun {
-        match std::panic::catch_unwind(AssertUnwindSafe(|| self.client.run(setup))) {
+        let secrets = Secrets::handed(setup.inputs, setup.app);
+        let mut run = match std::panic::catch_unwind(AssertUnwindSafe(|| self.client.run(setup))) {
             Ok(run) => run,
             Err(panic) => {
                 let message = panic
@@ -283,6 +297,51 @@ impl Runner {
                     .unwrap_or_else(|| "(no message)".into());
                 ClientRun::of(Err(format!("the client panicked: {message}")))
             }
-        }
+        };
+        run.leaks = leaks(&secrets, &run);
+        run
     }
+}
+
+/// The device the service records for the scenario's confirmations: the
+/// device the client was handed (`KAZASU_DEVICE`), or on the app channel
+/// the activation code's memo, which the service records instead (and
+/// which is the device's name unless the scenario sets its own memo).
+fn recorded_device(scenario: &super::format::Scenario) -> String {
+    scenario
+        .facility
+        .as_ref()
+        .and_then(|f| f.memo.clone())
+        .unwrap_or_else(|| scenario.client.device.clone())
+}
+
+/// Where a client run showed a secret it was handed: its stdout (for a
+/// client in this process, the outcome it handed over, as it would print
+/// it), its stderr, its log files. A secret that is also a value of the
+/// service's answer counts only where labelled (see [`super::secrets`]).
+fn leaks(secrets: &Secrets, run: &ClientRun) -> Vec<String> {
+    if secrets.is_empty() {
+        return Vec::new();
+    }
+    let outcome = run.outcome.as_ref().ok();
+    let public = Public::of_json(outcome.and_then(|o| o.result.as_ref()));
+    let stdout = match (&run.stdout, outcome) {
+        (printed, _) if !printed.is_empty() => printed.clone(),
+        (_, Some(outcome)) => serde_json::to_string(outcome).unwrap_or_default(),
+        (_, None) => String::new(),
+    };
+    let mut found = secrets.leaks_in("stdout", &stdout, &public);
+    // An in-process client's error is what it would have printed; an
+    // external one's quotes its stdout and stderr, already looked at.
+    if let Err(error) = &run.outcome
+        && run.stdout.is_empty()
+        && run.stderr.is_empty()
+    {
+        found.extend(secrets.leaks_in("its error", error, &public));
+    }
+    found.extend(secrets.leaks_in("stderr", &run.stderr, &public));
+    for (name, text) in &run.logs {
+        found.extend(secrets.leaks_in(&format!("log file {name}"), text, &public));
+    }
+    found
 }

@@ -129,6 +129,22 @@ impl ScenarioService {
             .map_err(|e| format!("cannot read the history: {e}"))?;
         Ok(rows.iter().filter(|r| r.shows_qualification).count())
     }
+
+    /// The device each confirmation in the facility's history names, oldest
+    /// first: whether the client sent the device it was handed.
+    pub(super) fn history_devices(&self, facility: &str) -> Result<Vec<String>, String> {
+        let rows = self
+            .state
+            .store
+            .confirmations(
+                facility,
+                OffsetDateTime::UNIX_EPOCH,
+                time::macros::datetime!(9999-12-31 00:00 UTC),
+                None,
+            )
+            .map_err(|e| format!("cannot read the history: {e}"))?;
+        Ok(rows.into_iter().map(|r| r.device).collect())
+    }
 }
 
 impl ScenarioService {

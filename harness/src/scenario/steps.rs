@@ -559,6 +559,7 @@ impl Story<'_, '_> {
             history_count: history,
             history_searches: searches,
             method,
+            leaks: run.map_or(&[], |run| run.leaks.as_slice()),
         };
         let rules = (self.context.rules_for)(&step.expect);
         let rules = if run.is_some() { rules } else { Vec::new() };
