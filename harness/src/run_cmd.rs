@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::certificate_cmd::CertificateRequest;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use kazasu::scenario::contract::{ClientUnderTest, Transport};
@@ -65,6 +66,21 @@ pub struct RunArgs {
     /// their own `[card.behaviour]` keep it.
     #[arg(long)]
     card_matrix: bool,
+    /// With `--profile conformance`: write a signed certificate of
+    /// conformance here (the whole suite of one folder; docs/certificate.md).
+    #[arg(long, value_name = "PATH", requires_all = ["profile", "signing_key"])]
+    certificate: Option<PathBuf>,
+    /// The Ed25519 private key (PEM) that signs `--certificate`: make one
+    /// with `kazasu keygen`.
+    #[arg(long, value_name = "PEM", requires = "certificate")]
+    signing_key: Option<PathBuf>,
+    /// The client's product name, as its vendor declares it in the
+    /// certificate (needed with `--client`).
+    #[arg(long, value_name = "NAME", requires = "client_version")]
+    client_name: Option<String>,
+    /// The client's version, as its vendor declares it in the certificate.
+    #[arg(long, value_name = "VERSION", requires = "client_name")]
+    client_version: Option<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -93,6 +109,29 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
         None => reference_client()?,
     };
 
+    let certificate = match (&args.certificate, &args.signing_key) {
+        (Some(path), Some(key)) => {
+            if args.filter.is_some() || args.shard.is_some() || args.card_matrix {
+                anyhow::bail!(
+                    "--certificate covers the whole suite: leave out --filter, --shard and --card-matrix"
+                );
+            }
+            let declared = args.client_name.clone().zip(args.client_version.clone());
+            if args.client.is_some() && declared.is_none() {
+                anyhow::bail!(
+                    "--certificate with --client: name the client with --client-name and --client-version"
+                );
+            }
+            Some(CertificateRequest::prepare(
+                path.clone(),
+                key,
+                &args.paths,
+                declared,
+            )?)
+        }
+        _ => None,
+    };
+
     let all = load::load(&args.paths)?;
     let found = all.len();
     let selected = load::select(all, args.filter.as_deref(), args.shard);
@@ -107,7 +146,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
     };
     let runner = Runner::new(client, options).map_err(anyhow::Error::msg)?;
     if !args.card_matrix {
-        return run_once(&runner, &args, transport, &selected, None);
+        let (passed, report) = run_once(&runner, &args, transport, &selected, None)?;
+        if let Some(certificate) = certificate {
+            certificate.write(&report)?;
+        }
+        return Ok(passed);
     }
     let mut all_passed = true;
     for card in card_matrix() {
@@ -121,20 +164,21 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
                 loaded
             })
             .collect();
-        all_passed &= run_once(&runner, &args, transport, &on_card, Some(&card))?;
+        all_passed &= run_once(&runner, &args, transport, &on_card, Some(&card))?.0;
     }
     Ok(all_passed)
 }
 
 /// Runs `selected` once and writes the reports; with a matrix card, the
-/// report paths and the summary line name it.
+/// report paths and the summary line name it. Whether every scenario
+/// passed, and the run's report.
 fn run_once(
     runner: &Runner,
     args: &RunArgs,
     transport: Transport,
     selected: &[LoadedScenario],
     card: Option<&MatrixCard>,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<(bool, RunReport)> {
     let path_for = |path: &PathBuf| match card {
         Some(card) => with_card(path, card.name),
         None => path.clone(),
@@ -180,7 +224,7 @@ fn run_once(
         Some(card) => println!("card {}: {}", card.name, report.summary_line()),
         None => println!("{}", report.summary_line()),
     }
-    Ok(report.failed == 0)
+    Ok((report.failed == 0, report))
 }
 
 /// `report.json` → `report.NAME.json` (`report` → `report.NAME`).
