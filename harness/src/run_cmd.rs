@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use crate::certificate_cmd::CertificateRequest;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
+use kazasu::scenario::attended::{self, AttendedClient, ServiceRelay, Tester};
 use kazasu::scenario::contract::{ClientUnderTest, Transport};
 use kazasu::scenario::external::ExternalCommand;
 use kazasu::scenario::load::{self, LoadedScenario, Shard};
@@ -81,6 +82,25 @@ pub struct RunArgs {
     /// The client's version, as its vendor declares it in the certificate.
     #[arg(long, value_name = "VERSION", requires = "client_name")]
     client_version: Option<String>,
+    /// An application with a screen, judged by a tester: each scenario's
+    /// card goes into `Virtual PCD 00 00`, the terminal says what the staff
+    /// and patient do, and asks yes/no about what only the screen shows
+    /// (docs/gui-automation.md). Stories are left out.
+    #[arg(long, conflicts_with_all = ["client", "certificate"])]
+    attended: bool,
+    /// `--attended`: the address the application is pointed at, relayed to
+    /// each scenario's service (port 0: any free one, printed at start).
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8787",
+        requires = "attended"
+    )]
+    attended_service: String,
+    /// `--attended`: read the tester's Enter and y/n answers from this file
+    /// instead of standard input, one per line.
+    #[arg(long, value_name = "PATH", requires = "attended")]
+    answers: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -102,11 +122,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
     }
     let transport = match (args.transport, &args.client) {
         (Some(TransportArg::Pcsc), _) | (None, Some(_)) => Transport::Pcsc,
+        (None, None) if args.attended => Transport::Pcsc,
         (Some(TransportArg::InProcess), _) | (None, None) => Transport::InProcess,
-    };
-    let client: Arc<dyn ClientUnderTest> = match &args.client {
-        Some(command) => Arc::new(ExternalCommand::new(command.clone())),
-        None => reference_client()?,
     };
 
     let certificate = match (&args.certificate, &args.signing_key) {
@@ -134,19 +151,50 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
 
     let all = load::load(&args.paths)?;
     let found = all.len();
-    let selected = load::select(all, args.filter.as_deref(), args.shard);
+    let mut selected = load::select(all, args.filter.as_deref(), args.shard);
+    let mut attended = None;
+    if args.attended {
+        let (single, stories) = attended::attendable(selected);
+        if stories > 0 {
+            eprintln!(
+                "attended: {stories} stories left out (a tester plays one check per scenario)"
+            );
+        }
+        selected = single;
+        attended = Some(Arc::new(attended_client(&args, &selected)?));
+    }
     if selected.is_empty() {
         eprintln!("no scenario to run: {found} found, none selected by --filter/--shard");
     }
+    let client: Arc<dyn ClientUnderTest> = match (&attended, &args.client) {
+        (Some(attended), _) => attended.clone(),
+        (None, Some(command)) => Arc::new(ExternalCommand::new(command.clone())),
+        (None, None) => reference_client()?,
+    };
     let options = RunOptions {
-        jobs: args.jobs.unwrap_or(RunOptions::default().jobs),
+        // One tester, one reader.
+        jobs: if args.attended {
+            1
+        } else {
+            args.jobs.unwrap_or(RunOptions::default().jobs)
+        },
         transport,
         pcsc_slots: args.pcsc_slots,
         conformance_profile: args.profile == Some(Profile::Conformance),
     };
     let runner = Runner::new(client, options).map_err(anyhow::Error::msg)?;
     if !args.card_matrix {
-        let (passed, report) = run_once(&runner, &args, transport, &selected, None)?;
+        if let Some(attended) = &attended {
+            attended.greet();
+        }
+        let (passed, report) = run_once(
+            &runner,
+            &args,
+            transport,
+            &selected,
+            None,
+            attended.as_deref(),
+        )?;
         if let Some(certificate) = certificate {
             certificate.write(&report)?;
         }
@@ -164,7 +212,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
                 loaded
             })
             .collect();
-        all_passed &= run_once(&runner, &args, transport, &on_card, Some(&card))?.0;
+        all_passed &= run_once(
+            &runner,
+            &args,
+            transport,
+            &on_card,
+            Some(&card),
+            attended.as_deref(),
+        )?
+        .0;
     }
     Ok(all_passed)
 }
@@ -178,6 +234,7 @@ fn run_once(
     transport: Transport,
     selected: &[LoadedScenario],
     card: Option<&MatrixCard>,
+    attended: Option<&AttendedClient>,
 ) -> anyhow::Result<(bool, RunReport)> {
     let path_for = |path: &PathBuf| match card {
         Some(card) => with_card(path, card.name),
@@ -187,7 +244,16 @@ fn run_once(
     let started_at = OffsetDateTime::now_utc();
     let started = Instant::now();
     let progress = Progress::new(selected.len());
-    let reports = runner.run_all(selected, |report| progress.done(report));
+    // An attended run's screen checks are the tester's answers.
+    let judged = |report: &ScenarioReport| match attended {
+        Some(attended) => attended.judged(report),
+        None => report.clone(),
+    };
+    let reports: Vec<ScenarioReport> = runner
+        .run_all(selected, |report| progress.done(&judged(report)))
+        .iter()
+        .map(judged)
+        .collect();
     progress.finish();
 
     let certification = (args.profile == Some(Profile::Conformance)).then(|| {
@@ -235,6 +301,22 @@ fn with_card(path: &Path, name: &str) -> PathBuf {
         None => format!("{stem}.{name}"),
     };
     path.with_file_name(file)
+}
+
+/// The tester and the relay of an attended run.
+fn attended_client(args: &RunArgs, scenarios: &[LoadedScenario]) -> anyhow::Result<AttendedClient> {
+    let input: Box<dyn std::io::BufRead + Send> = match &args.answers {
+        Some(path) => Box::new(std::io::BufReader::new(
+            std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufReader::new(std::io::stdin())),
+    };
+    let relay = ServiceRelay::start(&args.attended_service).map_err(anyhow::Error::msg)?;
+    Ok(AttendedClient::new(
+        scenarios,
+        Tester::new(input, Box::new(std::io::stdout())),
+        relay,
+    ))
 }
 
 /// The reference client, when this build has it.
