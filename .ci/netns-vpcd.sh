@@ -5,6 +5,9 @@
 # network path — and `kazasu card --vpcd ADDRESS:35963` serves it from this
 # host's namespace. OpenSC, inside the namespace, then lists the PINs, reads
 # the auth certificate and signs with it, and the signature is verified.
+# Then `kazasu run --vpcd-host ADDRESS` plays scenarios with their cards in
+# that remote reader, the reference client reading them through the
+# namespace's pcscd.
 #
 # The main pcscd is not used and must not be disturbed: at the end, under
 # the shared lock, it must still list its vpcd readers.
@@ -107,6 +110,9 @@ pkcs11-tool --module "$module" --slot-index 0 --login --pin 1234 --sign --id 01 
 openssl x509 -in "$work/cert.pem" -noout -pubkey >"$work/pub.pem"
 openssl dgst -sha256 -verify "$work/pub.pem" -signature "$work/signature" "$work/message" \
   | sed 's/^/inside: signature /'
+# Keep this pcscd for the scenario run, until the host is done with it.
+echo "$pcscd_pid" >"$work/pcscd.pid"
+while [ ! -e "$work/done" ]; do sleep 0.2; done
 INSIDE
 
 ip netns exec "$ns" unshare --mount --propagation private \
@@ -122,8 +128,13 @@ echo "netns-vpcd: card on this host -> vpcd at $ns_ip:35963 (namespace $ns, over
 "$kazasu" card --vpcd "$ns_ip:35963" --trace "$work/trace.jsonl" >"$work/card.log" 2>&1 &
 card_pid=$!
 
+# Until OpenSC is done inside (the pid file) or the inside failed.
+while [ ! -e "$work/pcscd.pid" ] && kill -0 "$inside" 2>/dev/null; do sleep 0.2; done
 status=0
-wait "$inside" || status=$?
+if [ ! -e "$work/pcscd.pid" ]; then
+  wait "$inside" || status=$?
+  [ "$status" -ne 0 ] || status=1
+fi
 sed 's/^/  /' "$work/inside.log"
 if [ "$status" -ne 0 ]; then
   echo "  card:" && sed 's/^/    /' "$work/card.log"
@@ -142,6 +153,28 @@ fi
 kill "$card_pid" 2>/dev/null || true
 wait "$card_pid" 2>/dev/null || true
 card_pid=""
+
+# The runner with its cards in the remote reader: each scenario's card goes
+# to vpcd at the namespace's address, and the client (the reference
+# client, `kazasu check --adapter`) reads it through the namespace's pcscd
+# (its mount namespace, for the socket) while reaching the scenario's
+# service on this host's loopback.
+suite="$work/suite"
+mkdir -p "$suite/pin" "$suite/visual"
+cp scenarios/pin/right-pin.toml scenarios/pin/wrong-once.toml "$suite/pin/"
+cp scenarios/visual/visual-ok.toml "$suite/visual/"
+pcscd_pid=$(cat "$work/pcscd.pid")
+absolute=$(realpath "$kazasu")
+if ! "$kazasu" run "$suite" --transport pcsc --vpcd-host "$ns_ip" --profile conformance \
+  --client "nsenter --target $pcscd_pid --mount $absolute check --adapter" \
+  --json "$work/run.json" >"$work/run.log" 2>&1; then
+  sed 's/^/  /' "$work/run.log"
+  echo "netns-vpcd: FAILED: the scenarios through the remote reader" >&2
+  exit 1
+fi
+grep -v '^  ✓' "$work/run.log" | sed 's/^/  run: /'
+touch "$work/done"
+wait "$inside" || true
 
 # The main pcscd, under the shared lock: still there, still listing vpcd.
 if pgrep -x pcscd >/dev/null && ss -ltn | grep -q ':35963 '; then

@@ -12,6 +12,7 @@ use kazasu::scenario::attended::{self, AttendedClient, ServiceRelay, Tester};
 use kazasu::scenario::contract::{ClientUnderTest, Transport};
 use kazasu::scenario::external::ExternalCommand;
 use kazasu::scenario::load::{self, LoadedScenario, Shard};
+use kazasu::scenario::pcsc_slot::VpcdReaders;
 use kazasu::scenario::report::{Certification, RunReport, ScenarioReport};
 use kazasu::scenario::runner::{RunOptions, Runner};
 use sim_card::card_matrix::{MatrixCard, card_matrix};
@@ -97,6 +98,20 @@ pub struct RunArgs {
         requires = "attended"
     )]
     attended_service: String,
+    /// Over PC/SC: put each scenario's card into vpcd on this host instead
+    /// of the local pcscd (a Windows or macOS client's reader, port 35963;
+    /// docs/remote-readers.md). One scenario at a time; stories left out.
+    #[arg(long, value_name = "HOST")]
+    vpcd_host: Option<String>,
+    /// With `--vpcd-host`: the reader's name on that computer, as its
+    /// PC/SC lists it (given to the client as KAZASU_READER).
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "Virtual PCD 00 00",
+        requires = "vpcd_host"
+    )]
+    vpcd_reader: String,
     /// `--attended`: read the tester's Enter and y/n answers from this file
     /// instead of standard input, one per line.
     #[arg(long, value_name = "PATH", requires = "attended")]
@@ -152,15 +167,31 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
     let all = load::load(&args.paths)?;
     let found = all.len();
     let mut selected = load::select(all, args.filter.as_deref(), args.shard);
-    let mut attended = None;
-    if args.attended {
+    let readers = match &args.vpcd_host {
+        Some(host) => {
+            if transport != Transport::Pcsc {
+                anyhow::bail!(
+                    "--vpcd-host puts the cards into a PC/SC reader: use --transport pcsc"
+                );
+            }
+            VpcdReaders::Remote {
+                host: host.clone(),
+                reader: args.vpcd_reader.clone(),
+            }
+        }
+        None => VpcdReaders::Local,
+    };
+    if args.attended || readers != VpcdReaders::Local {
+        // A story moves the clock and swaps cards between holds in the
+        // local pcscd's slot; a tester or a remote reader takes one check.
         let (single, stories) = attended::attendable(selected);
         if stories > 0 {
-            eprintln!(
-                "attended: {stories} stories left out (a tester plays one check per scenario)"
-            );
+            eprintln!("{stories} stories left out: one check per scenario here");
         }
         selected = single;
+    }
+    let mut attended = None;
+    if args.attended {
         attended = Some(Arc::new(attended_client(&args, &selected)?));
     }
     if selected.is_empty() {
@@ -181,11 +212,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
         transport,
         pcsc_slots: args.pcsc_slots,
         conformance_profile: args.profile == Some(Profile::Conformance),
+        readers: readers.clone(),
     };
     let runner = Runner::new(client, options).map_err(anyhow::Error::msg)?;
     if !args.card_matrix {
         if let Some(attended) = &attended {
-            attended.greet();
+            attended.greet(match &readers {
+                VpcdReaders::Local => "Virtual PCD 00 00 (pcscd, through vpcd)",
+                VpcdReaders::Remote { reader, .. } => reader.as_str(),
+            });
         }
         let (passed, report) = run_once(
             &runner,
