@@ -5,9 +5,10 @@
 # network path — and `kazasu card --vpcd ADDRESS:35963` serves it from this
 # host's namespace. OpenSC, inside the namespace, then lists the PINs, reads
 # the auth certificate and signs with it, and the signature is verified.
-# Then `kazasu run --vpcd-host ADDRESS` plays scenarios with their cards in
-# that remote reader, the reference client reading them through the
-# namespace's pcscd.
+# Then `kazasu run --vpcd-host ADDRESS` plays scenarios (a story among
+# them) with their cards in that remote reader, the reference client
+# reading them through the namespace's pcscd, and signs a certificate of
+# conformance that `kazasu verify-report` accepts.
 #
 # The main pcscd is not used and must not be disturbed: at the end, under
 # the shared lock, it must still list its vpcd readers.
@@ -160,19 +161,26 @@ card_pid=""
 # (its mount namespace, for the socket) while reaching the scenario's
 # service on this host's loopback.
 suite="$work/suite"
-mkdir -p "$suite/pin" "$suite/visual"
+mkdir -p "$suite/pin" "$suite/visual" "$suite/stories"
 cp scenarios/pin/right-pin.toml scenarios/pin/wrong-once.toml "$suite/pin/"
 cp scenarios/visual/visual-ok.toml "$suite/visual/"
+# A story: the card is swapped for the patient's new phone between holds.
+cp scenarios/stories/phone-replaced.toml "$suite/stories/"
 pcscd_pid=$(cat "$work/pcscd.pid")
 absolute=$(realpath "$kazasu")
+"$kazasu" keygen --out "$work/vendor.pem" >/dev/null
 if ! "$kazasu" run "$suite" --transport pcsc --vpcd-host "$ns_ip" --profile conformance \
   --client "nsenter --target $pcscd_pid --mount $absolute check --adapter" \
+  --client-name "kazasu reference client (adapter)" --client-version "over a remote reader" \
+  --certificate "$work/certificate.json" --signing-key "$work/vendor.pem" \
   --json "$work/run.json" >"$work/run.log" 2>&1; then
   sed 's/^/  /' "$work/run.log"
   echo "netns-vpcd: FAILED: the scenarios through the remote reader" >&2
   exit 1
 fi
 grep -v '^  ✓' "$work/run.log" | sed 's/^/  run: /'
+"$kazasu" verify-report "$work/certificate.json" --public-key "$work/vendor.pub.pem" \
+  --scenarios "$suite" | sed 's/^/  verify-report: /'
 touch "$work/done"
 wait "$inside" || true
 

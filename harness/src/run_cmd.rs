@@ -100,7 +100,7 @@ pub struct RunArgs {
     attended_service: String,
     /// Over PC/SC: put each scenario's card into vpcd on this host instead
     /// of the local pcscd (a Windows or macOS client's reader, port 35963;
-    /// docs/remote-readers.md). One scenario at a time; stories left out.
+    /// docs/remote-readers.md). One scenario at a time.
     #[arg(long, value_name = "HOST")]
     vpcd_host: Option<String>,
     /// With `--vpcd-host`: the reader's name on that computer, as its
@@ -181,12 +181,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
         }
         None => VpcdReaders::Local,
     };
-    if args.attended || readers != VpcdReaders::Local {
-        // A story moves the clock and swaps cards between holds in the
-        // local pcscd's slot; a tester or a remote reader takes one check.
+    if args.attended {
+        // A story moves the clock and swaps cards between holds: a tester
+        // plays one check per scenario.
         let (single, stories) = attended::attendable(selected);
         if stories > 0 {
-            eprintln!("{stories} stories left out: one check per scenario here");
+            eprintln!("attended: {stories} stories left out (one check per scenario)");
         }
         selected = single;
     }

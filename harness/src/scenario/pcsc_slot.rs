@@ -40,6 +40,16 @@ pub enum VpcdReaders {
     Remote { host: String, reader: String },
 }
 
+impl VpcdReaders {
+    /// The name the client's PC/SC gives slot `slot`.
+    pub fn reader_name(&self, slot: u8) -> String {
+        match self {
+            VpcdReaders::Local => reader_name(slot),
+            VpcdReaders::Remote { reader, .. } => reader.clone(),
+        }
+    }
+}
+
 /// The name pcscd gives vpcd's slot `slot` on Debian.
 pub fn reader_name(slot: u8) -> String {
     format!("Virtual PCD 00 {slot:02}")
@@ -106,20 +116,9 @@ pub struct PcscSlot {
 }
 
 impl PcscSlot {
-    /// Inserts `card` into `slot` of the local pcscd (or makes sure the
-    /// slot is empty) and waits until pcscd agrees.
-    pub fn insert(
-        runtime: &tokio::runtime::Runtime,
-        slot: u8,
-        card: Option<ScenarioCard>,
-        removed_at_apdu: Option<usize>,
-    ) -> Result<PcscSlot, String> {
-        Self::insert_at(runtime, slot, card, removed_at_apdu, &VpcdReaders::Local)
-    }
-
     /// Inserts `card` into `slot` of `readers`; locally, waits until pcscd
     /// agrees.
-    pub fn insert_at(
+    pub fn insert(
         runtime: &tokio::runtime::Runtime,
         slot: u8,
         card: Option<ScenarioCard>,
@@ -211,10 +210,7 @@ impl PcscSlot {
     }
 
     pub fn reader_name(&self) -> String {
-        match &self.readers {
-            VpcdReaders::Local => reader_name(self.slot),
-            VpcdReaders::Remote { reader, .. } => reader.clone(),
-        }
+        self.readers.reader_name(self.slot)
     }
 
     /// Takes the card out, waits until pcscd sees the reader empty, and

@@ -160,6 +160,7 @@ impl Runner {
                     runtime: &self.runtime,
                     transport: self.options.transport,
                     slot,
+                    readers: &self.options.readers,
                     rules_for: &|expect| self.rules_for(expect),
                     call_client: &|setup| self.call_client(setup),
                 },
@@ -210,7 +211,7 @@ impl Runner {
                 (run, slot.auth_tries_left())
             }
             Transport::Pcsc => {
-                match super::pcsc_slot::PcscSlot::insert_at(
+                match super::pcsc_slot::PcscSlot::insert(
                     &self.runtime,
                     slot,
                     card,
