@@ -280,15 +280,13 @@ fn run_once(
     let started = Instant::now();
     let progress = Progress::new(selected.len());
     // An attended run's screen checks are the tester's answers.
-    let judged = |report: &ScenarioReport| match attended {
-        Some(attended) => attended.judged(report),
-        None => report.clone(),
-    };
-    let reports: Vec<ScenarioReport> = runner
-        .run_all(selected, |report| progress.done(&judged(report)))
-        .iter()
-        .map(judged)
-        .collect();
+    let mut reports = runner.run_all(selected, |report| match attended {
+        Some(attended) => progress.done(&attended.judged(report)),
+        None => progress.done(report),
+    });
+    if let Some(attended) = attended {
+        reports = reports.iter().map(|r| attended.judged(r)).collect();
+    }
     progress.finish();
 
     let certification = (args.profile == Some(Profile::Conformance)).then(|| {

@@ -171,7 +171,7 @@ impl AttendedClient {
     /// Tells the tester where the application must look, once.
     pub fn greet(&self, reader: &str) {
         self.tester.say(&format!(
-            "attended run: {} scenarios. Point the application at\n  service URL: {}\n  \
+            "attended run: {} scenario(s). Point the application at\n  service URL: {}\n  \
              reader:      {reader}\n\
              For each scenario: do at the counter what it says, press Enter when the \
              screen shows the result, then answer what the screen shows.\n",
