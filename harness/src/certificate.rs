@@ -53,6 +53,9 @@ pub struct Statement {
     pub client: DeclaredClient,
     /// How the client reached the card: `pcsc` for a vendor's client.
     pub transport: String,
+    /// Where the card was: `this computer's pcscd`, or the remote vpcd
+    /// host and the reader's name there (`--vpcd-host`).
+    pub card_reader: String,
     /// The readers the suite's cards were held to (`[card.reader]`), each
     /// once, as the scenario files spell them; `{}` is the ideal reader.
     pub reader_profiles: Vec<Value>,
@@ -225,6 +228,7 @@ impl Statement {
         report: &RunReport,
         suite: Suite,
         client: DeclaredClient,
+        card_reader: String,
     ) -> Result<Self, String> {
         let certification = report.certification.as_ref().ok_or(
             "a certificate is written for a conformance run only: add --profile conformance",
@@ -257,6 +261,7 @@ impl Statement {
             suite,
             client,
             transport: report.transport.clone(),
+            card_reader,
             reader_profiles,
             started_at: report.started_at.clone(),
             rules: certification.rules.clone(),
@@ -585,6 +590,7 @@ mod tests {
                 run_as: "external command `./adapter.sh`".into(),
             },
             transport: "pcsc".into(),
+            card_reader: "this computer's pcscd".into(),
             reader_profiles: vec![serde_json::json!({})],
             started_at: "2026-12-07T10:00:00Z".into(),
             rules: vec![RuleResult {

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::Args;
 use kazasu::certificate::{self, DeclaredClient, SigningKey, Statement, Suite};
+use kazasu::scenario::pcsc_slot::VpcdReaders;
 use kazasu::scenario::report::RunReport;
 
 #[derive(Args)]
@@ -96,8 +97,8 @@ pub fn verify_report(args: VerifyReportArgs) -> anyhow::Result<()> {
         }
     );
     println!(
-        "  run:       {} over {}, {} passed, {} failed, {} skipped",
-        s.started_at, s.transport, s.passed, s.failed, s.skipped
+        "  run:       {} over {} ({}), {} passed, {} failed, {} skipped",
+        s.started_at, s.transport, s.card_reader, s.passed, s.failed, s.skipped
     );
     println!(
         "  suite:     {} files, sha256 {}, the same as {}",
@@ -168,7 +169,11 @@ impl CertificateRequest {
     }
 
     /// Signs the run's verdicts and writes the certificate.
-    pub fn write(self, report: &RunReport) -> anyhow::Result<()> {
+    pub fn write(self, report: &RunReport, readers: &VpcdReaders) -> anyhow::Result<()> {
+        let card_reader = match readers {
+            VpcdReaders::Local => "this computer's pcscd".to_string(),
+            VpcdReaders::Remote { host, reader } => format!("vpcd at {host}, reader {reader:?}"),
+        };
         let statement = Statement::of_run(
             report,
             self.suite,
@@ -177,6 +182,7 @@ impl CertificateRequest {
                 version: self.version,
                 run_as: report.client.clone(),
             },
+            card_reader,
         )
         .map_err(anyhow::Error::msg)?;
         let signed = self.key.sign(statement).map_err(anyhow::Error::msg)?;

@@ -231,7 +231,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
             attended.as_deref(),
         )?;
         if let Some(certificate) = certificate {
-            certificate.write(&report)?;
+            certificate.write(&report, &readers)?;
         }
         return Ok(passed);
     }
