@@ -15,6 +15,7 @@ macro_rules! status {
 }
 
 mod card_cmd;
+mod certificate_cmd;
 mod check_cmd;
 mod doctor;
 mod pki_cmd;
@@ -52,6 +53,10 @@ enum Command {
     Schema(schema_cmd::SchemaArgs),
     /// The interactive lab: the mock service, a virtual card in pcscd and a control API, until Ctrl-C.
     Up(up_cmd::UpArgs),
+    /// Make an Ed25519 key pair to sign certificates of conformance with (`run --certificate`).
+    Keygen(certificate_cmd::KeygenArgs),
+    /// Check a certificate of conformance: its signature, its verdicts and its suite against this repository's.
+    VerifyReport(certificate_cmd::VerifyReportArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -70,6 +75,8 @@ fn main() -> anyhow::Result<()> {
         Command::Check(args) => check_cmd::run(args),
         Command::Up(args) => up_cmd::run(args),
         Command::Schema(args) => schema_cmd::run(args),
+        Command::Keygen(args) => certificate_cmd::keygen(args),
+        Command::VerifyReport(args) => certificate_cmd::verify_report(args),
         Command::Run(args) => {
             if !run_cmd::run(args)? {
                 // The summary line is printed; the exit code tells CI.

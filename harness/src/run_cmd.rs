@@ -5,11 +5,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::certificate_cmd::CertificateRequest;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
+use kazasu::scenario::attended::{self, AttendedClient, ServiceRelay, Tester};
 use kazasu::scenario::contract::{ClientUnderTest, Transport};
 use kazasu::scenario::external::ExternalCommand;
 use kazasu::scenario::load::{self, LoadedScenario, Shard};
+use kazasu::scenario::pcsc_slot::VpcdReaders;
 use kazasu::scenario::report::{Certification, RunReport, ScenarioReport, shell_quote};
 use kazasu::scenario::runner::{RunOptions, Runner};
 use sim_card::card_matrix::{MatrixCard, card_matrix};
@@ -72,6 +75,54 @@ pub struct RunArgs {
     /// their own `[card.behaviour]` keep it.
     #[arg(long)]
     card_matrix: bool,
+    /// With `--profile conformance`: write a signed certificate of
+    /// conformance here (the whole suite of one folder; docs/certificate.md).
+    #[arg(long, value_name = "PATH", requires_all = ["profile", "signing_key"])]
+    certificate: Option<PathBuf>,
+    /// The Ed25519 private key (PEM) that signs `--certificate`: make one
+    /// with `kazasu keygen`.
+    #[arg(long, value_name = "PEM", requires = "certificate")]
+    signing_key: Option<PathBuf>,
+    /// The client's product name, as its vendor declares it in the
+    /// certificate (needed with `--client`).
+    #[arg(long, value_name = "NAME", requires = "client_version")]
+    client_name: Option<String>,
+    /// The client's version, as its vendor declares it in the certificate.
+    #[arg(long, value_name = "VERSION", requires = "client_name")]
+    client_version: Option<String>,
+    /// An application with a screen, judged by a tester: each scenario's
+    /// card goes into `Virtual PCD 00 00`, the terminal says what the staff
+    /// and patient do, and asks yes/no about what only the screen shows
+    /// (docs/gui-automation.md). Stories are left out.
+    #[arg(long, conflicts_with_all = ["client", "certificate"])]
+    attended: bool,
+    /// `--attended`: the address the application is pointed at, relayed to
+    /// each scenario's service (port 0: any free one, printed at start).
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8787",
+        requires = "attended"
+    )]
+    attended_service: String,
+    /// Over PC/SC: put each scenario's card into vpcd on this host instead
+    /// of the local pcscd (a Windows or macOS client's reader, port 35963;
+    /// docs/remote-readers.md). One scenario at a time.
+    #[arg(long, value_name = "HOST")]
+    vpcd_host: Option<String>,
+    /// With `--vpcd-host`: the reader's name on that computer, as its
+    /// PC/SC lists it (given to the client as KAZASU_READER).
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "Virtual PCD 00 00",
+        requires = "vpcd_host"
+    )]
+    vpcd_reader: String,
+    /// `--attended`: read the tester's Enter and y/n answers from this file
+    /// instead of standard input, one per line.
+    #[arg(long, value_name = "PATH", requires = "attended")]
+    answers: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -93,43 +144,116 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
     }
     let transport = match (args.transport, &args.client) {
         (Some(TransportArg::Pcsc), _) | (None, Some(_)) => Transport::Pcsc,
+        (None, None) if args.attended => Transport::Pcsc,
         (Some(TransportArg::InProcess), _) | (None, None) => Transport::InProcess,
     };
-    let client: Arc<dyn ClientUnderTest> = match &args.client {
-        Some(command) => {
-            let limit = args
-                .client_timeout
-                .map(|seconds| {
-                    Duration::try_from_secs_f64(seconds)
-                        .ok()
-                        .filter(|d| !d.is_zero())
-                        .ok_or_else(|| {
-                            anyhow::anyhow!(
-                                "--client-timeout {seconds}: a positive number of seconds"
-                            )
-                        })
+    let client_time_limit = args
+        .client_timeout
+        .map(|seconds| {
+            Duration::try_from_secs_f64(seconds)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    anyhow::anyhow!("--client-timeout {seconds}: a positive number of seconds")
                 })
-                .transpose()?;
-            Arc::new(ExternalCommand::new(command.clone()).with_time_limit(limit))
+        })
+        .transpose()?;
+
+    let certificate = match (&args.certificate, &args.signing_key) {
+        (Some(path), Some(key)) => {
+            if args.filter.is_some() || args.shard.is_some() || args.card_matrix {
+                anyhow::bail!(
+                    "--certificate covers the whole suite: leave out --filter, --shard and --card-matrix"
+                );
+            }
+            let declared = args.client_name.clone().zip(args.client_version.clone());
+            if args.client.is_some() && declared.is_none() {
+                anyhow::bail!(
+                    "--certificate with --client: name the client with --client-name and --client-version"
+                );
+            }
+            Some(CertificateRequest::prepare(
+                path.clone(),
+                key,
+                &args.paths,
+                declared,
+            )?)
         }
-        None => reference_client()?,
+        _ => None,
     };
 
     let all = load::load(&args.paths)?;
     let found = all.len();
-    let selected = load::select(all, args.filter.as_deref(), args.shard);
+    let mut selected = load::select(all, args.filter.as_deref(), args.shard);
+    let readers = match &args.vpcd_host {
+        Some(host) => {
+            if transport != Transport::Pcsc {
+                anyhow::bail!(
+                    "--vpcd-host puts the cards into a PC/SC reader: use --transport pcsc"
+                );
+            }
+            VpcdReaders::Remote {
+                host: host.clone(),
+                reader: args.vpcd_reader.clone(),
+            }
+        }
+        None => VpcdReaders::Local,
+    };
+    if args.attended {
+        // A story moves the clock and swaps cards between holds: a tester
+        // plays one check per scenario.
+        let (single, stories) = attended::attendable(selected);
+        if stories > 0 {
+            eprintln!("attended: {stories} stories left out (one check per scenario)");
+        }
+        selected = single;
+    }
+    let mut attended = None;
+    if args.attended {
+        attended = Some(Arc::new(attended_client(&args, &selected)?));
+    }
     if selected.is_empty() {
         eprintln!("no scenario to run: {found} found, none selected by --filter/--shard");
     }
+    let client: Arc<dyn ClientUnderTest> = match (&attended, &args.client) {
+        (Some(attended), _) => attended.clone(),
+        (None, Some(command)) => {
+            Arc::new(ExternalCommand::new(command.clone()).with_time_limit(client_time_limit))
+        }
+        (None, None) => reference_client()?,
+    };
     let options = RunOptions {
-        jobs: args.jobs.unwrap_or(RunOptions::default().jobs),
+        // One tester, one reader.
+        jobs: if args.attended {
+            1
+        } else {
+            args.jobs.unwrap_or(RunOptions::default().jobs)
+        },
         transport,
         pcsc_slots: args.pcsc_slots,
         conformance_profile: args.profile == Some(Profile::Conformance),
+        readers: readers.clone(),
     };
     let runner = Runner::new(client, options).map_err(anyhow::Error::msg)?;
     if !args.card_matrix {
-        return run_once(&runner, &args, transport, &selected, None);
+        if let Some(attended) = &attended {
+            attended.greet(match &readers {
+                VpcdReaders::Local => "Virtual PCD 00 00 (pcscd, through vpcd)",
+                VpcdReaders::Remote { reader, .. } => reader.as_str(),
+            });
+        }
+        let (passed, report) = run_once(
+            &runner,
+            &args,
+            transport,
+            &selected,
+            None,
+            attended.as_deref(),
+        )?;
+        if let Some(certificate) = certificate {
+            certificate.write(&report, &readers)?;
+        }
+        return Ok(passed);
     }
     let mut all_passed = true;
     for card in card_matrix() {
@@ -143,20 +267,30 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
                 loaded
             })
             .collect();
-        all_passed &= run_once(&runner, &args, transport, &on_card, Some(&card))?;
+        all_passed &= run_once(
+            &runner,
+            &args,
+            transport,
+            &on_card,
+            Some(&card),
+            attended.as_deref(),
+        )?
+        .0;
     }
     Ok(all_passed)
 }
 
 /// Runs `selected` once and writes the reports; with a matrix card, the
-/// report paths and the summary line name it.
+/// report paths and the summary line name it. Whether every scenario
+/// passed, and the run's report.
 fn run_once(
     runner: &Runner,
     args: &RunArgs,
     transport: Transport,
     selected: &[LoadedScenario],
     card: Option<&MatrixCard>,
-) -> anyhow::Result<bool> {
+    attended: Option<&AttendedClient>,
+) -> anyhow::Result<(bool, RunReport)> {
     let path_for = |path: &PathBuf| match card {
         Some(card) => with_card(path, card.name),
         None => path.clone(),
@@ -165,7 +299,14 @@ fn run_once(
     let started_at = OffsetDateTime::now_utc();
     let started = Instant::now();
     let progress = Progress::new(selected.len());
-    let reports = runner.run_all(selected, |report| progress.done(report));
+    // An attended run's screen checks are the tester's answers.
+    let mut reports = runner.run_all(selected, |report| match attended {
+        Some(attended) => progress.done(&attended.judged(report)),
+        None => progress.done(report),
+    });
+    if let Some(attended) = attended {
+        reports = reports.iter().map(|r| attended.judged(r)).collect();
+    }
     progress.finish();
 
     let certification = (args.profile == Some(Profile::Conformance)).then(|| {
@@ -203,7 +344,7 @@ fn run_once(
         Some(card) => println!("card {}: {}", card.name, report.summary_line()),
         None => println!("{}", report.summary_line()),
     }
-    Ok(report.failed == 0)
+    Ok((report.failed == 0, report))
 }
 
 /// The options that rerun one scenario as this run ran it: the client, its
@@ -234,6 +375,22 @@ fn with_card(path: &Path, name: &str) -> PathBuf {
         None => format!("{stem}.{name}"),
     };
     path.with_file_name(file)
+}
+
+/// The tester and the relay of an attended run.
+fn attended_client(args: &RunArgs, scenarios: &[LoadedScenario]) -> anyhow::Result<AttendedClient> {
+    let input: Box<dyn std::io::BufRead + Send> = match &args.answers {
+        Some(path) => Box::new(std::io::BufReader::new(
+            std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufReader::new(std::io::stdin())),
+    };
+    let relay = ServiceRelay::start(&args.attended_service).map_err(anyhow::Error::msg)?;
+    Ok(AttendedClient::new(
+        scenarios,
+        Tester::new(input, Box::new(std::io::stdout())),
+        relay,
+    ))
 }
 
 /// The reference client, when this build has it.

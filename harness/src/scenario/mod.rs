@@ -1,6 +1,7 @@
 //! Scenarios: the format, the conformance rules, loading a suite, running it
 //! against a client, and reporting.
 
+pub mod attended;
 pub mod card;
 pub mod conformance;
 pub mod contract;

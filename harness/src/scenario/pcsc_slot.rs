@@ -22,6 +22,34 @@ use super::card::ScenarioCard;
 /// How long vpcd and pcscd may take to see a card come or go.
 const SETTLE: Duration = Duration::from_secs(10);
 
+/// A remote reader's PC/SC cannot be watched from here: after a card left,
+/// this long for its vpcd to poll the slot (every half second or so) and
+/// report it empty before the next scenario's card goes in.
+const REMOTE_SETTLE: Duration = Duration::from_secs(1);
+
+/// Where the scenarios' readers are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum VpcdReaders {
+    /// vpcd's slots in this computer's pcscd, watched through PC/SC.
+    #[default]
+    Local,
+    /// vpcd on another computer (a Windows or macOS client's,
+    /// docs/remote-readers.md): slot N on `host`, port 35963 + N, which its
+    /// PC/SC calls `reader`. Its PC/SC is not watched: the card is in when
+    /// vpcd takes the connection.
+    Remote { host: String, reader: String },
+}
+
+impl VpcdReaders {
+    /// The name the client's PC/SC gives slot `slot`.
+    pub fn reader_name(&self, slot: u8) -> String {
+        match self {
+            VpcdReaders::Local => reader_name(slot),
+            VpcdReaders::Remote { reader, .. } => reader.clone(),
+        }
+    }
+}
+
 /// The name pcscd gives vpcd's slot `slot` on Debian.
 pub fn reader_name(slot: u8) -> String {
     format!("Virtual PCD 00 {slot:02}")
@@ -81,32 +109,58 @@ impl SmartCard for LinkedCard {
 /// A card inserted into one slot for one scenario (or an empty slot).
 pub struct PcscSlot {
     slot: u8,
+    readers: VpcdReaders,
     card: Option<Arc<Mutex<LinkedCard>>>,
     control: VpcdControl,
     link: Option<tokio::task::JoinHandle<Result<(), vpcd::VpcdError>>>,
 }
 
 impl PcscSlot {
-    /// Inserts `card` into `slot` (or makes sure the slot is empty) and waits
-    /// until pcscd agrees.
+    /// Inserts `card` into `slot` of `readers`; locally, waits until pcscd
+    /// agrees.
     pub fn insert(
         runtime: &tokio::runtime::Runtime,
         slot: u8,
         card: Option<ScenarioCard>,
         removed_at_apdu: Option<usize>,
+        readers: &VpcdReaders,
     ) -> Result<PcscSlot, String> {
-        let context = pcsc::Context::establish(pcsc::Scope::User)
-            .map_err(|e| format!("pcscd is not reachable: {e}"))?;
+        let context = match readers {
+            VpcdReaders::Local => Some(
+                pcsc::Context::establish(pcsc::Scope::User)
+                    .map_err(|e| format!("pcscd is not reachable: {e}"))?,
+            ),
+            VpcdReaders::Remote { .. } => None,
+        };
         let control = VpcdControl::new();
         let Some(card) = card else {
-            wait_for_reader(&context, slot, false)?;
+            if let Some(context) = &context {
+                wait_for_reader(context, slot, false)?;
+            }
             return Ok(PcscSlot {
                 slot,
+                readers: readers.clone(),
                 card: None,
                 control,
                 link: None,
             });
         };
+        let options = match readers {
+            VpcdReaders::Local => VpcdOptions::for_slot(slot),
+            VpcdReaders::Remote { host, .. } => {
+                let port = vpcd::VPCD_PORT + u16::from(slot);
+                let addr = if host.contains(':') {
+                    format!("[{host}]:{port}")
+                } else {
+                    format!("{host}:{port}")
+                };
+                VpcdOptions {
+                    addr,
+                    ..VpcdOptions::for_slot(slot)
+                }
+            }
+        };
+        let addr = options.addr.clone();
         let shared = Arc::new(Mutex::new(LinkedCard {
             card,
             control: control.clone(),
@@ -114,13 +168,10 @@ impl PcscSlot {
             sent: 0,
         }));
         let mut events = control.subscribe();
-        let link = runtime.spawn(vpcd::run_vpcd(
-            shared.clone(),
-            VpcdOptions::for_slot(slot),
-            control.clone(),
-        ));
+        let link = runtime.spawn(vpcd::run_vpcd(shared.clone(), options, control.clone()));
         let mut attached = PcscSlot {
             slot,
+            readers: readers.clone(),
             card: Some(shared),
             control,
             link: Some(link),
@@ -140,11 +191,18 @@ impl PcscSlot {
         });
         if !inserted {
             attached.remove(runtime);
-            return Err(format!(
-                "vpcd slot {slot} did not take the card within {SETTLE:?}: is pcscd running with vpcd (`kazasu doctor`)?"
-            ));
+            return Err(match readers {
+                VpcdReaders::Local => format!(
+                    "vpcd slot {slot} did not take the card within {SETTLE:?}: is pcscd running with vpcd (`kazasu doctor`)?"
+                ),
+                VpcdReaders::Remote { .. } => format!(
+                    "vpcd at {addr} did not take the card within {SETTLE:?}: is its driver running and the port open (docs/remote-readers.md)?"
+                ),
+            });
         }
-        if let Err(e) = wait_for_reader(&context, slot, true) {
+        if let Some(context) = &context
+            && let Err(e) = wait_for_reader(context, slot, true)
+        {
             attached.remove(runtime);
             return Err(e);
         }
@@ -152,20 +210,30 @@ impl PcscSlot {
     }
 
     pub fn reader_name(&self) -> String {
-        reader_name(self.slot)
+        self.readers.reader_name(self.slot)
     }
 
     /// Takes the card out, waits until pcscd sees the reader empty, and
     /// returns the card's auth PIN tries left.
     pub fn remove(&mut self, runtime: &tokio::runtime::Runtime) -> Option<u8> {
         self.control.stop();
+        let had_card = self.link.is_some();
         if let Some(link) = self.link.take() {
             let _ = runtime.block_on(async { tokio::time::timeout(SETTLE, link).await });
         }
-        if let Ok(context) = pcsc::Context::establish(pcsc::Scope::User)
-            && let Err(e) = wait_for_reader(&context, self.slot, false)
-        {
-            tracing::warn!("{e}");
+        match &self.readers {
+            VpcdReaders::Local => {
+                if let Ok(context) = pcsc::Context::establish(pcsc::Scope::User)
+                    && let Err(e) = wait_for_reader(&context, self.slot, false)
+                {
+                    tracing::warn!("{e}");
+                }
+            }
+            VpcdReaders::Remote { .. } => {
+                if had_card {
+                    std::thread::sleep(REMOTE_SETTLE);
+                }
+            }
         }
         let card = self.card.as_ref()?;
         let card = card.lock().unwrap_or_else(|e| e.into_inner());

@@ -219,7 +219,9 @@ impl ScenarioReport {
         self.settle();
     }
 
-    fn settle(&mut self) {
+    /// Derives the failures and the verdict from the checks (again, after
+    /// an attended run replaced the screen's checks with the tester's).
+    pub fn settle(&mut self) {
         self.failures = self
             .checks
             .iter()

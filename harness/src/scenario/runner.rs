@@ -46,6 +46,8 @@ pub struct RunOptions {
     pub pcsc_slots: u8,
     /// Check every conformance rule in every scenario.
     pub conformance_profile: bool,
+    /// Over PC/SC: this computer's vpcd slots, or another computer's.
+    pub readers: super::pcsc_slot::VpcdReaders,
 }
 
 impl Default for RunOptions {
@@ -55,6 +57,7 @@ impl Default for RunOptions {
             transport: Transport::InProcess,
             pcsc_slots: 2,
             conformance_profile: false,
+            readers: super::pcsc_slot::VpcdReaders::Local,
         }
     }
 }
@@ -98,6 +101,8 @@ impl Runner {
         let jobs = self.options.jobs.max(1);
         match self.options.transport {
             Transport::InProcess => jobs,
+            // A remote reader: one, named as its PC/SC names it.
+            Transport::Pcsc if self.options.readers != super::pcsc_slot::VpcdReaders::Local => 1,
             Transport::Pcsc => jobs.min(usize::from(self.options.pcsc_slots.max(1))),
         }
     }
@@ -164,6 +169,7 @@ impl Runner {
                     runtime: &self.runtime,
                     transport: self.options.transport,
                     slot,
+                    readers: &self.options.readers,
                     rules_for: &|expect| self.rules_for(expect),
                     call_client: &|setup| self.call_client(setup),
                 },
@@ -219,6 +225,7 @@ impl Runner {
                     slot,
                     card,
                     scenario.card.removed_at_apdu,
+                    &self.options.readers,
                 ) {
                     Ok(mut attached) => {
                         let run = self.call_client(RunSetup {

@@ -40,6 +40,8 @@ pub(super) struct StoryContext<'a> {
     pub transport: Transport,
     /// The vpcd slot over PC/SC.
     pub slot: u8,
+    /// Whose vpcd the slot is: the local pcscd's or another computer's.
+    pub readers: &'a super::pcsc_slot::VpcdReaders,
     pub rules_for: &'a dyn Fn(&Expectations) -> Vec<Rule>,
     pub call_client: &'a dyn Fn(RunSetup<'_>) -> ClientRun,
 }
@@ -87,10 +89,17 @@ impl StoryCard {
                     context.slot,
                     Some(card),
                     removed_at_apdu,
+                    context.readers,
                 )?),
                 None => {
                     // The reader stays, empty: pcscd must see no card.
-                    drop(PcscSlot::insert(context.runtime, context.slot, None, None)?);
+                    drop(PcscSlot::insert(
+                        context.runtime,
+                        context.slot,
+                        None,
+                        None,
+                        context.readers,
+                    )?);
                     Holder::Out(None)
                 }
             },
@@ -285,6 +294,7 @@ impl Story<'_, '_> {
                         self.context.slot,
                         None,
                         None,
+                        self.context.readers,
                     )?);
                 }
                 Ok(Done::Acted)
@@ -455,7 +465,7 @@ impl Story<'_, '_> {
                 (context.call_client)(setup(Reader::InProcess(&mut empty)))
             }
             Holder::Pcsc(_) | Holder::Out(_) => {
-                let name = super::pcsc_slot::reader_name(context.slot);
+                let name = context.readers.reader_name(context.slot);
                 (context.call_client)(setup(Reader::Pcsc { name }))
             }
         }
