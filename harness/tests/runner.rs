@@ -828,3 +828,31 @@ fn a_client_that_shows_the_pin_breaks_the_rule_and_no_report_carries_it() {
     assert!(leaky.client_stderr.contains("typed ****"));
     assert!(leaky.outcome.unwrap().message.ends_with("(PIN ****)"));
 }
+
+/// A scenario that prescribes the client's own flow (re-selecting the
+/// JPKI-AP before the signature) is skipped for a client that is not the
+/// reference client: it has one flow of its own, and the scenario would
+/// judge a client it is not. Skipped is neither passed nor failed.
+#[test]
+fn a_scenario_prescribing_the_flow_is_skipped_for_other_clients() {
+    let text = VALID_PIN.replace(
+        "pin = \"1234\"",
+        "pin = \"1234\"\nreselect_before_sign = true",
+    );
+    let report = runner(Misbehaviour::None, false).run_one(&scenario("card/reselect", &text));
+    assert!(!report.passed);
+    assert!(report.failures.is_empty(), "{}", report.failure_text());
+    let reason = report.skipped.as_deref().expect("skipped");
+    assert!(reason.contains("reselect_before_sign"), "{reason}");
+    let passing = runner(Misbehaviour::None, false).run_one(&scenario("pin/ok", VALID_PIN));
+    let run = RunReport::new(
+        "test double".into(),
+        "in-process",
+        None,
+        "2026-12-07T00:00:00Z".into(),
+        Duration::ZERO,
+        vec![report, passing],
+        None,
+    );
+    assert_eq!((run.passed, run.failed, run.skipped), (1, 0, 1));
+}

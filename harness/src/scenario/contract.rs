@@ -90,6 +90,15 @@ pub trait ClientUnderTest: Send + Sync {
     /// Does one check. Must return (a client that hangs is the client's
     /// implementation's to bound, e.g. with a time-out).
     fn run(&self, setup: RunSetup<'_>) -> ClientRun;
+    /// Whether the client can be told to select the JPKI-AP again between
+    /// VERIFY and the signature (`[client] reselect_before_sign`). Only the
+    /// reference client can: a vendor's client has one flow of its own, so
+    /// a scenario that prescribes another describes a client it is not, and
+    /// is skipped for it (the card matrix shows what such a client depends
+    /// on instead).
+    fn reselects_on_request(&self) -> bool {
+        false
+    }
 }
 
 /// The JSON Schema of the [`ClientOutcome`] an adapter prints

@@ -22,6 +22,10 @@ impl ClientUnderTest for ReferenceClient {
         Ok(())
     }
 
+    fn reselects_on_request(&self) -> bool {
+        true
+    }
+
     fn run(&self, setup: RunSetup<'_>) -> ClientRun {
         let inputs = setup.inputs;
         let service = match ServiceClient::new(setup.service_url) {

@@ -133,6 +133,13 @@ impl ScenarioReport {
     }
 
     /// The scenario could not be set up: it fails with a `setup` check.
+    /// A scenario not run, and why: it is neither passed nor failed.
+    pub fn skip(mut self, reason: String) -> Self {
+        self.skipped = Some(reason);
+        self.settle();
+        self
+    }
+
     pub fn setup_failed(mut self, error: String, started: std::time::Instant) -> Self {
         self.checks
             .push(Check::new("setup", "service and card ready", error));

@@ -178,6 +178,13 @@ impl Runner {
         let started = Instant::now();
         let scenario = &loaded.scenario;
         let mut report = ScenarioReport::new(loaded);
+        if scenario.client.reselect_before_sign && !self.client.reselects_on_request() {
+            return report.skip(
+                "the scenario prescribes the client's flow (reselect_before_sign), \
+                 which only the reference client takes"
+                    .into(),
+            );
+        }
         let rules = self.rules_for(&scenario.expect);
 
         let service = match ScenarioService::start(scenario, &self.runtime) {
