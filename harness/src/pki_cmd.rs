@@ -2,7 +2,9 @@
 //! a service or a client that must trust them, and the simulated issuer of
 //! the 券面 applications' signatures, for a client that verifies the card's
 //! own records (the text application's integrity record, the surface
-//! application's signed data, the CV certificates in EF 0004).
+//! application's signed data, the CV certificates in EF 0004), and the keys
+//! a verifier holds of the card-level answers (the root of GET DATA `00F8`'s
+//! chain; the common application's INTERNAL AUTHENTICATE key).
 
 use std::path::{Path, PathBuf};
 
@@ -10,9 +12,10 @@ use anyhow::Context;
 use clap::Args;
 use openssl::x509::X509;
 use sim_card::formats::objects::issuer_cv_certificate;
+use sim_card::keys::RsaKey;
 use sim_card::personalize;
 use sim_card::pki::Purpose;
-use sim_card::pki::card_issuer::CardApplication;
+use sim_card::pki::card_issuer::{self, CardApplication};
 use sim_card::profile::CardProfile;
 
 #[derive(Args)]
@@ -49,20 +52,20 @@ pub fn run(args: PkiArgs) -> anyhow::Result<()> {
     // encoding (`7F21`), for a client that keeps a table of issuer keys.
     for application in CardApplication::ALL {
         let stem = format!("{}-ca", application.slug());
-        let public =
-            openssl::pkey::PKey::public_key_from_der(application.ca_key().public_key_der())?
-                .public_key_to_pem()?;
-        write(
-            &args.out,
-            &format!("{stem}.pub.pem"),
-            &String::from_utf8(public)?,
-        )?;
+        write_public_key(&args.out, &stem, &application.ca_key())?;
         write_bytes(
             &args.out,
             &format!("{stem}.cvc"),
             &issuer_cv_certificate(application),
         )?;
     }
+    // Not on the card, as on real cards: a verifier holds them.
+    write_public_key(&args.out, "card-root", &card_issuer::card_root_key())?;
+    write_public_key(
+        &args.out,
+        "common-ap-authentication",
+        &card_issuer::common_ap_authentication_key(),
+    )?;
     if let Some(name) = &args.profile {
         let profile = CardProfile::load(name)?;
         let issued = personalize::issue(&profile, &pki)?;
@@ -82,6 +85,13 @@ pub fn run(args: PkiArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Writes `STEM.pub.pem`: the key's public half, as OpenSSL reads it.
+fn write_public_key(dir: &Path, stem: &str, key: &RsaKey) -> anyhow::Result<()> {
+    let public =
+        openssl::pkey::PKey::public_key_from_der(key.public_key_der())?.public_key_to_pem()?;
+    write(dir, &format!("{stem}.pub.pem"), &String::from_utf8(public)?)
 }
 
 fn write(dir: &Path, name: &str, contents: &str) -> anyhow::Result<()> {
