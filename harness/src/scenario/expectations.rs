@@ -24,6 +24,9 @@ pub struct Observed<'a> {
     /// What each of the scenario's result searches listed.
     pub history_searches: Vec<Result<usize, String>>,
     pub method: Method,
+    /// The XmlMsg documents the facility received, oldest first, or why
+    /// there are none to look at (read only when `expect.xml` is given).
+    pub xml: Result<Vec<Vec<u8>>, String>,
 }
 
 /// Checks every expectation (and the given conformance rules), one
@@ -156,6 +159,10 @@ pub fn check_expectations(
             actual,
         ));
     }
+    if let Some(xml) = &expect.xml {
+        let documents = observed.xml.as_deref().map_err(String::as_str);
+        checks.extend(shown::xml(xml, documents));
+    }
     for rule in rules {
         let name = format!("conformance.{}", rule.name());
         checks.push(match rule.check(observed.trace, observed.method) {
@@ -208,6 +215,7 @@ mod tests {
             history_count: Ok(1),
             history_searches: Vec::new(),
             method: Method::Pin,
+            xml: Err("not asked".into()),
         }
     }
 

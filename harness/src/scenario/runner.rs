@@ -32,7 +32,7 @@ use super::contract::{ClientRun, ClientUnderTest, Reader, RunSetup, Transport};
 use super::expectations::{Observed, check_expectations};
 use super::format::Expectations;
 use super::load::LoadedScenario;
-use super::report::{ScenarioReport, Timings};
+use super::report::{ScenarioReport, Stamps};
 use super::service::{ScenarioService, prepare_facility};
 
 /// How a run goes.
@@ -233,6 +233,10 @@ impl Runner {
         let records: Vec<TraceRecord> = trace.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let history = service.history_count(&inputs.facility);
         let history_searches = service.history_searches(&scenario.expect.history_search, inputs);
+        let xml = match scenario.expect.xml {
+            Some(_) => service.xml_since(&inputs.facility, 0),
+            None => Err("not asked".into()),
+        };
         drop(service);
         let observed = Observed {
             outcome: run.outcome.as_ref().map_err(String::as_str),
@@ -241,18 +245,18 @@ impl Runner {
             history_count: history,
             history_searches,
             method: inputs.method,
+            xml,
         };
         let checks = check_expectations(&scenario.expect, &rules, &observed);
         report.finish(
             run,
             records,
             checks,
-            Timings {
-                setup: setup_done - started,
-                client: client_done - setup_done,
-                checks: client_done.elapsed(),
+            Stamps {
+                started,
+                setup_done,
+                client_done,
             },
-            started.elapsed(),
         );
         report
     }
