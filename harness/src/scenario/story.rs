@@ -36,6 +36,7 @@ use crate::client::Method;
 /// One step of a story.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("examples" = examples()))]
 pub struct Step {
     /// What happens in this step.
     pub action: Action,
@@ -206,6 +207,42 @@ impl Action {
             _ => format!("{self:?}"),
         }
     }
+}
+
+/// One step per action, as the JSON Schema shows them to editors (and
+/// scenarios/README.md to people): each loads and passes [`check_steps`] in
+/// a scenario with a `[facility]`.
+fn examples() -> serde_json::Value {
+    serde_json::json!([
+        {"action": "hold", "pin": "9999", "expect": {"outcome": "wrong-pin", "tries_left": 2}},
+        {"action": "set-clock", "at": "2026-10-20T00:00:00+09:00"},
+        {"action": "advance-clock", "seconds": 1740},
+        {"action": "remove-card"},
+        {"action": "insert-card"},
+        {"action": "swap-card", "person": "phone-replaced", "phone": "new-iphone"},
+        {"action": "lock-pin", "expect": {"card": {"auth_locked": true}}},
+        {"action": "reset-pin", "expect": {"card": {"auth_tries_left": 3}}},
+        {"action": "face-id"},
+        {"action": "revoke-certificate", "expect": {"history_count": 1}},
+        {"action": "add-phone", "variant": "iphone", "phone": "new-iphone"},
+        {"action": "wrong-passwords", "count": 5},
+        {"action": "lock-account"},
+        {"action": "unlock-account"},
+        {"action": "create-account", "user_id": "staff2", "password": "Kazasu-2nd!"},
+        {"action": "environment", "outpatient_flow": false},
+        {"action": "invalidate-activation-code"},
+        {"action": "issue-activation-code"},
+        {"action": "notice", "title": "システムメンテナンスのお知らせ"},
+        {"action": "receipt-request", "character_code": "Shift_JIS",
+         "expect": {"xml": {"encoding": "Shift_JIS", "fields": {"Name": "草●　●男"}}}},
+        {"action": "receipt-download",
+         "expect": {"xml": {"documents": 1, "fields": {"Name": "草●　●男"}}}},
+        {"action": "register-reference-number",
+         "reference_number": {"ReferenceNumber": "C-1", "InsurerNumber": "06139990",
+                              "InsuredCardSymbol": "1234", "InsuredIdentificationNumber": "8102"}},
+        {"action": "faults-on", "faults": {"maintenance": true}},
+        {"action": "faults-off"},
+    ])
 }
 
 /// A facility's character code by the name its XML declaration carries.
@@ -533,6 +570,26 @@ mod tests {
                 error.message
             );
         }
+    }
+
+    #[test]
+    fn the_schema_shows_one_valid_example_per_action() {
+        let schema = schemars::schema_for!(Step);
+        let schema = serde_json::to_value(&schema).unwrap();
+        let examples: Vec<Step> =
+            serde_json::from_value(schema["examples"].clone()).expect("the examples are steps");
+        let persons = crate::scenario::load::built_in_persons().unwrap();
+        let knows = |id: &str| sim_service::fixtures::find(persons, id).is_some();
+        assert_eq!(check_steps(&examples, true, &knows), Ok(()));
+        // Every action the schema allows has its example, once.
+        let actions: Vec<String> = schema["$defs"]["Action"]["oneOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["const"].as_str().unwrap().to_string())
+            .collect();
+        let shown: Vec<String> = examples.iter().map(|s| s.action.name()).collect();
+        assert_eq!(shown, actions);
     }
 
     #[test]
