@@ -158,6 +158,67 @@ expect = {{ tries_left = 1 }}
     assert!(report.passed, "{}", report.failure_text());
 }
 
+#[test]
+fn a_revocation_mid_story_and_the_facility_xml_are_checked_and_can_fail() {
+    // Expectations written as if nothing had changed: each step whose world
+    // the story changed fails, saying what it saw.
+    let text = r#"
+name = "a story"
+rule = "test"
+
+[card]
+person = "valid"
+
+[client]
+method = "pin"
+pin = "1234"
+character_code_identifier = "1"
+
+[[step]]
+action = "hold"
+expect = { outcome = "confirmed", xml = { encoding = "UTF-8", documents = 1, fields = { "MessageHeader/CharacterCodeIdentifier" = "1" } } }
+
+[[step]]
+action = "revoke-certificate"
+
+[[step]]
+action = "hold"
+expect = { outcome = "confirmed", xml = { documents = 1, fields = { ProcessingResultCode = "" } } }
+
+[[step]]
+action = "receipt-download"
+expect = { xml = { documents = 2, fields = { "MessageBody/ProcessingResultStatus" = "1" } } }
+"#;
+    let report = runner().run_one(&story("stories/revoked", text));
+    let failed: Vec<_> = report
+        .failures
+        .iter()
+        .map(|f| {
+            (
+                f.expectation.as_str(),
+                f.expected.as_str(),
+                f.actual.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            ("step 1 (hold): xml.encoding", "UTF-8", "Shift_JIS"),
+            ("step 3 (hold): outcome", "confirmed", "refused"),
+            (
+                "step 3 (hold): xml.ProcessingResultCode",
+                "(absent)",
+                "KZE101"
+            ),
+            // The refusal showed no qualification: the download lists the
+            // morning's confirmation only.
+            ("step 4 (receipt-download): xml.documents", "2", "1"),
+        ],
+        "{report:#?}"
+    );
+}
+
 fn load_error(text: &str) -> String {
     load::parse(text, Path::new("s.toml"))
         .unwrap_err()
@@ -191,6 +252,14 @@ fn bad_steps_are_file_line_errors_naming_the_field() {
         (
             "[[step]]\naction = \"unlock-account\"\n",
             "s.toml:11:1: step 1 (unlock-account): needs a [facility]",
+        ),
+        (
+            "[[step]]\naction = \"add-phone\"\nvariant = \"iphone\"\nnot_after = \"soon\"\n",
+            "s.toml:11:1: step 1 (add-phone): not_after: \"soon\" is not a YYYY-MM-DD day",
+        ),
+        (
+            "[[step]]\naction = \"receipt-request\"\nabout = \"stranger\"\n",
+            "s.toml:11:1: step 1 (receipt-request): about: no person \"stranger\"",
         ),
     ];
     for (steps, expected) in cases {

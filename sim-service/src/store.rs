@@ -349,6 +349,32 @@ impl Store {
         Ok(true)
     }
 
+    /// Replaces one person's fixture and marks their certificate on one
+    /// carrier revoked (the physical card's when `phone` is `None`), in one
+    /// transaction; how many certificates it marked (0: no such person or
+    /// carrier).
+    pub fn revoke_certificate(
+        &self,
+        person: &StoredPerson,
+        phone: Option<&str>,
+    ) -> StoreResult<usize> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let revoked = tx.execute(
+            "UPDATE certificates SET revoked = 1 WHERE person = ?1 AND phone IS ?2",
+            params![person.id, phone],
+        )?;
+        if revoked == 0 {
+            return Ok(0);
+        }
+        tx.execute(
+            "UPDATE persons SET fixture = ?2 WHERE id = ?1",
+            params![person.id, person.fixture],
+        )?;
+        tx.commit()?;
+        Ok(revoked)
+    }
+
     /// A person's fixture, if known.
     pub fn person(&self, id: &str) -> StoreResult<Option<StoredPerson>> {
         let conn = self.conn();

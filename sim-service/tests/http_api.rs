@@ -787,6 +787,66 @@ async fn adding_the_card_to_a_new_phone_replaces_the_old_phones_certificate() {
     }
 }
 
+/// Revoking a certificate after the fixtures are installed: the next
+/// confirmation with it is refused KZE101; the person's other carriers are
+/// untouched; bad requests are 4xx with a reason.
+#[tokio::test]
+async fn a_certificate_revoked_at_runtime_is_refused_from_then_on() {
+    let service = start().await;
+    assert_eq!(validity(&service.confirm("android").await), "1");
+    let (status, revoked) = service
+        .post("/admin/v1/persons/android/revocations", &json!({}))
+        .await;
+    assert_eq!(status, 201, "{revoked}");
+    assert_eq!(revoked, json!({"person": "android"}));
+    assert_eq!(code(&service.confirm("android").await), "KZE101");
+    // The phone carries a certificate of its own, still valid.
+    let outcome = service.confirm_phone("android", "android").await;
+    assert_eq!(validity(&outcome), "1", "{outcome}");
+    let (status, _) = service
+        .post(
+            "/admin/v1/persons/android/revocations",
+            &json!({"phone": "android"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let outcome = service.confirm_phone("android", "android").await;
+    assert_eq!(code(&outcome), "KZE101", "{outcome}");
+    // The fixture says so too.
+    let stored = service.state.store.person("android").unwrap().unwrap();
+    let person: InsuredPerson = toml::from_str(&stored.fixture).unwrap();
+    assert!(person.card.profile.certificates.auth.revoked);
+    assert!(person.phones[0].certificate.revoked);
+
+    for (path, body, status, error) in [
+        (
+            "/admin/v1/persons/nobody/revocations",
+            json!({}),
+            404,
+            "unknown_person",
+        ),
+        (
+            "/admin/v1/persons/valid/revocations",
+            json!({"phone": "android"}),
+            422,
+            "invalid_phone",
+        ),
+        (
+            "/admin/v1/persons/valid/revocations",
+            json!({"card": "physical"}),
+            422,
+            "invalid_field",
+        ),
+    ] {
+        let (got, answer) = service.post(path, &body).await;
+        assert_eq!(
+            (got, answer["error"]["code"].as_str()),
+            (status, Some(error)),
+            "{body}: {answer}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn challenges_are_single_use_and_short_lived() {
     let service = start().await;

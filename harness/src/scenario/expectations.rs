@@ -27,6 +27,9 @@ pub struct Observed<'a> {
     /// Where the client showed a secret it was handed (see
     /// [`ClientRun::leaks`](super::contract::ClientRun::leaks)).
     pub leaks: &'a [String],
+    /// The XmlMsg documents the facility received, oldest first, or why
+    /// there are none to look at (read only when `expect.xml` is given).
+    pub xml: Result<Vec<Vec<u8>>, String>,
 }
 
 /// Checks every expectation (and the given conformance rules), one
@@ -159,6 +162,10 @@ pub fn check_expectations(
             actual,
         ));
     }
+    if let Some(xml) = &expect.xml {
+        let documents = observed.xml.as_deref().map_err(String::as_str);
+        checks.extend(shown::xml(xml, documents));
+    }
     for rule in rules {
         let name = format!("conformance.{}", rule.name());
         checks.push(
@@ -284,6 +291,7 @@ mod tests {
             history_searches: Vec::new(),
             method: Method::Pin,
             leaks: &[],
+            xml: Err("not asked".into()),
         }
     }
 

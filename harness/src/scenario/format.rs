@@ -328,10 +328,39 @@ pub struct Expectations {
     /// Result searches after the run (retention, date range, this device).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history_search: Vec<HistorySearch>,
+    /// The XmlMsg the facility received, as bytes in its character code
+    /// (`client.character_code_identifier`), decoded as the facility would:
+    /// the client's confirmation as `Accept: application/xml` answers it; in
+    /// a story also a `receipt-request`'s answer file or the newest result a
+    /// `receipt-download` got.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xml: Option<XmlExpectations>,
     /// Conformance rules the APDU trace and the service's request log must
     /// satisfy (see [`super::conformance::Rule`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conformance: Vec<super::conformance::Rule>,
+}
+
+/// What the XmlMsg the facility received must hold.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct XmlExpectations {
+    /// The encoding the document declares and is written in: `UTF-8` or
+    /// `Shift_JIS`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
+    /// How many XmlMsg documents the step received (a hold or a
+    /// receipt-request: 1; a receipt-download: one per result kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub documents: Option<usize>,
+    /// Element text by path from the root's children down
+    /// (`MessageHeader/CharacterCodeIdentifier`,
+    /// `MessageBody/ResultList/ResultOfQualificationConfirmation[1]/Name`,
+    /// `[i]` 0-based among elements of that name), or by bare element name
+    /// found anywhere (`Name`), as the decoded text holds it: `草●　●男` in
+    /// Shift_JIS. `""`: no such element.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
 }
 
 /// The card's state after the client ran.

@@ -242,13 +242,14 @@ fn parse_with(text: &str, path: &Path, folder: &[InsuredPerson]) -> Result<Scena
         at: field_line(text, &message),
         message,
     })?;
-    super::story::check_steps(&scenario.steps, scenario.facility.is_some()).map_err(|e| {
-        LoadError {
+    let knows = |id: &str| persons::find(&scenario, id).is_ok_and(|p| p.is_some());
+    super::story::check_steps(&scenario.steps, scenario.facility.is_some(), &knows).map_err(
+        |e| LoadError {
             path: path.to_path_buf(),
             at: super::story::step_line(text, e.index).map(|line| (line, 1)),
             message: e.message,
-        }
-    })?;
+        },
+    )?;
     Ok(scenario)
 }
 

@@ -72,6 +72,15 @@ pub struct Timings {
     pub checks: Duration,
 }
 
+/// The instants a run passes: started, service and card set up, client (or
+/// story) done. [`ScenarioReport::finish`] turns them into [`Timings`].
+#[derive(Debug, Clone, Copy)]
+pub struct Stamps {
+    pub started: std::time::Instant,
+    pub setup_done: std::time::Instant,
+    pub client_done: std::time::Instant,
+}
+
 /// One scenario's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScenarioReport {
@@ -148,13 +157,14 @@ impl ScenarioReport {
         self
     }
 
+    /// The run is over: the client's outcome, the trace, the checks, and
+    /// where the time went between the [`Stamps`] (now is the end).
     pub fn finish(
         &mut self,
         run: ClientRun,
         trace: Vec<TraceRecord>,
         checks: Vec<Check>,
-        timings: Timings,
-        duration: Duration,
+        stamps: Stamps,
     ) {
         match run.outcome {
             Ok(outcome) => self.outcome = Some(outcome),
@@ -163,8 +173,12 @@ impl ScenarioReport {
         self.client_stderr = run.stderr;
         self.trace = trace;
         self.checks = super::expectations::collapse_broken_client(checks);
-        self.timings = timings;
-        self.duration = duration;
+        self.timings = Timings {
+            setup: stamps.setup_done - stamps.started,
+            client: stamps.client_done - stamps.setup_done,
+            checks: stamps.client_done.elapsed(),
+        };
+        self.duration = stamps.started.elapsed();
         self.settle();
     }
 

@@ -32,7 +32,7 @@ use super::contract::{ClientRun, ClientUnderTest, Reader, RunSetup, Transport};
 use super::expectations::{Observed, check_expectations, device_check};
 use super::format::Expectations;
 use super::load::LoadedScenario;
-use super::report::{ScenarioReport, Timings};
+use super::report::{ScenarioReport, Stamps};
 use super::secrets::{Public, Secrets};
 use super::service::{ScenarioService, prepare_facility};
 
@@ -257,6 +257,10 @@ impl Runner {
         let history = service.history_count(&inputs.facility);
         let history_searches = service.history_searches(&scenario.expect.history_search, inputs);
         let devices = service.history_devices(&inputs.facility);
+        let xml = match scenario.expect.xml {
+            Some(_) => service.xml_since(&inputs.facility, 0),
+            None => Err("not asked".into()),
+        };
         drop(service);
         let observed = Observed {
             outcome: run.outcome.as_ref().map_err(String::as_str),
@@ -266,6 +270,7 @@ impl Runner {
             history_searches,
             method: inputs.method,
             leaks: &run.leaks,
+            xml,
         };
         let mut checks = check_expectations(&scenario.expect, &rules, &observed);
         checks.extend(device_check(&recorded_device(scenario), &devices));
@@ -273,12 +278,11 @@ impl Runner {
             run,
             records,
             checks,
-            Timings {
-                setup: setup_done - started,
-                client: client_done - setup_done,
-                checks: client_done.elapsed(),
+            Stamps {
+                started,
+                setup_done,
+                client_done,
             },
-            started.elapsed(),
         );
         report
     }

@@ -148,6 +148,47 @@ impl ScenarioService {
 }
 
 impl ScenarioService {
+    /// The newest confirmation the history holds at `facility` (0: none).
+    pub(super) fn newest_confirmation(&self, facility: &str) -> Result<i64, String> {
+        Ok(self.confirmations(facility)?.last().map_or(0, |c| c.id))
+    }
+
+    /// The XmlMsg of every confirmation at `facility` recorded after the
+    /// confirmation `after`, oldest first, as the facility received each
+    /// (its character code, its substitutions).
+    pub(super) fn xml_since(&self, facility: &str, after: i64) -> Result<Vec<Vec<u8>>, String> {
+        self.confirmations(facility)?
+            .iter()
+            .filter(|c| c.id > after)
+            .map(|c| {
+                self.state
+                    .confirmation_xml(c.id)
+                    .map_err(|e| format!("the XmlMsg of confirmation {}: {e}", c.id))
+            })
+            .collect()
+    }
+
+    /// Every confirmation at `facility`, oldest first.
+    fn confirmations(
+        &self,
+        facility: &str,
+    ) -> Result<Vec<sim_service::store::Confirmation>, String> {
+        let mut rows = self
+            .state
+            .store
+            .confirmations(
+                facility,
+                OffsetDateTime::UNIX_EPOCH,
+                time::macros::datetime!(9999-12-31 00:00 UTC),
+                None,
+            )
+            .map_err(|e| format!("cannot read the history: {e}"))?;
+        rows.sort_by_key(|c| c.id);
+        Ok(rows)
+    }
+}
+
+impl ScenarioService {
     /// The scenario's result searches, each at its own clock, in order:
     /// how many entries each lists.
     pub(super) fn history_searches(

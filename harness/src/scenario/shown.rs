@@ -15,6 +15,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use sim_service::xml::XmlElement;
+
+use super::format::XmlExpectations;
 use super::report::Check;
 use crate::client::ClientOutcome;
 
@@ -209,6 +212,81 @@ fn find_field<'a>(value: &'a Value, name: &str) -> Option<&'a Value> {
     }
 }
 
+/// Checks of the XmlMsg documents a step received (`expect.xml`): their
+/// number, then the newest one's encoding and element text, decoded from
+/// its bytes by its own declaration as the facility would. `Err` says why
+/// there are none to look at.
+pub fn xml(expected: &XmlExpectations, documents: Result<&[Vec<u8>], &str>) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let documents = match documents {
+        Ok(documents) => documents,
+        Err(why) => {
+            checks.push(Check::new("xml", "an XmlMsg", why));
+            return checks;
+        }
+    };
+    if let Some(count) = expected.documents {
+        checks.push(Check::new(
+            "xml.documents",
+            count.to_string(),
+            documents.len().to_string(),
+        ));
+    }
+    if expected.encoding.is_none() && expected.fields.is_empty() {
+        return checks;
+    }
+    let Some(bytes) = documents.last() else {
+        checks.push(Check::new("xml", "an XmlMsg", "(no document)"));
+        return checks;
+    };
+    let read = sim_service::xml::decode_document(bytes)
+        .and_then(|(_, identifier)| {
+            sim_service::xml::parse_document(bytes).map(|root| (identifier, root))
+        })
+        .map_err(|e| e.to_string());
+    let (identifier, root) = match read {
+        Ok(read) => read,
+        Err(e) => {
+            checks.push(Check::new("xml", "a readable XmlMsg", e));
+            return checks;
+        }
+    };
+    if let Some(encoding) = &expected.encoding {
+        checks.push(Check::new(
+            "xml.encoding",
+            encoding,
+            identifier.xml_encoding_name(),
+        ));
+    }
+    for (path, value) in &expected.fields {
+        let found = xml_element(&root, path).map(|e| e.text.clone());
+        checks.push(field_check(&format!("xml.{path}"), value, Ok(found)));
+    }
+    checks
+}
+
+/// An element by path from `root`'s children (`A/B[1]/C`), or by bare
+/// name anywhere below `root` (depth first).
+fn xml_element<'a>(root: &'a XmlElement, path: &str) -> Option<&'a XmlElement> {
+    if !path.contains('/') && !path.contains('[') {
+        return find_xml(root, path);
+    }
+    path.split('/').try_fold(root, |at, segment| {
+        let (name, index) = match segment.split_once('[') {
+            Some((name, rest)) => (name, rest.strip_suffix(']')?.parse::<usize>().ok()?),
+            None => (segment, 0),
+        };
+        at.children.iter().filter(|c| c.name == name).nth(index)
+    })
+}
+
+fn find_xml<'a>(element: &'a XmlElement, name: &str) -> Option<&'a XmlElement> {
+    element
+        .children
+        .iter()
+        .find_map(|c| (c.name == name).then_some(c).or_else(|| find_xml(c, name)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,5 +389,50 @@ mod tests {
         assert_eq!(failed, ["KZN001", "複数該当"]);
         // Without an outcome nothing can be said absent.
         assert!(absent(&items, None, "no outcome").iter().all(|c| !c.passed));
+    }
+
+    #[test]
+    fn xml_is_read_from_the_bytes_by_path_or_name() {
+        let text = "<?xml version=\"1.0\" encoding=\"Shift_JIS\"?>\n<XmlMsg><MessageHeader><CharacterCodeIdentifier>1</CharacterCodeIdentifier></MessageHeader><MessageBody><ResultList><ResultOfQualificationConfirmation><Name>草●　●男</Name></ResultOfQualificationConfirmation><ResultOfQualificationConfirmation><Name>二人目</Name></ResultOfQualificationConfirmation></ResultList></MessageBody></XmlMsg>";
+        let bytes = encoding_rs::SHIFT_JIS.encode(text).0.into_owned();
+        let documents = vec![b"<XmlMsg/>".to_vec(), bytes];
+        let expected = XmlExpectations {
+            encoding: Some("Shift_JIS".into()),
+            documents: Some(2),
+            fields: BTreeMap::from([
+                ("Name".to_string(), "草●　●男".to_string()),
+                (
+                    "MessageBody/ResultList/ResultOfQualificationConfirmation[1]/Name".to_string(),
+                    "二人目".to_string(),
+                ),
+                (
+                    "MessageHeader/CharacterCodeIdentifier".to_string(),
+                    "1".to_string(),
+                ),
+                ("ProcessingResultCode".to_string(), String::new()),
+            ]),
+        };
+        let checks = xml(&expected, Ok(&documents));
+        assert!(checks.iter().all(|c| c.passed), "{checks:?}");
+        // What differs fails, saying what was there.
+        let wrong = XmlExpectations {
+            encoding: Some("UTF-8".into()),
+            documents: Some(1),
+            fields: BTreeMap::from([("Name".to_string(), "草彅　●男".to_string())]),
+        };
+        let failed: Vec<_> = xml(&wrong, Ok(&documents))
+            .into_iter()
+            .filter(|c| !c.passed)
+            .map(|c| (c.expectation, c.actual))
+            .collect();
+        assert_eq!(
+            failed,
+            [
+                ("xml.documents".to_string(), "2".to_string()),
+                ("xml.encoding".to_string(), "Shift_JIS".to_string()),
+                ("xml.Name".to_string(), "草●　●男".to_string()),
+            ]
+        );
+        assert!(!xml(&wrong, Err("no confirmation"))[0].passed);
     }
 }

@@ -25,11 +25,11 @@ use super::conformance::Rule;
 use super::contract::{ClientRun, Reader, RunSetup, Transport};
 use super::expectations::{Observed, check_expectations};
 use super::format::{Expectations, Scenario};
-use super::load::{LoadedScenario, built_in_persons};
+use super::load::LoadedScenario;
 use super::pcsc_slot::PcscSlot;
-use super::report::{Check, ScenarioReport, Timings};
+use super::report::{Check, ScenarioReport, Stamps};
 use super::service::{ScenarioService, prepare_facility, register_reference_numbers};
-use super::story::{Action, AnswerExpectations, Step, character_code};
+use super::story::{Action, Step, character_code, parse_day};
 use crate::client::CheckInputs;
 use crate::client::app::AppLogin;
 
@@ -147,6 +147,11 @@ pub(super) fn run_story(loaded: &LoadedScenario, context: &StoryContext<'_>) -> 
         },
         None => None,
     };
+    let mut world = World {
+        app,
+        passwords: Default::default(),
+        changed: Vec::new(),
+    };
     let trace = SharedTrace::default();
     let mut card = StoryCard {
         holder: Holder::Out(None),
@@ -170,7 +175,7 @@ pub(super) fn run_story(loaded: &LoadedScenario, context: &StoryContext<'_>) -> 
         let mut story = Story {
             scenario,
             service: &service,
-            app: app.as_ref(),
+            world: &mut world,
             card: &mut card,
             context,
             id: &loaded.id,
@@ -201,31 +206,42 @@ pub(super) fn run_story(loaded: &LoadedScenario, context: &StoryContext<'_>) -> 
         run,
         records,
         checks,
-        Timings {
-            setup: setup_done - started,
-            client: client_done - setup_done,
-            checks: client_done.elapsed(),
+        Stamps {
+            started,
+            setup_done,
+            client_done,
         },
-        started.elapsed(),
     );
     report
 }
 
 /// What a step's action left for its checks.
 enum Done {
-    /// The client ran.
-    Held(Box<(ClientRun, CheckInputs)>),
-    /// The receipt computer's answer file, as written.
-    Answer(Vec<u8>),
+    /// The client ran; the newest confirmation before it (its XmlMsg are
+    /// those recorded after).
+    Held(Box<(ClientRun, CheckInputs)>, i64),
+    /// The XmlMsg documents the receipt computer received, as written.
+    Xml(Vec<Vec<u8>>),
     /// Anything else: only the card and the history can be checked.
     Acted,
+}
+
+/// What the steps change besides the service and the card.
+struct World {
+    /// The staff's app login as the device holds it now.
+    app: Option<AppLogin>,
+    /// The passwords of the accounts `create-account` made, by user ID.
+    passwords: std::collections::HashMap<String, String>,
+    /// Persons as the service holds them after a step changed them (a
+    /// phone added): cards are issued from these from then on.
+    changed: Vec<sim_service::fixtures::InsuredPerson>,
 }
 
 /// One step's view of the story's world.
 struct Story<'s, 'c> {
     scenario: &'s Scenario,
     service: &'s ScenarioService,
-    app: Option<&'s AppLogin>,
+    world: &'s mut World,
     card: &'s mut StoryCard,
     context: &'s StoryContext<'c>,
     id: &'s str,
@@ -237,12 +253,49 @@ impl Story<'_, '_> {
             .map_err(|e| format!("client.facility: {e}"))
     }
 
-    fn user_id(&self) -> Result<&str, String> {
+    /// The account a step acts on: its own `user_id`, or the facility's.
+    fn user_id(&self, step: &Step) -> Result<String, String> {
+        if let Some(user) = &step.user_id {
+            return Ok(user.clone());
+        }
         self.scenario
             .facility
             .as_ref()
-            .map(|f| f.user_id.as_str())
+            .map(|f| f.user_id.clone())
             .ok_or_else(|| "needs a [facility]".to_string())
+    }
+
+    /// The scenario as the story has changed it: the persons changed in
+    /// earlier steps first, so cards are issued as the service now knows
+    /// them.
+    fn as_changed(&self) -> Scenario {
+        let mut scenario = self.scenario.clone();
+        scenario
+            .persons
+            .retain(|p| !self.world.changed.iter().any(|c| c.id == p.id));
+        scenario
+            .persons
+            .splice(0..0, self.world.changed.iter().cloned());
+        scenario
+    }
+
+    /// Holds `other`'s card from now on, in place of the one held.
+    fn hold_instead(&mut self, other: &Scenario) -> Result<(), String> {
+        let issued = issue_card(other)?.ok_or("no card to hold")?;
+        let wrapped = self.card.wrap(issued, other);
+        drop(self.card.take_out(self.context));
+        self.card.insert(Some(wrapped), self.context, None)?;
+        self.card.person = other.card.person.clone();
+        Ok(())
+    }
+
+    /// The client's device memo (端末識別メモ情報).
+    fn device_memo(&self) -> String {
+        self.scenario
+            .facility
+            .as_ref()
+            .and_then(|f| f.memo.clone())
+            .unwrap_or_else(|| self.scenario.client.device.clone())
     }
 
     /// Does the step's action.
@@ -261,8 +314,28 @@ impl Story<'_, '_> {
                 if let Some(consent) = step.consent_to_register {
                     inputs.consent_to_register = consent;
                 }
-                let run = self.hold(&inputs);
-                Ok(Done::Held(Box::new((run, inputs))))
+                let mut app = self.world.app.clone();
+                if let Some(login) = &mut app {
+                    if let Some(user) = &step.user_id {
+                        login.user_id = user.clone();
+                        if let Some(password) = self.world.passwords.get(user) {
+                            login.password = password.clone();
+                        }
+                    }
+                    if let Some(password) = &step.password {
+                        login.password = password.clone();
+                    }
+                }
+                // Its XmlMsg are those recorded after the newest before it
+                // (looked up only when the step checks them).
+                let before = match step.expect.xml {
+                    Some(_) => self
+                        .service
+                        .newest_confirmation(&self.scenario.client.facility)?,
+                    None => 0,
+                };
+                let run = self.hold(&inputs, app.as_ref());
+                Ok(Done::Held(Box::new((run, inputs)), before))
             }
             Action::SetClock => {
                 let text = step.at.as_deref().ok_or_else(|| missing("at"))?;
@@ -310,7 +383,7 @@ impl Story<'_, '_> {
                 Ok(Done::Acted)
             }
             Action::SwapCard => {
-                let mut other = self.scenario.clone();
+                let mut other = self.as_changed();
                 if let Some(person) = &step.person {
                     other.card.person = person.clone();
                     other.card.phone = None;
@@ -327,13 +400,17 @@ impl Story<'_, '_> {
                 other.card.face_id_seconds_before_hold = None;
                 other.card.removed_at_apdu = None;
                 other.card.absent = false;
-                let issued = issue_card(&other)?.ok_or("no card to hold")?;
-                let wrapped = self.card.wrap(issued, &other);
-                drop(self.card.take_out(self.context));
-                self.card.insert(Some(wrapped), self.context, None)?;
-                self.card.person = other.card.person;
+                self.hold_instead(&other)?;
                 Ok(Done::Acted)
             }
+            Action::RevokeCertificate => {
+                let person = step.person.as_ref().unwrap_or(&self.card.person);
+                state
+                    .revoke_certificate(person, step.phone.as_deref())
+                    .map_err(|e| format!("revocation: {e}"))?;
+                Ok(Done::Acted)
+            }
+            Action::AddPhone => self.add_phone(step).map(|()| Done::Acted),
             Action::LockPin | Action::ResetPin => {
                 let tries = if step.action == Action::LockPin { 0 } else { 3 };
                 match self
@@ -356,7 +433,7 @@ impl Story<'_, '_> {
             Action::WrongPasswords => {
                 use sim_service::facility::FacilityError;
                 let facility = self.facility()?;
-                let user = self.user_id()?.to_string();
+                let user = self.user_id(step)?;
                 for _ in 0..step.count.ok_or_else(|| missing("count"))? {
                     match state.check_password(&facility, &user, "Wr0ng-password") {
                         Err(
@@ -368,9 +445,57 @@ impl Story<'_, '_> {
                 }
                 Ok(Done::Acted)
             }
+            Action::LockAccount => {
+                let facility = self.facility()?;
+                let user = self.user_id(step)?;
+                state
+                    .lock_account(&facility, &user)
+                    .map_err(|e| format!("lock: {e}"))?;
+                Ok(Done::Acted)
+            }
+            Action::CreateAccount => {
+                use sim_service::facility::{NewAccount, Role};
+                let facility = self.facility()?;
+                let user = self.user_id(step)?;
+                let password = step.password.clone().ok_or_else(|| missing("password"))?;
+                let new = NewAccount {
+                    role: Role::General,
+                    user_id: user.clone(),
+                    name: "資格確認 担当".into(),
+                    kana: "シカクカクニン タントウ".into(),
+                    start_date: sim_service::clock::jst_date(state.clock.now()),
+                    password: password.clone(),
+                };
+                state
+                    .register_account(&facility, new)
+                    .map_err(|e| format!("account: {e}"))?;
+                if step.system_login.unwrap_or(true) {
+                    state
+                        .system_login(&facility, &user, &password, None)
+                        .map_err(|e| format!("system login: {e}"))?;
+                }
+                self.world.passwords.insert(user, password);
+                Ok(Done::Acted)
+            }
+            Action::IssueActivationCode => {
+                let facility = self.facility()?;
+                let memo = step.memo.clone().unwrap_or_else(|| self.device_memo());
+                let code = state
+                    .issue_activation_code(&facility, &memo)
+                    .map_err(|e| format!("activation code: {e}"))?;
+                if memo == self.device_memo()
+                    && let Some(login) = &mut self.world.app
+                {
+                    // The device is set up again: its next start registers
+                    // with the new code.
+                    login.activation_code = Some(code.code);
+                    login.device_token = None;
+                }
+                Ok(Done::Acted)
+            }
             Action::UnlockAccount => {
                 let facility = self.facility()?;
-                let user = self.user_id()?.to_string();
+                let user = self.user_id(step)?;
                 let update = sim_service::facility::AccountUpdate {
                     unlock: true,
                     ..Default::default()
@@ -393,12 +518,7 @@ impl Story<'_, '_> {
             }
             Action::InvalidateActivationCode => {
                 let facility = self.facility()?;
-                let memo = self
-                    .scenario
-                    .facility
-                    .as_ref()
-                    .and_then(|f| f.memo.clone())
-                    .unwrap_or_else(|| self.scenario.client.device.clone());
+                let memo = self.device_memo();
                 let codes = state
                     .activation_codes(&facility)
                     .map_err(|e| format!("activation codes: {e}"))?;
@@ -424,7 +544,10 @@ impl Story<'_, '_> {
                     .map_err(|e| format!("notice: {e}"))?;
                 Ok(Done::Acted)
             }
-            Action::ReceiptRequest => self.receipt_request(step).map(Done::Answer),
+            Action::ReceiptRequest => self
+                .receipt_request(step)
+                .map(|answer| Done::Xml(vec![answer])),
+            Action::ReceiptDownload => self.receipt_download().map(Done::Xml),
             Action::RegisterReferenceNumber => {
                 let setup = step
                     .reference_number
@@ -449,14 +572,14 @@ impl Story<'_, '_> {
     }
 
     /// The client checks the card in the reader now.
-    fn hold(&mut self, inputs: &CheckInputs) -> ClientRun {
+    fn hold(&mut self, inputs: &CheckInputs, app: Option<&AppLogin>) -> ClientRun {
         let context = self.context;
         let setup = |reader| RunSetup {
             id: self.id,
             inputs,
             service_url: &self.service.url,
             reader,
-            app: self.app,
+            app,
         };
         match &mut self.card.holder {
             Holder::InProcess(slot) => (context.call_client)(setup(Reader::InProcess(slot))),
@@ -471,14 +594,102 @@ impl Story<'_, '_> {
         }
     }
 
-    /// The receipt computer drops an `OQSsiquc01req` for the held card's
-    /// person in a folder of the facility's character code, and reads the
-    /// answer file the service writes.
+    /// The patient adds their card to a new phone, through the service as
+    /// the phone's enrolment would, and holds that phone from now on.
+    fn add_phone(&mut self, step: &Step) -> Result<(), String> {
+        let state = &self.service.state;
+        let person_id = step
+            .person
+            .clone()
+            .unwrap_or_else(|| self.card.person.clone());
+        let variant = step.variant.ok_or("variant: required")?;
+        let known = super::persons::find(&self.as_changed(), &person_id)?
+            .ok_or_else(|| format!("no person {person_id:?}"))?
+            .clone();
+        let not_after = match &step.not_after {
+            Some(day) => parse_day(day)?,
+            None => known.card.profile.certificates.auth.not_after,
+        };
+        let added = state
+            .add_phone(
+                &person_id,
+                sim_service::service::PhoneToAdd {
+                    variant,
+                    not_before: state.clock.now_jst().date(),
+                    not_after,
+                    id: step.phone.clone(),
+                    added: None,
+                    pin: step.pin.clone(),
+                },
+            )
+            .map_err(|e| format!("add-phone: {e}"))?;
+        // The person as the service holds them now, new phone included.
+        let stored = state
+            .store
+            .person(&person_id)
+            .map_err(|e| format!("add-phone: {e}"))?
+            .ok_or_else(|| format!("add-phone: the service lost {person_id:?}"))?;
+        let person: sim_service::fixtures::InsuredPerson = toml::from_str(&stored.fixture)
+            .map_err(|e| format!("add-phone: the stored person: {e}"))?;
+        self.world.changed.retain(|p| p.id != person.id);
+        self.world.changed.push(person);
+        let mut other = self.as_changed();
+        other.card.person = person_id;
+        other.card.variant = None;
+        other.card.phone = Some(added.phone);
+        other.card.auth_tries_left = None;
+        other.card.face_id_seconds_before_hold = None;
+        other.card.wallet_opened = None;
+        other.card.removed_at_apdu = None;
+        other.card.absent = false;
+        self.hold_instead(&other)
+    }
+
+    /// The receipt computer downloads the facility's results: enrolled
+    /// (its password and TOTP secret), it logs in with the code its
+    /// authenticator app shows at the service clock, lists the results of
+    /// the default period and downloads each as XmlMsg, oldest first.
+    fn receipt_download(&self) -> Result<Vec<Vec<u8>>, String> {
+        let state = &self.service.state;
+        let facility = self.facility()?;
+        // The receipt computer's own credential, made for this step only.
+        let password = "Receipt-computer-1";
+        let enrolment = state
+            .enrol_receipt_computer(&facility, password)
+            .map_err(|e| format!("enrolment: {e}"))?;
+        let app = totp_rs::TOTP::from_url(&enrolment.otpauth_uri)
+            .map_err(|e| format!("the otpauth URI: {e}"))?;
+        let now = u64::try_from(state.clock.now().unix_timestamp())
+            .map_err(|_| "the service clock is before 1970")?;
+        let session = state
+            .receipt_login(&facility, password, &app.generate(now))
+            .map_err(|e| format!("login: {e}"))?;
+        let results = state
+            .receipt_results(&session.token, Default::default())
+            .map_err(|e| format!("results: {e}"))?;
+        let mut documents: Vec<_> = results.entries.iter().collect();
+        documents.sort_by_key(|entry| entry.confirmation_id);
+        let documents = documents
+            .into_iter()
+            .map(|entry| {
+                state
+                    .receipt_result(&session.token, entry.confirmation_id)
+                    .map_err(|e| format!("result {}: {e}", entry.confirmation_id))
+            })
+            .collect();
+        let _ = state.receipt_logout(&session.token);
+        documents
+    }
+
+    /// The receipt computer drops an `OQSsiquc01req` for a person (`about`,
+    /// default the held card's) in a folder of the facility's character
+    /// code, and reads the answer file the service writes.
     fn receipt_request(&self, step: &Step) -> Result<Vec<u8>, String> {
         let code = character_code(step.character_code.as_deref().unwrap_or("UTF-8"))?;
-        let persons = built_in_persons()?;
-        let person = sim_service::fixtures::find(persons, &self.card.person)
-            .ok_or_else(|| format!("no fixture person {:?}", self.card.person))?;
+        let about = step.about.as_ref().unwrap_or(&self.card.person);
+        let changed = self.as_changed();
+        let person =
+            super::persons::find(&changed, about)?.ok_or_else(|| format!("no person {about:?}"))?;
         let q = person
             .qualifications
             .first()
@@ -556,8 +767,16 @@ impl Story<'_, '_> {
         self.service.state.clock.freeze(clock);
         let no_outcome = "this step is not a hold";
         let (run, method) = match &done {
-            Done::Held(held) => (Some(&held.0), held.1.method),
-            Done::Answer(_) | Done::Acted => (None, self.scenario.client.method),
+            Done::Held(held, _) => (Some(&held.0), held.1.method),
+            Done::Xml(_) | Done::Acted => (None, self.scenario.client.method),
+        };
+        let xml = match (&done, &step.expect.xml) {
+            (_, None) => Err("not asked".to_string()),
+            (Done::Held(_, before), Some(_)) => self
+                .service
+                .xml_since(&self.scenario.client.facility, *before),
+            (Done::Xml(documents), Some(_)) => Ok(documents.clone()),
+            (Done::Acted, Some(_)) => Err("this step receives no XmlMsg".to_string()),
         };
         let observed = Observed {
             outcome: match run {
@@ -570,6 +789,7 @@ impl Story<'_, '_> {
             history_searches: searches,
             method,
             leaks: run.map_or(&[], |run| run.leaks.as_slice()),
+            xml,
         };
         let rules = (self.context.rules_for)(&step.expect);
         let rules = if run.is_some() { rules } else { Vec::new() };
@@ -579,58 +799,9 @@ impl Story<'_, '_> {
             // shows no client outcome (the loader refuses the rest).
             checks.retain(|c| c.expectation != "client");
         }
-        if let Done::Answer(bytes) = &done {
-            let expected = step.answer.clone().unwrap_or_default();
-            let declared = step.character_code.as_deref().unwrap_or("UTF-8");
-            checks.extend(answer_checks(bytes, &expected, declared));
-        }
-        if let Done::Held(held) = done {
+        if let Done::Held(held, _) = done {
             *last_run = Some(held.0);
         }
         checks
     }
-}
-
-/// The answer file's encoding and element values.
-fn answer_checks(bytes: &[u8], expected: &AnswerExpectations, declared: &str) -> Vec<Check> {
-    let mut checks = Vec::new();
-    let encoding = expected.encoding.as_deref().unwrap_or(declared);
-    let document = sim_service::xml::decode_document(bytes)
-        .map_err(|e| e.to_string())
-        .and_then(|(_, identifier)| {
-            sim_service::xml::parse_document(bytes)
-                .map(|root| (identifier, root))
-                .map_err(|e| e.to_string())
-        });
-    match document {
-        Err(e) => checks.push(Check::new("answer", "a readable XmlMsg", e)),
-        Ok((identifier, root)) => {
-            checks.push(Check::new(
-                "answer.encoding",
-                encoding,
-                identifier.xml_encoding_name(),
-            ));
-            for (name, value) in &expected.fields {
-                let found = find_element(&root, name).map(|e| e.text.clone());
-                let (want, seen) = if value.is_empty() {
-                    ("(absent)".to_string(), found.unwrap_or("(absent)".into()))
-                } else {
-                    (value.clone(), found.unwrap_or("(absent)".into()))
-                };
-                checks.push(Check::new(&format!("answer.{name}"), want, seen));
-            }
-        }
-    }
-    checks
-}
-
-/// The first element of that name, depth first.
-fn find_element<'a>(
-    element: &'a sim_service::xml::XmlElement,
-    name: &str,
-) -> Option<&'a sim_service::xml::XmlElement> {
-    if element.name == name {
-        return Some(element);
-    }
-    element.children.iter().find_map(|c| find_element(c, name))
 }

@@ -17,7 +17,7 @@ use super::error::ApiError;
 use super::faults::FaultSet;
 use super::guard;
 use super::json::ApiJson;
-use crate::service::{AddedPhone, ClockView, PhoneToAdd};
+use crate::service::{AddedPhone, ClockView, PhoneToAdd, RevokedCertificate};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -38,6 +38,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/admin/v1/reset", routing::post(reset_state))
         .route("/admin/v1/persons/{id}/phones", routing::post(add_phone))
+        .route(
+            "/admin/v1/persons/{id}/revocations",
+            routing::post(revoke_certificate),
+        )
 }
 
 /// Middleware of the admin API: the admin token when the service has one;
@@ -304,4 +308,36 @@ async fn add_phone(
             service.add_phone(&person_id, phone)
         })
         .await
+}
+
+/// Which of a person's certificates to revoke.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewRevocation {
+    /// The phone whose smartphone certificate is revoked; the physical
+    /// card's certificate when absent.
+    #[serde(default)]
+    phone: Option<String>,
+}
+
+/// Revokes a person's user-authentication certificate (失効), as the
+/// municipality does for a lost card, a move or a death: confirmations with
+/// it are refused `KZE101` from now on.
+#[utoipa::path(post, path = "/admin/v1/persons/{id}/revocations", tag = "admin",
+    params(("id" = String, Path, description = "The fixture person's id")),
+    request_body = NewRevocation,
+    responses(
+        (status = 201, description = "The certificate revoked", body = RevokedCertificate),
+        (status = 404, description = "`unknown_person`", body = ApiError),
+        (status = 422, description = "`invalid_phone`: no such phone, or no certificate on it", body = ApiError),
+    ))]
+async fn revoke_certificate(
+    State(state): State<AppState>,
+    axum::extract::Path(person_id): axum::extract::Path<String>,
+    ApiJson(body): ApiJson<NewRevocation>,
+) -> Result<(StatusCode, Json<RevokedCertificate>), ApiError> {
+    let revoked = state
+        .blocking(move |service| service.revoke_certificate(&person_id, body.phone.as_deref()))
+        .await?;
+    Ok((StatusCode::CREATED, Json(revoked)))
 }

@@ -81,6 +81,7 @@ not public. The admin console (HTML under /admin) is not part of this API."
         super::admin::load_fixtures,
         super::admin::reset_state,
         super::admin::add_phone,
+        super::admin::revoke_certificate,
         super::console::trace_api::put_apdu_trace,
         super::console::trace_api::get_trace,
         super::health,

@@ -51,6 +51,15 @@ pub struct AddedPhone {
     pub replaced: Vec<String>,
 }
 
+/// A certificate revoked.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RevokedCertificate {
+    pub person: String,
+    /// The phone whose certificate it was; absent for the physical card.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
 impl Service {
     pub fn clock_view(&self) -> ClockView {
         let format = |t: OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
@@ -228,6 +237,58 @@ impl Service {
         Ok(view)
     }
 
+    /// Revokes the user-authentication certificate a person's card carries
+    /// (the physical card's, or the phone `phone`'s), as the municipality
+    /// does for a lost card, a move or a death: from now on a confirmation
+    /// with it is refused `KZE101`. The fixture records it too, so the
+    /// console and a fixtures download show the certificate revoked.
+    pub fn revoke_certificate(
+        &self,
+        person_id: &str,
+        phone: Option<&str>,
+    ) -> Result<RevokedCertificate, ServiceError> {
+        let stored = self
+            .store
+            .person(person_id)?
+            .ok_or_else(|| ServiceError::UnknownPerson(person_id.to_string()))?;
+        let mut person: InsuredPerson = toml::from_str(&stored.fixture)
+            .map_err(|e| ServiceError::internal(format!("stored fixture {person_id}: {e}")))?;
+        match phone {
+            Some(id) => {
+                let phone = person
+                    .phones
+                    .iter_mut()
+                    .find(|p| p.id == id)
+                    .ok_or_else(|| {
+                        ServiceError::InvalidPhone(format!("{person_id} has no phone {id:?}"))
+                    })?;
+                phone.certificate.revoked = true;
+            }
+            None => {
+                // A card named after a built-in profile is written out in
+                // full: the name alone would lose the revocation.
+                person.card.built_in = None;
+                person.card.profile.certificates.auth.revoked = true;
+            }
+        }
+        let stored = StoredPerson {
+            id: person.id.clone(),
+            fixture: toml::to_string(&person).map_err(ServiceError::internal)?,
+        };
+        if self.store.revoke_certificate(&stored, phone)? == 0 {
+            return Err(ServiceError::InvalidPhone(format!(
+                "the service holds no certificate of {person_id} on {}",
+                phone.map_or("the physical card".to_string(), |id| format!(
+                    "phone {id:?}"
+                ))
+            )));
+        }
+        Ok(RevokedCertificate {
+            person: person.id,
+            phone: phone.map(str::to_string),
+        })
+    }
+
     /// How many persons and confirmations the service holds.
     pub fn counts(&self) -> Result<(usize, i64), ServiceError> {
         Ok((
@@ -255,6 +316,21 @@ impl Service {
             .confirmation(id)?
             .ok_or(ServiceError::UnknownConfirmation(id))?;
         Ok((confirmation, self.store.confirmation_trace(id)?))
+    }
+
+    /// A recorded confirmation's answer as the XmlMsg the facility receives
+    /// (`Accept: application/xml`, the folder's answer file): rendered from
+    /// the outcome the history keeps, in the character code the facility
+    /// asked in, Shift_JIS substitutions (●) included.
+    pub fn confirmation_xml(&self, id: i64) -> Result<Vec<u8>, ServiceError> {
+        let confirmation = self
+            .store
+            .confirmation(id)?
+            .ok_or(ServiceError::UnknownConfirmation(id))?;
+        let outcome: crate::model::ConfirmationOutcome =
+            serde_json::from_value(confirmation.result)
+                .map_err(|e| ServiceError::internal(format!("stored result {id}: {e}")))?;
+        crate::xml::render(&outcome).map_err(ServiceError::internal)
     }
 
     /// Keeps the APDU trace the harness recorded for a confirmation

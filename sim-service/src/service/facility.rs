@@ -95,6 +95,26 @@ impl Service {
         admin::update_account(&self.store, facility, user_id, update, self.clock.now())
     }
 
+    /// Locks an account as [`account::MAX_FAILED_ATTEMPTS`] wrong passwords
+    /// typed elsewhere (another terminal, another device) would: for
+    /// [`account::LOCK_DURATION`] from now. What a tester does to reach the
+    /// locked state without typing the passwords (each an argon2 check).
+    pub fn lock_account(
+        &self,
+        facility: &MedicalInstitutionCode,
+        user_id: &str,
+    ) -> Result<AccountView, FacilityError> {
+        let now = self.clock.now();
+        let mut row = self
+            .store
+            .account(facility.as_str(), user_id)?
+            .ok_or_else(|| FacilityError::UnknownAccount(user_id.to_string()))?;
+        row.failed_attempts = account::MAX_FAILED_ATTEMPTS;
+        row.locked_until = Some(now + account::LOCK_DURATION);
+        self.store.update_account(&row)?;
+        Ok(account::view(&row, now))
+    }
+
     pub fn notices(&self) -> Result<Vec<NoticeView>, FacilityError> {
         admin::notices(&self.store)
     }

@@ -42,7 +42,7 @@ pub mod confirm;
 pub mod facility;
 pub mod receipt_computer;
 
-pub use admin::{AddedPhone, ClockView, PhoneToAdd};
+pub use admin::{AddedPhone, ClockView, PhoneToAdd, RevokedCertificate};
 pub use confirm::{
     CardPresentation, ConfirmedCard, IssuedChallenge, RegistrationAccepted, RegistrationState,
 };
