@@ -103,13 +103,35 @@ pub(super) fn pcsc_rows(bin: &Binaries, seconds: f64, scenarios: &Path) -> Vec<R
             ];
         }
     };
-    let ours = pcsc_loop_with_card(
-        bin,
-        seconds,
-        &["--reader", SLOT0.1],
-        (&bin.kazasu, &["card", "--vpcd", SLOT0.0]),
-        None,
-    );
+    // Ours and the echo card in alternating rounds, best of each: a load
+    // that comes and goes (other builds on a shared machine) then weighs on
+    // both sides alike, and the ratio is the links', not the moment's.
+    let round = (seconds / 2.0).max(1.0);
+    let mut ours: anyhow::Result<Value> = Err(anyhow!("not run"));
+    let mut echo: anyhow::Result<Value> = Err(anyhow!("not run"));
+    for _ in 0..ECHO_ROUNDS {
+        ours = best_of(
+            ours,
+            pcsc_loop_with_card(
+                bin,
+                round,
+                &["--reader", SLOT0.1],
+                (&bin.kazasu, &["card", "--vpcd", SLOT0.0]),
+                None,
+            ),
+        );
+        // The same loop as `ours` (the echo card answers anything `9000`).
+        echo = best_of(
+            echo,
+            pcsc_loop_with_card(
+                bin,
+                round,
+                &["--reader", SLOT1_READER],
+                (Path::new("python3"), &[ECHO_CARD, "--port", SLOT1_PORT]),
+                None,
+            ),
+        );
+    }
     let sequences = pcsc_loop_with_card(
         bin,
         seconds,
@@ -126,14 +148,6 @@ pub(super) fn pcsc_rows(bin: &Binaries, seconds: f64, scenarios: &Path) -> Vec<R
             &["--type", "iso7816", "--port", SLOT1_PORT],
         ),
         vicc_python_path().as_deref(),
-    );
-    // The same loop as `ours` (the echo card answers anything `9000`).
-    let echo = pcsc_loop_with_card(
-        bin,
-        seconds,
-        &["--reader", SLOT1_READER],
-        (Path::new("python3"), &[ECHO_CARD, "--port", SLOT1_PORT]),
-        None,
     );
     let mut rows = Vec::new();
     let echo_row = "APDU/s through pcscd vs a minimal echo card";
@@ -176,6 +190,25 @@ pub(super) fn pcsc_rows(bin: &Binaries, seconds: f64, scenarios: &Path) -> Vec<R
     ));
     drop(lock);
     rows
+}
+
+/// Rounds of ours against the echo card.
+const ECHO_ROUNDS: usize = 3;
+
+/// The run with more APDU/s of two (a failed one loses to any).
+fn best_of(a: anyhow::Result<Value>, b: anyhow::Result<Value>) -> anyhow::Result<Value> {
+    let rate = |v: &anyhow::Result<Value>| {
+        v.as_ref()
+            .ok()
+            .and_then(|v| v["apdu_per_s"].as_f64())
+            .unwrap_or(f64::NEG_INFINITY)
+    };
+    match (&a, &b) {
+        (Err(_), _) => b,
+        (_, Err(_)) => a,
+        _ if rate(&b) > rate(&a) => b,
+        _ => a,
+    }
 }
 
 /// Starts `card` (it connects to a vpcd slot), runs `pcsc_apdu_loop` against
