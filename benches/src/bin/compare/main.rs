@@ -5,7 +5,7 @@
 //! |---|---|---|---|
 //! | RSA-2048 signatures/s | the card's COMPUTE DIGITAL SIGNATURE, in process | `openssl speed rsa2048` sign/s | ratio ≥ 0.9 |
 //! | P-256 signatures/s | the iPhone's, Face ID window open | `openssl speed ecdsap256` sign/s | ratio ≥ 0.8 |
-//! | APDU/s through pcscd + vpcd | `kazasu card` in slot 0 | `benches/anchors/echo_card.py` in slot 1, same loop; alternating rounds, best of 3 each | ratio ≥ 1.0 |
+//! | APDU/s through pcscd + vpcd | `kazasu card` in slot 0 | `benches/anchors/echo_card.py` in slot 1, same loop, both at the same time | ratio ≥ 1.0 |
 //! | APDU/s through pcscd + vpcd | `kazasu card` in slot 0 | vsmartcard's Python `vicc` in slot 1 | ratio ≥ 500, and ≥ 10,000/s |
 //! | fresh card start | a new process issues the default card, empty key cache (shipped keys) | — | < 50 ms |
 //! | fresh card start, own seed | keys derived (a figure), then from the key cache | — | cached < 50 ms |
