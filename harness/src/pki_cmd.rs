@@ -30,7 +30,7 @@ pub struct PkiArgs {
     /// variant), fixture persons, the scenarios' own persons under DIR, the
     /// simulated PKI and the service's TLS, and print the table sim-card
     /// ships (`sim-card/src/keys/shipped_keys.txt`). Fresh derivations, no
-    /// cache: a minute or so in release.
+    /// cache: seconds in release.
     #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "scenarios")]
     shipped_keys: Option<PathBuf>,
 }
