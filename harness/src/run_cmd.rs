@@ -31,7 +31,7 @@ pub struct RunArgs {
     #[arg(long)]
     shard: Option<Shard>,
     /// Scenarios run at once (default: the machine's parallelism; over
-    /// PC/SC at most one per vpcd slot).
+    /// PC/SC one per vpcd slot, and at most that).
     #[arg(long)]
     jobs: Option<usize>,
     /// How the client reaches the card (default: in-process, or pcsc with --client).
@@ -62,9 +62,10 @@ pub struct RunArgs {
     /// Write a self-contained HTML report here.
     #[arg(long, value_name = "PATH")]
     html: Option<PathBuf>,
-    /// vpcd slots available to --transport pcsc (Debian's vpcd has 2).
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=10))]
-    pcsc_slots: u8,
+    /// vpcd slots --transport pcsc uses, the first N pcscd lists (default:
+    /// all of them; Debian's vpcd has 2, `.ci/setup` configures 12).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=16))]
+    pcsc_slots: Option<u8>,
     /// Print the JSON Schema of scenario files and exit (as `kazasu schema scenario`).
     #[arg(long)]
     schema: bool,
@@ -222,15 +223,24 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
         }
         (None, None) => reference_client()?,
     };
-    let options = RunOptions {
+    // Over PC/SC a scenario mostly waits for pcscd's presence polls, not for
+    // a core: one per slot, whatever the cores.
+    let pcsc_slots = args.pcsc_slots.unwrap_or_else(|| match transport {
+        Transport::Pcsc => {
+            u8::try_from(kazasu::scenario::pcsc_slot::slots().len()).unwrap_or(u8::MAX)
+        }
+        Transport::InProcess => RunOptions::default().pcsc_slots,
+    });
+    let jobs = match transport {
         // One tester, one reader.
-        jobs: if args.attended {
-            1
-        } else {
-            args.jobs.unwrap_or(RunOptions::default().jobs)
-        },
+        _ if args.attended => 1,
+        Transport::Pcsc => args.jobs.unwrap_or(usize::from(pcsc_slots)),
+        Transport::InProcess => args.jobs.unwrap_or(RunOptions::default().jobs),
+    };
+    let options = RunOptions {
+        jobs,
         transport,
-        pcsc_slots: args.pcsc_slots,
+        pcsc_slots,
         conformance_profile: args.profile == Some(Profile::Conformance),
         readers: readers.clone(),
     };

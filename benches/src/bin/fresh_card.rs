@@ -5,8 +5,12 @@
 //! new process shows this cost: `compare` runs this binary once per figure.
 //!
 //! ```text
-//! fresh_card [--profile default] [--variant android]
+//! fresh_card [--profile default] [--variant android] [--seed SEED]
 //! ```
+//!
+//! The built-in profiles' keys are shipped (`sim_card::keys::shipped`);
+//! `--seed` gives the card keys of its own, derived (or taken from the key
+//! cache), as a profile a user writes would have.
 //!
 //! Prints one JSON line: `{"profile", "variant", "ms", "cpu_ms"}` (wall time
 //! and this process's CPU time, from the first key to the issued card).
@@ -29,6 +33,10 @@ struct Args {
     /// `android`, `iphone`); default the profile's.
     #[arg(long)]
     variant: Option<Variant>,
+    /// The card's keys from this seed instead of the profile's: keys no
+    /// table ships.
+    #[arg(long)]
+    seed: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -36,6 +44,9 @@ fn main() -> anyhow::Result<()> {
     let mut profile = CardProfile::load(&args.profile)?;
     if let Some(variant) = args.variant {
         profile = profile.with_variant(variant);
+    }
+    if let Some(seed) = &args.seed {
+        profile.seed.clone_from(seed);
     }
     let cpu_start = process_cpu_time()?;
     let start = Instant::now();

@@ -14,7 +14,14 @@
 //! card for one PIN confirmation (see `kazasu_benches::confirmation_commands`):
 //! run `kazasu card` (default profile) in the reader. Each round is one
 //! confirmation, so `rounds_per_s` is confirmations' card work per second; its
-//! empty VERIFY answers `63C3`, one `not_9000` per round.
+//! empty VERIFY answers `63C3`, one `not_9000` per round. Every answer is
+//! checked against the same card issued in this process (the card is
+//! deterministic, its signature included): a card in the reader that is not
+//! the default card, or that skipped the signature, stops the loop with an
+//! error instead of giving a figure of another card.
+//!
+//! The JSON line also has `per_apdu_p50_us`, the median latency of each APDU
+//! of the list: where a round's time goes.
 
 use std::ffi::CString;
 use std::time::{Duration, Instant};
@@ -68,10 +75,25 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let mut expected: Option<Vec<[Vec<u8>; 2]>> = None;
     let apdus: Vec<Vec<u8>> = if args.sequence.is_some() {
-        let card = kazasu_benches::issue("default", None)?;
+        let mut card = kazasu_benches::issue("default", None)?;
         let pin = card.auth_pin.context("the default card has an auth PIN")?;
-        kazasu_benches::confirmation_commands(&pin, card.certificate_len)
+        let commands = kazasu_benches::confirmation_commands(&pin, card.certificate_len);
+        // A fresh card's answers, and those of a card that has already run
+        // one confirmation since it was powered (its auth PIN still verified):
+        // the loop meets both.
+        let now = Instant::now();
+        let mut round = || -> Vec<Vec<u8>> {
+            commands
+                .iter()
+                .map(|c| card.card.process_at(c, now).to_bytes())
+                .collect()
+        };
+        let first = round();
+        let again = round();
+        expected = Some(first.into_iter().zip(again).map(|(a, b)| [a, b]).collect());
+        commands
     } else if args.apdus.is_empty() {
         default_apdus()
     } else {
@@ -138,6 +160,7 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let mut latencies_ns: Vec<u64> = Vec::with_capacity(1 << 16);
+    let mut per_apdu_ns: Vec<Vec<u64>> = vec![Vec::with_capacity(1 << 12); apdus.len()];
     let mut not_9000 = 0u64;
     let mut resets = 0u64;
     let deadline = Duration::from_secs_f64(args.seconds);
@@ -149,7 +172,7 @@ fn main() -> anyhow::Result<()> {
             None if start.elapsed() >= deadline => break,
             _ => {}
         }
-        for apdu in &apdus {
+        for (i, apdu) in apdus.iter().enumerate() {
             let sent = Instant::now();
             let answer = match card.transmit(apdu, &mut response) {
                 Ok(answer) => answer,
@@ -169,9 +192,23 @@ fn main() -> anyhow::Result<()> {
                         .with_context(|| format!("transmit {} failed", hex::encode_upper(apdu)));
                 }
             };
-            latencies_ns.push(sent.elapsed().as_nanos().try_into().unwrap_or(u64::MAX));
+            let took = sent.elapsed().as_nanos().try_into().unwrap_or(u64::MAX);
+            latencies_ns.push(took);
+            per_apdu_ns[i].push(took);
             if StatusWord::of_response(answer) != Some(StatusWord::Ok) {
                 not_9000 += 1;
+            }
+            if let Some(expected) = &expected
+                && !expected[i].iter().any(|e| e == answer)
+            {
+                bail!(
+                    "the card in {:?} is not the default card, or not in the state a \
+                     confirmation expects: {} answered {} instead of {}",
+                    args.reader,
+                    hex::encode_upper(apdu),
+                    hex::encode_upper(answer),
+                    hex::encode_upper(&expected[i][0])
+                );
             }
             if args.iterations.is_none() && start.elapsed() >= deadline {
                 break 'run;
@@ -192,6 +229,14 @@ fn main() -> anyhow::Result<()> {
     let per_second = count as f64 / elapsed;
     let rounds_per_second = rounds as f64 / elapsed;
     let (p50, p99, max) = (percentile(0.5), percentile(0.99), percentile(1.0));
+    let per_apdu_p50_us: Vec<f64> = per_apdu_ns
+        .iter_mut()
+        .map(|l| {
+            l.sort_unstable();
+            l.get(l.len() / 2)
+                .map_or(f64::NAN, |&ns| ns as f64 / 1000.0)
+        })
+        .collect();
     println!(
         "{count} APDUs in {elapsed:.2} s = {per_second:.0} APDU/s on {:?} \
          (latency p50 {p50:.0} us, p99 {p99:.0} us, max {max:.0} us; {not_9000} not 9000, \
@@ -213,6 +258,7 @@ fn main() -> anyhow::Result<()> {
         "max_us": max,
         "not_9000": not_9000,
         "resets": resets,
+        "per_apdu_p50_us": per_apdu_p50_us,
     });
     println!("{json}");
     Ok(())

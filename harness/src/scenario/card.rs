@@ -26,7 +26,7 @@ use crate::client::{CardChannel, CardError};
 /// signs two certificates and draws the card face, the same bytes every
 /// time. Each scenario gets its own copy, so a PIN locked in one is not
 /// locked in another.
-pub(super) fn issue_card(scenario: &Scenario) -> Result<Option<Card>, String> {
+pub fn issue_card(scenario: &Scenario) -> Result<Option<Card>, String> {
     if scenario.card.absent {
         return Ok(None);
     }

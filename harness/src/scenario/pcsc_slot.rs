@@ -3,19 +3,30 @@
 //!
 //! A vendor's client runs as its own process and can only reach a card the
 //! way it reaches a real one, through PC/SC. The runner puts the scenario's
-//! card into vpcd's slot N (the reader pcscd calls `Virtual PCD 00 0N`),
-//! waits until pcscd reports it present, lets the client run, and takes it
-//! out again, waiting until pcscd reports the reader empty, so that the next
-//! scenario in that slot starts with a reader pcscd has seen empty.
+//! card into vpcd slot N (the Nth of [`slots`]: on Debian's default
+//! configuration `Virtual PCD 00 00` and `Virtual PCD 00 01`), waits until
+//! pcscd reports it present, lets the client run, and takes it out again,
+//! waiting until pcscd reports the reader empty, so that the next scenario in
+//! that slot starts with a reader pcscd has seen empty.
+//!
+//! Those waits are what a scenario through pcscd costs beyond its work:
+//! pcscd asks vpcd whether a card is present every 400 ms (its status poll;
+//! vpcd's driver offers no event), and vpcd takes a new card into a slot only
+//! at the poll after the one that saw the last card leave. A scenario so
+//! holds its slot for two polls (one sees the card arrive, the next one sees
+//! it leave), 0.8 s, when its client takes less than a poll, whatever the
+//! machine; the runner goes faster with more slots, one scenario in each
+//! (`kazasu run --transport pcsc` uses every slot it finds).
 
 use std::ffi::CString;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use sim_card::SmartCard;
 use sim_card::personalize::AUTH_PIN;
 use sim_card::transport::vpcd::{self, VpcdControl, VpcdEvent, VpcdOptions};
 use sim_card::transport::vpcd_codec::ERROR_REPLY;
+use sim_card::transport::vpcd_slots::{self, VpcdSlot};
 
 use super::card::ScenarioCard;
 
@@ -50,9 +61,45 @@ impl VpcdReaders {
     }
 }
 
-/// The name pcscd gives vpcd's slot `slot` on Debian.
+/// The vpcd slots of this machine that pcscd lists, sorted by port: those
+/// of every vpcd entry in pcscd's reader configuration. Asked once per
+/// process (pcscd reads its configuration only when it starts). When none
+/// is found (pcscd not running, or a configuration this cannot read), the
+/// two slots of Debian's default entry, so that using one fails with
+/// pcscd's own answer.
+pub fn slots() -> &'static [VpcdSlot] {
+    static SLOTS: OnceLock<Vec<VpcdSlot>> = OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let listed = pcsc::Context::establish(pcsc::Scope::User)
+            .and_then(|context| {
+                Ok(context
+                    .list_readers_owned()?
+                    .into_iter()
+                    .map(|name| name.to_string_lossy().into_owned())
+                    .collect::<Vec<_>>())
+            })
+            .unwrap_or_default();
+        let found = vpcd_slots::slots_among(&vpcd_slots::configured_entries(), &listed);
+        if found.is_empty() {
+            vec![VpcdSlot::debian_default(0), VpcdSlot::debian_default(1)]
+        } else {
+            found
+        }
+    })
+}
+
+/// Slot `slot` of [`slots`]; past the last, the Debian default's numbering
+/// (whose reader pcscd will say it does not have).
+fn slot_at(slot: u8) -> VpcdSlot {
+    slots()
+        .get(usize::from(slot))
+        .cloned()
+        .unwrap_or_else(|| VpcdSlot::debian_default(slot))
+}
+
+/// The name pcscd gives slot `slot` of [`slots`].
 pub fn reader_name(slot: u8) -> String {
-    format!("Virtual PCD 00 {slot:02}")
+    slot_at(slot).reader
 }
 
 /// The card as the vpcd link holds it: traced, and pulled out at the
@@ -146,7 +193,10 @@ impl PcscSlot {
             });
         };
         let options = match readers {
-            VpcdReaders::Local => VpcdOptions::for_slot(slot),
+            VpcdReaders::Local => VpcdOptions {
+                addr: slot_at(slot).addr(),
+                ..VpcdOptions::default()
+            },
             VpcdReaders::Remote { host, .. } => {
                 let port = vpcd::VPCD_PORT + u16::from(slot);
                 let addr = if host.contains(':') {

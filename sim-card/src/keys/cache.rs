@@ -42,7 +42,7 @@ use super::{
 };
 
 /// Part of every file name: change it when the derivation changes.
-const VERSION: &str = "kazasu rsa-2048 key v1";
+pub(super) const VERSION: &str = "kazasu rsa-2048 key v1";
 
 /// How far above its start a stored prime may lie. A walk visits some 350 odd
 /// numbers on average; one of 2^19 has a probability far below 2^-1000. A key
@@ -188,8 +188,9 @@ fn load(
     Ok(Some((p, q)))
 }
 
-/// The checks of one stored prime (see the module's documentation).
-fn check_prime(
+/// The checks of one stored prime (see the module's documentation), also
+/// those of a shipped one ([`super::shipped`]).
+pub(super) fn check_prime(
     value: &BigNum,
     seed: &str,
     label: &str,

@@ -59,8 +59,21 @@ impl RsaKey {
     /// on the values it is given.
     pub fn derive(seed: &str, label: &str) -> RsaKey {
         slot(memo(), seed, label)
-            .get_or_init(|| KeyCache::for_process().rsa_key(seed, label))
+            .get_or_init(|| {
+                shipped_key(seed, label)
+                    .unwrap_or_else(|| KeyCache::for_process().rsa_key(seed, label))
+            })
             .clone()
+    }
+
+    /// Every `(seed, label)` this process has asked [`RsaKey::derive`] for,
+    /// sorted: after issuing every built-in card, the keys to ship
+    /// ([`super::shipped`]).
+    pub fn derived_in_process() -> Vec<(String, String)> {
+        let memo = memo().lock().unwrap_or_else(|e| e.into_inner());
+        let mut keys: Vec<_> = memo.keys().cloned().collect();
+        keys.sort();
+        keys
     }
 
     /// What COMPUTE DIGITAL SIGNATURE does: PKCS#1 v1.5 type-1 padding around
@@ -105,6 +118,20 @@ impl RsaKey {
     /// The OpenSSL key, for signing certificates and for checks in tests.
     pub fn pkey(&self) -> &PKey<Private> {
         &self.inner.pkey
+    }
+}
+
+/// The shipped key for `(seed, label)`, if the table has one that passes
+/// its checks (one that does not is derived instead).
+fn shipped_key(seed: &str, label: &str) -> Option<RsaKey> {
+    let mut ctx = BigNumContext::new().ok()?;
+    match super::shipped::primes(seed, label, &mut ctx) {
+        Ok(Some((p, q))) => key_from_primes(label, p, q, &mut ctx).ok(),
+        Ok(None) => None,
+        Err(why) => {
+            tracing::warn!(label, %why, "shipped key refused; deriving it");
+            None
+        }
     }
 }
 

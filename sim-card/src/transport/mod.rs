@@ -9,3 +9,5 @@ pub mod trivial;
 #[cfg(feature = "vpcd")]
 pub mod vpcd;
 pub mod vpcd_codec;
+#[cfg(feature = "vpcd")]
+pub mod vpcd_slots;
