@@ -1,9 +1,11 @@
 //! What a fresh card costs before it can answer: deriving an RSA-2048 key
 //! (the prime walk), loading one from the disk cache instead, and issuing the
 //! default card once its keys are known (certificates signed by the CAs, every
-//! EF built). A new process pays the first or the second for each of four keys
-//! (two CA keys, the card's two), then the third; `compare`'s "fresh card
-//! start" row times that whole path in a new process.
+//! EF built). A new process pays one of the first two for each key it has
+//! not met (the CA keys, the card issuer's, the card's own four: JPKI
+//! authentication and signature, the text and surface applications' keys)
+//! unless the shipped key table has it, then the third; `compare`'s "fresh
+//! card start" row times that whole path in a new process.
 //!
 //! ```text
 //! cargo bench -p kazasu-benches --bench fresh_card            # measure
