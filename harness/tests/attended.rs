@@ -14,31 +14,17 @@
 //! machine, `flock /tmp/kazasu-pcscd.lock`; without pcscd it says so and
 //! passes, unless `CI` is set.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-fn pcscd_ready() -> bool {
-    let listening = Command::new("ss")
-        .arg("-ltn")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).contains(":35963 "))
-        .unwrap_or(false);
-    if !listening {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run this test: pcscd with vpcd is not listening on 35963"
-        );
-        eprintln!("skipped: pcscd with vpcd is not running here (bash .ci/setup starts it)");
-    }
-    listening
-}
-
 #[test]
 fn a_tester_plays_the_application_and_the_runner_judges_what_it_sees() {
-    if !pcscd_ready() {
+    if !support::pcscd_ready() {
         return;
     }
     let dir = std::env::temp_dir().join(format!("kazasu-attended-{}", std::process::id()));

@@ -5,6 +5,8 @@
 //! says so and passes, unless `CI` is set. Slot 1 ("Virtual PCD 00 01") keeps
 //! it out of the way of the OpenSC tests, which use slot 0.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
@@ -24,25 +26,9 @@ use time::format_description::well_known::Rfc3339;
 const VPCD: &str = "127.0.0.1:35964";
 const READER: &str = "Virtual PCD 00 01";
 
-fn pcscd_ready() -> bool {
-    let listening = Command::new("ss")
-        .arg("-ltn")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).contains(":35964 "))
-        .unwrap_or(false);
-    if !listening {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run this test: pcscd with vpcd is not listening on 35964"
-        );
-        eprintln!("skipped: pcscd with vpcd is not running here (bash .ci/setup starts it)");
-    }
-    listening
-}
-
 #[test]
 fn a_pin_check_through_pcscd() {
-    if !pcscd_ready() {
+    if !support::pcscd_ready() {
         return;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -5,6 +5,8 @@
 //! machine without them they say so and pass, unless `CI` is set: in CI a
 //! missing pcscd is a failure, never a silent skip.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -20,22 +22,6 @@ use openssl::x509::X509;
 static SLOT: Mutex<()> = Mutex::new(());
 const VPCD: &str = "127.0.0.1:35963";
 const READER: &str = "Virtual PCD 00 00";
-
-fn pcscd_ready() -> bool {
-    let listening = Command::new("ss")
-        .arg("-ltn")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).contains(":35963 "))
-        .unwrap_or(false);
-    if !listening {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run these tests: pcscd with vpcd is not listening on 35963"
-        );
-        eprintln!("skipped: pcscd with vpcd is not running here (bash .ci/setup starts it)");
-    }
-    listening
-}
 
 /// A `kazasu card` process holding the slot; killed (card removed) on drop.
 struct VirtualCard {
@@ -186,7 +172,7 @@ fn auth_certificate_via_opensc() -> X509 {
 
 #[test]
 fn pkcs15_tool_lists_the_pins_with_their_tries() {
-    if !pcscd_ready() {
+    if !support::pcscd_ready() {
         return;
     }
     let card = VirtualCard::insert("default");
@@ -200,7 +186,7 @@ fn pkcs15_tool_lists_the_pins_with_their_tries() {
 
 #[test]
 fn pkcs15_tool_reads_the_auth_certificate_and_openssl_parses_it() {
-    if !pcscd_ready() {
+    if !support::pcscd_ready() {
         return;
     }
     let card = VirtualCard::insert("default");
@@ -222,7 +208,7 @@ fn pkcs15_tool_reads_the_auth_certificate_and_openssl_parses_it() {
 
 #[test]
 fn pkcs11_tool_signs_and_openssl_verifies() {
-    if !pcscd_ready() {
+    if !support::pcscd_ready() {
         return;
     }
     let card = VirtualCard::insert("default");
@@ -253,7 +239,7 @@ fn pkcs11_tool_signs_and_openssl_verifies() {
 
 #[test]
 fn wrong_pins_count_down_and_three_lock_the_card() {
-    if !pcscd_ready() {
+    if !support::pcscd_ready() {
         return;
     }
     let card = VirtualCard::insert("default");
@@ -296,7 +282,7 @@ fn wrong_pins_count_down_and_three_lock_the_card() {
 /// it fails (OpenSC words the failed size read as "EF offset too large").
 #[test]
 fn opensc_binds_to_an_android_phone_but_cannot_read_its_pin_gated_certificate() {
-    if !pcscd_ready() {
+    if !support::pcscd_ready() {
         return;
     }
     let card = VirtualCard::insert("android");

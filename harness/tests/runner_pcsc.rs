@@ -6,28 +6,11 @@
 //! Needs pcscd with Debian's vpcd (`bash .ci/setup`); without it the test
 //! says so and passes, unless `CI` is set.
 
+mod support;
+
 use std::process::Command;
 
 use serde_json::Value;
-
-fn pcscd_ready() -> bool {
-    let listening = Command::new("ss")
-        .arg("-ltn")
-        .output()
-        .map(|o| {
-            let text = String::from_utf8_lossy(&o.stdout).into_owned();
-            text.contains(":35963 ") && text.contains(":35964 ")
-        })
-        .unwrap_or(false);
-    if !listening {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run this test: pcscd with vpcd is not listening on 35963 and 35964"
-        );
-        eprintln!("skipped: pcscd with vpcd is not running here (bash .ci/setup starts it)");
-    }
-    listening
-}
 
 /// The adapter: asks the card for its auth PIN's tries left (an empty
 /// VERIFY) through pcscd and reports them as a wrong-PIN outcome; no card
@@ -74,7 +57,7 @@ outcome = "card-error"
 
 #[test]
 fn an_external_client_reaches_the_card_through_pcscd() {
-    if !pcscd_ready() {
+    if !support::pcscd_ready() {
         return;
     }
     let dir = std::env::temp_dir().join(format!("kazasu-run-pcsc-{}", std::process::id()));

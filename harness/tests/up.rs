@@ -7,6 +7,8 @@
 //! 0, which a developer's own lab uses), only where pcscd runs and the slot
 //! is free, or always in CI.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -421,22 +423,6 @@ fn pages_of_other_origins_neither_change_nor_read_the_lab() {
     assert_eq!(removed["inserted"], false);
 }
 
-fn pcscd_ready() -> bool {
-    let listening = Command::new("ss")
-        .arg("-ltn")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).contains(":35964 "))
-        .unwrap_or(false);
-    if !listening {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run this test: pcscd with vpcd is not listening on 35964"
-        );
-        eprintln!("skipped: pcscd with vpcd is not running here (bash .ci/setup starts it)");
-    }
-    listening
-}
-
 const SLOT1_ADDR: &str = "127.0.0.1:35964";
 const SLOT1_READER: &str = "Virtual PCD 00 01";
 
@@ -489,7 +475,7 @@ fn confirm_visually(lab: &Lab, person: &str) -> i64 {
 
 #[test]
 fn pcscd_sees_the_card_and_a_new_card_after_a_swap() {
-    if !pcscd_ready() {
+    if !support::pcscd_ready() {
         return;
     }
     let ctx = pcsc::Context::establish(pcsc::Scope::User).expect("pcscd answers");

@@ -1,7 +1,7 @@
-//! What the tests that run `kazasu service` as a process share: starting it
+//! What the harness's tests share: starting `kazasu service` as a process
 //! on a free loopback port with a throwaway database and `--oqs-dir` folder,
-//! reading its address and console password from its banner, and waiting for
-//! the files it writes in the folder.
+//! reading its address and console password from its banner, waiting for the
+//! files it writes in the folder; and whether pcscd with vpcd is there.
 //!
 //! Each test file that declares `mod support;` compiles this module on its
 //! own and uses a part of it: what one file leaves unused is not dead.
@@ -124,4 +124,23 @@ pub fn wait_for(path: &Path) -> Vec<u8> {
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("{} never appeared", path.display());
+}
+
+/// Whether pcscd with vpcd listens (looked at by the listening sockets:
+/// connecting would insert a card). Outside CI a test that needs it is
+/// skipped with a note; in CI its absence is a failure.
+pub fn pcscd_ready() -> bool {
+    let listening = Command::new("ss")
+        .arg("-ltn")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains(":35963 "))
+        .unwrap_or(false);
+    if !listening {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the tests that need pcscd: pcscd with vpcd is not listening on 35963"
+        );
+        eprintln!("skipped: pcscd with vpcd is not running here (bash .ci/setup starts it)");
+    }
+    listening
 }
