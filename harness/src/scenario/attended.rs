@@ -182,7 +182,10 @@ impl AttendedClient {
 
     /// `report` judged as the tester saw it: the checks only the screen
     /// could answer (and the runner's "no outcome") replaced by the
-    /// tester's answers; the runner's own checks kept.
+    /// tester's answers; the runner's own checks kept, but for the device
+    /// name: an application's device name is set once in its settings, not
+    /// per scenario, so an attended run does not hold it to each
+    /// scenario's.
     pub fn judged(&self, report: &ScenarioReport) -> ScenarioReport {
         let mut report = report.clone();
         let answers = self
@@ -192,7 +195,9 @@ impl AttendedClient {
             .get(&report.id)
             .cloned();
         if let Some(answers) = answers {
-            report.checks.retain(|c| !on_screen(&c.expectation));
+            report
+                .checks
+                .retain(|c| !on_screen(&c.expectation) && c.expectation != "device");
             report.checks.extend(answers);
             if report.client_error.as_deref() == Some(NO_OUTCOME) {
                 report.client_error = None;
@@ -294,7 +299,10 @@ impl ClientUnderTest for AttendedClient {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(setup.id.to_string(), answers);
-        ClientRun::of(Err(NO_OUTCOME.into()))
+        ClientRun {
+            outcome_from_tester: true,
+            ..ClientRun::of(Err(NO_OUTCOME.into()))
+        }
     }
 }
 

@@ -310,6 +310,7 @@ fn run_with_deadline(mut command: Command, deadline: Duration) -> ClientRun {
         stdout,
         logs: Vec::new(),
         leaks: Vec::new(),
+        outcome_from_tester: false,
     }
 }
 
