@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use kazasu::scenario::load::{self, LoadedScenario};
 use kazasu::scenario::reference::ReferenceClient;
-use kazasu::scenario::report::RunReport;
+use kazasu::scenario::report::{RunReport, ScenarioReport};
 use kazasu::scenario::runner::{RunOptions, Runner};
 
 fn runner() -> Runner {
@@ -20,6 +20,22 @@ fn runner() -> Runner {
         },
     )
     .unwrap()
+}
+
+/// Each failed expectation of `report`: its name, what was expected and what
+/// was seen.
+fn failures(report: &ScenarioReport) -> Vec<(&str, &str, &str)> {
+    report
+        .failures
+        .iter()
+        .map(|f| {
+            (
+                f.expectation.as_str(),
+                f.expected.as_str(),
+                f.actual.as_str(),
+            )
+        })
+        .collect()
 }
 
 fn story(id: &str, text: &str) -> LoadedScenario {
@@ -73,17 +89,7 @@ expect = {{ outcome = \"confirmed\", history_count = 1 }}
     );
     let loaded = story("stories/wrong", &text);
     let report = runner().run_one(&loaded);
-    let failed: Vec<_> = report
-        .failures
-        .iter()
-        .map(|f| {
-            (
-                f.expectation.as_str(),
-                f.expected.as_str(),
-                f.actual.as_str(),
-            )
-        })
-        .collect();
+    let failed = failures(&report);
     assert_eq!(
         failed,
         [
@@ -190,17 +196,7 @@ action = "receipt-download"
 expect = { xml = { documents = 2, fields = { "MessageBody/ProcessingResultStatus" = "1" } } }
 "#;
     let report = runner().run_one(&story("stories/revoked", text));
-    let failed: Vec<_> = report
-        .failures
-        .iter()
-        .map(|f| {
-            (
-                f.expectation.as_str(),
-                f.expected.as_str(),
-                f.actual.as_str(),
-            )
-        })
-        .collect();
+    let failed = failures(&report);
     assert_eq!(
         failed,
         [

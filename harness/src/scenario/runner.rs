@@ -162,6 +162,14 @@ impl Runner {
     }
 
     fn run_checks(&self, loaded: &LoadedScenario, slot: u8) -> ScenarioReport {
+        // A story's holds take the same `[client]` inputs: skipped alike.
+        if loaded.scenario.client.reselect_before_sign && !self.client.reselects_on_request() {
+            return ScenarioReport::new(loaded).skip(
+                "the scenario prescribes the client's flow (reselect_before_sign), \
+                 which only the reference client takes"
+                    .into(),
+            );
+        }
         if !loaded.scenario.steps.is_empty() {
             return super::steps::run_story(
                 loaded,
@@ -178,13 +186,6 @@ impl Runner {
         let started = Instant::now();
         let scenario = &loaded.scenario;
         let mut report = ScenarioReport::new(loaded);
-        if scenario.client.reselect_before_sign && !self.client.reselects_on_request() {
-            return report.skip(
-                "the scenario prescribes the client's flow (reselect_before_sign), \
-                 which only the reference client takes"
-                    .into(),
-            );
-        }
         let rules = self.rules_for(&scenario.expect);
 
         let service = match ScenarioService::start(scenario, &self.runtime) {
