@@ -7,12 +7,11 @@
 //! chain; the common application's INTERNAL AUTHENTICATE key).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 use clap::Args;
 use openssl::x509::X509;
-use std::sync::atomic::Ordering;
-
 use sim_card::formats::objects::issuer_cv_certificate;
 use sim_card::keys::{RsaKey, shipped};
 use sim_card::personalize;
