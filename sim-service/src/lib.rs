@@ -50,6 +50,7 @@ pub mod kana;
 pub mod lookup;
 pub mod model;
 pub mod oqs_dir;
+mod password;
 pub mod rules;
 pub mod service;
 pub mod store;

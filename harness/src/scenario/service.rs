@@ -14,7 +14,7 @@ use sim_service::clock::{ServiceClock, jst_date};
 use sim_service::http::{self, AppState, FaultSet, ServiceConfig};
 use sim_service::model::{InsurerNumber, MedicalInstitutionCode};
 use sim_service::service::confirm::Period;
-use sim_service::store::{CertificateEntry, Confirmation, Store, StoredPerson};
+use sim_service::store::{CertificateEntry, Store, StoredPerson};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -118,7 +118,7 @@ impl ScenarioService {
     /// as the facility's result search lists them.
     pub(super) fn history_count(&self, facility: &str) -> Result<usize, String> {
         Ok(self
-            .history(facility)?
+            .confirmations(facility)?
             .iter()
             .filter(|r| r.shows_qualification)
             .count())
@@ -128,23 +128,10 @@ impl ScenarioService {
     /// first: whether the client sent the device it was handed.
     pub(super) fn history_devices(&self, facility: &str) -> Result<Vec<String>, String> {
         Ok(self
-            .history(facility)?
+            .confirmations(facility)?
             .into_iter()
             .map(|r| r.device)
             .collect())
-    }
-
-    /// Every confirmation of the facility's history, of all time.
-    fn history(&self, facility: &str) -> Result<Vec<Confirmation>, String> {
-        self.state
-            .store
-            .confirmations(
-                facility,
-                OffsetDateTime::UNIX_EPOCH,
-                time::macros::datetime!(9999-12-31 00:00 UTC),
-                None,
-            )
-            .map_err(|e| format!("cannot read the history: {e}"))
     }
 }
 

@@ -140,23 +140,7 @@ pub fn matching_step(totp: &TOTP, code: &str, now: OffsetDateTime) -> Option<u64
 }
 
 fn hash_password(password: &str) -> Result<String, DownloadError> {
-    use argon2::password_hash::{PasswordHasher, SaltString};
-    let mut salt = [0u8; 16];
-    openssl::rand::rand_bytes(&mut salt).map_err(|e| DownloadError::Internal(e.to_string()))?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| DownloadError::Internal(e.to_string()))?;
-    Ok(argon2::Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map_err(|e| DownloadError::Internal(e.to_string()))?
-        .to_string())
-}
-
-fn password_matches(password: &str, hash: &str) -> bool {
-    use argon2::password_hash::{PasswordHash, PasswordVerifier};
-    PasswordHash::new(hash).is_ok_and(|parsed| {
-        argon2::Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
-    })
+    crate::password::hash(password).map_err(DownloadError::Internal)
 }
 
 fn token_hash(token: &str) -> String {
@@ -196,7 +180,7 @@ pub fn login(
     let credential = store
         .receipt_computer_credential(facility.as_str())?
         .ok_or(DownloadError::InvalidCredentials)?;
-    if !password_matches(password, &credential.password_hash) {
+    if !crate::password::matches(password, &credential.password_hash) {
         return Err(DownloadError::InvalidCredentials);
     }
     let otp = totp(credential.totp_secret, facility.as_str())?;

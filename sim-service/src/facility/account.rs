@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 use time::{Date, Duration, OffsetDateTime};
 
-use super::{FacilityError, random_bytes, rfc3339};
+use super::{FacilityError, rfc3339};
 use crate::clock::jst_date;
 use crate::model::MedicalInstitutionCode;
 use crate::store::{AccountRow, Store};
@@ -173,22 +173,7 @@ fn check_text(field: &'static str, text: &str) -> Result<(), FacilityError> {
 }
 
 fn hash_password(password: &str) -> Result<String, FacilityError> {
-    use argon2::password_hash::{PasswordHasher, SaltString};
-    let salt = SaltString::encode_b64(&random_bytes::<16>()?)
-        .map_err(|e| FacilityError::Internal(e.to_string()))?;
-    Ok(argon2::Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map_err(|e| FacilityError::Internal(e.to_string()))?
-        .to_string())
-}
-
-fn password_matches(password: &str, hash: &str) -> bool {
-    use argon2::password_hash::{PasswordHash, PasswordVerifier};
-    PasswordHash::new(hash).is_ok_and(|parsed| {
-        argon2::Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
-    })
+    crate::password::hash(password).map_err(FacilityError::Internal)
 }
 
 /// A hash to check passwords of unknown users against (made once).
@@ -323,7 +308,7 @@ pub fn authenticate(
     let Some(mut row) = store.account(facility.as_str(), user_id)? else {
         // As slow as a wrong password, so that the time of the answer does
         // not tell which user IDs exist.
-        let _ = password_matches(password, unknown_user_hash()?);
+        let _ = crate::password::matches(password, unknown_user_hash()?);
         return Err(FacilityError::BadCredentials);
     };
     if let Some(until) = locked(&row, now) {
@@ -336,7 +321,7 @@ pub fn authenticate(
         row.locked_until = None;
         row.failed_attempts = 0;
     }
-    if password_matches(password, &row.password_hash) {
+    if crate::password::matches(password, &row.password_hash) {
         if row.failed_attempts > 0 {
             row.failed_attempts = 0;
             store.update_account(&row)?;
