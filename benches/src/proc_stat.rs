@@ -1,4 +1,5 @@
-//! The machine's CPU counters, read from the first line of `/proc/stat`.
+//! The machine's CPU counters, read from the first line of `/proc/stat`,
+//! and the calling thread's own CPU time.
 //!
 //! Both bench binaries report how busy the whole machine was while they
 //! measured (a figure taken on a busy machine says so beside it), and both
@@ -57,6 +58,21 @@ impl CpuTicks {
         let total = self.total.saturating_sub(before.total).max(1) as f64;
         self.busy.saturating_sub(before.busy) as f64 / total * cores as f64
     }
+}
+
+/// CPU time the calling thread has run, from `/proc/thread-self/schedstat`
+/// (nanoseconds; `/proc/self/stat` counts 10-ms ticks): what a measure done
+/// on one thread cost, whatever else had the cores meanwhile.
+pub fn thread_cpu_time() -> anyhow::Result<std::time::Duration> {
+    use anyhow::Context as _;
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat")
+        .context("cannot read /proc/thread-self/schedstat")?;
+    let nanos: u64 = stat
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .context("unexpected /proc/thread-self/schedstat")?;
+    Ok(std::time::Duration::from_nanos(nanos))
 }
 
 #[cfg(test)]

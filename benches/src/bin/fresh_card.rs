@@ -15,10 +15,11 @@
 //! Prints one JSON line: `{"profile", "variant", "ms", "cpu_ms"}` (wall time
 //! and this process's CPU time, from the first key to the issued card).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use clap::Parser;
+use kazasu_benches::proc_stat::thread_cpu_time;
 use sim_card::personalize;
 use sim_card::profile::CardProfile;
 use sim_card::variant::Variant;
@@ -48,12 +49,12 @@ fn main() -> anyhow::Result<()> {
     if let Some(seed) = &args.seed {
         profile.seed.clone_from(seed);
     }
-    let cpu_start = process_cpu_time()?;
+    let cpu_start = thread_cpu_time()?;
     let start = Instant::now();
     let pki = personalize::simulated_jpki()?;
     let issued = personalize::issue(&profile, &pki)?;
     let elapsed = start.elapsed();
-    let cpu = process_cpu_time()?.saturating_sub(cpu_start);
+    let cpu = thread_cpu_time()?.saturating_sub(cpu_start);
     if issued.auth_certificate.is_empty() {
         bail!("the issued card has no auth certificate");
     }
@@ -67,18 +68,4 @@ fn main() -> anyhow::Result<()> {
         })
     );
     Ok(())
-}
-
-/// CPU time of the calling thread, from `/proc/thread-self/schedstat` (in
-/// nanoseconds; `/proc/self/stat` counts 10-ms ticks). Issuing runs on the
-/// main thread alone, so this is the CPU the card cost.
-fn process_cpu_time() -> anyhow::Result<Duration> {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat")
-        .context("cannot read /proc/thread-self/schedstat")?;
-    let nanos: u64 = stat
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok())
-        .context("unexpected /proc/thread-self/schedstat")?;
-    Ok(Duration::from_nanos(nanos))
 }

@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use anyhow::bail;
 use kazasu_benches::issue;
+use kazasu_benches::proc_stat::thread_cpu_time;
 use kazasu_benches::signature_command;
 use sim_card::iso7816::StatusWord;
 use sim_card::iso7816::select_aid;
@@ -42,7 +43,10 @@ pub(super) fn signature_rows(seconds: f64) -> Vec<Row> {
 /// Ours and OpenSSL's in alternating one-second rounds, the best round of
 /// each: other work on a shared machine comes and goes within seconds, and
 /// alternating gives both sides the same chances of a quiet round. Both
-/// count signatures per second of CPU (see [`thread_cpu_time`]).
+/// count signatures per second of CPU ([`thread_cpu_time`]): `openssl
+/// speed` divides by its user CPU time unless given `-elapsed`, so on a busy
+/// machine dividing ours by wall time would charge the card for the time
+/// other processes had the core.
 pub(super) fn signature_row(
     name: &str,
     variant: Option<Variant>,
@@ -102,23 +106,6 @@ pub(super) fn card_signatures(variant: Option<Variant>, seconds: f64) -> anyhow:
     }
     let cpu = thread_cpu_time()?.saturating_sub(cpu_start);
     Ok(count as f64 / cpu.as_secs_f64().max(1e-9))
-}
-
-/// CPU time this thread has run, from `/proc/thread-self/schedstat`.
-///
-/// Signatures per second are counted per second of CPU on both sides:
-/// `openssl speed` divides by its user CPU time unless given `-elapsed`, so
-/// on a busy machine dividing ours by wall time would charge the card for
-/// the time other processes had the core.
-pub(super) fn thread_cpu_time() -> anyhow::Result<Duration> {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat")
-        .context("cannot read /proc/thread-self/schedstat")?;
-    let nanos: u64 = stat
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok())
-        .context("unexpected /proc/thread-self/schedstat")?;
-    Ok(Duration::from_nanos(nanos))
 }
 
 /// Sign/s from `openssl speed -mr`: its line `+F2:k:bits:sign/s:verify/s`
